@@ -1,0 +1,206 @@
+"""`llmchat ask`: one reply, streamed to stdout (shared/DESIGN.md, "Command-line contract").
+
+Three outputs, chosen once:
+- stdout is not a terminal: exactly the model's content, UTF-8, flushed per delta;
+- stdout is a terminal: the answer rendered as Markdown while it streams, made safe;
+- ``--json``: one JSON object when the stream ends (also after an error or Ctrl-C).
+
+Exit status: 0 normal end (any finish reason but "error"; also a closed stdout pipe),
+1 provider or network error, 2 bad usage, 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from contextlib import aclosing
+from typing import IO, Any, Protocol
+
+from llmchat.chat.accumulator import Accumulator
+from llmchat.chat.models import Conversation, Message
+from llmchat.chat.reply import stream_reply
+from llmchat.config import Settings
+from llmchat.providers import create_provider, make_client
+from llmchat.providers.errors import ProviderError
+from llmchat.providers.events import ContentDelta, StreamEvent
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+_FINISH_WARNINGS = {
+    "length": "the reply was cut off at the token limit (finish reason: length)",
+    "content_filter": "the provider's content filter stopped the reply (finish reason: content_filter)",
+}
+
+
+def join_prompt(prompt: str | None, stdin_text: str | None) -> str:
+    """PROMPT, a blank line, then piped stdin (either may be missing)."""
+    parts = [p for p in (prompt, stdin_text) if p]
+    return "\n\n".join(parts)
+
+
+class Sink(Protocol):
+    """Where the stream goes while it arrives."""
+
+    def event(self, event: StreamEvent) -> None: ...
+    def close(self) -> None: ...
+
+
+class PipeSink:
+    """Writes exactly the content bytes to a binary stream, flushing after each delta."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+
+    def event(self, event: StreamEvent) -> None:
+        if isinstance(event, ContentDelta):
+            self.out.write(event.text.encode("utf-8"))
+            self.out.flush()
+
+    def close(self) -> None:
+        try:
+            self.out.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+
+class NullSink:
+    """Shows nothing while streaming (``--json`` prints at the end)."""
+
+    def event(self, event: StreamEvent) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def json_result(settings: Settings, message: Message) -> dict[str, Any]:
+    """The ``--json`` object of shared/DESIGN.md for a (maybe partial) reply."""
+    usage = message.usage
+    return {
+        "provider": settings.provider.name,
+        "model": settings.provider.model,
+        "content": message.content,
+        "reasoning": message.reasoning,
+        "tool_calls": [
+            {"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls
+        ],
+        "finish_reason": message.finish_reason,
+        "usage": None
+        if usage is None
+        else {
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "total_tokens": usage.total_tokens,
+        },
+        "refusal": message.refusal or None,
+    }
+
+
+def run_ask(
+    settings: Settings,
+    prompt: str,
+    *,
+    json_output: bool = False,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+) -> int:
+    """Stream one reply to `prompt` and return the exit status (see the module docstring)."""
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    sink: Sink
+    if json_output:
+        sink = NullSink()
+    elif stdout.isatty():
+        from llmchat.render import TerminalSink
+
+        sink = TerminalSink(stdout)
+    else:
+        sink = PipeSink(stdout.buffer if hasattr(stdout, "buffer") else _TextAsBytes(stdout))
+    accumulator = Accumulator()
+    conversation = Conversation(system=settings.system, messages=[Message("user", prompt)])
+    try:
+        code = asyncio.run(_stream(settings, conversation, accumulator, sink))
+    except KeyboardInterrupt:
+        accumulator.cancel()
+        code = EXIT_INTERRUPTED
+    finally:
+        sink.close()
+    message = accumulator.message()
+    if code == EXIT_INTERRUPTED:
+        print("llmchat: cancelled", file=stderr)
+    elif message.error:
+        print(f"llmchat: error: {message.error}", file=stderr)
+    if code == -1:  # stdout closed under us: quiet, and keep Python from complaining at exit
+        _silence_stdout(stdout)
+        return EXIT_OK
+    if json_output:
+        print(json.dumps(json_result(settings, message), ensure_ascii=False), file=stdout, flush=True)
+    if message.refusal and not json_output:
+        print(f"llmchat: the model refused: {message.refusal}", file=stderr)
+    warning = _FINISH_WARNINGS.get(message.finish_reason or "")
+    if warning:
+        print(f"llmchat: {warning}", file=stderr)
+    if code == EXIT_OK and stderr.isatty() and not json_output:
+        print(status_line(settings, accumulator), file=stderr)
+    return code
+
+
+async def _stream(
+    settings: Settings, conversation: Conversation, accumulator: Accumulator, sink: Sink
+) -> int:
+    cfg = settings.provider
+    async with make_client(settings.timeout) as client:
+        provider = create_provider(
+            cfg.kind,
+            client=client,
+            name=cfg.name,
+            base_url=cfg.base_url,
+            api_key=cfg.api_key,
+            headers=dict(cfg.headers),
+        )
+        try:
+            async with aclosing(stream_reply(provider, conversation.request(cfg.model), accumulator)) as events:
+                async for event in events:
+                    sink.event(event)
+        except ProviderError:
+            return EXIT_ERROR
+        except BrokenPipeError:
+            return -1
+    return EXIT_OK
+
+
+def status_line(settings: Settings, accumulator: Accumulator) -> str:
+    """A one-line summary for stderr: model, finish reason, usage, TTFT, tokens/s."""
+    stats = accumulator.stats()
+    parts = [f"{settings.provider.name}/{settings.provider.model}", stats.finish_reason or "-"]
+    if stats.usage:
+        parts.append(f"{stats.usage.input_tokens} in / {stats.usage.output_tokens} out tokens")
+    if stats.ttft is not None:
+        parts.append(f"TTFT {stats.ttft:.2f} s")
+    if stats.tokens_per_second:
+        parts.append(f"{stats.tokens_per_second:.0f} tok/s")
+    return " · ".join(parts)
+
+
+class _TextAsBytes:
+    """Adapts a text stream without a `.buffer` (e.g. in tests) to the bytes interface."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+
+    def write(self, data: bytes) -> int:
+        return self.out.write(data.decode("utf-8"))
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def _silence_stdout(stdout: IO[str]) -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+

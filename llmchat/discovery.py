@@ -1,0 +1,55 @@
+"""Find OpenAI-compatible servers answering on their usual local ports (loopback only)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import httpx
+
+CANDIDATES: tuple[tuple[str, int], ...] = (
+    ("Ollama", 11434),
+    ("LM Studio", 1234),
+    ("llama.cpp", 8080),
+    ("vLLM", 8000),
+)
+"""(label, port) of local servers that speak Chat Completions under ``/v1``."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocalServer:
+    """A server that answered ``GET {base_url}/models``."""
+
+    label: str
+    base_url: str
+    models: tuple[str, ...]
+
+
+async def find_local_servers(
+    candidates: tuple[tuple[str, int], ...] = CANDIDATES,
+    *,
+    host: str = "127.0.0.1",
+    timeout: float = 0.5,
+) -> list[LocalServer]:
+    """Probe each candidate port at once; return those that list models, in candidate order.
+
+    Never raises: a port that refuses, times out or answers oddly is skipped.
+    """
+    async with httpx.AsyncClient(timeout=timeout) as client:
+
+        async def probe(label: str, port: int) -> LocalServer | None:
+            base_url = f"http://{host}:{port}/v1"
+            try:
+                response = await client.get(f"{base_url}/models")
+                data = response.json() if response.status_code == 200 else None
+            except (httpx.HTTPError, ValueError):
+                return None
+            if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+                return None
+            models = tuple(
+                str(m["id"]) for m in data["data"] if isinstance(m, dict) and m.get("id")
+            )
+            return LocalServer(label, base_url, models)
+
+        found = await asyncio.gather(*(probe(label, port) for label, port in candidates))
+    return [server for server in found if server is not None]

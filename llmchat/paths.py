@@ -1,0 +1,43 @@
+"""Where llmchat keeps its files. The only module that asks platformdirs.
+
+Everything else receives directories as parameters, so tests pass temporary ones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "llmchat"
+
+
+def config_dir() -> Path:
+    """The user's config directory (``$XDG_CONFIG_HOME/llmchat`` on Linux)."""
+    return platformdirs.user_config_path(APP_NAME)
+
+
+def config_file() -> Path:
+    """The TOML config file: ``config_dir()/config.toml``."""
+    return config_dir() / "config.toml"
+
+
+def data_dir() -> Path:
+    """The user's data directory (``$XDG_DATA_HOME/llmchat`` on Linux)."""
+    return platformdirs.user_data_path(APP_NAME)
+
+
+def state_dir() -> Path:
+    """The user's state directory, for logs (``$XDG_STATE_HOME/llmchat`` on Linux)."""
+    return platformdirs.user_state_path(APP_NAME)
+
+
+def builtin_themes_dir() -> Path:
+    """The shipped themes: ``llmchat/themes`` in a wheel, the repo's ``themes/`` in a checkout."""
+    packaged = Path(__file__).parent / "themes"
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "themes"
+
+
+def user_themes_dir() -> Path:
+    """The user's own themes: ``config_dir()/themes``."""
+    return config_dir() / "themes"

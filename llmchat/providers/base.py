@@ -1,0 +1,47 @@
+"""What every provider takes and gives: a :class:`ChatRequest` in, stream events out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from llmchat.providers.events import StreamEvent
+
+WireMessage = Mapping[str, Any]
+"""One message in Chat Completions shape: ``{"role": "user"|"assistant"|"tool", "content": str, ...}``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """A provider-neutral chat request.
+
+    Attributes:
+        model: the model name as the provider knows it.
+        messages: the conversation so far, oldest first, without the system prompt.
+        system: the system prompt, or None.
+        tools: tool definitions in Chat Completions ``{"type": "function", ...}`` shape.
+        options: extra body fields passed through as-is (``temperature``, ``max_tokens`` ...).
+    """
+
+    model: str
+    messages: Sequence[WireMessage]
+    system: str | None = None
+    tools: Sequence[Mapping[str, Any]] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Provider(Protocol):
+    """A wire protocol. `stream` yields the events of one reply and raises ProviderError."""
+
+    name: str
+    """The provider or profile name shown to the user (e.g. "openai", "groq")."""
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """Send `request` and yield its stream events; the last one is always a Finish.
+
+        Raises:
+            ProviderError: any subclass, on an HTTP error, a network failure, an in-band error
+                event, or a stream that ended before the provider's terminal signal.
+        """
+        ...

@@ -1,0 +1,143 @@
+"""Errors raised by providers. Each carries the provider's own message and the HTTP status.
+
+Hierarchy::
+
+    ProviderError                  any failure talking to a provider
+    ├── AuthenticationError        401 / 403: bad or missing key, no access
+    ├── NotFoundError              404: unknown model or wrong base URL
+    ├── BadRequestError            400 / 422: the server rejected the request
+    │   └── ContextLengthError     the conversation is longer than the model's context
+    ├── RateLimitError             429
+    ├── ServerError                5xx, or an error event inside a stream
+    ├── ConnectError               the server could not be reached (DNS, refused, TLS)
+    ├── ProviderTimeout            no answer within the timeout
+    └── StreamInterrupted          the stream ended before the provider's terminal signal
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class ProviderError(Exception):
+    """A provider request failed.
+
+    Attributes:
+        message: the provider's own message (or ours, when it sent none).
+        status: the HTTP status code, or None when there was no HTTP response.
+        provider: the provider or profile name (e.g. "openai", "groq").
+        hint: what the user can do about it, or None.
+    """
+
+    hint_default: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        provider: str = "",
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.provider = provider
+        self.hint = hint if hint is not None else self.hint_default
+
+    def describe(self) -> str:
+        """One line for the user: provider, status, the provider's message and a hint."""
+        parts = [self.provider or "provider"]
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        line = ": ".join(parts) + f": {self.message}"
+        if self.hint:
+            line += f" ({self.hint})"
+        return line
+
+
+class AuthenticationError(ProviderError):
+    hint_default = "check the API key for this provider"
+
+
+class NotFoundError(ProviderError):
+    hint_default = "check the model name and the base URL"
+
+
+class BadRequestError(ProviderError):
+    pass
+
+
+class ContextLengthError(BadRequestError):
+    hint_default = "start a new conversation or shorten the prompt"
+
+
+class RateLimitError(ProviderError):
+    hint_default = "wait a moment and try again"
+
+
+class ServerError(ProviderError):
+    pass
+
+
+class ConnectError(ProviderError):
+    hint_default = "check the base URL and that the server is running"
+
+
+class ProviderTimeout(ProviderError):
+    pass
+
+
+class StreamInterrupted(ProviderError):
+    """The stream ended before the provider's terminal signal; the partial reply is kept."""
+
+
+_CONTEXT_MARKERS = ("context_length_exceeded", "context length", "maximum context", "too many tokens")
+
+
+def error_message(body: bytes | str) -> tuple[str, str | None]:
+    """Extract (message, code) from an error body.
+
+    Understands the OpenAI shape ``{"error": {"message": ..., "code": ..., "type": ...}}``,
+    ``{"error": "text"}``, ``{"message": ...}``, ``{"detail": ...}`` and plain text.
+    """
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    text = text.strip()
+    try:
+        data: Any = json.loads(text)
+    except ValueError:
+        return (text[:500] or "no message"), None
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        if isinstance(err, dict):
+            message = err.get("message") or err.get("detail") or err.get("error")
+            code = err.get("code") or err.get("type")
+            if message:
+                return str(message), str(code) if code is not None else None
+        elif isinstance(err, str) and err:
+            return err, None
+        for key in ("message", "detail"):
+            if data.get(key):
+                return str(data[key]), None
+    return text[:500], None
+
+
+def error_for_status(status: int, body: bytes | str, provider: str) -> ProviderError:
+    """Map an HTTP error status and body to the matching :class:`ProviderError` subclass."""
+    message, code = error_message(body)
+    kind: type[ProviderError]
+    lowered = f"{message} {code or ''}".lower()
+    if status in (401, 403):
+        kind = AuthenticationError
+    elif status == 404:
+        kind = NotFoundError
+    elif status == 429:
+        kind = RateLimitError
+    elif status in (400, 413, 422):
+        kind = ContextLengthError if any(m in lowered for m in _CONTEXT_MARKERS) else BadRequestError
+    elif status >= 500:
+        kind = ServerError
+    else:
+        kind = ProviderError
+    return kind(message, status=status, provider=provider)

@@ -1,0 +1,301 @@
+"""OpenAI-compatible Chat Completions streaming (OpenAI, OpenRouter, Groq, vLLM, llama.cpp,
+LM Studio, Ollama's /v1 ...).
+
+Wire format: OpenAI API reference, "Create chat completion" with ``stream: true`` and the
+"chat completion chunk" object; usage arrives in a final chunk with empty ``choices`` when
+the request sets ``stream_options.include_usage``. The stream ends with ``data: [DONE]``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+
+from llmchat import __version__
+from llmchat.providers.base import ChatRequest
+from llmchat.providers.errors import (
+    ConnectError,
+    ProviderError,
+    ProviderTimeout,
+    ServerError,
+    StreamInterrupted,
+    error_for_status,
+    error_message,
+)
+from llmchat.providers.events import (
+    ContentDelta,
+    Finish,
+    FinishReason,
+    ReasoningDelta,
+    RefusalDelta,
+    StreamEvent,
+    ToolCallDelta,
+    Usage,
+)
+from llmchat.providers.sse import SSEDecoder
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+MAX_ERROR_BODY = 64 * 1024
+
+_FINISH: dict[str, FinishReason] = {
+    "stop": "stop",
+    "eos": "stop",
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "length": "length",
+    "max_tokens": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "tool_use": "tool_calls",
+    "content_filter": "content_filter",
+    "refusal": "content_filter",
+    "error": "error",
+}
+
+
+def normalize_finish_reason(raw: str) -> FinishReason:
+    """Map a Chat Completions `finish_reason` to a normalized one (unknown values -> "stop")."""
+    return _FINISH.get(raw, "stop")
+
+
+def parse_usage(data: Mapping[str, Any]) -> Usage | None:
+    """Read a Chat Completions ``usage`` object; None when it holds no token counts."""
+    input_tokens = data.get("prompt_tokens")
+    output_tokens = data.get("completion_tokens")
+    if input_tokens is None and output_tokens is None:
+        return None
+    inp, out = int(input_tokens or 0), int(output_tokens or 0)
+    prompt_details = data.get("prompt_tokens_details") or {}
+    completion_details = data.get("completion_tokens_details") or {}
+    cached = prompt_details.get("cached_tokens") if isinstance(prompt_details, dict) else None
+    reasoning = (
+        completion_details.get("reasoning_tokens") if isinstance(completion_details, dict) else None
+    )
+    return Usage(
+        input_tokens=inp,
+        output_tokens=out,
+        total_tokens=int(data.get("total_tokens") or inp + out),
+        cached_tokens=int(cached) if cached is not None else None,
+        reasoning_tokens=int(reasoning) if reasoning is not None else None,
+    )
+
+
+class ChunkParser:
+    """Turns the `data` of each SSE event into stream events; keeps finish reason and usage.
+
+    Usage and the finish reason are held back and given by :meth:`end`, so that a stream
+    always ends ``..., Usage, Finish`` whatever order the server sent them in.
+    """
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.finish_raw: str | None = None
+        self.usage: Usage | None = None
+        self.done = False
+        """True once ``[DONE]`` arrived."""
+
+    def feed(self, data: str) -> list[StreamEvent]:
+        """Parse one SSE `data` payload (a chunk object or ``[DONE]``).
+
+        Raises:
+            ServerError: on an in-band error object or data that is not JSON.
+        """
+        if data == "[DONE]":
+            self.done = True
+            return []
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            raise ServerError(
+                f"malformed stream chunk: {data[:200]!r}", provider=self.provider
+            ) from None
+        if not isinstance(chunk, dict):
+            raise ServerError(f"unexpected stream chunk: {data[:200]!r}", provider=self.provider)
+        if chunk.get("error"):
+            self.raise_in_band(data, chunk["error"])
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            self.usage = parse_usage(usage) or self.usage
+        out: list[StreamEvent] = []
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) != 0:
+                continue  # only the first choice (n=1) is shown
+            delta = choice.get("delta") or choice.get("message") or {}
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if reasoning and isinstance(reasoning, str):
+                out.append(ReasoningDelta(reasoning))
+            content = delta.get("content")
+            if content:
+                out.append(ContentDelta(content))
+            refusal = delta.get("refusal")
+            if refusal:
+                out.append(RefusalDelta(refusal))
+            for call in delta.get("tool_calls") or ():
+                function = call.get("function") or {}
+                out.append(
+                    ToolCallDelta(
+                        index=int(call.get("index", 0)),
+                        id=call.get("id"),
+                        name=function.get("name"),
+                        arguments_fragment=function.get("arguments") or "",
+                    )
+                )
+            if choice.get("finish_reason"):
+                self.finish_raw = str(choice["finish_reason"])
+        return out
+
+    def end(self, *, complete: bool) -> list[StreamEvent]:
+        """The closing events when the body ended; `complete` is False on a dropped connection.
+
+        Raises:
+            StreamInterrupted: the stream ended before a finish reason or ``[DONE]``.
+        """
+        if self.finish_raw is None and not self.done:
+            raise StreamInterrupted(
+                "the connection closed before the reply was finished"
+                if complete
+                else "the connection was lost before the reply was finished",
+                provider=self.provider,
+            )
+        out: list[StreamEvent] = [self.usage] if self.usage else []
+        raw = self.finish_raw
+        out.append(Finish(normalize_finish_reason(raw) if raw else "stop", raw))
+        return out
+
+    def raise_in_band(self, data: str, error: Any = None) -> None:
+        """Raise the error that an in-band error chunk or ``event: error`` carries.
+
+        Raises:
+            ServerError: always, with the provider's message (and its numeric code as status).
+        """
+        message, _ = error_message(data)
+        status = error.get("code") if isinstance(error, dict) else None
+        raise ServerError(
+            message,
+            status=status if isinstance(status, int) and 400 <= status < 600 else None,
+            provider=self.provider,
+        )
+
+
+class OpenAIProvider:
+    """Streams Chat Completions from an OpenAI-compatible server.
+
+    Args:
+        client: the shared httpx client (its timeouts apply).
+        base_url: API root including ``/v1``; requests go to ``{base_url}/chat/completions``.
+        api_key: sent as ``Authorization: Bearer``; None for local servers that need none.
+        name: the provider or profile name used in messages.
+        headers: extra headers (e.g. OpenRouter's ``HTTP-Referer``).
+    """
+
+    def __init__(
+        self,
+        *,
+        client: httpx.AsyncClient,
+        base_url: str = DEFAULT_BASE_URL,
+        api_key: str | None = None,
+        name: str = "openai",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.client = client
+        self.base_url = base_url.rstrip("/")
+        self.name = name
+        self._headers = {
+            "Accept": "text/event-stream",
+            "User-Agent": f"llmchat/{__version__}",
+            **(headers or {}),
+        }
+        if api_key:
+            self._headers["Authorization"] = f"Bearer {api_key}"
+
+    def __repr__(self) -> str:
+        return f"OpenAIProvider(name={self.name!r}, base_url={self.base_url!r})"
+
+    def build_body(self, request: ChatRequest) -> dict[str, Any]:
+        """The JSON body of a streaming Chat Completions request."""
+        messages: list[Any] = []
+        if request.system:
+            messages.append({"role": "system", "content": request.system})
+        messages.extend(dict(m) for m in request.messages)
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if request.tools:
+            body["tools"] = list(request.tools)
+        body.update(request.options)
+        return body
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """POST ``{base_url}/chat/completions`` and yield the reply's events (Finish last).
+
+        Raises:
+            AuthenticationError, NotFoundError, BadRequestError, RateLimitError, ServerError:
+                on an HTTP error status, with the server's own message.
+            ConnectError, ProviderTimeout: when the server cannot be reached or is silent.
+            StreamInterrupted: the stream ended before a finish reason or ``[DONE]``.
+            ServerError: an in-band error object or a malformed chunk.
+        """
+        url = f"{self.base_url}/chat/completions"
+        parser = ChunkParser(self.name)
+        try:
+            async with self.client.stream(
+                "POST", url, json=self.build_body(request), headers=self._headers
+            ) as response:
+                if response.status_code >= 400:
+                    raise error_for_status(
+                        response.status_code, await _read_limited(response), self.name
+                    )
+                if response.headers.get("content-type", "").startswith("application/json"):
+                    # A server that ignored `stream: true` and sent one whole completion.
+                    for event in parser.feed(await _read_limited(response, 1 << 26)):
+                        yield event
+                else:
+                    decoder = SSEDecoder()
+                    async for raw in response.aiter_bytes():
+                        for sse in decoder.feed(raw):
+                            if sse.event == "error":
+                                parser.raise_in_band(sse.data)
+                            for event in parser.feed(sse.data):
+                                yield event
+                            if parser.done:
+                                break
+                        if parser.done:
+                            break
+                    else:
+                        for sse in decoder.close():
+                            for event in parser.feed(sse.data):
+                                yield event
+        except ProviderError:
+            raise
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
+            raise ConnectError(f"cannot reach {url}: {_reason(exc)}", provider=self.name) from exc
+        except httpx.TimeoutException as exc:
+            raise ProviderTimeout(f"no answer from {url} in time", provider=self.name) from exc
+        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            for event in parser.end(complete=False):
+                yield event
+            return
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"{type(exc).__name__}: {_reason(exc)}", provider=self.name) from exc
+        for event in parser.end(complete=True):
+            yield event
+
+
+async def _read_limited(response: httpx.Response, limit: int = MAX_ERROR_BODY) -> str:
+    """Read at most `limit` bytes of a response body as text."""
+    data = bytearray()
+    async for chunk in response.aiter_bytes():
+        data += chunk
+        if len(data) >= limit:
+            break
+    return data[:limit].decode("utf-8", "replace")
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) or type(exc).__name__

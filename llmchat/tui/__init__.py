@@ -1,0 +1,3 @@
+"""Everything that imports Textual: the full-screen session."""
+
+from __future__ import annotations

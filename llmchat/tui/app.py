@@ -1,0 +1,96 @@
+"""LlmChatApp: loads themes, builds the provider, and shows the chat (or the setup) screen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from textual.app import App
+from textual.binding import Binding
+
+from llmchat import paths
+from llmchat.config import DEFAULT_THEME, ProviderSettings, Settings
+from llmchat.discovery import LocalServer
+from llmchat.providers import create_provider, make_client
+from llmchat.providers.base import Provider
+from llmchat.tui.screens.chat import ChatScreen
+from llmchat.tui.screens.setup import SetupScreen
+from llmchat.tui.themes import load_themes
+
+
+class LlmChatApp(App[None]):
+    """The full-screen session.
+
+    Args:
+        settings: resolved settings (provider, model, system prompt, theme).
+        provider: a ready provider (tests inject one); by default built from `settings`.
+        theme_dirs: where themes are read from; by default the shipped and the user's.
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "llmchat"
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True)]
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        provider: Provider | None = None,
+        theme_dirs: tuple[Path, ...] | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self._provider = provider
+        self._client: httpx.AsyncClient | None = None
+        self._theme_dirs = theme_dirs or (paths.builtin_themes_dir(), paths.user_themes_dir())
+
+    def on_mount(self) -> None:
+        self._apply_themes()
+        if self._provider is None:
+            problem = self.settings.provider.missing_credentials()
+            if problem:
+                self.push_screen(SetupScreen(problem), self._use_local_server)
+                return
+        self._start_chat()
+
+    def _apply_themes(self) -> None:
+        themes, failures = load_themes(*self._theme_dirs)
+        for theme in themes:
+            self.register_theme(theme)
+        wanted = self.settings.theme
+        if wanted in self.available_themes:
+            self.theme = wanted
+        else:
+            if DEFAULT_THEME in self.available_themes:
+                self.theme = DEFAULT_THEME
+            failures.append(f"unknown theme {wanted!r}; using {self.theme!r}")
+        if failures:
+            self.notify("\n".join(failures), title="Theme problems", severity="warning", markup=False)
+
+    def _use_local_server(self, server: LocalServer | None) -> None:
+        if server is None:
+            self.exit()
+            return
+        local = ProviderSettings(
+            name="openai", kind="openai", base_url=server.base_url, model=server.models[0]
+        )
+        self.settings = self.settings.with_provider(local)
+        self._start_chat()
+
+    def _start_chat(self) -> None:
+        cfg = self.settings.provider
+        if self._provider is None:
+            self._client = make_client(self.settings.timeout)
+            self._provider = create_provider(
+                cfg.kind,
+                client=self._client,
+                name=cfg.name,
+                base_url=cfg.base_url,
+                api_key=cfg.api_key,
+                headers=dict(cfg.headers),
+            )
+        self.push_screen(ChatScreen(self._provider, cfg.model, self.settings.system))
+
+    async def on_unmount(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()

@@ -1,0 +1,64 @@
+"""SetupScreen: shown when no provider can be used; says what is missing, offers local servers."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from llmchat.discovery import LocalServer, find_local_servers
+
+
+class SetupScreen(ModalScreen[LocalServer | None]):
+    """Explains `problem`; dismisses with the local server the user picked, or None to quit."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Quit", id="setup.quit")]
+
+    def __init__(self, problem: str) -> None:
+        super().__init__()
+        self.problem = problem
+        self._servers: list[LocalServer] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="setup-dialog"):
+            yield Static("llmchat cannot reach a model yet", id="setup-title")
+            yield Static(self.problem, id="setup-problem", markup=False)
+            yield Static(
+                "Set it in your shell, e.g.  export OPENAI_API_KEY=sk-...  and run llmchat again.\n"
+                "Looking for a model server on this machine…",
+                id="setup-status",
+                markup=False,
+            )
+            yield Vertical(id="setup-choices")
+            yield Button("Quit", id="setup-quit", variant="default")
+
+    def on_mount(self) -> None:
+        self.discover()
+
+    @work(exclusive=True, group="discover", exit_on_error=False)
+    async def discover(self) -> None:
+        """Probe the usual local ports and offer each server that lists a model."""
+        self._servers = [s for s in await find_local_servers() if s.models]
+        status = self.query_one("#setup-status", Static)
+        choices = self.query_one("#setup-choices", Vertical)
+        if not self._servers:
+            status.update(
+                "Set it in your shell, e.g.  export OPENAI_API_KEY=sk-...  and run llmchat again.\n"
+                "No local model server (Ollama, LM Studio, llama.cpp, vLLM) answered."
+            )
+            return
+        status.update("Found a model server on this machine:")
+        for i, server in enumerate(self._servers):
+            label = f"Use {server.label} at {server.base_url} ({server.models[0]})"
+            await choices.mount(Button(label, id=f"setup-use-{i}", variant="primary"))
+        self.query_one("#setup-use-0", Button).focus()
+
+    @on(Button.Pressed)
+    def choose(self, event: Button.Pressed) -> None:
+        if event.button.id == "setup-quit":
+            self.dismiss(None)
+        elif event.button.id and event.button.id.startswith("setup-use-"):
+            self.dismiss(self._servers[int(event.button.id.rsplit("-", 1)[1])])

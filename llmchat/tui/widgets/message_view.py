@@ -1,0 +1,62 @@
+"""One message in the transcript: a role line, then the text (Markdown for the assistant)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Markdown, Static
+
+from llmchat.chat.models import Message
+from llmchat.safety import terminal_safe
+
+
+class MessageView(Vertical):
+    """Shows one message. Assistant replies stream into :attr:`body` (a Markdown widget)."""
+
+    def __init__(self, role: str, text: str = "") -> None:
+        super().__init__(classes=f"message -{role}")
+        self.role = role
+        self._reasoning = ""
+        self.header = Static(Text("You" if role == "user" else "Assistant"), classes="message-role")
+        self.reasoning = Static("", classes="message-reasoning", markup=False)
+        self.reasoning.display = False
+        self.body: Markdown | Static = (
+            Markdown(classes="message-body")
+            if role == "assistant"
+            else Static(terminal_safe(text), classes="message-body", markup=False)
+        )
+        self.status = Static("", classes="message-status", markup=False)
+        self.status.display = False
+
+    def compose(self) -> ComposeResult:
+        yield self.header
+        yield self.reasoning
+        yield self.body
+        yield self.status
+
+    def add_reasoning(self, text: str) -> None:
+        """Append reasoning text (shown dimmed above the answer)."""
+        self._reasoning += terminal_safe(text)
+        self.reasoning.display = True
+        self.reasoning.update(self._reasoning)
+
+    def finish(self, message: Message) -> None:
+        """Mark how the reply ended (cancelled, error, length ...) under its text."""
+        reason = message.finish_reason
+        self.set_class(reason == "cancelled", "-cancelled")
+        self.set_class(reason == "error", "-error")
+        if reason == "cancelled":
+            note = "■ cancelled"
+        elif reason == "error":
+            note = f"✖ {message.error or 'error'}"
+        elif reason == "length":
+            note = "… cut off at the token limit (length)"
+        elif reason == "content_filter":
+            note = "⚠ stopped by the provider's content filter"
+        else:
+            note = ""
+        if message.refusal:
+            note = f"⚠ refusal: {terminal_safe(message.refusal)}" + (f"  {note}" if note else "")
+        self.status.update(note)
+        self.status.display = bool(note)

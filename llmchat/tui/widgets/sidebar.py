@@ -1,0 +1,107 @@
+"""The sidebar: provider, model and the live figures of the last reply."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from llmchat.chat.accumulator import ReplyStats
+
+_STATE_STYLE = {
+    "idle": "dim",
+    "waiting": "bold $warning",
+    "streaming": "bold $primary",
+    "done": "bold $success",
+    "cancelled": "bold $warning",
+    "error": "bold $error",
+}
+
+
+def _seconds(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f} s"
+
+
+def stats_rows(stats: ReplyStats | None) -> list[tuple[str, str]]:
+    """(label, value) rows for the figures of one reply; dashes before any reply."""
+    if stats is None:
+        return [("State", "idle"), ("Finish", "–"), ("Input", "–"), ("Output", "–"),
+                ("Total", "–"), ("TTFT", "–"), ("Speed", "–"), ("Elapsed", "–")]
+    usage = stats.usage
+    output = f"{stats.output_tokens}" + (" (est.)" if stats.estimated and stats.output_tokens else "")
+    state = stats.state
+    if state == "waiting" and stats.elapsed is not None:
+        state = f"waiting… {stats.elapsed:.1f} s"
+    return [
+        ("State", state),
+        ("Finish", stats.finish_reason or "–"),
+        ("Input", str(usage.input_tokens) if usage else "–"),
+        ("Output", output if usage or stats.output_tokens else "–"),
+        ("Total", str(usage.total_tokens) if usage else "–"),
+        ("TTFT", _seconds(stats.ttft)),
+        ("Speed", f"{stats.tokens_per_second:.1f} tok/s" if stats.tokens_per_second else "–"),
+        ("Elapsed", _seconds(stats.elapsed)),
+    ]
+
+
+class Sidebar(Vertical):
+    """Shows :attr:`provider`, :attr:`model` and :attr:`stats`; the screen sets them."""
+
+    provider: reactive[str] = reactive("")
+    """The provider or profile name."""
+    model: reactive[str] = reactive("")
+    """The model name."""
+    stats: reactive[ReplyStats | None] = reactive(None, always_update=True)
+    """Figures of the current or last reply; None before the first."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="sidebar-title", classes="sidebar-title")
+        yield Static(id="sidebar-model")
+        yield Static("Last reply", classes="sidebar-title")
+        yield Static(id="sidebar-stats")
+        yield Static(id="sidebar-error", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#sidebar-title", Static).update("Model")
+        self._show_model()
+        self.watch_stats(self.stats)
+
+    def watch_provider(self) -> None:
+        if self.is_mounted:
+            self._show_model()
+
+    watch_model = watch_provider
+
+    def _show_model(self) -> None:
+        table = _table([("Provider", self.provider), ("Model", self.model)])
+        self.query_one("#sidebar-model", Static).update(table)
+
+    def watch_stats(self, stats: ReplyStats | None) -> None:
+        if not self.is_mounted:
+            return
+        rows = stats_rows(stats)
+        table = _table(rows, state_style=self._state_style(stats))
+        self.query_one("#sidebar-stats", Static).update(table)
+        error = self.query_one("#sidebar-error", Static)
+        error.update(stats.error if stats and stats.error else "")
+        error.display = bool(stats and stats.error)
+        self.set_class(stats is not None and stats.state in ("waiting", "streaming"), "-streaming")
+
+    def _state_style(self, stats: ReplyStats | None) -> str:
+        style = _STATE_STYLE[stats.state if stats else "idle"]
+        variables = self.app.theme_variables
+        for name in ("warning", "primary", "success", "error"):
+            style = style.replace(f"${name}", variables.get(name, ""))
+        return style
+
+
+def _table(rows: list[tuple[str, str]], state_style: str = "") -> Table:
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="dim", no_wrap=True)
+    table.add_column(overflow="fold")
+    for label, value in rows:
+        table.add_row(label, Text(value, style=state_style if label == "State" else ""))
+    return table
