@@ -1,0 +1,27 @@
+"""Shared fixtures: a loopback provider server and an isolated environment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.loopback import LoopbackServer
+
+
+@pytest.fixture
+def server() -> Iterator[LoopbackServer]:
+    """A fresh loopback HTTP server on 127.0.0.1; set `server.handler` to script replies."""
+    with LoopbackServer() as srv:
+        yield srv
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test sees the developer's keys, base URLs or config files."""
+    home = tmp_path_factory.mktemp("home")
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
+                 "OLLAMA_HOST", "LLMCHAT_PROVIDER", "LLMCHAT_MODEL", "LLMCHAT_SYSTEM", "LLMCHAT_THEME"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(name, str(home / name.lower()))
