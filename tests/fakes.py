@@ -28,7 +28,6 @@ class FakeProvider:
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         self.requests.append(request)
         script = self.scripts[min(len(self.requests), len(self.scripts)) - 1]
-        finished = False
         try:
             for item in script:
                 if isinstance(item, asyncio.Event):
@@ -38,7 +37,6 @@ class FakeProvider:
                 else:
                     await asyncio.sleep(0)
                     yield item  # type: ignore[misc]
-            finished = True
-        finally:
-            if not finished:
-                self.closed += 1
+        except (asyncio.CancelledError, GeneratorExit):
+            self.closed += 1
+            raise
