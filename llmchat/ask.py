@@ -136,7 +136,10 @@ def run_ask(
         _silence_stdout(stdout)
         return EXIT_OK
     if json_output:
-        print(json.dumps(json_result(settings, message), ensure_ascii=False), file=stdout, flush=True)
+        try:
+            print(json.dumps(json_result(settings, message), ensure_ascii=False), file=stdout, flush=True)
+        except BrokenPipeError:  # `llmchat ask --json | head`: as quiet as the plain case
+            _silence_stdout(stdout)
     if message.refusal and not json_output:
         print(f"llmchat: the model refused: {message.refusal}", file=stderr)
     warning = _FINISH_WARNINGS.get(message.finish_reason or "")

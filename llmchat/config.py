@@ -113,6 +113,8 @@ def load_settings(
     for key in data:
         if key not in _TOP_KEYS:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(_TOP_KEYS))})")
+    for key in ("provider", "model", "system", "theme"):
+        _str(data, key, where)  # a wrong type is an error even when a flag or env overrides it
     profiles = data.get("profiles", {})
     if not isinstance(profiles, dict):
         raise ConfigError(f"{where}: 'profiles' must be a table ([profiles.NAME])")
@@ -188,10 +190,13 @@ def _provider(
 def ollama_host(value: str) -> str:
     """Parse ``OLLAMA_HOST`` as Ollama's client does: bare host, ``host:port``, or a URL.
 
-    Returns ``scheme://host:port`` (default ``http``, host 127.0.0.1, port 11434; 443 for https).
+    Returns ``scheme://host:port`` (default ``http``, host 127.0.0.1, port 11434). As in
+    Ollama's clients, an explicit scheme without a port means that scheme's port: 80 for
+    ``http://``, 443 for ``https://``.
     """
     value = value.strip() or "127.0.0.1"
-    if "://" not in value:
+    explicit_scheme = "://" in value
+    if not explicit_scheme:
         value = "http://" + value
     parts = urlsplit(value)
     host = parts.hostname or "127.0.0.1"
@@ -204,7 +209,7 @@ def ollama_host(value: str) -> str:
     except ValueError:
         port = None
     if port is None:
-        port = 443 if parts.scheme == "https" else 11434
+        port = 443 if parts.scheme == "https" else 80 if explicit_scheme else 11434
     path = parts.path.rstrip("/")
     return f"{parts.scheme}://{host}:{port}{path}"
 

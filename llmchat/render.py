@@ -14,6 +14,7 @@ from typing import IO
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.live import Live
 from rich.markdown import Markdown
+from rich.segment import Segments
 from rich.text import Text
 
 from llmchat.providers.events import ContentDelta, ReasoningDelta, StreamEvent
@@ -67,6 +68,7 @@ class TerminalSink:
         self.console = Console(file=out, highlight=False)
         self._tail = _Tail()
         self._in_fence = False
+        self._printed = False
         self._live = Live(
             self._tail,
             console=self.console,
@@ -92,7 +94,20 @@ class TerminalSink:
         cut, self._in_fence = split_finished(self._tail.text, self._in_fence)
         if cut:
             done, self._tail.text = self._tail.text[:cut], self._tail.text[cut:]
-            self.console.print(Markdown(done))
+            self._print_blocks(done)
+
+    def _print_blocks(self, markdown: str) -> None:
+        """Print finished blocks with exactly one blank line between printed pieces."""
+        lines = self.console.render_lines(Markdown(markdown), pad=False, new_lines=True)
+        while lines and not "".join(seg.text for seg in lines[-1]).strip():
+            lines.pop()
+        while lines and not "".join(seg.text for seg in lines[0]).strip():
+            lines.pop(0)
+        if lines:
+            if self._printed:
+                self.console.print()
+            self.console.print(Segments(seg for line in lines for seg in line))
+            self._printed = True
 
     def close(self) -> None:
         """Print what is left and stop the live region."""
@@ -101,5 +116,5 @@ class TerminalSink:
         if self._tail.reasoning:
             self.console.print(Text(self._tail.reasoning, style="dim italic"))
         if self._tail.text:
-            self.console.print(Markdown(self._tail.text))
+            self._print_blocks(self._tail.text)
         self._tail = _Tail()

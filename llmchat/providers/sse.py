@@ -97,7 +97,7 @@ class SSEDecoder:
             if "\0" not in value:
                 self._last_id = value
         elif name == "retry":
-            if value.isdigit():
+            if value.isascii() and value.isdigit():  # ASCII digits only, as the spec says
                 self._retry = int(value)
         # other field names are ignored, as the spec says
 
