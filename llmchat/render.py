@@ -1,25 +1,30 @@
 """Live Markdown rendering of a streaming reply on a terminal, with Rich (for `llmchat ask`).
 
 Finished Markdown blocks (text up to a blank line outside a code fence) are printed once and
-never redrawn; only the open tail block is re-rendered, a few times a second, in a
-``rich.live.Live`` region. So the cost per token stays flat however long the answer grows,
-and a reply longer than the screen scrolls normally. Every piece of model text goes through
+never redrawn; only the open tail block is redrawn in place, at most 15 times a second. So
+the cost per token stays flat however long the answer grows, and a reply longer than the
+screen scrolls normally. Redrawing is done here, on the event loop's thread, with two
+cursor controls (up N lines, erase below), which keeps the printed blocks and the redrawn
+tail from ever overlapping. Every piece of model text goes through
 :func:`llmchat.safety.terminal_safe` first.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import IO
 
-from rich.console import Console, ConsoleOptions, RenderResult
-from rich.live import Live
+from rich.console import COLOR_SYSTEMS, Console, RenderableType
 from rich.markdown import Markdown
-from rich.segment import Segments
+from rich.segment import Segment
 from rich.text import Text
 
 from llmchat.providers.events import ContentDelta, ReasoningDelta, StreamEvent
 from llmchat.safety import terminal_safe
 
+FRAME = 1 / 15
+"""Seconds between two redraws of the open block."""
 _FENCES = ("```", "~~~")
 
 
@@ -47,74 +52,106 @@ def split_finished(text: str, in_fence: bool) -> tuple[int, bool]:
         offset = end + 1
 
 
-class _Tail:
-    """The open block, rendered lazily at Live's refresh rate (not once per token)."""
-
-    def __init__(self) -> None:
-        self.text = ""
-        self.reasoning = ""
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        if self.reasoning:
-            yield Text(self.reasoning, style="dim italic")
-        if self.text:
-            yield Markdown(self.text)
-
-
 class TerminalSink:
     """Renders reasoning (dim) and the answer (Markdown) to a terminal as they stream."""
 
     def __init__(self, out: IO[str]) -> None:
         self.console = Console(file=out, highlight=False)
-        self._tail = _Tail()
+        self._reasoning = ""
+        self._tail = ""  # the open Markdown block
+        self._finished: list[RenderableType] = []  # to print permanently at the next draw
         self._in_fence = False
-        self._printed = False
-        self._live = Live(
-            self._tail,
-            console=self.console,
-            refresh_per_second=15,
-            vertical_overflow="visible",
-            transient=False,
-        )
-        self._live.start()
+        self._printed = False  # something was printed permanently already
+        self._drawn = 0  # lines of the tail on screen, above the cursor
+        self._last_draw = 0.0
+        self._timer: asyncio.TimerHandle | None = None
 
     def event(self, event: StreamEvent) -> None:
         """Take one stream event; only deltas change the screen."""
         if isinstance(event, ReasoningDelta):
-            self._tail.reasoning += terminal_safe(event.text)
+            self._reasoning += terminal_safe(event.text)
         elif isinstance(event, ContentDelta):
-            if self._tail.reasoning:
-                self.console.print(Text(self._tail.reasoning, style="dim italic"))
-                self._tail.reasoning = ""
-            self._tail.text += terminal_safe(event.text)
+            if self._reasoning:
+                self._finished.append(Text(self._reasoning, style="dim italic"))
+                self._reasoning = ""
+            self._tail += terminal_safe(event.text)
             if "\n" in event.text:
-                self._commit()
-
-    def _commit(self) -> None:
-        cut, self._in_fence = split_finished(self._tail.text, self._in_fence)
-        if cut:
-            done, self._tail.text = self._tail.text[:cut], self._tail.text[cut:]
-            self._print_blocks(done)
-
-    def _print_blocks(self, markdown: str) -> None:
-        """Print finished blocks with exactly one blank line between printed pieces."""
-        lines = self.console.render_lines(Markdown(markdown), pad=False, new_lines=True)
-        while lines and not "".join(seg.text for seg in lines[-1]).strip():
-            lines.pop()
-        while lines and not "".join(seg.text for seg in lines[0]).strip():
-            lines.pop(0)
-        if lines:
-            if self._printed:
-                self.console.print()
-            self.console.print(Segments(seg for line in lines for seg in line))
-            self._printed = True
+                cut, self._in_fence = split_finished(self._tail, self._in_fence)
+                if cut:
+                    self._finished.append(Markdown(self._tail[:cut]))
+                    self._tail = self._tail[cut:]
+        else:
+            return
+        self._schedule()
 
     def close(self) -> None:
-        """Print what is left and stop the live region."""
-        self._live.update(Text(""), refresh=False)
-        self._live.stop()
-        if self._tail.reasoning:
-            self.console.print(Text(self._tail.reasoning, style="dim italic"))
-        if self._tail.text:
-            self._print_blocks(self._tail.text)
-        self._tail = _Tail()
+        """Print what is left, permanently."""
+        if self._reasoning:
+            self._finished.append(Text(self._reasoning, style="dim italic"))
+        if self._tail:
+            self._finished.append(Markdown(self._tail))
+        self._reasoning = self._tail = ""
+        self._draw()
+
+    def _schedule(self) -> None:
+        wait = self._last_draw + FRAME - time.monotonic()
+        if wait <= 0:
+            self._draw()
+        elif self._timer is None:
+            try:
+                self._timer = asyncio.get_running_loop().call_later(wait, self._draw)
+            except RuntimeError:  # no loop: draw now
+                self._draw()
+
+    def _draw(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._last_draw = time.monotonic()
+        file = self.console.file
+        if self._drawn:
+            file.write(f"\r\x1b[{self._drawn}A\x1b[J")  # back to the tail's first line, erase below
+            self._drawn = 0
+        for renderable in self._finished:
+            lines = self._lines(renderable)
+            if lines:
+                self._write([[]] * self._printed + lines)
+                self._printed = True
+        self._finished.clear()
+        tail: list[list[Segment]] = []
+        if self._reasoning:
+            tail += self._lines(Text(self._reasoning, style="dim italic"))
+        if self._tail.strip():
+            tail += self._lines(Markdown(self._tail))
+        if tail:
+            tail = tail[-max(1, self.console.height - 2) :]  # never taller than the screen
+            tail = [[]] * self._printed + tail
+            self._write(tail)
+            self._drawn = len(tail)
+        file.flush()
+
+    def _lines(self, renderable: RenderableType) -> list[list[Segment]]:
+        """Rendered lines, without blank lines at either end."""
+        lines = self.console.render_lines(renderable, pad=False)
+        blank = lambda line: not "".join(s.text for s in line).strip()  # noqa: E731
+        while lines and blank(lines[-1]):
+            lines.pop()
+        while lines and blank(lines[0]):
+            lines.pop(0)
+        return lines
+
+    def _write(self, lines: list[list[Segment]]) -> None:
+        """Write rendered lines, each ending in a newline (Rich's print may drop the
+        newline after a line of exactly the terminal's width, which breaks the line count)."""
+        system = COLOR_SYSTEMS.get(self.console.color_system or "")
+        self.console.file.write(
+            "".join(
+                "".join(
+                    seg.style.render(seg.text, color_system=system) if seg.style else seg.text
+                    for seg in line
+                    if not seg.control
+                )
+                + "\n"
+                for line in lines
+            )
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import aclosing
 
 from textual import on, work
@@ -12,6 +13,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Markdown
+from textual.widgets.markdown import MarkdownStream
 from textual.worker import Worker, WorkerState
 
 from llmchat.chat.accumulator import Accumulator
@@ -28,6 +30,20 @@ from llmchat.tui.widgets.transcript import Transcript
 
 STREAM_GROUP = "stream"
 """Worker group of the reply stream; cancelling it stops the reply."""
+
+
+async def _stop_markdown(markdown: MarkdownStream) -> None:
+    """Flush and stop a Markdown stream.
+
+    `MarkdownStream.stop` re-raises CancelledError when its task never got to run (a reply
+    that failed before yielding to the event loop); that is not a cancellation of ours.
+    """
+    try:
+        await markdown.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
 
 
 class ChatScreen(Screen[None]):
@@ -111,13 +127,16 @@ class ChatScreen(Screen[None]):
         except ProviderError as exc:
             self.notify(exc.describe(), title="Provider error", severity="error", timeout=8)
         finally:
-            await markdown.stop()
+            # Store the reply before any await, so nothing below can lose it.
             message = accumulator.message()
             conversation.messages.append(message)
-            view.finish(message)
-            self.streaming = False
-            self._ticker and self._ticker.pause()
-            self._show_stats()
+            try:
+                await _stop_markdown(markdown)
+            finally:
+                view.finish(message)
+                self.streaming = False
+                self._ticker and self._ticker.pause()
+                self._show_stats()
 
     def _show_stats(self) -> None:
         if self.accumulator is not None:

@@ -67,7 +67,7 @@ class Sidebar(Vertical):
     def on_mount(self) -> None:
         self.query_one("#sidebar-title", Static).update("Model")
         self._show_model()
-        self.watch_stats(self.stats)
+        self._show_stats(self.stats)  # is_mounted is still False during on_mount
 
     def watch_provider(self) -> None:
         if self.is_mounted:
@@ -80,8 +80,10 @@ class Sidebar(Vertical):
         self.query_one("#sidebar-model", Static).update(table)
 
     def watch_stats(self, stats: ReplyStats | None) -> None:
-        if not self.is_mounted:
-            return
+        if self.is_mounted:
+            self._show_stats(stats)
+
+    def _show_stats(self, stats: ReplyStats | None) -> None:
         rows = stats_rows(stats)
         table = _table(rows, state_style=self._state_style(stats))
         self.query_one("#sidebar-stats", Static).update(table)

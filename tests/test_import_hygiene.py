@@ -1,0 +1,29 @@
+"""`llmchat ask` must start fast: nothing on its path may import Textual (shared/DESIGN.md)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+MODULES = ("llmchat.cli", "llmchat.ask", "llmchat.providers", "llmchat.providers.openai", "llmchat.chat.reply")
+
+
+def test_ask_path_does_not_import_textual() -> None:
+    code = (
+        "import importlib, sys\n"
+        f"for name in {MODULES!r}:\n"
+        "    importlib.import_module(name)\n"
+        "    loaded = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+        "    assert not loaded, (name, loaded[:5])\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_textual_is_importable_so_the_check_above_means_something() -> None:
+    code = "import sys, textual; print('textual' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"

@@ -1,0 +1,474 @@
+"""ChatScreen with a FakeProvider, driven by Pilot: sending, stats, Escape, errors, keys."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from textual.widgets import Markdown
+from textual.widgets.markdown import MarkdownStream
+
+from llmchat.providers.errors import AuthenticationError
+from llmchat.providers.events import ContentDelta, Finish, Usage
+from llmchat.tui.screens.chat import ChatScreen
+from llmchat.tui.widgets.prompt_input import PromptInput
+from llmchat.tui.widgets.sidebar import Sidebar
+from tests.fakes import FakeProvider
+from tests.tui.helpers import (
+    SIZE,
+    chat_screen,
+    make_app,
+    message_views,
+    plain_text,
+    send,
+    sidebar_rows,
+    type_text,
+    wait_until,
+)
+
+
+def reply(*texts: str, usage: Usage | None = None) -> list[object]:
+    script: list[object] = [ContentDelta(t) for t in texts]
+    if usage is not None:
+        script.append(usage)
+    script.append(Finish("stop", "stop"))
+    return script
+
+
+async def test_message_and_streamed_reply_are_shown() -> None:
+    provider = FakeProvider(reply("Hello", ", ", "**world**", usage=Usage(11, 3, 14)))
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        assert isinstance(app.screen.focused, PromptInput)
+        await send(pilot, "hi there")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+        views = message_views(pilot)
+        assert [v.role for v in views] == ["user", "assistant"]
+        assert plain_text(views[0].body) == "hi there"
+        assert isinstance(views[1].body, Markdown)
+        assert views[1].body.source == "Hello, **world**"
+        assert not views[1].status.display  # a normal stop shows no note
+        assert screen.query_one(PromptInput).text == ""
+        assert screen.streaming is False
+
+        assert [m.role for m in screen.conversation.messages] == ["user", "assistant"]
+        assert screen.conversation.messages[0].content == "hi there"
+        answer = screen.conversation.messages[1]
+        assert answer.content == "Hello, **world**"
+        assert answer.finish_reason == "stop"
+        assert answer.usage == Usage(11, 3, 14)
+
+        assert len(provider.requests) == 1
+        assert list(provider.requests[0].messages) == [{"role": "user", "content": "hi there"}]
+        assert provider.requests[0].model == app.settings.provider.model
+        assert provider.closed == 0
+
+
+async def test_sidebar_shows_the_finished_reply_with_usage() -> None:
+    provider = FakeProvider(reply("a", "b", "c", usage=Usage(input_tokens=11, output_tokens=3, total_tokens=14)))
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        sidebar = screen.query_one(Sidebar)
+        assert sidebar.stats is None
+        assert sidebar_rows(pilot)["State"] == "idle"
+
+        await send(pilot, "count")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+        assert screen.accumulator is not None
+        stats = screen.accumulator.stats()
+        assert stats.state == "done"
+        assert stats.finish_reason == "stop"
+        assert stats.usage == Usage(11, 3, 14)
+        assert stats.output_tokens == 3
+        assert stats.estimated is False
+        assert sidebar.stats == stats
+
+        rows = sidebar_rows(pilot)
+        assert rows["State"] == "done"
+        assert rows["Finish"] == "stop"
+        assert rows["Input"] == "11"
+        assert rows["Output"] == "3"
+        assert rows["Total"] == "14"
+        assert rows["TTFT"].endswith(" s")
+        assert rows["Elapsed"].endswith(" s")
+        assert not sidebar.has_class("-streaming")
+        model_text = plain_text(screen.query_one("#sidebar-model"))
+        assert "fake" in model_text
+        assert app.settings.provider.model in model_text
+
+
+async def test_sidebar_estimates_output_without_usage() -> None:
+    provider = FakeProvider(reply("one", " two", " three"))
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "go")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        rows = sidebar_rows(pilot)
+        assert rows["State"] == "done"
+        assert rows["Output"] == "3 (est.)"
+        assert rows["Input"] == "–"
+        assert rows["Total"] == "–"
+
+
+async def test_escape_mid_stream_cancels_and_keeps_the_partial_reply() -> None:
+    never = asyncio.Event()
+    provider = FakeProvider(
+        [ContentDelta("Partial "), ContentDelta("answer"), never, ContentDelta(" never shown"), Finish("stop")],
+        reply("Second ", "reply", usage=Usage(20, 2, 22)),
+    )
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        await send(pilot, "first")
+        await wait_until(pilot, lambda: screen.accumulator is not None and screen.accumulator.content == "Partial answer")
+        assert screen.streaming is True
+        assert sidebar_rows(pilot)["State"] in ("streaming", "waiting")  # the ticker may lag
+        await wait_until(pilot, lambda: sidebar_rows(pilot)["State"] == "streaming")
+        assert screen.query_one(Sidebar).has_class("-streaming")
+
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+        assert screen.streaming is False
+        assert provider.closed == 1
+        rows = sidebar_rows(pilot)
+        assert rows["State"] == "cancelled"
+        assert rows["Finish"] == "cancelled"
+        assert screen.accumulator is not None and screen.accumulator.state == "cancelled"
+
+        views = message_views(pilot)
+        assistant = views[-1]
+        assert isinstance(assistant.body, Markdown)
+        assert assistant.body.source == "Partial answer"
+        assert assistant.has_class("-cancelled")
+        assert assistant.status.display
+        assert "cancelled" in plain_text(assistant.status)
+
+        stored = screen.conversation.messages[-1]
+        assert stored.role == "assistant"
+        assert stored.finish_reason == "cancelled"
+        assert stored.content == "Partial answer"
+
+        # The conversation goes on, with the partial reply in the history.
+        await send(pilot, "again")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert len(provider.requests) == 2
+        assert list(provider.requests[1].messages) == [
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "Partial answer"},
+            {"role": "user", "content": "again"},
+        ]
+        views = message_views(pilot)
+        assert [v.role for v in views] == ["user", "assistant", "user", "assistant"]
+        assert views[-1].body.source == "Second reply"  # type: ignore[union-attr]
+        rows = sidebar_rows(pilot)
+        assert rows["State"] == "done"
+        assert rows["Total"] == "22"
+        assert provider.closed == 1
+
+
+async def test_escape_while_waiting_for_the_first_token() -> None:
+    never = asyncio.Event()
+    provider = FakeProvider([never, ContentDelta("never"), Finish("stop")])
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        await send(pilot, "first")
+        await wait_until(pilot, lambda: screen.streaming)
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert provider.closed == 1
+        assert sidebar_rows(pilot)["State"] == "cancelled"
+        stored = screen.conversation.messages[-1]
+        assert stored.finish_reason == "cancelled"
+        assert stored.content == ""
+        # An empty cancelled reply is not sent back to the model.
+        assert screen.conversation.wire_messages() == [{"role": "user", "content": "first"}]
+
+
+async def test_escape_when_idle_does_nothing() -> None:
+    provider = FakeProvider(reply("ok"))
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.is_running
+        assert app.screen is screen
+        assert provider.requests == []
+
+
+async def test_escape_while_the_worker_is_busy_in_its_own_awaits() -> None:
+    """Regression: a cancellation landing outside the provider must still close the stream."""
+    provider = FakeProvider([ContentDelta("x") for _ in range(20_000)] + [Finish("stop")])
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        await send(pilot, "flood")
+        await wait_until(pilot, lambda: screen.accumulator is not None and screen.accumulator.deltas > 0)
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+        stored = screen.conversation.messages[-1]
+        assert stored.role == "assistant"
+        assert stored.finish_reason == "cancelled", "the script finished before Escape: make it longer"
+        assert provider.closed == 1
+        assert 0 < len(stored.content) < 20_000
+        assert set(stored.content) == {"x"}
+        assert sidebar_rows(pilot)["State"] == "cancelled"
+
+
+async def test_escape_landing_in_the_markdown_write_closes_the_stream(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Deterministic form of the regression: the worker is cancelled in `markdown.write`.
+
+    Without closing the reply generator there, the provider would only be closed later by the
+    garbage collector, after the message was stored without a finish reason.
+    """
+    original_write = MarkdownStream.write
+    stuck = asyncio.Event()
+    blocked = asyncio.Event()
+
+    async def write_then_block(self: MarkdownStream, fragment: str) -> None:
+        await original_write(self, fragment)
+        blocked.set()
+        await stuck.wait()  # never set: the worker sits in its own await
+
+    monkeypatch.setattr(MarkdownStream, "write", write_then_block)
+    provider = FakeProvider([ContentDelta("only this"), ContentDelta(" not this"), Finish("stop")])
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        await send(pilot, "hello")
+        await wait_until(pilot, blocked.is_set)
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+        assert provider.closed == 1
+        stored = screen.conversation.messages[-1]
+        assert stored.finish_reason == "cancelled"
+        assert stored.content == "only this"
+        assert message_views(pilot)[-1].body.source == "only this"  # type: ignore[union-attr]
+        assert sidebar_rows(pilot)["State"] == "cancelled"
+
+
+async def test_provider_error_notifies_and_keeps_the_app_running() -> None:
+    provider = FakeProvider(
+        [AuthenticationError("bad key", status=401, provider="fake")],
+        reply("fine now"),
+    )
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        await send(pilot, "hello")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+        notes = [n for n in app._notifications if n.severity == "error"]
+        assert len(notes) == 1
+        assert notes[0].title == "Provider error"
+        assert "bad key" in notes[0].message
+        assert "HTTP 401" in notes[0].message
+
+        rows = sidebar_rows(pilot)
+        assert rows["State"] == "error"
+        assert rows["Finish"] == "error"
+        error_widget = screen.query_one("#sidebar-error")
+        assert error_widget.display
+        assert "bad key" in plain_text(error_widget)
+
+        stored = screen.conversation.messages[-1]
+        assert stored.finish_reason == "error"
+        assert stored.error is not None and "bad key" in stored.error
+        assistant = message_views(pilot)[-1]
+        assert assistant.has_class("-error")
+        assert "bad key" in plain_text(assistant.status)
+
+        assert app.is_running
+        assert app.screen is screen
+        # The app is still usable after the error.
+        await send(pilot, "retry")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.conversation.messages[-1].content == "fine now"
+        assert sidebar_rows(pilot)["State"] == "done"
+        assert not screen.query_one("#sidebar-error").display
+
+
+async def test_blank_input_is_ignored() -> None:
+    provider = FakeProvider(reply("never"))
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        await pilot.press("enter")
+        await type_text(pilot, "   ")
+        await pilot.press("ctrl+j", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert provider.requests == []
+        assert message_views(pilot) == []
+        assert screen.conversation.messages == []
+        assert screen.accumulator is None
+
+
+async def test_ctrl_j_inserts_a_newline_instead_of_sending() -> None:
+    provider = FakeProvider(reply("ok"))
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        prompt = screen.query_one(PromptInput)
+        await type_text(pilot, "line one")
+        await pilot.press("ctrl+j")
+        await type_text(pilot, "line two")
+        await pilot.pause()
+        assert prompt.text == "line one\nline two"
+        assert provider.requests == []
+        assert message_views(pilot) == []
+
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert list(provider.requests[0].messages) == [{"role": "user", "content": "line one\nline two"}]
+        assert plain_text(message_views(pilot)[0].body) == "line one\nline two"
+        assert prompt.text == ""
+
+
+async def test_ctrl_n_starts_a_new_conversation() -> None:
+    provider = FakeProvider(reply("first answer", usage=Usage(5, 2, 7)), reply("fresh answer"))
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        await send(pilot, "first")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert len(message_views(pilot)) == 2
+        old_conversation = screen.conversation
+
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert message_views(pilot) == []
+        assert screen.conversation is not old_conversation
+        assert screen.conversation.messages == []
+        assert screen.accumulator is None
+        assert screen.query_one(Sidebar).stats is None
+        rows = sidebar_rows(pilot)
+        assert rows["State"] == "idle"
+        assert rows["Total"] == "–"
+        assert isinstance(app.screen.focused, PromptInput)
+
+        await send(pilot, "second")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert list(provider.requests[1].messages) == [{"role": "user", "content": "second"}]
+        assert [v.role for v in message_views(pilot)] == ["user", "assistant"]
+        assert message_views(pilot)[1].body.source == "fresh answer"  # type: ignore[union-attr]
+
+
+async def test_ctrl_n_mid_stream_stops_the_reply() -> None:
+    never = asyncio.Event()
+    provider = FakeProvider([ContentDelta("part"), never, Finish("stop")], reply("new one"))
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        await send(pilot, "first")
+        await wait_until(pilot, lambda: screen.accumulator is not None and screen.accumulator.content == "part")
+        old_conversation = screen.conversation
+
+        await pilot.press("ctrl+n")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert provider.closed == 1
+        assert screen.streaming is False
+        assert message_views(pilot) == []
+        assert screen.conversation.messages == []
+        assert sidebar_rows(pilot)["State"] == "idle"
+        # The stopped reply went to the old conversation, not the new one.
+        assert old_conversation.messages[-1].finish_reason == "cancelled"
+
+        await send(pilot, "second")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert list(provider.requests[1].messages) == [{"role": "user", "content": "second"}]
+        assert screen.conversation.messages[-1].content == "new one"
+
+
+async def test_follow_up_messages_send_the_whole_conversation() -> None:
+    provider = FakeProvider(reply("Paris"), reply("About two million"))
+    app = make_app(provider, settings=None)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        await send(pilot, "capital of France")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await send(pilot, "population")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+        assert len(provider.requests) == 2
+        assert list(provider.requests[0].messages) == [{"role": "user", "content": "capital of France"}]
+        assert list(provider.requests[1].messages) == [
+            {"role": "user", "content": "capital of France"},
+            {"role": "assistant", "content": "Paris"},
+            {"role": "user", "content": "population"},
+        ]
+        assert [m.content for m in screen.conversation.messages] == [
+            "capital of France", "Paris", "population", "About two million",
+        ]
+
+
+async def test_system_prompt_is_sent_with_every_request() -> None:
+    from tests.tui.helpers import fake_settings
+
+    provider = FakeProvider(reply("ok"))
+    app = make_app(provider, settings=fake_settings(LLMCHAT_SYSTEM="be terse"))
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "hi")
+        await app.workers.wait_for_complete()
+        await send(pilot, "again")
+        await app.workers.wait_for_complete()
+        assert [r.system for r in provider.requests] == ["be terse", "be terse"]
+
+
+async def test_enter_while_streaming_does_not_start_a_second_reply() -> None:
+    never = asyncio.Event()
+    provider = FakeProvider([ContentDelta("busy"), never, Finish("stop")])
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        await send(pilot, "first")
+        await wait_until(pilot, lambda: screen.accumulator is not None and screen.accumulator.content == "busy")
+        await send(pilot, "second")
+        await pilot.pause()
+        assert len(provider.requests) == 1
+        assert any("still streaming" in n.message for n in app._notifications)
+        assert screen.query_one(PromptInput).text == "second"  # kept for later
+        assert screen.streaming is True
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        assert provider.closed == 1
+
+
+async def test_ctrl_b_toggles_the_sidebar() -> None:
+    app = make_app(FakeProvider(reply("ok")))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        sidebar = screen.query_one(Sidebar)
+        assert sidebar.display
+        await pilot.press("ctrl+b")
+        assert not sidebar.display
+        await pilot.press("ctrl+b")
+        assert sidebar.display
+        assert isinstance(screen, ChatScreen)
