@@ -62,7 +62,7 @@ class SSEDecoder:
         if not self._bom_checked:
             self._bom_checked = True
             if text.startswith("\ufeff"):
-                text = text
+                text = text[1:]
         if self._skip_lf:
             self._skip_lf = False
             if text.startswith("\n"):
