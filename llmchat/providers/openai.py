@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
@@ -35,7 +35,7 @@ from llmchat.providers.events import (
     ToolCallDelta,
     Usage,
 )
-from llmchat.providers.sse import SSEDecoder
+from llmchat.providers.sse import SSEDecoder, SSEEvent
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 MAX_ERROR_BODY = 64 * 1024
@@ -115,7 +115,7 @@ class ChunkParser:
         if not isinstance(chunk, dict):
             raise ServerError(f"unexpected stream chunk: {data[:200]!r}", provider=self.provider)
         if chunk.get("error"):
-            self.raise_in_band(data, chunk["error"])
+            self.raise_in_band(data)
         usage = chunk.get("usage")
         if isinstance(usage, dict):
             self.usage = parse_usage(usage) or self.usage
@@ -165,19 +165,28 @@ class ChunkParser:
         out.append(Finish(normalize_finish_reason(raw) if raw else "stop", raw))
         return out
 
-    def raise_in_band(self, data: str, error: Any = None) -> None:
+    def feed_sse(self, sse: SSEEvent) -> list[StreamEvent]:
+        """Parse one SSE event: an ``event: error`` raises, anything else goes to :meth:`feed`."""
+        if sse.event == "error":
+            self.raise_in_band(sse.data)
+        return self.feed(sse.data)
+
+    def raise_in_band(self, data: str) -> NoReturn:
         """Raise the error that an in-band error chunk or ``event: error`` carries.
 
         Raises:
-            ServerError: always, with the provider's message (and its numeric code as status).
+            ServerError: always, with the provider's message; its status is the error
+                object's ``code`` when that is an HTTP status (e.g. OpenRouter's 502).
         """
         message, _ = error_message(data)
-        status = error.get("code") if isinstance(error, dict) else None
-        raise ServerError(
-            message,
-            status=status if isinstance(status, int) and 400 <= status < 600 else None,
-            provider=self.provider,
-        )
+        try:
+            error = json.loads(data).get("error")
+            status: int | None = int(error.get("code"))
+        except (ValueError, TypeError, AttributeError):
+            status = None
+        if status is not None and not 400 <= status < 600:
+            status = None
+        raise ServerError(message, status=status, provider=self.provider)
 
 
 class OpenAIProvider:
@@ -259,9 +268,7 @@ class OpenAIProvider:
                     decoder = SSEDecoder()
                     async for raw in response.aiter_bytes():
                         for sse in decoder.feed(raw):
-                            if sse.event == "error":
-                                parser.raise_in_band(sse.data)
-                            for event in parser.feed(sse.data):
+                            for event in parser.feed_sse(sse):
                                 yield event
                             if parser.done:
                                 break
@@ -269,7 +276,7 @@ class OpenAIProvider:
                             break
                     else:
                         for sse in decoder.close():
-                            for event in parser.feed(sse.data):
+                            for event in parser.feed_sse(sse):
                                 yield event
         except ProviderError:
             raise

@@ -629,3 +629,28 @@ async def test_aclose_closes_the_connection(server: LoopbackServer) -> None:
                 break
         assert await asyncio.to_thread(server.disconnected.wait, 5)
         assert time.monotonic() - started < 2
+
+
+async def test_event_error_frame_carries_status_from_its_code(server: LoopbackServer) -> None:
+    server.handler = lambda request: Reply(
+        parts=[sse(chunk("partial"), done=False),
+               b'event: error\ndata: {"error": {"message": "upstream died", "code": "502"}}\n\n']
+    )
+    got: list[StreamEvent] = []
+    async with httpx.AsyncClient() as client:
+        provider = OpenAIProvider(client=client, base_url=server.base_url)
+        with pytest.raises(ServerError) as info:
+            async for event in provider.stream(ChatRequest(model="m", messages=[])):
+                got.append(event)
+    assert got == [ContentDelta("partial")]
+    assert info.value.message == "upstream died" and info.value.status == 502
+
+
+async def test_event_error_in_the_last_unterminated_event_is_still_an_error(server: LoopbackServer) -> None:
+    server.handler = lambda request: Reply(parts=[b"event: error\ndata: quota exceeded\n"])
+    async with httpx.AsyncClient() as client:
+        provider = OpenAIProvider(client=client, base_url=server.base_url)
+        with pytest.raises(ServerError) as info:
+            async for _ in provider.stream(ChatRequest(model="m", messages=[])):
+                pass
+    assert info.value.message == "quota exceeded"
