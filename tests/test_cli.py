@@ -401,7 +401,7 @@ def test_sigint_with_json_prints_partial_object_cancelled(server: LoopbackServer
         while not server.requests and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.02)
         assert server.requests, "no request arrived"
-        time.sleep(0.5)  # let the first chunk reach the client (the server sends it at once)
+        time.sleep(0.8)  # let the first chunk reach the client (the server sends it at once)
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=TIMEOUT)
     finally:
@@ -417,12 +417,12 @@ def test_sigint_with_json_prints_partial_object_cancelled(server: LoopbackServer
 
 
 def test_closed_pipe_is_quiet_and_stops_the_stream(server: LoopbackServer) -> None:
-    tokens = [f"tok{i:04d} " for i in range(200)]  # 8 bytes each
+    tokens = [f"tok{i:04d} " for i in range(300)]  # 8 bytes each
     parts: list[Any] = [sse(chunk("", role=True), done=False)]
     for tok in tokens:
         parts += [sse(chunk(tok), done=False), 0.01]
     parts.append(sse(chunk(finish="stop")))
-    full_stream_seconds = 200 * 0.01
+    full_stream_seconds = 300 * 0.01  # at least
     asked_at: list[float] = []
 
     def handler(request: Request) -> Reply:

@@ -132,14 +132,3 @@ def test_terminal_sink_never_passes_escape_sequences_from_the_model() -> None:
     assert f"{ESC_PIC}[31m" in text
     assert "<U+009B>" in text and "<U+202E>" in text
 
-
-def test_terminal_sink_prints_everything_once_at_close() -> None:
-    out = io.StringIO()
-    sink = TerminalSink(out)
-    for word in ["Alpha ", "paragraph.\n\n", "Beta ", "paragraph."]:
-        sink.event(ContentDelta(word))
-    sink.close()
-    text = out.getvalue()
-    assert text.count("Alpha paragraph.") == 1
-    assert text.count("Beta paragraph.") == 1
-    assert text.index("Alpha") < text.index("Beta")
