@@ -12,6 +12,7 @@ tail from ever overlapping. Every piece of model text goes through
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import IO
 
@@ -25,31 +26,40 @@ from llmchat.safety import terminal_safe
 
 FRAME = 1 / 15
 """Seconds between two redraws of the open block."""
-_FENCES = ("```", "~~~")
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
+"""An opening or closing code fence line: the fence, then the info string."""
 
 
-def split_finished(text: str, in_fence: bool) -> tuple[int, bool]:
+def split_finished(text: str) -> int:
     """Find where the finished Markdown blocks of `text` end.
 
+    Fenced code follows CommonMark: a fence opens with three or more backticks or tildes
+    (up to three spaces of indent) and closes only with the same character, at least as
+    many of them, and nothing else on the line.
+
     Args:
-        text: Markdown not yet printed.
-        in_fence: whether `text` starts inside a fenced code block.
+        text: Markdown not yet printed, starting outside any code fence.
 
     Returns:
-        (offset, in_fence_at_offset): `text[:offset]` holds complete blocks (it ends with a
-        blank line outside any code fence); 0 when there is none yet.
+        An offset such that `text[:offset]` holds complete blocks: it ends with a blank line
+        outside any code fence. 0 when there is none yet.
     """
-    offset, cut, cut_fence, fence = 0, 0, in_fence, in_fence
+    offset, cut, fence = 0, 0, ""
     while True:
         end = text.find("\n", offset)
         if end < 0:
-            return cut, cut_fence
-        line = text[offset:end].strip()
-        if line.startswith(_FENCES):
-            fence = not fence
-        elif not line and not fence:
-            cut, cut_fence = end + 1, fence
+            return cut
+        line = text[offset:end]
         offset = end + 1
+        marker = _FENCE.match(line)
+        if fence:
+            if marker and marker.group(1)[0] == fence[0] and len(marker.group(1)) >= len(fence) \
+                    and not marker.group(2).strip():
+                fence = ""
+        elif marker and not (marker.group(1)[0] == "`" and "`" in marker.group(2)):
+            fence = marker.group(1)
+        elif not line.strip():
+            cut = offset
 
 
 class TerminalSink:
@@ -60,7 +70,6 @@ class TerminalSink:
         self._reasoning = ""
         self._tail = ""  # the open Markdown block
         self._finished: list[RenderableType] = []  # to print permanently at the next draw
-        self._in_fence = False
         self._printed = False  # something was printed permanently already
         self._drawn = 0  # lines of the tail on screen, above the cursor
         self._last_draw = 0.0
@@ -76,7 +85,7 @@ class TerminalSink:
                 self._reasoning = ""
             self._tail += terminal_safe(event.text)
             if "\n" in event.text:
-                cut, self._in_fence = split_finished(self._tail, self._in_fence)
+                cut = split_finished(self._tail)
                 if cut:
                     self._finished.append(Markdown(self._tail[:cut]))
                     self._tail = self._tail[cut:]

@@ -15,50 +15,54 @@ from llmchat.safety import terminal_safe
 
 def test_blank_line_outside_a_fence_splits() -> None:
     text = "First paragraph.\n\nSecond, still open"
-    cut, in_fence = split_finished(text, False)
-    assert text[:cut] == "First paragraph.\n\n"
-    assert in_fence is False
+    assert text[: split_finished(text)] == "First paragraph.\n\n"
 
 
 def test_last_blank_line_is_the_cut() -> None:
     text = "# Title\n\npara one\n\npara two"
-    cut, in_fence = split_finished(text, False)
-    assert text[:cut] == "# Title\n\npara one\n\n"
-    assert in_fence is False
+    assert text[: split_finished(text)] == "# Title\n\npara one\n\n"
 
 
 @pytest.mark.parametrize("text", ["", "no newline yet", "one line\n", "line\nline\n"])
 def test_nothing_finished_without_a_blank_line(text: str) -> None:
-    assert split_finished(text, False) == (0, False)
+    assert split_finished(text) == 0
 
 
-@pytest.mark.parametrize("fence", ["```", "~~~", "```python"])
+@pytest.mark.parametrize("fence", ["```", "~~~", "```python", "  ````", "~~~~ info"])
 def test_blank_line_inside_a_fence_does_not_split(fence: str) -> None:
     text = f"{fence}\ndef f():\n\n    return 1\n"
-    assert split_finished(text, False) == (0, False)
+    assert split_finished(text) == 0
 
 
 def test_split_after_a_closed_fence() -> None:
     text = "```\na\n\nb\n```\n\nafter"
-    cut, in_fence = split_finished(text, False)
-    assert text[:cut] == "```\na\n\nb\n```\n\n"
-    assert in_fence is False
+    assert text[: split_finished(text)] == "```\na\n\nb\n```\n\n"
 
 
-def test_split_before_an_open_fence_reports_outside() -> None:
+def test_split_before_an_open_fence() -> None:
     text = "intro\n\n```\ncode\n\nmore code"
-    cut, in_fence = split_finished(text, False)
-    assert text[:cut] == "intro\n\n"
-    assert in_fence is False
+    assert text[: split_finished(text)] == "intro\n\n"
 
 
-def test_starting_inside_a_fence() -> None:
-    # The blank line inside the still-open fence does not count; the one after it closes does.
-    text = "code\n\n```\n\nrest"
-    cut, in_fence = split_finished(text, True)
-    assert text[:cut] == "code\n\n```\n\n"
-    assert in_fence is False
-    assert split_finished("code\n\nmore code\n", True) == (0, True)
+@pytest.mark.parametrize(
+    "inner",
+    ["~~~", "```python", "``", "````", "``` not a closer"],
+    ids=["other-char", "info-string", "too-short", "longer-ok-in-tilde", "text-after"],
+)
+def test_only_a_matching_fence_closes(inner: str) -> None:
+    # Inside a ~~~~ fence, none of these lines closes it, so the blank line is still code.
+    text = f"~~~~\n{inner}\n\ncode\n~~~~\n\nafter"
+    assert text[: split_finished(text)] == f"~~~~\n{inner}\n\ncode\n~~~~\n\n"
+
+
+def test_backtick_fence_closes_with_a_longer_run() -> None:
+    text = "```\ncode\n\n`````\n\nafter"
+    assert text[: split_finished(text)] == "```\ncode\n\n`````\n\n"
+
+
+def test_inline_backticks_are_not_a_fence() -> None:
+    text = "```not a fence``` here\n\nnext"
+    assert text[: split_finished(text)] == "```not a fence``` here\n\n"
 
 
 # -- terminal_safe ----------------------------------------------------------------------------
