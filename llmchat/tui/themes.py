@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from textual.css.stylesheet import Stylesheet, StylesheetParseError
 from textual.theme import Theme
 
 _FIELDS = {
@@ -35,10 +36,29 @@ def load_theme(path: Path) -> Theme:
         raise ValueError("'variables' must be a table")
     try:
         theme = Theme(**data)
-        theme.to_color_system()  # validates every colour now rather than at render time
+        system = theme.to_color_system()  # validates every colour now rather than at render time
     except Exception as exc:  # Textual raises several types for bad colours
         raise ValueError(str(exc)) from None
+    _check_variables(theme, system.generate())
     return theme
+
+
+def _check_variables(theme: Theme, resolved: dict[str, str]) -> None:
+    """Parse each of the theme's variables as Textual's CSS will use it.
+
+    Textual only reads them when it parses the app's stylesheet, where a bad value stops the
+    app; a colour (or a text style, for ``*-text-style``) is checked here instead.
+    """
+    for name, value in theme.variables.items():
+        if not isinstance(value, str):
+            raise ValueError(f"variables.{name}: must be a string")
+        rule = "text-style" if name.endswith("-text-style") else "color"
+        sheet = Stylesheet(variables=resolved)
+        sheet.add_source(f"Screen {{ {rule}: ${name}; }}", read_from=("theme", name))
+        try:
+            sheet.parse()
+        except StylesheetParseError:
+            raise ValueError(f"variables.{name}: invalid value {value!r}") from None
 
 
 def load_themes(*dirs: Path) -> tuple[list[Theme], list[str]]:

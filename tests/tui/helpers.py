@@ -14,6 +14,7 @@ from llmchat.providers.base import Provider
 from llmchat.tui.app import LlmChatApp
 from llmchat.tui.screens.chat import ChatScreen
 from llmchat.tui.widgets.message_view import MessageView
+from llmchat.tui.widgets.prompt_input import PromptInput
 
 THEME_DIRS = (paths.builtin_themes_dir(),)
 SIZE = (120, 40)
@@ -39,8 +40,12 @@ async def type_text(pilot: Pilot, text: str) -> None:
     await pilot.press(*["space" if c == " " else c for c in text])
 
 
-async def send(pilot: Pilot, text: str) -> None:
-    await type_text(pilot, text)
+async def send(pilot: Pilot, text: str, *, typed: bool = False) -> None:
+    """Put `text` in the prompt (typed key by key when `typed`, which is slower) and press Enter."""
+    if typed:
+        await type_text(pilot, text)
+    else:
+        pilot.app.screen.query_one(PromptInput).insert(text)
     await pilot.press("enter")
 
 

@@ -17,6 +17,7 @@ from tests.fakes import FakeProvider
 from tests.tui.helpers import (
     SIZE,
     chat_screen,
+    fake_settings,
     make_app,
     message_views,
     plain_text,
@@ -41,7 +42,7 @@ async def test_message_and_streamed_reply_are_shown() -> None:
     async with app.run_test(size=SIZE) as pilot:
         screen = chat_screen(pilot)
         assert isinstance(app.screen.focused, PromptInput)
-        await send(pilot, "hi there")
+        await send(pilot, "hi there", typed=True)
         await app.workers.wait_for_complete()
         await pilot.pause()
 
@@ -407,7 +408,7 @@ async def test_ctrl_n_mid_stream_stops_the_reply() -> None:
 
 async def test_follow_up_messages_send_the_whole_conversation() -> None:
     provider = FakeProvider(reply("Paris"), reply("About two million"))
-    app = make_app(provider, settings=None)
+    app = make_app(provider)
     async with app.run_test(size=SIZE) as pilot:
         screen = chat_screen(pilot)
         await send(pilot, "capital of France")
@@ -430,8 +431,6 @@ async def test_follow_up_messages_send_the_whole_conversation() -> None:
 
 
 async def test_system_prompt_is_sent_with_every_request() -> None:
-    from tests.tui.helpers import fake_settings
-
     provider = FakeProvider(reply("ok"))
     app = make_app(provider, settings=fake_settings(LLMCHAT_SYSTEM="be terse"))
     async with app.run_test(size=SIZE) as pilot:
