@@ -11,7 +11,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import Footer, Markdown
 from textual.widgets.markdown import MarkdownStream
 from textual.worker import Worker, WorkerState
@@ -65,7 +64,6 @@ class ChatScreen(Screen[None]):
         self.conversation = Conversation(system=system)
         self.accumulator: Accumulator | None = None
         """The current or last reply's accumulator."""
-        self._ticker: Timer | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -81,7 +79,7 @@ class ChatScreen(Screen[None]):
         sidebar = self.query_one(Sidebar)
         sidebar.provider = self.provider.name
         sidebar.model = self.model
-        self._ticker = self.set_interval(0.1, self._show_stats, pause=True)
+        self.set_interval(0.1, self._tick)
         self.query_one(PromptInput).focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -114,7 +112,6 @@ class ChatScreen(Screen[None]):
         assert isinstance(view.body, Markdown)
         markdown = Markdown.get_stream(view.body)
         self.streaming = True
-        self._ticker and self._ticker.resume()
         try:
             # aclosing: a cancellation that lands in our own awaits (not the provider's) must
             # still close the stream, so the connection drops and the reply is marked cancelled.
@@ -135,8 +132,12 @@ class ChatScreen(Screen[None]):
             finally:
                 view.finish(message)
                 self.streaming = False
-                self._ticker and self._ticker.pause()
                 self._show_stats()
+
+    def _tick(self) -> None:
+        """Ten times a second while a reply streams: refresh the sidebar's live figures."""
+        if self.streaming:
+            self._show_stats()
 
     def _show_stats(self) -> None:
         if self.accumulator is not None:
