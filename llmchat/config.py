@@ -8,14 +8,21 @@ The config file lives at ``paths.config_file()``::
     theme = "llmchat-dark"
     timeout = 600                  # seconds a stream may stay silent
 
-    [profiles.groq]                # any OpenAI-compatible server, selected with -p groq
-    base_url = "https://api.groq.com/openai/v1"
-    api_key_env = "GROQ_API_KEY"   # the key is read from this variable, never from the file
-    model = "llama-3.3-70b-versatile"
+    [options]                      # generation options for every request
+    temperature = 0.7
 
-Environment: ``LLMCHAT_PROVIDER``, ``LLMCHAT_MODEL``, ``LLMCHAT_SYSTEM``, ``LLMCHAT_THEME``;
-``OPENAI_API_KEY`` / ``OPENAI_BASE_URL`` for the built-in ``openai`` provider and
-``OLLAMA_HOST`` for ``ollama`` (shared/DESIGN.md, "Environment and files").
+    [providers.work]               # any server, selected with -p work ([profiles.NAME] works too)
+    kind = "openai"                # openai (Chat Completions), anthropic or ollama
+    base_url = "https://llm.example.com/v1"
+    api_key_env = "WORK_API_KEY"   # the key is read from this variable, never from the file
+    model = "llama-3.3-70b"
+    options = { max_tokens = 2048 }
+
+Built-in providers (:data:`BUILTIN_PROFILES`): openai, anthropic, ollama, openrouter, groq,
+deepseek, mistral, together, fireworks. Environment: ``LLMCHAT_PROVIDER``, ``LLMCHAT_MODEL``,
+``LLMCHAT_SYSTEM``, ``LLMCHAT_THEME``; ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``,
+``ANTHROPIC_API_KEY`` / ``ANTHROPIC_BASE_URL`` and ``OLLAMA_HOST`` for the built-ins of those
+names (shared/DESIGN.md, "Environment and files").
 """
 
 from __future__ import annotations
@@ -31,12 +38,58 @@ from llmchat.errors import ConfigError
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 OPENAI_DEFAULT_MODEL = "gpt-4o-mini"
-OLLAMA_DEFAULT_MODEL = "llama3.2"
+ANTHROPIC_DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_THEME = "llmchat-dark"
+KINDS = ("openai", "anthropic", "ollama")
+"""Wire protocols a profile can use (its ``kind``)."""
 
-_TOP_KEYS = {"provider", "model", "system", "theme", "timeout", "profiles"}
-_PROFILE_KEYS = {"kind", "base_url", "api_key_env", "model", "headers"}
-_NOT_YET = {"anthropic": "Anthropic Messages"}
+
+@dataclass(frozen=True, slots=True)
+class Builtin:
+    """A provider llmchat knows without any config: its protocol, endpoint, key and model."""
+
+    kind: str
+    base_url: str
+    api_key_env: str | None
+    model: str
+    base_url_env: str | None = None
+    """An environment variable that overrides `base_url`."""
+
+
+BUILTIN_PROFILES: dict[str, Builtin] = {
+    "openai": Builtin("openai", OPENAI_DEFAULT_BASE_URL, "OPENAI_API_KEY", OPENAI_DEFAULT_MODEL, "OPENAI_BASE_URL"),
+    "anthropic": Builtin(
+        "anthropic", ANTHROPIC_DEFAULT_BASE_URL, "ANTHROPIC_API_KEY", "claude-sonnet-4-5", "ANTHROPIC_BASE_URL"
+    ),
+    "ollama": Builtin("ollama", "http://127.0.0.1:11434", None, "llama3.2", "OLLAMA_HOST"),
+    "openrouter": Builtin("openai", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", "openai/gpt-4o-mini"),
+    "groq": Builtin("openai", "https://api.groq.com/openai/v1", "GROQ_API_KEY", "llama-3.3-70b-versatile"),
+    "deepseek": Builtin("openai", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", "deepseek-chat"),
+    "mistral": Builtin("openai", "https://api.mistral.ai/v1", "MISTRAL_API_KEY", "mistral-small-latest"),
+    "together": Builtin(
+        "openai", "https://api.together.xyz/v1", "TOGETHER_API_KEY", "meta-llama/Llama-3.3-70B-Instruct-Turbo"
+    ),
+    "fireworks": Builtin(
+        "openai", "https://api.fireworks.ai/inference/v1", "FIREWORKS_API_KEY",
+        "accounts/fireworks/models/llama-v3p3-70b-instruct",
+    ),
+}
+"""Providers usable by name with no config (``-p groq``); a config profile of the same name
+overrides any of their fields."""
+
+_TOP_KEYS = {"provider", "model", "system", "theme", "timeout", "options", "profiles", "providers"}
+_PROFILE_KEYS = {"kind", "base_url", "api_key_env", "model", "headers", "options"}
+_OPTION_TYPES: dict[str, tuple[type, ...]] = {
+    "temperature": (int, float),
+    "top_p": (int, float),
+    "top_k": (int,),
+    "max_tokens": (int,),
+    "stop": (str, list),
+    "seed": (int,),
+    "reasoning_effort": (str,),
+    "thinking_budget": (int,),
+}
+"""Generation options (provider-neutral names; each provider maps them onto its own fields)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +97,9 @@ class ProviderSettings:
     """How to reach one provider. The key is held in memory only and never shown."""
 
     name: str
-    """The provider or profile name (``openai``, ``ollama``, or a ``[profiles.NAME]``)."""
+    """The provider or profile name (``openai``, ``groq``, or a ``[providers.NAME]``)."""
     kind: str
-    """The wire protocol (``openai``: Chat Completions)."""
+    """The wire protocol: ``openai`` (Chat Completions), ``anthropic`` or ``ollama``."""
     base_url: str
     """API root; for ``openai`` it includes ``/v1``."""
     model: str
@@ -54,19 +107,19 @@ class ProviderSettings:
     api_key_env: str | None = None
     """The environment variable the key comes from."""
     headers: Mapping[str, str] = field(default_factory=dict)
+    requires_key: bool = False
+    """True for hosted endpoints that refuse requests without a key."""
 
     def missing_credentials(self) -> str | None:
         """Why this provider cannot be used as configured, and how to fix it; None if it can."""
-        if self.api_key:
+        if self.api_key or not self.requires_key:
             return None
-        if self.api_key_env and self.name != "openai":
-            return f"no API key for {self.name!r}: set {self.api_key_env} in the environment"
-        if self.kind == "openai" and urlsplit(self.base_url).hostname == "api.openai.com":
+        if self.name == "openai":
             return (
                 "no OpenAI API key: set OPENAI_API_KEY, or point OPENAI_BASE_URL at an "
                 "OpenAI-compatible server (e.g. http://127.0.0.1:11434/v1 for Ollama)"
             )
-        return None
+        return f"no API key for {self.name!r}: set {self.api_key_env} in the environment"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +132,8 @@ class Settings:
     theme: str = DEFAULT_THEME
     timeout: float = 600.0
     """Seconds a stream may stay silent before it fails."""
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """Generation options sent with every request (temperature, max_tokens, ...)."""
     config_path: Path | None = None
     profiles: tuple[str, ...] = ()
     """Profile names defined in the config file."""
@@ -96,6 +151,7 @@ def load_settings(
     model: str | None = None,
     system: str | None = None,
     theme: str | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> Settings:
     """Read the config file (if it exists) and apply env variables, then flags.
 
@@ -103,6 +159,7 @@ def load_settings(
         config_path: the TOML file; a missing file means all defaults.
         env: the environment (``os.environ`` in the CLI, a dict in tests).
         provider, model, system, theme: command-line flags; None when not given.
+        options: generation options from flags (None values are ignored).
 
     Raises:
         ConfigError: unreadable TOML, an unknown key, a value of the wrong type, or an
@@ -115,76 +172,106 @@ def load_settings(
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(_TOP_KEYS))})")
     for key in ("provider", "model", "system", "theme"):
         _str(data, key, where)  # a wrong type is an error even when a flag or env overrides it
-    profiles = data.get("profiles", {})
-    if not isinstance(profiles, dict):
-        raise ConfigError(f"{where}: 'profiles' must be a table ([profiles.NAME])")
+    profiles: dict[str, Any] = {}
+    table_of: dict[str, str] = {}
+    for table in ("profiles", "providers"):  # [providers.NAME] and [profiles.NAME] are the same
+        section = data.get(table, {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"{where}: {table!r} must be a table ([{table}.NAME])")
+        profiles.update(section)
+        table_of.update(dict.fromkeys(section, table))
 
     name = provider or env.get("LLMCHAT_PROVIDER") or _str(data, "provider", where) or "openai"
     profile = profiles.get(name, {})
+    here = f"{where}: {table_of.get(name, 'providers')}.{name}"
     if not isinstance(profile, dict):
-        raise ConfigError(f"{where}: 'profiles.{name}' must be a table")
+        raise ConfigError(f"{here} must be a table")
     for key in profile:
         if key not in _PROFILE_KEYS:
-            raise ConfigError(f"{where}: unknown key 'profiles.{name}.{key}'")
+            raise ConfigError(f"{here}: unknown key '{table_of[name]}.{name}.{key}'")
     chosen_model = (
-        model
-        or env.get("LLMCHAT_MODEL")
-        or _str(profile, "model", f"{where}: profiles.{name}")
-        or _str(data, "model", where)
+        model or env.get("LLMCHAT_MODEL") or _str(profile, "model", here) or _str(data, "model", where)
     )
-    provider_settings = _provider(name, profile, chosen_model, env, where)
+    provider_settings = _provider(name, profile, chosen_model, env, here)
 
     timeout = data.get("timeout", 600.0)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
         raise ConfigError(f"{where}: 'timeout' must be a positive number of seconds")
+    merged_options = {
+        **_options(data.get("options", {}), f"{where}: options"),
+        **_options(profile.get("options", {}), f"{here}.options"),
+        **_options({k: v for k, v in (options or {}).items() if v not in (None, [], ())}, "option"),
+    }
     return Settings(
         provider=provider_settings,
         system=system if system is not None else env.get("LLMCHAT_SYSTEM") or _str(data, "system", where),
         theme=theme or env.get("LLMCHAT_THEME") or _str(data, "theme", where) or DEFAULT_THEME,
         timeout=float(timeout),
+        options=merged_options,
         config_path=config_path,
         profiles=tuple(profiles),
     )
 
 
 def _provider(
-    name: str, profile: Mapping[str, Any], model: str | None, env: Mapping[str, str], where: str
+    name: str, profile: Mapping[str, Any], model: str | None, env: Mapping[str, str], here: str
 ) -> ProviderSettings:
-    here = f"{where}: profiles.{name}"
-    kind = _str(profile, "kind", here) or ("openai" if name not in _NOT_YET else name)
-    if kind in _NOT_YET:
+    builtin = BUILTIN_PROFILES.get(name)
+    if builtin is None and not profile:
+        known = ", ".join(BUILTIN_PROFILES)
         raise ConfigError(
-            f"the {_NOT_YET[kind]} provider ({kind!r}) is not available in this version yet; "
-            "use an OpenAI-compatible server or a profile"
+            f"unknown provider {name!r}: use one of {known}, or define [providers.{name}] in "
+            f"the config file ({here.split(': ')[0]})"
         )
-    if kind != "openai":
-        raise ConfigError(f"{here}: unknown kind {kind!r} (known: openai)")
+    kind = _str(profile, "kind", here) or (builtin.kind if builtin else "openai")
+    if kind not in KINDS:
+        raise ConfigError(f"{here}: unknown kind {kind!r} (known: {', '.join(KINDS)})")
     headers = profile.get("headers", {})
     if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
         raise ConfigError(f"{here}.headers: must be a table of strings")
     key_env = _str(profile, "api_key_env", here)
-    base_url = _str(profile, "base_url", here)
-    if name == "openai":
-        base_url = env.get("OPENAI_BASE_URL") or base_url or OPENAI_DEFAULT_BASE_URL
-        key_env = key_env or "OPENAI_API_KEY"
-    elif name == "ollama":
-        base_url = base_url or ollama_host(env.get("OLLAMA_HOST", "")) + "/v1"
-        model = model or OLLAMA_DEFAULT_MODEL
-    elif not profile:
-        raise ConfigError(
-            f"unknown provider {name!r}: use openai or ollama, or define [profiles.{name}] in {where}"
-        )
-    elif not base_url:
+    file_url = _str(profile, "base_url", here)
+    requires_key = key_env is not None
+    if builtin is not None:
+        env_url = env.get(builtin.base_url_env, "") if builtin.base_url_env else ""
+        if builtin.kind == "ollama":
+            env_url = ollama_host(env_url) if env_url.strip() else ""
+        base_url = env_url or file_url or builtin.base_url
+        # A profile with its own base_url uses its own key, never the built-in's variable.
+        if key_env is None and (not file_url or env_url):
+            key_env = builtin.api_key_env
+            requires_key = key_env is not None and base_url == builtin.base_url
+        model = model or builtin.model
+    elif file_url:
+        base_url = file_url
+    else:
         raise ConfigError(f"{here}: 'base_url' is required")
+    if kind == "anthropic" and base_url.rstrip("/").endswith("/v1"):
+        base_url = base_url.rstrip("/")[:-3]  # ANTHROPIC_BASE_URL may end in /v1: not doubled
     return ProviderSettings(
         name=name,
         kind=kind,
         base_url=base_url.rstrip("/"),
-        model=model or OPENAI_DEFAULT_MODEL,
+        model=model or BUILTIN_PROFILES[kind].model,  # a server that ignores the name is fine
         api_key=env.get(key_env) if key_env else None,
         api_key_env=key_env,
         headers=dict(headers),
+        requires_key=requires_key,
     )
+
+
+def _options(table: Any, where: str) -> dict[str, Any]:
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where}: must be a table")
+    for key, value in table.items():
+        types = _OPTION_TYPES.get(key)
+        if types is None:
+            raise ConfigError(f"{where}: unknown option {key!r} (known: {', '.join(_OPTION_TYPES)})")
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise ConfigError(f"{where}: {key!r} has the wrong type ({type(value).__name__})")
+        if key == "stop" and isinstance(value, list) and not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: 'stop' must be a string or a list of strings")
+    return dict(table)
 
 
 def ollama_host(value: str) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from llmchat.config import (
-    OLLAMA_DEFAULT_MODEL,
+    BUILTIN_PROFILES,
     OPENAI_DEFAULT_BASE_URL,
     OPENAI_DEFAULT_MODEL,
     ProviderSettings,
@@ -234,8 +234,8 @@ def test_wrong_type_in_the_file_is_an_error_even_when_overridden(tmp_path: Path)
     ],
 )
 def test_bad_profile(tmp_path: Path, profile: str, key: str) -> None:
-    message = raises_config_error(write(tmp_path, "[profiles.groq]\n" + profile), provider="groq")
-    assert "groq" in message
+    message = raises_config_error(write(tmp_path, "[profiles.work]\n" + profile), provider="work")
+    assert "work" in message
     assert key in message
 
 
@@ -244,9 +244,58 @@ def test_unknown_provider(tmp_path: Path) -> None:
     assert "nosuch" in message
 
 
-def test_anthropic_not_yet_available_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="anthropic"):
-        load_settings(None, {}, provider="anthropic")
+@pytest.mark.parametrize(
+    ("env_url", "expected"),
+    [
+        (None, "https://api.anthropic.com"),
+        ("http://127.0.0.1:9/", "http://127.0.0.1:9"),
+        ("http://127.0.0.1:9/v1", "http://127.0.0.1:9"),  # a trailing /v1 is not doubled later
+    ],
+)
+def test_anthropic_builtin(env_url: str | None, expected: str) -> None:
+    env = {"ANTHROPIC_API_KEY": "sk-ant", "OPENAI_API_KEY": "sk-openai"}
+    if env_url:
+        env["ANTHROPIC_BASE_URL"] = env_url
+    p = load_settings(None, env, provider="anthropic").provider
+    assert (p.kind, p.base_url, p.api_key, p.api_key_env) == ("anthropic", expected, "sk-ant", "ANTHROPIC_API_KEY")
+    assert p.model == BUILTIN_PROFILES["anthropic"].model
+
+
+def test_anthropic_without_key_says_which_variable() -> None:
+    problem = load_settings(None, {}, provider="anthropic").provider.missing_credentials()
+    assert problem is not None and "ANTHROPIC_API_KEY" in problem
+
+
+@pytest.mark.parametrize("table", ["providers", "profiles"])
+def test_providers_and_profiles_tables_are_the_same(tmp_path: Path, table: str) -> None:
+    path = write(tmp_path, f'[{table}.local]\nkind = "ollama"\nbase_url = "http://127.0.0.1:9"\nmodel = "qwen3"\n')
+    p = load_settings(path, {}, provider="local").provider
+    assert (p.kind, p.base_url, p.model, p.api_key_env) == ("ollama", "http://127.0.0.1:9", "qwen3", None)
+
+
+def test_builtin_hosted_profile_needs_its_own_key() -> None:
+    p = load_settings(None, {"OPENAI_API_KEY": "sk-openai"}, provider="groq").provider
+    assert (p.kind, p.base_url, p.api_key) == ("openai", "https://api.groq.com/openai/v1", None)
+    assert "GROQ_API_KEY" in (p.missing_credentials() or "")
+    p = load_settings(None, {"GROQ_API_KEY": "gsk"}, provider="groq").provider
+    assert p.api_key == "gsk" and p.missing_credentials() is None
+
+
+def test_options_merge_file_profile_and_flags(tmp_path: Path) -> None:
+    path = write(tmp_path, '[options]\ntemperature = 0.2\nmax_tokens = 100\n\n'
+                 '[providers.groq]\noptions = { max_tokens = 200, stop = ["END"] }\n')
+    s = load_settings(path, {}, provider="groq", options={"temperature": 0.9, "seed": None})
+    assert s.options == {"temperature": 0.9, "max_tokens": 200, "stop": ["END"]}
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [('[options]\ntemprature = 1\n', "temprature"), ('[options]\nmax_tokens = "9"\n', "max_tokens"),
+     ('[options]\nstop = [1]\n', "stop"), ('options = 3\n', "options")],
+)
+def test_bad_options(tmp_path: Path, text: str, named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        load_settings(write(tmp_path, text), {})
 
 
 # -- ollama -----------------------------------------------------------------------------------
@@ -279,29 +328,30 @@ def test_ollama_host(value: str, expected: str) -> None:
 def test_ollama_provider_uses_ollama_host(value: str) -> None:
     p = load_settings(None, {"OLLAMA_HOST": value, "OPENAI_API_KEY": "sk-x"}, provider="ollama").provider
     assert p.name == "ollama"
-    assert p.kind == "openai"
-    assert p.base_url == ollama_host(value) + "/v1"
-    assert p.model == OLLAMA_DEFAULT_MODEL
+    assert p.kind == "ollama"
+    assert p.base_url == ollama_host(value)
+    assert p.model == BUILTIN_PROFILES["ollama"].model
     assert p.api_key is None  # never the OpenAI key
     assert p.missing_credentials() is None
 
 
 def test_ollama_without_ollama_host() -> None:
     p = load_settings(None, {}, provider="ollama").provider
-    assert p.base_url == "http://127.0.0.1:11434/v1"
+    assert p.base_url == "http://127.0.0.1:11434"
 
 
 # -- credentials and secrecy ------------------------------------------------------------------
 
 
 def test_missing_credentials() -> None:
-    def openai(base_url: str, key: str | None) -> ProviderSettings:
-        return ProviderSettings(name="openai", kind="openai", base_url=base_url, model="m",
-                                api_key=key, api_key_env="OPENAI_API_KEY")
+    def openai(key: str | None, requires_key: bool) -> ProviderSettings:
+        return ProviderSettings(name="openai", kind="openai", base_url=OPENAI_DEFAULT_BASE_URL, model="m",
+                                api_key=key, api_key_env="OPENAI_API_KEY", requires_key=requires_key)
 
-    assert openai(OPENAI_DEFAULT_BASE_URL, "sk-x").missing_credentials() is None
-    assert openai("http://127.0.0.1:8080/v1", None).missing_credentials() is None
-    problem = openai(OPENAI_DEFAULT_BASE_URL, None).missing_credentials()
+    assert openai("sk-x", True).missing_credentials() is None
+    assert openai(None, False).missing_credentials() is None
+    assert load_settings(None, {"OPENAI_BASE_URL": "http://127.0.0.1:8080/v1"}).provider.missing_credentials() is None
+    problem = openai(None, True).missing_credentials()
     assert problem is not None
     assert "OPENAI_API_KEY" in problem
     assert "OPENAI_BASE_URL" in problem

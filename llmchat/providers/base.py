@@ -21,7 +21,11 @@ class ChatRequest:
         messages: the conversation so far, oldest first, without the system prompt.
         system: the system prompt, or None.
         tools: tool definitions in Chat Completions ``{"type": "function", ...}`` shape.
-        options: extra body fields passed through as-is (``temperature``, ``max_tokens`` ...).
+        options: generation options by neutral name (``temperature``, ``top_p``, ``top_k``,
+            ``max_tokens``, ``stop``, ``seed``, ``reasoning_effort``, ``thinking_budget``);
+            each provider maps them onto its own fields and drops what it has no field for.
+        prompt: set for a text completion (base models): the raw prompt to continue;
+            `messages` and `system` are then not sent. OpenAI-compatible servers only.
     """
 
     model: str
@@ -29,6 +33,7 @@ class ChatRequest:
     system: str | None = None
     tools: Sequence[Mapping[str, Any]] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
+    prompt: str | None = None
 
 
 class Provider(Protocol):

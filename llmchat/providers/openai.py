@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -96,6 +97,7 @@ class ChunkParser:
         self.usage: Usage | None = None
         self.done = False
         """True once ``[DONE]`` arrived."""
+        self._tool_ids: dict[str, int] = {}
 
     def feed(self, data: str) -> list[StreamEvent]:
         """Parse one SSE `data` payload (a chunk object or ``[DONE]``).
@@ -116,9 +118,14 @@ class ChunkParser:
             raise ServerError(f"unexpected stream chunk: {data[:200]!r}", provider=self.provider)
         if chunk.get("error"):
             self.raise_in_band(data)
-        usage = chunk.get("usage")
-        if isinstance(usage, dict):
-            self.usage = parse_usage(usage) or self.usage
+        for usage in (chunk.get("usage"), (chunk.get("x_groq") or {}).get("usage")):
+            if isinstance(usage, dict):  # cumulative on some servers: the last one wins
+                self.usage = parse_usage(usage) or self.usage
+        timings = chunk.get("timings")  # llama.cpp's server, when it sends no usage
+        if isinstance(timings, dict) and self.usage is None and "predicted_n" in timings:
+            self.usage = parse_usage(
+                {"prompt_tokens": timings.get("prompt_n"), "completion_tokens": timings["predicted_n"]}
+            )
         out: list[StreamEvent] = []
         for choice in chunk.get("choices") or ():
             if choice.get("index", 0) != 0:
@@ -135,17 +142,32 @@ class ChunkParser:
                 out.append(RefusalDelta(refusal))
             for call in delta.get("tool_calls") or ():
                 function = call.get("function") or {}
+                arguments = function.get("arguments") or ""
                 out.append(
                     ToolCallDelta(
-                        index=int(call.get("index", 0)),
+                        index=self._tool_index(call),
                         id=call.get("id"),
                         name=function.get("name"),
-                        arguments_fragment=function.get("arguments") or "",
+                        arguments_fragment=arguments
+                        if isinstance(arguments, str)
+                        else json.dumps(arguments, ensure_ascii=False),
                     )
                 )
+            text = choice.get("text")  # legacy text completions (/v1/completions)
+            if text and isinstance(text, str):
+                out.append(ContentDelta(text))
             if choice.get("finish_reason"):
                 self.finish_raw = str(choice["finish_reason"])
         return out
+
+    def _tool_index(self, call: Mapping[str, Any]) -> int:
+        """The call's index; servers that omit it (Gemini's compat API) get one per new id."""
+        if "index" in call:
+            return int(call["index"])
+        call_id = call.get("id")
+        if call_id is None:
+            return max(self._tool_ids.values(), default=0)
+        return self._tool_ids.setdefault(call_id, len(self._tool_ids))
 
     def end(self, *, complete: bool) -> list[StreamEvent]:
         """The closing events when the body ended; `complete` is False on a dropped connection.
@@ -224,24 +246,40 @@ class OpenAIProvider:
         return f"OpenAIProvider(name={self.name!r}, base_url={self.base_url!r})"
 
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
-        """The JSON body of a streaming Chat Completions request."""
-        messages: list[Any] = []
-        if request.system:
-            messages.append({"role": "system", "content": request.system})
-        messages.extend(dict(m) for m in request.messages)
-        body: dict[str, Any] = {
-            "model": request.model,
-            "messages": messages,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
+        """The JSON body of a streaming Chat Completions (or text completions) request.
+
+        Neutral options map onto Chat Completions fields: ``max_tokens`` (sent as
+        ``max_completion_tokens`` to api.openai.com, which deprecated the old name),
+        ``temperature``, ``top_p``, ``stop``, ``seed``, ``reasoning_effort``; ``top_k`` only
+        to other servers (OpenAI rejects it); ``thinking_budget`` is Anthropic's and dropped.
+        """
+        body: dict[str, Any] = {"model": request.model}
+        if request.prompt is not None:
+            body["prompt"] = request.prompt
+        else:
+            messages: list[Any] = []
+            if request.system:
+                messages.append({"role": "system", "content": request.system})
+            messages.extend(dict(m) for m in request.messages)
+            body["messages"] = messages
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
         if request.tools:
             body["tools"] = list(request.tools)
-        body.update(request.options)
+        official = urlsplit(self.base_url).hostname == "api.openai.com"
+        for key, value in request.options.items():
+            if key == "thinking_budget" or (key == "top_k" and official):
+                continue
+            if key == "max_tokens" and official and request.prompt is None:
+                key = "max_completion_tokens"
+            body[key] = value
         return body
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """POST ``{base_url}/chat/completions`` and yield the reply's events (Finish last).
+
+        A request with a `prompt` goes to ``{base_url}/completions`` (text completions for
+        base models: ``choices[0].text``), with the same events, finish reasons and usage.
 
         Raises:
             AuthenticationError, NotFoundError, BadRequestError, RateLimitError, ServerError:
@@ -250,7 +288,7 @@ class OpenAIProvider:
             StreamInterrupted: the stream ended before a finish reason or ``[DONE]``.
             ServerError: an in-band error object or a malformed chunk.
         """
-        url = f"{self.base_url}/chat/completions"
+        url = f"{self.base_url}/{'completions' if request.prompt is not None else 'chat/completions'}"
         parser = ChunkParser(self.name)
         try:
             async with self.client.stream(
