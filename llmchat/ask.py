@@ -22,9 +22,11 @@ from llmchat.chat.accumulator import Accumulator
 from llmchat.chat.models import Conversation, Message
 from llmchat.chat.reply import stream_reply
 from llmchat.config import Settings
-from llmchat.providers import create_provider, make_client
+from llmchat.providers import make_client
+from llmchat.providers.base import ChatRequest
 from llmchat.providers.errors import ProviderError
-from llmchat.providers.events import ContentDelta, StreamEvent
+from llmchat.providers.events import ContentDelta, ReasoningDelta, StreamEvent
+from llmchat.safety import terminal_safe
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -98,15 +100,65 @@ def json_result(settings: Settings, message: Message) -> dict[str, Any]:
     }
 
 
+class ReasoningTee:
+    """Sends reasoning deltas to stderr (``--reasoning``), everything to the wrapped sink.
+
+    Reasoning never reaches stdout; on a terminal it is made safe like the answer.
+    """
+
+    def __init__(self, inner: Sink, err: IO[str]) -> None:
+        self.inner = inner
+        self.err = err
+        self._safe = err.isatty()
+        self._open = False  # reasoning was written and not yet ended with a newline
+
+    def event(self, event: StreamEvent) -> None:
+        if isinstance(event, ReasoningDelta):
+            self.err.write(terminal_safe(event.text) if self._safe else event.text)
+            self.err.flush()
+            self._open = not event.text.endswith("\n")
+        elif isinstance(event, ContentDelta) and self._open:
+            self._end()
+        self.inner.event(event)
+
+    def close(self) -> None:
+        if self._open:
+            self._end()
+        self.inner.close()
+
+    def _end(self) -> None:
+        self.err.write("\n")
+        self.err.flush()
+        self._open = False
+
+
+def make_request(settings: Settings, prompt: str, *, complete: bool = False) -> ChatRequest:
+    """The request for one `ask`: a chat turn, or with `complete` a raw text completion."""
+    model = settings.provider.model
+    if complete:
+        return ChatRequest(model=model, messages=[], prompt=prompt, options=settings.options)
+    conversation = Conversation(system=settings.system, messages=[Message("user", prompt)])
+    return conversation.request(model, **settings.options)
+
+
 def run_ask(
     settings: Settings,
-    prompt: str,
+    request: ChatRequest,
     *,
     json_output: bool = False,
+    show_reasoning: bool = False,
     stdout: IO[str] | None = None,
     stderr: IO[str] | None = None,
 ) -> int:
-    """Stream one reply to `prompt` and return the exit status (see the module docstring)."""
+    """Stream the reply to `request` and return the exit status (see the module docstring).
+
+    Args:
+        settings: resolved settings (provider, timeout).
+        request: what to send (see :func:`make_request`).
+        json_output: print one JSON object at the end instead of streaming the text.
+        show_reasoning: stream reasoning text to stderr (``--reasoning``).
+        stdout, stderr: text streams (default: the process's).
+    """
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     sink: Sink
@@ -118,10 +170,11 @@ def run_ask(
         sink = TerminalSink(stdout)
     else:
         sink = PipeSink(stdout.buffer if hasattr(stdout, "buffer") else _TextAsBytes(stdout))
+    if show_reasoning:
+        sink = ReasoningTee(sink, stderr)
     accumulator = Accumulator()
-    conversation = Conversation(system=settings.system, messages=[Message("user", prompt)])
     try:
-        code = asyncio.run(_stream(settings, conversation, accumulator, sink))
+        code = asyncio.run(_stream(settings, request, accumulator, sink))
     except KeyboardInterrupt:
         accumulator.cancel()
         code = EXIT_INTERRUPTED
@@ -151,20 +204,12 @@ def run_ask(
 
 
 async def _stream(
-    settings: Settings, conversation: Conversation, accumulator: Accumulator, sink: Sink
+    settings: Settings, request: ChatRequest, accumulator: Accumulator, sink: Sink
 ) -> int:
-    cfg = settings.provider
     async with make_client(settings.timeout) as client:
-        provider = create_provider(
-            cfg.kind,
-            client=client,
-            name=cfg.name,
-            base_url=cfg.base_url,
-            api_key=cfg.api_key,
-            headers=dict(cfg.headers),
-        )
+        provider = settings.provider.create(client)
         try:
-            async with aclosing(stream_reply(provider, conversation.request(cfg.model), accumulator)) as events:
+            async with aclosing(stream_reply(provider, request, accumulator)) as events:
                 async for event in events:
                     sink.event(event)
         except ProviderError:

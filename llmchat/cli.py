@@ -1,4 +1,5 @@
-"""The command line: ``llmchat`` (full-screen session) and ``llmchat ask`` (one-shot).
+"""The command line: ``llmchat`` (full-screen session), ``llmchat ask`` (one-shot) and
+``llmchat models``.
 
 Contract: shared/DESIGN.md, "Command-line contract". Textual is imported only inside the
 TUI command, so ``llmchat ask`` never loads it.
@@ -7,14 +8,16 @@ TUI command, so ``llmchat ask`` never loads it.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
-from typing import Annotated, Optional
+from dataclasses import dataclass, field, replace
+from typing import Annotated, Any, Optional
 
 import typer
 
 from llmchat import __version__, paths
-from llmchat.config import ProviderSettings, Settings, load_settings
+from llmchat.config import Settings, load_settings
 from llmchat.errors import ConfigError
 
 app = typer.Typer(
@@ -26,24 +29,65 @@ app = typer.Typer(
 
 ProviderOpt = Annotated[
     Optional[str],
-    typer.Option("-p", "--provider", help="openai, ollama, or a profile from the config file."),
+    typer.Option(
+        "-p", "--provider",
+        help="openai, anthropic, ollama, openrouter, groq, deepseek, mistral, together, "
+        "fireworks, or a [providers.NAME] from the config file.",
+    ),
 ]
 ModelOpt = Annotated[Optional[str], typer.Option("-m", "--model", help="Model name.")]
 SystemOpt = Annotated[Optional[str], typer.Option("-s", "--system", help="System prompt.")]
+TemperatureOpt = Annotated[Optional[float], typer.Option("--temperature", help="Sampling temperature.")]
+TopPOpt = Annotated[Optional[float], typer.Option("--top-p", help="Nucleus sampling mass.")]
+MaxTokensOpt = Annotated[Optional[int], typer.Option("--max-tokens", help="Most output tokens.")]
+StopOpt = Annotated[Optional[list[str]], typer.Option("--stop", help="Stop sequence (repeatable).")]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Sampling seed.")]
+EffortOpt = Annotated[
+    Optional[str], typer.Option("--reasoning-effort", help="Reasoning effort (e.g. low, medium, high).")
+]
+BudgetOpt = Annotated[
+    Optional[int], typer.Option("--thinking-budget", help="Anthropic thinking budget, in tokens.")
+]
+
+
+@dataclass
+class Choice:
+    """What the user chose on the command line (None: not given)."""
+
+    provider: str | None = None
+    model: str | None = None
+    system: str | None = None
+    theme: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def over(self, parent: Choice) -> Choice:
+        """These choices, falling back to `parent`'s (options given here win)."""
+        return Choice(
+            self.provider or parent.provider,
+            self.model or parent.model,
+            self.system if self.system is not None else parent.system,
+            self.theme or parent.theme,
+            {**parent.options, **{k: v for k, v in self.options.items() if v not in (None, [])}},
+        )
+
+    def settings(self) -> Settings:
+        """Load settings with these choices on top, or exit 2 with the config problem."""
+        try:
+            return load_settings(
+                paths.config_file(), os.environ, provider=self.provider, model=self.model,
+                system=self.system, theme=self.theme, options=self.options,
+            )
+        except ConfigError as exc:
+            raise _fail(str(exc)) from None
+
+
+def _options(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v not in (None, [])}
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
     print(f"llmchat: error: {message}", file=sys.stderr)
     return typer.Exit(code)
-
-
-def _settings(provider: str | None, model: str | None, system: str | None, theme: str | None = None) -> Settings:
-    try:
-        return load_settings(
-            paths.config_file(), os.environ, provider=provider, model=model, system=system, theme=theme
-        )
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
 
 
 def _version(value: bool) -> None:
@@ -59,6 +103,13 @@ def session(
     model: ModelOpt = None,
     system: SystemOpt = None,
     theme: Annotated[Optional[str], typer.Option("--theme", help="Theme name.")] = None,
+    temperature: TemperatureOpt = None,
+    top_p: TopPOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    stop: StopOpt = None,
+    seed: SeedOpt = None,
+    reasoning_effort: EffortOpt = None,
+    thinking_budget: BudgetOpt = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
@@ -68,10 +119,14 @@ def session(
     Keys: Enter sends, Ctrl+J (or Shift+Enter) inserts a newline, Escape stops the reply,
     Ctrl+N starts a new conversation, Ctrl+Q quits.
     """
+    choice = Choice(provider, model, system, theme, _options(
+        temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop, seed=seed,
+        reasoning_effort=reasoning_effort, thinking_budget=thinking_budget,
+    ))
     if ctx.invoked_subcommand is not None:
-        ctx.obj = {"provider": provider, "model": model, "system": system}
+        ctx.obj = choice
         return
-    settings = _settings(provider, model, system, theme)
+    settings = choice.settings()
     from llmchat.tui.app import LlmChatApp
 
     LlmChatApp(settings).run()
@@ -87,6 +142,19 @@ def ask(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object when the reply ends.")
     ] = False,
+    reasoning: Annotated[
+        bool, typer.Option("--reasoning", help="Stream the model's reasoning to stderr.")
+    ] = False,
+    complete: Annotated[
+        bool, typer.Option("--complete", help="Text completion for base models (/v1/completions).")
+    ] = False,
+    temperature: TemperatureOpt = None,
+    top_p: TopPOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    stop: StopOpt = None,
+    seed: SeedOpt = None,
+    reasoning_effort: EffortOpt = None,
+    thinking_budget: BudgetOpt = None,
 ) -> None:
     """Ask once and stream the answer to stdout.
 
@@ -96,14 +164,18 @@ def ask(
         llmchat ask "Explain SSE in one paragraph"
 
         git diff | llmchat ask "Write a commit message for this diff" > msg.txt
-    """
-    from llmchat.ask import join_prompt, run_ask
 
-    parent = ctx.obj or {}
-    settings = _settings(
-        provider or parent.get("provider"), model or parent.get("model"),
-        system if system is not None else parent.get("system"),
-    )
+        llmchat ask --json -p groq "2+2?" | jq .usage
+    """
+    from llmchat.ask import join_prompt, make_request, run_ask
+
+    choice = Choice(provider, model, system, None, _options(
+        temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop, seed=seed,
+        reasoning_effort=reasoning_effort, thinking_budget=thinking_budget,
+    )).over(ctx.obj or Choice())
+    settings = choice.settings()
+    if complete and settings.provider.kind != "openai":
+        raise _fail("--complete needs an OpenAI-compatible provider (/v1/completions)")
     stdin_text = None
     if sys.stdin is not None and not sys.stdin.isatty():
         stdin_text = sys.stdin.buffer.read().decode("utf-8", "replace")
@@ -113,7 +185,32 @@ def ask(
     if not text.strip():
         raise _fail("the prompt is empty")
     settings = _ensure_credentials(settings, interactive=stdin_text is None and sys.stderr.isatty())
-    raise typer.Exit(run_ask(settings, text, json_output=json_output))
+    request = make_request(settings, text, complete=complete)
+    raise typer.Exit(run_ask(settings, request, json_output=json_output, show_reasoning=reasoning))
+
+
+@app.command()
+def models(
+    ctx: typer.Context,
+    provider: ProviderOpt = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON array of model ids.")] = False,
+) -> None:
+    """List the models the provider serves, one per line."""
+    from llmchat.providers import make_client
+    from llmchat.providers.errors import ProviderError
+
+    settings = replace(Choice(provider).over(ctx.obj or Choice()), model=None).settings()
+    settings = _ensure_credentials(settings, interactive=False)
+
+    async def fetch() -> list[str]:
+        async with make_client(30.0) as client:
+            return await settings.provider.create(client).list_models()
+
+    try:
+        names = asyncio.run(fetch())
+    except ProviderError as exc:
+        raise _fail(exc.describe(), 1) from None
+    print(json.dumps(names) if json_output else "\n".join(names))
 
 
 def _ensure_credentials(settings: Settings, *, interactive: bool) -> Settings:
@@ -134,7 +231,7 @@ def _ensure_credentials(settings: Settings, *, interactive: bool) -> Settings:
         if interactive:
             answer = input(f"Use {server.label} with model {server.models[0]}? [Y/n] ")
             if answer.strip().lower() in ("", "y", "yes"):
-                return settings.with_provider(local_provider(server.base_url, server.models[0]))
+                return settings.with_provider(server.provider_settings())
         else:
             print(
                 f"llmchat: to use it: export OPENAI_BASE_URL={server.base_url}  "
@@ -142,11 +239,6 @@ def _ensure_credentials(settings: Settings, *, interactive: bool) -> Settings:
                 file=sys.stderr,
             )
     raise typer.Exit(2)
-
-
-def local_provider(base_url: str, model: str) -> ProviderSettings:
-    """Provider settings for a keyless OpenAI-compatible server found on this machine."""
-    return ProviderSettings(name="openai", kind="openai", base_url=base_url, model=model)
 
 
 def main() -> None:

@@ -31,10 +31,15 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from llmchat.errors import ConfigError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from llmchat.providers.base import Provider
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 OPENAI_DEFAULT_MODEL = "gpt-4o-mini"
@@ -120,6 +125,19 @@ class ProviderSettings:
                 "OpenAI-compatible server (e.g. http://127.0.0.1:11434/v1 for Ollama)"
             )
         return f"no API key for {self.name!r}: set {self.api_key_env} in the environment"
+
+    def create(self, client: httpx.AsyncClient) -> Provider:
+        """The provider for these settings, on the shared `client`."""
+        from llmchat.providers import create_provider
+
+        return create_provider(
+            self.kind,
+            client=client,
+            name=self.name,
+            base_url=self.base_url,
+            api_key=self.api_key,
+            headers=dict(self.headers),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from llmchat.config import ProviderSettings
+
 CANDIDATES: tuple[tuple[str, int], ...] = (
     ("Ollama", 11434),
     ("LM Studio", 1234),
@@ -23,6 +25,10 @@ class LocalServer:
     label: str
     base_url: str
     models: tuple[str, ...]
+
+    def provider_settings(self) -> ProviderSettings:
+        """Settings to use this keyless server with its first model."""
+        return ProviderSettings(name="openai", kind="openai", base_url=self.base_url, model=self.models[0])
 
 
 async def find_local_servers(

@@ -19,9 +19,8 @@ from typing import IO
 from rich.console import COLOR_SYSTEMS, Console, RenderableType
 from rich.markdown import Markdown
 from rich.segment import Segment
-from rich.text import Text
 
-from llmchat.providers.events import ContentDelta, ReasoningDelta, StreamEvent
+from llmchat.providers.events import ContentDelta, StreamEvent
 from llmchat.safety import terminal_safe
 
 FRAME = 1 / 15
@@ -63,11 +62,10 @@ def split_finished(text: str) -> int:
 
 
 class TerminalSink:
-    """Renders reasoning (dim) and the answer (Markdown) to a terminal as they stream."""
+    """Renders the answer (Markdown) to a terminal as it streams."""
 
     def __init__(self, out: IO[str]) -> None:
         self.console = Console(file=out, highlight=False)
-        self._reasoning = ""
         self._tail = ""  # the open Markdown block
         self._finished: list[RenderableType] = []  # to print permanently at the next draw
         self._printed = False  # something was printed permanently already
@@ -77,12 +75,7 @@ class TerminalSink:
 
     def event(self, event: StreamEvent) -> None:
         """Take one stream event; only deltas change the screen."""
-        if isinstance(event, ReasoningDelta):
-            self._reasoning += terminal_safe(event.text)
-        elif isinstance(event, ContentDelta):
-            if self._reasoning:
-                self._finished.append(Text(self._reasoning, style="dim italic"))
-                self._reasoning = ""
+        if isinstance(event, ContentDelta):
             self._tail += terminal_safe(event.text)
             if "\n" in event.text:
                 cut = split_finished(self._tail)
@@ -95,11 +88,9 @@ class TerminalSink:
 
     def close(self) -> None:
         """Print what is left, permanently."""
-        if self._reasoning:
-            self._finished.append(Text(self._reasoning, style="dim italic"))
         if self._tail:
             self._finished.append(Markdown(self._tail))
-        self._reasoning = self._tail = ""
+        self._tail = ""
         self._draw()
 
     def _schedule(self) -> None:
@@ -127,11 +118,7 @@ class TerminalSink:
                 self._write([[]] * self._printed + lines)
                 self._printed = True
         self._finished.clear()
-        tail: list[list[Segment]] = []
-        if self._reasoning:
-            tail += self._lines(Text(self._reasoning, style="dim italic"))
-        if self._tail.strip():
-            tail += self._lines(Markdown(self._tail))
+        tail = self._lines(Markdown(self._tail)) if self._tail.strip() else []
         if tail:
             tail = tail[-max(1, self.console.height - 2) :]  # never taller than the screen
             tail = [[]] * self._printed + tail

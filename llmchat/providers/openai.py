@@ -275,6 +275,16 @@ class OpenAIProvider:
             body[key] = value
         return body
 
+    async def list_models(self) -> list[str]:
+        """The ids the server lists at ``GET {base_url}/models`` (OpenAI "List models"), sorted.
+
+        Raises:
+            ProviderError: the matching subclass on an HTTP error or a network failure.
+        """
+        data = await _list_models_at(self.client, f"{self.base_url}/models", self._headers, self.name)
+        items = data.get("data") if isinstance(data, dict) else None
+        return sorted(str(m["id"]) for m in items or () if isinstance(m, dict) and m.get("id"))
+
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """POST ``{base_url}/chat/completions`` and yield the reply's events (Finish last).
 
@@ -330,6 +340,26 @@ class OpenAIProvider:
             raise ProviderError(f"{type(exc).__name__}: {_reason(exc)}", provider=self.name) from exc
         for event in parser.end(complete=True):
             yield event
+
+
+async def _list_models_at(
+    client: httpx.AsyncClient, url: str, headers: Mapping[str, str], provider: str
+) -> Any:
+    """GET a model list endpoint and return its JSON.
+
+    Raises:
+        ProviderError: the matching subclass for an HTTP error status or a network failure.
+    """
+    try:
+        response = await client.get(url, headers=headers)
+    except httpx.HTTPError as exc:
+        raise ConnectError(f"cannot reach {url}: {_reason(exc)}", provider=provider) from exc
+    if response.status_code >= 400:
+        raise error_for_status(response.status_code, response.text, provider)
+    try:
+        return response.json()
+    except ValueError:
+        raise ServerError(f"{url} did not answer with JSON", provider=provider) from None
 
 
 async def _read_limited(response: httpx.Response, limit: int = MAX_ERROR_BODY) -> str:

@@ -9,9 +9,9 @@ from textual.app import App
 from textual.binding import Binding
 
 from llmchat import paths
-from llmchat.config import DEFAULT_THEME, ProviderSettings, Settings
+from llmchat.config import DEFAULT_THEME, Settings
 from llmchat.discovery import LocalServer
-from llmchat.providers import create_provider, make_client
+from llmchat.providers import make_client
 from llmchat.providers.base import Provider
 from llmchat.tui.screens.chat import ChatScreen
 from llmchat.tui.screens.setup import SetupScreen
@@ -71,25 +71,14 @@ class LlmChatApp(App[None]):
         if server is None:
             self.exit()
             return
-        local = ProviderSettings(
-            name="openai", kind="openai", base_url=server.base_url, model=server.models[0]
-        )
-        self.settings = self.settings.with_provider(local)
+        self.settings = self.settings.with_provider(server.provider_settings())
         self._start_chat()
 
     def _start_chat(self) -> None:
-        cfg = self.settings.provider
         if self._provider is None:
             self._client = make_client(self.settings.timeout)
-            self._provider = create_provider(
-                cfg.kind,
-                client=self._client,
-                name=cfg.name,
-                base_url=cfg.base_url,
-                api_key=cfg.api_key,
-                headers=dict(cfg.headers),
-            )
-        self.push_screen(ChatScreen(self._provider, cfg.model, self.settings.system))
+            self._provider = self.settings.provider.create(self._client)
+        self.push_screen(ChatScreen(self._provider, self.settings.provider.model, self.settings.system))
 
     async def on_unmount(self) -> None:
         if self._client is not None:
