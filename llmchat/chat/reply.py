@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from llmchat.chat.accumulator import Accumulator
+from llmchat.chat.models import Message
 from llmchat.providers.base import ChatRequest, Provider
 from llmchat.providers.events import StreamEvent
 
@@ -36,3 +37,17 @@ async def stream_reply(
     except Exception as exc:
         accumulator.fail(exc)
         raise
+
+
+async def complete_reply(provider: Provider, request: ChatRequest) -> Message:
+    """Stream one reply to the end and return it folded: content, reasoning, tool calls,
+    finish reason, usage and timings (TTFT and duration in seconds).
+
+    Raises:
+        ProviderError: as raised by the provider.
+    """
+    accumulator = Accumulator()
+    async with aclosing(stream_reply(provider, request, accumulator)) as events:
+        async for _ in events:
+            pass
+    return accumulator.message()
