@@ -33,7 +33,7 @@ __all__ = [
     "make_client",
 ]
 
-KINDS = ("openai",)
+KINDS = ("openai", "anthropic", "ollama")
 """Wire protocols implemented so far."""
 
 
@@ -60,6 +60,11 @@ def create_provider(
 ) -> Provider:
     """Build the provider for a wire protocol `kind` (one of :data:`KINDS`).
 
+    `base_url` is what each protocol expects: for ``openai`` the API root including ``/v1``
+    (requests go to ``{base_url}/chat/completions``); for ``anthropic`` the root without
+    ``/v1`` (``{base_url}/v1/messages``; a trailing ``/v1`` is accepted); for ``ollama`` the
+    server root, i.e. ``OLLAMA_HOST`` parsed (``{base_url}/api/chat``).
+
     Raises:
         ValueError: for an unknown `kind`.
     """
@@ -67,6 +72,18 @@ def create_provider(
         from llmchat.providers.openai import OpenAIProvider
 
         return OpenAIProvider(
+            client=client, base_url=base_url, api_key=api_key, name=name, headers=headers
+        )
+    if kind == "anthropic":
+        from llmchat.providers.anthropic import AnthropicProvider
+
+        return AnthropicProvider(
+            client=client, base_url=base_url, api_key=api_key, name=name, headers=headers
+        )
+    if kind == "ollama":
+        from llmchat.providers.ollama import OllamaProvider
+
+        return OllamaProvider(
             client=client, base_url=base_url, api_key=api_key, name=name, headers=headers
         )
     raise ValueError(f"unknown provider kind {kind!r}; known: {', '.join(KINDS)}")

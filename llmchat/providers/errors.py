@@ -93,14 +93,23 @@ class StreamInterrupted(ProviderError):
     """The stream ended before the provider's terminal signal; the partial reply is kept."""
 
 
-_CONTEXT_MARKERS = ("context_length_exceeded", "context length", "maximum context", "too many tokens")
+_CONTEXT_MARKERS = (
+    "context_length_exceeded",
+    "context length",
+    "maximum context",
+    "too many tokens",
+    "prompt is too long",  # Anthropic: "prompt is too long: 210000 tokens > 200000 maximum"
+    "exceed context limit",  # Anthropic: "input length and `max_tokens` exceed context limit"
+)
 
 
 def error_message(body: bytes | str) -> tuple[str, str | None]:
     """Extract (message, code) from an error body.
 
     Understands the OpenAI shape ``{"error": {"message": ..., "code": ..., "type": ...}}``,
-    ``{"error": "text"}``, ``{"message": ...}``, ``{"detail": ...}`` and plain text.
+    Anthropic's ``{"type": "error", "error": {"type": ..., "message": ...}}`` (code = the
+    error type), Ollama's ``{"error": "text"}``, ``{"message": ...}``, ``{"detail": ...}``
+    and plain text.
     """
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     text = text.strip()

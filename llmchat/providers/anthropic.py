@@ -1,0 +1,563 @@
+"""Anthropic Messages API streaming (``POST /v1/messages`` with ``stream: true``).
+
+Wire format: Anthropic API reference, "Messages" (request body) and "Streaming Messages"
+(https://docs.anthropic.com/en/docs/build-with-claude/streaming): the SSE events
+``message_start``, ``content_block_start`` / ``content_block_delta`` / ``content_block_stop``,
+``message_delta``, ``message_stop`` (the terminal signal), ``ping`` and ``error``. Errors
+follow "Errors" (https://docs.anthropic.com/en/api/errors): ``{"type": "error", "error":
+{"type": ..., "message": ...}}``, also sent as an in-band ``error`` event mid-stream.
+
+Requests are built from Chat Completions shaped messages (see :mod:`llmchat.providers.base`);
+:func:`convert_messages` and :func:`convert_tools` do the translation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, NoReturn
+
+import httpx
+
+from llmchat import __version__
+from llmchat.providers.base import ChatRequest
+from llmchat.providers.errors import (
+    ConnectError,
+    ProviderError,
+    ProviderTimeout,
+    ServerError,
+    StreamInterrupted,
+    error_for_status,
+    error_message,
+)
+from llmchat.providers.events import (
+    ContentDelta,
+    Finish,
+    FinishReason,
+    ReasoningDelta,
+    StreamEvent,
+    ToolCallDelta,
+    Usage,
+)
+from llmchat.providers.openai import _read_limited, _reason
+from llmchat.providers.sse import SSEDecoder, SSEEvent
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+DEFAULT_VERSION = "2023-06-01"
+
+_STOP_REASONS: dict[str, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+_IN_BAND_STATUS = {"overloaded_error": 529, "rate_limit_error": 429}
+"""HTTP status implied by an in-band ``error`` event's type (Anthropic "Errors")."""
+
+_OPENAI_ONLY = frozenset(
+    {
+        "seed",
+        "reasoning_effort",
+        "stream_options",
+        "frequency_penalty",
+        "presence_penalty",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "n",
+        "response_format",
+        "parallel_tool_calls",
+        "user",
+        "think",
+    }
+)
+"""Options of other wire protocols (Chat Completions, Ollama's ``think``) that the Messages
+API would reject ("Extra inputs are not permitted")."""
+
+_MAPPED = frozenset(
+    {"max_tokens", "max_completion_tokens", "stop", "thinking_budget", "tool_choice"}
+)
+
+
+def normalize_stop_reason(raw: str) -> FinishReason:
+    """Map a Messages API ``stop_reason`` to a normalized finish reason (unknown -> "stop")."""
+    return _STOP_REASONS.get(raw, "stop")
+
+
+# --- request -----------------------------------------------------------------------------
+
+
+def convert_messages(messages: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    """Translate Chat Completions messages to Messages API ``messages``.
+
+    Follows the Messages API input rules: roles alternate ``user`` / ``assistant`` (runs of
+    the same role are merged into one message), ``tool`` results become ``tool_result``
+    blocks of a user message, assistant ``tool_calls`` become ``tool_use`` blocks, and
+    empty text blocks (which the API rejects) are left out, so an assistant message with no
+    text and no tool calls disappears.
+
+    Args:
+        messages: Chat Completions shaped messages, oldest first.
+
+    Returns:
+        The converted messages, and the text of any ``system`` / ``developer`` messages
+        found among them (joined by blank lines; "" when none), for the ``system`` field.
+    """
+    out: list[dict[str, Any]] = []
+    system: list[str] = []
+    for message in messages:
+        role = message.get("role")
+        if role in ("system", "developer"):
+            text = _text_of(message.get("content"))
+            if text:
+                system.append(text)
+            continue
+        if role == "tool":
+            blocks: list[dict[str, Any]] = [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": str(message.get("tool_call_id") or ""),
+                    "content": _tool_result_content(message.get("content")),
+                }
+            ]
+            role = "user"
+        elif role == "assistant":
+            blocks = _content_blocks(message.get("content"))
+            for call in message.get("tool_calls") or ():
+                function = call.get("function") or {}
+                blocks.append(
+                    {
+                        "type": "tool_use",
+                        "id": str(call.get("id") or ""),
+                        "name": str(function.get("name") or ""),
+                        "input": _arguments_object(function.get("arguments")),
+                    }
+                )
+        else:
+            role = "user"
+            blocks = _content_blocks(message.get("content"))
+        if not blocks:
+            continue
+        if out and out[-1]["role"] == role:
+            out[-1]["content"].extend(blocks)
+        else:
+            out.append({"role": role, "content": blocks})
+    for message in out:  # a lone text block is sent as a plain string, as the docs show
+        content = message["content"]
+        if len(content) == 1 and content[0]["type"] == "text":
+            message["content"] = content[0]["text"]
+    return out, "\n\n".join(system)
+
+
+def convert_tools(tools: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Translate Chat Completions tool definitions to Messages API tools.
+
+    ``{"type": "function", "function": {name, description, parameters}}`` becomes
+    ``{name, description, input_schema}``; anything else (already Anthropic shaped, or a
+    server tool such as ``web_search_20250305``) is passed through unchanged.
+    """
+    out: list[dict[str, Any]] = []
+    for tool in tools:
+        function = tool.get("function")
+        if tool.get("type") != "function" or not isinstance(function, Mapping):
+            out.append(dict(tool))
+            continue
+        converted: dict[str, Any] = {"name": function.get("name", "")}
+        if function.get("description"):
+            converted["description"] = function["description"]
+        converted["input_schema"] = function.get("parameters") or {
+            "type": "object",
+            "properties": {},
+        }
+        out.append(converted)
+    return out
+
+
+def _convert_tool_choice(choice: Any) -> Any:
+    """Chat Completions ``tool_choice`` -> Messages API ``tool_choice``."""
+    if isinstance(choice, str):
+        return {"type": {"required": "any"}.get(choice, choice)}
+    if isinstance(choice, Mapping) and choice.get("type") == "function":
+        return {"type": "tool", "name": (choice.get("function") or {}).get("name", "")}
+    return choice
+
+
+def _content_blocks(content: Any) -> list[dict[str, Any]]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    blocks: list[dict[str, Any]] = []
+    for part in content:
+        if not isinstance(part, Mapping):
+            continue
+        kind = part.get("type")
+        if kind == "text":
+            if part.get("text"):
+                blocks.append({"type": "text", "text": part["text"]})
+        elif kind == "image_url":
+            url = str((part.get("image_url") or {}).get("url", ""))
+            if url.startswith("data:") and ";base64," in url:
+                media_type, data = url[5:].split(";base64,", 1)
+                source = {"type": "base64", "media_type": media_type, "data": data}
+            else:
+                source = {"type": "url", "url": url}
+            blocks.append({"type": "image", "source": source})
+        else:
+            blocks.append(dict(part))  # already a Messages API block
+    return blocks
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return "".join(b["text"] for b in _content_blocks(content) if b.get("type") == "text")
+
+
+def _tool_result_content(content: Any) -> Any:
+    if content is None or isinstance(content, str):
+        return content or ""
+    return _content_blocks(content)
+
+
+def _arguments_object(arguments: Any) -> dict[str, Any]:
+    """A tool call's JSON arguments as the object ``tool_use.input`` requires ({} if invalid)."""
+    if isinstance(arguments, Mapping):
+        return dict(arguments)
+    try:
+        parsed = json.loads(arguments) if arguments else {}
+    except (TypeError, ValueError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+# --- response ----------------------------------------------------------------------------
+
+
+class EventParser:
+    """Turns Messages API SSE events into stream events; keeps the stop reason and usage.
+
+    Usage and the stop reason are held back and given by :meth:`end`, so a stream always
+    ends ``..., Usage, Finish``; ``message_stop`` sets :attr:`done`.
+    """
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.stop_raw: str | None = None
+        self.done = False
+        """True once ``message_stop`` arrived."""
+        self._usage: dict[str, int] = {}
+        self._tool_blocks: dict[int, tuple[dict[str, Any], bool]] = {}  # index -> (block, got args)
+        self._handlers: dict[str, Callable[[Mapping[str, Any]], list[StreamEvent]]] = {
+            "message_start": self._on_message_start,
+            "content_block_start": self._on_content_block_start,
+            "content_block_delta": self._on_content_block_delta,
+            "content_block_stop": self._on_content_block_stop,
+            "message_delta": self._on_message_delta,
+            "message_stop": self._on_message_stop,
+        }
+
+    def feed_sse(self, sse: SSEEvent) -> list[StreamEvent]:
+        """Parse one SSE event.
+
+        Raises:
+            ServerError: on an ``error`` event or data that is not a JSON object.
+        """
+        try:
+            data: Any = json.loads(sse.data)
+        except ValueError:
+            if sse.event == "error":
+                message = sse.data.strip() or "error event"
+                raise ServerError(message, provider=self.provider) from None
+            raise ServerError(
+                f"malformed stream event: {sse.data[:200]!r}", provider=self.provider
+            ) from None
+        if not isinstance(data, dict):
+            raise ServerError(
+                f"unexpected stream event: {sse.data[:200]!r}", provider=self.provider
+            )
+        kind = data.get("type") or sse.event
+        if kind == "error" or sse.event == "error":
+            self.raise_in_band(data)
+        handler = self._handlers.get(str(kind))
+        return handler(data) if handler is not None else []  # ping and unknown events
+
+    def raise_in_band(self, data: Mapping[str, Any]) -> NoReturn:
+        """Raise the error an in-band ``error`` event carries.
+
+        Raises:
+            ServerError: always, with Anthropic's message; status 529 for
+                ``overloaded_error``, 429 for ``rate_limit_error``, else None.
+        """
+        message, code = error_message(json.dumps(data))
+        raise ServerError(message, status=_IN_BAND_STATUS.get(code or ""), provider=self.provider)
+
+    def _on_message_start(self, data: Mapping[str, Any]) -> list[StreamEvent]:
+        message = data.get("message") or {}
+        self._add_usage(message.get("usage"))
+        if message.get("stop_reason"):
+            self.stop_raw = str(message["stop_reason"])
+        return []
+
+    def _on_content_block_start(self, data: Mapping[str, Any]) -> list[StreamEvent]:
+        index = int(data.get("index", 0))
+        block = data.get("content_block") or {}
+        kind = block.get("type")
+        if kind == "text" and block.get("text"):
+            return [ContentDelta(str(block["text"]))]
+        if kind == "thinking" and block.get("thinking"):
+            return [ReasoningDelta(str(block["thinking"]))]
+        if kind == "tool_use":
+            self._tool_blocks[index] = (dict(block), False)
+            return [ToolCallDelta(index, str(block.get("id", "")), str(block.get("name", "")), "")]
+        return []  # redacted_thinking, server tool blocks: nothing to show
+
+    def _on_content_block_delta(self, data: Mapping[str, Any]) -> list[StreamEvent]:
+        index = int(data.get("index", 0))
+        delta = data.get("delta") or {}
+        kind = delta.get("type")
+        if kind == "text_delta" and delta.get("text"):
+            return [ContentDelta(str(delta["text"]))]
+        if kind == "thinking_delta" and delta.get("thinking"):
+            return [ReasoningDelta(str(delta["thinking"]))]
+        if kind == "input_json_delta" and index in self._tool_blocks:
+            fragment = str(delta.get("partial_json") or "")
+            if not fragment:
+                return []
+            self._tool_blocks[index] = (self._tool_blocks[index][0], True)
+            return [ToolCallDelta(index, None, None, fragment)]
+        return []  # signature_delta, citations_delta
+
+    def _on_content_block_stop(self, data: Mapping[str, Any]) -> list[StreamEvent]:
+        index = int(data.get("index", 0))
+        block, got_arguments = self._tool_blocks.pop(index, ({}, True))
+        if got_arguments:
+            return []
+        # No input_json_delta at all (a tool without parameters): the input is the block's
+        # own `input`, as the Messages API reference describes, and {} when that is empty.
+        arguments = json.dumps(block.get("input") or {}, ensure_ascii=False)
+        return [ToolCallDelta(index, None, None, arguments)]
+
+    def _on_message_delta(self, data: Mapping[str, Any]) -> list[StreamEvent]:
+        delta = data.get("delta") or {}
+        if delta.get("stop_reason"):
+            self.stop_raw = str(delta["stop_reason"])
+        self._add_usage(data.get("usage"))  # cumulative counts: the last ones win
+        return []
+
+    def _on_message_stop(self, data: Mapping[str, Any]) -> list[StreamEvent]:
+        self.done = True
+        return []
+
+    def _add_usage(self, usage: Any) -> None:
+        if isinstance(usage, Mapping):
+            for key, value in usage.items():
+                if isinstance(value, int) and not isinstance(value, bool):
+                    self._usage[key] = value
+
+    @property
+    def usage(self) -> Usage | None:
+        """The usage reported so far, or None when the server sent no token counts."""
+        counts = self._usage
+        if "input_tokens" not in counts and "output_tokens" not in counts:
+            return None
+        inp, out = counts.get("input_tokens", 0), counts.get("output_tokens", 0)
+        return Usage(
+            input_tokens=inp,
+            output_tokens=out,
+            total_tokens=inp + out,
+            cached_tokens=counts.get("cache_read_input_tokens"),
+        )
+
+    def end(self, *, complete: bool) -> list[StreamEvent]:
+        """The closing events when the body ended; `complete` is False on a dropped connection.
+
+        Raises:
+            StreamInterrupted: the stream ended before ``message_stop``.
+        """
+        if not self.done:
+            raise StreamInterrupted(
+                "the connection closed before the reply was finished"
+                if complete
+                else "the connection was lost before the reply was finished",
+                provider=self.provider,
+            )
+        usage = self.usage
+        out: list[StreamEvent] = [usage] if usage else []
+        raw = self.stop_raw
+        out.append(Finish(normalize_stop_reason(raw) if raw else "stop", raw))
+        return out
+
+    def feed_message(self, message: Mapping[str, Any]) -> list[StreamEvent]:
+        """Parse a whole (non-streaming) Message object, for servers that ignore ``stream``."""
+        if message.get("type") == "error":
+            self.raise_in_band(message)
+        out: list[StreamEvent] = []
+        self._on_message_start({"message": message})
+        for index, block in enumerate(message.get("content") or ()):
+            if block.get("type") == "tool_use":
+                arguments = json.dumps(block.get("input") or {}, ensure_ascii=False)
+                out.append(ToolCallDelta(index, block.get("id"), block.get("name"), arguments))
+            else:
+                out += self._on_content_block_start({"index": index, "content_block": block})
+        self.done = True
+        return out
+
+
+# --- provider ----------------------------------------------------------------------------
+
+
+class AnthropicProvider:
+    """Streams replies from the Anthropic Messages API.
+
+    Follows the Anthropic API reference, "Messages" and "Streaming Messages".
+
+    Args:
+        client: the shared httpx client (its timeouts apply).
+        base_url: API root without ``/v1`` (a trailing ``/v1`` is accepted and not doubled);
+            requests go to ``{base_url}/v1/messages``.
+        api_key: sent as ``x-api-key``; None for a proxy that adds it.
+        name: the provider or profile name used in messages.
+        headers: extra headers (e.g. ``anthropic-beta``).
+        version: the ``anthropic-version`` header.
+        default_max_tokens: ``max_tokens`` when the request options give none (the Messages
+            API requires it).
+    """
+
+    def __init__(
+        self,
+        *,
+        client: httpx.AsyncClient,
+        base_url: str = DEFAULT_BASE_URL,
+        api_key: str | None = None,
+        name: str = "anthropic",
+        headers: Mapping[str, str] | None = None,
+        version: str = DEFAULT_VERSION,
+        default_max_tokens: int = 4096,
+    ) -> None:
+        self.client = client
+        root = base_url.rstrip("/")
+        self.base_url = root[: -len("/v1")] if root.endswith("/v1") else root
+        self.name = name
+        self.default_max_tokens = default_max_tokens
+        self._headers = {
+            "anthropic-version": version,
+            "content-type": "application/json",
+            "accept": "text/event-stream",
+            "user-agent": f"llmchat/{__version__}",
+            **(headers or {}),
+        }
+        if api_key:
+            self._headers["x-api-key"] = api_key
+
+    def __repr__(self) -> str:
+        return f"AnthropicProvider(name={self.name!r}, base_url={self.base_url!r})"
+
+    def build_body(self, request: ChatRequest) -> dict[str, Any]:
+        """The JSON body of a streaming Messages request.
+
+        Options: ``max_tokens`` (else `default_max_tokens`), ``temperature``, ``top_p``,
+        ``top_k``; ``stop`` (str or list) becomes ``stop_sequences``; ``thinking_budget``
+        (int) becomes ``thinking: {"type": "enabled", "budget_tokens": N}`` (and, when
+        ``max_tokens`` was not given, raises it above the budget as the API requires);
+        ``tool_choice`` is translated; Chat Completions-only options are dropped; anything
+        else is passed through as-is.
+        """
+        options = request.options
+        messages, extra_system = convert_messages(request.messages)
+        system = "\n\n".join(s for s in (request.system, extra_system) if s)
+        explicit_max = options.get("max_tokens", options.get("max_completion_tokens"))
+        max_tokens = int(explicit_max) if explicit_max is not None else self.default_max_tokens
+        body: dict[str, Any] = {"model": request.model, "max_tokens": max_tokens, "stream": True}
+        if system:
+            body["system"] = system
+        body["messages"] = messages
+        if request.tools:
+            body["tools"] = convert_tools(request.tools)
+        if options.get("tool_choice") is not None:
+            body["tool_choice"] = _convert_tool_choice(options["tool_choice"])
+        stop = options.get("stop")
+        if stop:
+            body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+        budget = options.get("thinking_budget")
+        if budget:
+            body["thinking"] = {"type": "enabled", "budget_tokens": int(budget)}
+            if explicit_max is None and max_tokens <= int(budget):
+                body["max_tokens"] = int(budget) + self.default_max_tokens
+        for key, value in options.items():
+            if key not in _MAPPED and key not in _OPENAI_ONLY:
+                body[key] = value
+        body["stream"] = True
+        return body
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """POST ``{base_url}/v1/messages`` and yield the reply's events (Finish last).
+
+        Raises:
+            AuthenticationError, NotFoundError, BadRequestError, RateLimitError, ServerError:
+                on an HTTP error status (529 "overloaded" is a ServerError), with Anthropic's
+                own message.
+            ConnectError, ProviderTimeout: when the server cannot be reached or is silent.
+            StreamInterrupted: the stream ended before ``message_stop``.
+            ServerError: an in-band ``error`` event (after the events before it were
+                yielded) or a malformed event.
+        """
+        url = f"{self.base_url}/v1/messages"
+        parser = EventParser(self.name)
+        try:
+            async with self.client.stream(
+                "POST", url, json=self.build_body(request), headers=self._headers
+            ) as response:
+                if response.status_code >= 400:
+                    raise error_for_status(
+                        response.status_code, await _read_limited(response), self.name
+                    )
+                if response.headers.get("content-type", "").startswith("application/json"):
+                    # A server that ignored `stream: true` and sent one whole Message.
+                    message = _json_object(await _read_limited(response, 1 << 26), self.name)
+                    for event in parser.feed_message(message):
+                        yield event
+                else:
+                    decoder = SSEDecoder()
+                    async for raw in response.aiter_bytes():
+                        for sse in decoder.feed(raw):
+                            for event in parser.feed_sse(sse):
+                                yield event
+                            if parser.done:
+                                break
+                        if parser.done:
+                            break
+                    else:
+                        for sse in decoder.close():
+                            for event in parser.feed_sse(sse):
+                                yield event
+                            if parser.done:
+                                break
+        except ProviderError:
+            raise
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
+            raise ConnectError(f"cannot reach {url}: {_reason(exc)}", provider=self.name) from exc
+        except httpx.TimeoutException as exc:
+            raise ProviderTimeout(f"no answer from {url} in time", provider=self.name) from exc
+        except (httpx.RemoteProtocolError, httpx.ReadError):
+            for event in parser.end(complete=False):
+                yield event
+            return
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"{type(exc).__name__}: {_reason(exc)}", provider=self.name) from exc
+        for event in parser.end(complete=True):
+            yield event
+
+
+def _json_object(text: str, provider: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ServerError(f"malformed response: {text[:200]!r}", provider=provider) from None
+    if not isinstance(data, dict):
+        raise ServerError(f"unexpected response: {text[:200]!r}", provider=provider)
+    return data

@@ -1,0 +1,358 @@
+"""Ollama's native chat API streaming (``POST /api/chat`` with ``stream: true``).
+
+Wire format: Ollama API reference, "Generate a chat completion"
+(https://github.com/ollama/ollama/blob/main/docs/api.md#generate-a-chat-completion): one
+JSON object per line (``application/x-ndjson``), each with a partial ``message`` (``content``,
+``thinking``, complete ``tool_calls``); the last line has ``done: true`` (the terminal
+signal) with ``done_reason``, ``prompt_eval_count`` and ``eval_count``. Errors are
+``{"error": "..."}``: as the body of an HTTP error, or as a line of a 200 stream.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from llmchat import __version__
+from llmchat.providers.base import ChatRequest
+from llmchat.providers.errors import (
+    ConnectError,
+    ProviderError,
+    ProviderTimeout,
+    ServerError,
+    StreamInterrupted,
+    error_for_status,
+)
+from llmchat.providers.events import (
+    ContentDelta,
+    Finish,
+    FinishReason,
+    ReasoningDelta,
+    StreamEvent,
+    ToolCallDelta,
+    Usage,
+)
+from llmchat.providers.ndjson import NDJSONDecoder
+from llmchat.providers.openai import _read_limited, _reason
+
+DEFAULT_BASE_URL = "http://127.0.0.1:11434"
+
+_DONE_REASONS: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "load": "stop",
+    "unload": "stop",
+}
+
+_RUNTIME_OPTIONS = {"temperature", "top_p", "top_k", "seed", "stop"}
+"""Request options that go into Ollama's ``options`` object under the same name."""
+
+_TOP_LEVEL = frozenset({"format", "keep_alive"})
+"""Request options that are top-level ``/api/chat`` fields."""
+
+_DROPPED = frozenset({"stream_options", "n", "logprobs", "top_logprobs", "parallel_tool_calls"})
+"""Options of other wire protocols that mean nothing to ``/api/chat``."""
+
+
+_THINK_OPTIONS = ("think", "reasoning_effort", "thinking_budget")
+
+
+def _think(options: Mapping[str, Any]) -> bool | str | None:
+    """The ``think`` field, or None to leave it out.
+
+    ``think`` itself wins, then the ``reasoning_effort`` level ("none" is off), then whether
+    a ``thinking_budget`` is positive (Ollama has no budget).
+    """
+    think = options.get("think")
+    if think is not None:
+        return think if isinstance(think, str) else bool(think)
+    effort = options.get("reasoning_effort")
+    if effort is not None:
+        return False if effort == "none" else str(effort)
+    budget = options.get("thinking_budget")
+    return bool(budget) if budget is not None else None
+
+
+def convert_messages(
+    messages: Sequence[Mapping[str, Any]], system: str | None
+) -> list[dict[str, Any]]:
+    """Translate Chat Completions messages to ``/api/chat`` messages.
+
+    The system prompt becomes the first ``{"role": "system"}`` message; assistant
+    ``tool_calls`` take Ollama's ``{"function": {"name", "arguments": <object>}}`` shape;
+    a ``tool`` message gets ``tool_name`` (looked up from the assistant call with the same
+    id) when it has none; list content is flattened to text plus base64 ``images``.
+    """
+    out: list[dict[str, Any]] = []
+    if system:
+        out.append({"role": "system", "content": system})
+    names: dict[str, str] = {}
+    for message in messages:
+        converted = dict(message)
+        content = message.get("content")
+        if isinstance(content, list):
+            converted["content"], images = _flatten(content)
+            if images:
+                converted["images"] = [*converted.get("images", ()), *images]
+        elif content is None:
+            converted["content"] = ""
+        if message.get("tool_calls"):
+            calls = []
+            for call in message["tool_calls"]:
+                function = call.get("function") or {}
+                name = str(function.get("name") or "")
+                if call.get("id"):
+                    names[str(call["id"])] = name
+                arguments = _arguments_object(function.get("arguments"))
+                ollama_call: dict[str, Any] = {"function": {"name": name, "arguments": arguments}}
+                if call.get("id"):
+                    ollama_call["id"] = call["id"]
+                calls.append(ollama_call)
+            converted["tool_calls"] = calls
+        if message.get("role") == "tool" and "tool_name" not in converted:
+            tool_name = names.get(str(message.get("tool_call_id")))
+            if tool_name:
+                converted["tool_name"] = tool_name
+        out.append(converted)
+    return out
+
+
+def _flatten(parts: list[Any]) -> tuple[str, list[str]]:
+    texts: list[str] = []
+    images: list[str] = []
+    for part in parts:
+        if not isinstance(part, Mapping):
+            continue
+        if part.get("type") == "text":
+            texts.append(str(part.get("text") or ""))
+        elif part.get("type") == "image_url":
+            url = str((part.get("image_url") or {}).get("url", ""))
+            if ";base64," in url:
+                images.append(url.split(";base64,", 1)[1])
+    return "".join(texts), images
+
+
+def _arguments_object(arguments: Any) -> Any:
+    if not isinstance(arguments, str):
+        return arguments if arguments is not None else {}
+    try:
+        return json.loads(arguments) if arguments else {}
+    except ValueError:
+        return {}
+
+
+class LineParser:
+    """Turns ``/api/chat`` NDJSON lines into stream events; keeps the done reason and usage.
+
+    Usage and the finish reason are given by :meth:`end`, so a stream always ends
+    ``..., Usage, Finish``; a ``done: true`` line sets :attr:`done`.
+    """
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.done = False
+        """True once the ``done: true`` line arrived."""
+        self.done_raw: str | None = None
+        self.usage: Usage | None = None
+        self.tool_calls = 0
+        """Tool calls received so far (the next call's index)."""
+
+    def feed(self, line: str) -> list[StreamEvent]:
+        """Parse one NDJSON line.
+
+        Raises:
+            ServerError: on an ``{"error": ...}`` line or a line that is not a JSON object.
+        """
+        try:
+            data: Any = json.loads(line)
+        except ValueError:
+            raise ServerError(
+                f"malformed stream line: {line[:200]!r}", provider=self.provider
+            ) from None
+        if not isinstance(data, dict):
+            raise ServerError(f"unexpected stream line: {line[:200]!r}", provider=self.provider)
+        if data.get("error"):
+            raise ServerError(str(data["error"]), provider=self.provider)
+        out: list[StreamEvent] = []
+        message = data.get("message") or {}
+        if message.get("thinking"):
+            out.append(ReasoningDelta(str(message["thinking"])))
+        if message.get("content"):
+            out.append(ContentDelta(str(message["content"])))
+        for call in message.get("tool_calls") or ():
+            function = call.get("function") or {}
+            arguments = function.get("arguments")
+            fragment = (
+                arguments
+                if isinstance(arguments, str)
+                else json.dumps(arguments if arguments is not None else {}, ensure_ascii=False)
+            )
+            index = self.tool_calls
+            self.tool_calls += 1
+            call_id = str(call.get("id") or f"call_{index}")
+            out.append(ToolCallDelta(index, call_id, str(function.get("name") or ""), fragment))
+        if data.get("done"):
+            self.done = True
+            self.done_raw = str(data["done_reason"]) if data.get("done_reason") else None
+            self.usage = _usage(data)
+        return out
+
+    def end(self, *, complete: bool) -> list[StreamEvent]:
+        """The closing events when the body ended; `complete` is False on a dropped connection.
+
+        Raises:
+            StreamInterrupted: the stream ended before the ``done: true`` line.
+        """
+        if not self.done:
+            raise StreamInterrupted(
+                "the connection closed before the reply was finished"
+                if complete
+                else "the connection was lost before the reply was finished",
+                provider=self.provider,
+            )
+        reason = _DONE_REASONS.get(self.done_raw or "stop", "stop")
+        if reason == "stop" and self.tool_calls:
+            reason = "tool_calls"
+        out: list[StreamEvent] = [self.usage] if self.usage else []
+        out.append(Finish(reason, self.done_raw))
+        return out
+
+
+def _usage(data: Mapping[str, Any]) -> Usage | None:
+    prompt, completion = data.get("prompt_eval_count"), data.get("eval_count")
+    if prompt is None and completion is None:
+        return None
+    inp, out = int(prompt or 0), int(completion or 0)
+    return Usage(input_tokens=inp, output_tokens=out, total_tokens=inp + out)
+
+
+class OllamaProvider:
+    """Streams replies from Ollama's native ``/api/chat``.
+
+    Follows the Ollama API reference, "Generate a chat completion".
+
+    Args:
+        client: the shared httpx client (its timeouts apply).
+        base_url: the server root (``OLLAMA_HOST`` parsed, e.g. ``http://127.0.0.1:11434``);
+            requests go to ``{base_url}/api/chat``. A trailing ``/v1`` or ``/api`` is dropped.
+        api_key: sent as ``Authorization: Bearer`` (Ollama behind a proxy, Ollama's cloud).
+        name: the provider or profile name used in messages.
+        headers: extra headers.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: httpx.AsyncClient,
+        base_url: str = DEFAULT_BASE_URL,
+        api_key: str | None = None,
+        name: str = "ollama",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.client = client
+        root = base_url.rstrip("/")
+        for suffix in ("/v1", "/api"):
+            if root.endswith(suffix):
+                root = root[: -len(suffix)]
+        self.base_url = root
+        self.name = name
+        self._headers = {
+            "Accept": "application/x-ndjson",
+            "User-Agent": f"llmchat/{__version__}",
+            **(headers or {}),
+        }
+        if api_key:
+            self._headers["Authorization"] = f"Bearer {api_key}"
+
+    def __repr__(self) -> str:
+        return f"OllamaProvider(name={self.name!r}, base_url={self.base_url!r})"
+
+    def build_body(self, request: ChatRequest) -> dict[str, Any]:
+        """The JSON body of a streaming ``/api/chat`` request.
+
+        Options: ``temperature``, ``top_p``, ``top_k``, ``seed`` and ``stop`` go into
+        ``options``, ``max_tokens`` as ``options.num_predict``; ``think`` (bool or level)
+        and ``reasoning_effort`` (a level such as "high"; "none" turns thinking off) set
+        ``think``, as does ``thinking_budget`` (Ollama has no budget: a positive one is
+        ``think: true``); ``format`` and ``keep_alive`` stay top-level; other wire protocols'
+        options are dropped; anything else (``num_ctx``, ``repeat_penalty`` ...) goes into
+        ``options``.
+        """
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": convert_messages(request.messages, request.system),
+            "stream": True,
+        }
+        if request.tools:
+            body["tools"] = [dict(t) for t in request.tools]
+        think = _think(request.options)
+        if think is not None:
+            body["think"] = think
+        options: dict[str, Any] = {}
+        for key, value in request.options.items():
+            if key in ("max_tokens", "max_completion_tokens"):
+                options["num_predict"] = value
+            elif key == "stop":
+                options["stop"] = [value] if isinstance(value, str) else list(value)
+            elif key in _TOP_LEVEL:
+                body[key] = value
+            elif key not in _DROPPED and key not in _THINK_OPTIONS:
+                options[key] = value
+        if options:
+            body["options"] = options
+        return body
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """POST ``{base_url}/api/chat`` and yield the reply's events (Finish last).
+
+        Raises:
+            NotFoundError: the model is not pulled (HTTP 404), with Ollama's message.
+            AuthenticationError, BadRequestError, RateLimitError, ServerError: on another
+                HTTP error status, with the server's own message.
+            ConnectError, ProviderTimeout: when the server cannot be reached or is silent.
+            StreamInterrupted: the stream ended before the ``done: true`` line.
+            ServerError: an ``{"error": ...}`` line (after the events before it were
+                yielded) or a malformed line.
+        """
+        url = f"{self.base_url}/api/chat"
+        parser = LineParser(self.name)
+        try:
+            async with self.client.stream(
+                "POST", url, json=self.build_body(request), headers=self._headers
+            ) as response:
+                if response.status_code >= 400:
+                    raise error_for_status(
+                        response.status_code, await _read_limited(response), self.name
+                    )
+                decoder = NDJSONDecoder()
+                async for raw in response.aiter_bytes():
+                    for line in decoder.feed(raw):
+                        for event in parser.feed(line):
+                            yield event
+                        if parser.done:
+                            break
+                    if parser.done:
+                        break
+                else:
+                    for line in decoder.close():
+                        for event in parser.feed(line):
+                            yield event
+                        if parser.done:
+                            break
+        except ProviderError:
+            raise
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
+            raise ConnectError(f"cannot reach {url}: {_reason(exc)}", provider=self.name) from exc
+        except httpx.TimeoutException as exc:
+            raise ProviderTimeout(f"no answer from {url} in time", provider=self.name) from exc
+        except (httpx.RemoteProtocolError, httpx.ReadError):
+            for event in parser.end(complete=False):
+                yield event
+            return
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"{type(exc).__name__}: {_reason(exc)}", provider=self.name) from exc
+        for event in parser.end(complete=True):
+            yield event
