@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from tests.loopback import LoopbackServer, Reply, chunk, json_reply, sse
+from tests.loopback import LoopbackServer, Reply, chunk, json_reply, split_every, sse
 from tests.test_cli import assert_clean_stderr, ask, cli_env, last_body
 
 REASONING_STREAM = sse(chunk(None, role=True, reasoning_content="Think"), chunk(None, reasoning_content="ing."),
@@ -90,3 +90,60 @@ def test_hosted_builtin_profile_without_its_key() -> None:
     assert result.returncode == 2
     assert b"GROQ_API_KEY" in result.stderr
     assert_clean_stderr(result.stderr)
+
+
+ANTHROPIC_STREAM = b"".join(
+    f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+    for name, data in [
+        ("message_start", {"type": "message_start", "message": {
+            "id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": "claude-x",
+            "stop_reason": None, "usage": {"input_tokens": 12, "output_tokens": 1}}}),
+        ("content_block_start", {"type": "content_block_start", "index": 0,
+                                 "content_block": {"type": "thinking", "thinking": ""}}),
+        ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                 "delta": {"type": "thinking_delta", "thinking": "Hmm."}}),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("content_block_start", {"type": "content_block_start", "index": 1,
+                                 "content_block": {"type": "text", "text": ""}}),
+        ("ping", {"type": "ping"}),
+        ("content_block_delta", {"type": "content_block_delta", "index": 1,
+                                 "delta": {"type": "text_delta", "text": "Bonjour "}}),
+        ("content_block_delta", {"type": "content_block_delta", "index": 1,
+                                 "delta": {"type": "text_delta", "text": "🌍"}}),
+        ("content_block_stop", {"type": "content_block_stop", "index": 1}),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                           "usage": {"output_tokens": 9}}),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+)
+
+
+def test_anthropic_through_ask(server: LoopbackServer) -> None:
+    server.handler = lambda _r: Reply(parts=split_every(ANTHROPIC_STREAM, 7))
+    env = cli_env(None, ANTHROPIC_API_KEY="sk-ant-test", ANTHROPIC_BASE_URL=f"http://127.0.0.1:{server.port}/v1")
+    piped = ask(None, "-p", "anthropic", "-m", "claude-x", "hi", env=env)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout == "Bonjour 🌍".encode()
+    request = server.requests[-1]
+    assert request.path == "/v1/messages" and request.headers["x-api-key"] == "sk-ant-test"
+    out = json.loads(ask(None, "-p", "anthropic", "-m", "claude-x", "--json", "hi", env=env).stdout)
+    assert out == {"provider": "anthropic", "model": "claude-x", "content": "Bonjour 🌍", "reasoning": "Hmm.",
+                   "tool_calls": [], "finish_reason": "stop",
+                   "usage": {"input_tokens": 12, "output_tokens": 9, "total_tokens": 21}, "refusal": None}
+
+
+def test_ollama_native_through_ask(server: LoopbackServer) -> None:
+    lines = [
+        {"model": "qwen3", "message": {"role": "assistant", "content": "", "thinking": "Let me see."}, "done": False},
+        {"model": "qwen3", "message": {"role": "assistant", "content": "Hé"}, "done": False},
+        {"model": "qwen3", "message": {"role": "assistant", "content": "llo"}, "done": False},
+        {"model": "qwen3", "message": {"role": "assistant", "content": ""}, "done": True, "done_reason": "stop",
+         "prompt_eval_count": 11, "eval_count": 4},
+    ]
+    body = b"".join(json.dumps(line, ensure_ascii=False).encode() + b"\n" for line in lines)
+    server.handler = lambda _r: Reply(parts=split_every(body, 3), headers={"content-type": "application/x-ndjson"})
+    env = cli_env(None, OLLAMA_HOST=f"127.0.0.1:{server.port}")
+    out = json.loads(ask(None, "-p", "ollama", "-m", "qwen3", "--json", "hi", env=env).stdout)
+    assert (out["content"], out["reasoning"], out["finish_reason"]) == ("Héllo", "Let me see.", "stop")
+    assert out["usage"] == {"input_tokens": 11, "output_tokens": 4, "total_tokens": 15}
+    assert server.requests[-1].path == "/api/chat"

@@ -5,7 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-MODULES = ("llmchat.cli", "llmchat.ask", "llmchat.providers", "llmchat.providers.openai", "llmchat.chat.reply")
+MODULES = (
+    "llmchat.cli", "llmchat.ask", "llmchat.render", "llmchat.providers", "llmchat.providers.openai",
+    "llmchat.providers.anthropic", "llmchat.providers.ollama", "llmchat.chat.reply", "llmchat.config",
+)
 
 
 def test_ask_path_does_not_import_textual() -> None:

@@ -158,7 +158,8 @@ class Accumulator:
             role="assistant",
             content=self.content,
             reasoning="".join(self._reasoning),
-            refusal="".join(self._refusal),
+            refusal="".join(self._refusal)
+            or ("the model refused to answer" if self.raw_finish_reason == "refusal" else ""),
             tool_calls=self.tool_calls(),
             finish_reason=self.finish_reason,
             raw_finish_reason=self.raw_finish_reason,

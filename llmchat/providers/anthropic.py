@@ -22,12 +22,8 @@ import httpx
 from llmchat import __version__
 from llmchat.providers.base import ChatRequest
 from llmchat.providers.errors import (
-    ConnectError,
-    ProviderError,
-    ProviderTimeout,
     ServerError,
     StreamInterrupted,
-    error_for_status,
     error_message,
 )
 from llmchat.providers.events import (
@@ -39,7 +35,7 @@ from llmchat.providers.events import (
     ToolCallDelta,
     Usage,
 )
-from llmchat.providers.openai import _read_limited, _reason
+from llmchat.providers.http import get_json, post_stream
 from llmchat.providers.sse import SSEDecoder, SSEEvent
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -494,6 +490,18 @@ class AnthropicProvider:
         body["stream"] = True
         return body
 
+    async def list_models(self) -> list[str]:
+        """Model ids from ``GET {base_url}/v1/models`` (Anthropic "List Models"), sorted.
+
+        Raises:
+            ProviderError: the matching subclass on an HTTP error or a network failure.
+        """
+        data = await get_json(
+            self.client, f"{self.base_url}/v1/models?limit=1000", self._headers, self.name
+        )
+        items = data.get("data") if isinstance(data, dict) else None
+        return sorted(str(m["id"]) for m in items or () if isinstance(m, dict) and m.get("id"))
+
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """POST ``{base_url}/v1/messages`` and yield the reply's events (Finish last).
 
@@ -508,48 +516,17 @@ class AnthropicProvider:
         """
         url = f"{self.base_url}/v1/messages"
         parser = EventParser(self.name)
-        try:
-            async with self.client.stream(
-                "POST", url, json=self.build_body(request), headers=self._headers
-            ) as response:
-                if response.status_code >= 400:
-                    raise error_for_status(
-                        response.status_code, await _read_limited(response), self.name
-                    )
-                if response.headers.get("content-type", "").startswith("application/json"):
-                    # A server that ignored `stream: true` and sent one whole Message.
-                    message = _json_object(await _read_limited(response, 1 << 26), self.name)
-                    for event in parser.feed_message(message):
-                        yield event
-                else:
-                    decoder = SSEDecoder()
-                    async for raw in response.aiter_bytes():
-                        for sse in decoder.feed(raw):
-                            for event in parser.feed_sse(sse):
-                                yield event
-                            if parser.done:
-                                break
-                        if parser.done:
-                            break
-                    else:
-                        for sse in decoder.close():
-                            for event in parser.feed_sse(sse):
-                                yield event
-                            if parser.done:
-                                break
-        except ProviderError:
-            raise
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
-            raise ConnectError(f"cannot reach {url}: {_reason(exc)}", provider=self.name) from exc
-        except httpx.TimeoutException as exc:
-            raise ProviderTimeout(f"no answer from {url} in time", provider=self.name) from exc
-        except (httpx.RemoteProtocolError, httpx.ReadError):
-            for event in parser.end(complete=False):
-                yield event
-            return
-        except httpx.HTTPError as exc:
-            raise ProviderError(f"{type(exc).__name__}: {_reason(exc)}", provider=self.name) from exc
-        for event in parser.end(complete=True):
+        async for event in post_stream(
+            self.client,
+            url,
+            body=self.build_body(request),
+            headers=self._headers,
+            provider=self.name,
+            decoder=SSEDecoder(),
+            parse=parser.feed_sse,
+            parser=parser,
+            whole_json=lambda text: parser.feed_message(_json_object(text, self.name)),
+        ):
             yield event
 
 

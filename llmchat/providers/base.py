@@ -42,6 +42,14 @@ class Provider(Protocol):
     name: str
     """The provider or profile name shown to the user (e.g. "openai", "groq")."""
 
+    async def list_models(self) -> list[str]:
+        """The model names the provider serves, sorted.
+
+        Raises:
+            ProviderError: the matching subclass on an HTTP error or a network failure.
+        """
+        ...
+
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Send `request` and yield its stream events; the last one is always a Finish.
 

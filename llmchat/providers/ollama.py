@@ -19,12 +19,8 @@ import httpx
 from llmchat import __version__
 from llmchat.providers.base import ChatRequest
 from llmchat.providers.errors import (
-    ConnectError,
-    ProviderError,
-    ProviderTimeout,
     ServerError,
     StreamInterrupted,
-    error_for_status,
 )
 from llmchat.providers.events import (
     ContentDelta,
@@ -35,8 +31,8 @@ from llmchat.providers.events import (
     ToolCallDelta,
     Usage,
 )
+from llmchat.providers.http import get_json, post_stream
 from llmchat.providers.ndjson import NDJSONDecoder
-from llmchat.providers.openai import _read_limited, _reason
 
 DEFAULT_BASE_URL = "http://127.0.0.1:11434"
 
@@ -305,6 +301,21 @@ class OllamaProvider:
             body["options"] = options
         return body
 
+    async def list_models(self) -> list[str]:
+        """Local model names from ``GET {base_url}/api/tags`` (Ollama API "List Local
+        Models"), sorted.
+
+        Raises:
+            ProviderError: the matching subclass on an HTTP error or a network failure.
+        """
+        data = await get_json(self.client, f"{self.base_url}/api/tags", self._headers, self.name)
+        items = data.get("models") if isinstance(data, dict) else None
+        return sorted(
+            str(m.get("name") or m.get("model"))
+            for m in items or ()
+            if isinstance(m, dict) and (m.get("name") or m.get("model"))
+        )
+
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """POST ``{base_url}/api/chat`` and yield the reply's events (Finish last).
 
@@ -319,40 +330,17 @@ class OllamaProvider:
         """
         url = f"{self.base_url}/api/chat"
         parser = LineParser(self.name)
-        try:
-            async with self.client.stream(
-                "POST", url, json=self.build_body(request), headers=self._headers
-            ) as response:
-                if response.status_code >= 400:
-                    raise error_for_status(
-                        response.status_code, await _read_limited(response), self.name
-                    )
-                decoder = NDJSONDecoder()
-                async for raw in response.aiter_bytes():
-                    for line in decoder.feed(raw):
-                        for event in parser.feed(line):
-                            yield event
-                        if parser.done:
-                            break
-                    if parser.done:
-                        break
-                else:
-                    for line in decoder.close():
-                        for event in parser.feed(line):
-                            yield event
-                        if parser.done:
-                            break
-        except ProviderError:
-            raise
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
-            raise ConnectError(f"cannot reach {url}: {_reason(exc)}", provider=self.name) from exc
-        except httpx.TimeoutException as exc:
-            raise ProviderTimeout(f"no answer from {url} in time", provider=self.name) from exc
-        except (httpx.RemoteProtocolError, httpx.ReadError):
-            for event in parser.end(complete=False):
-                yield event
-            return
-        except httpx.HTTPError as exc:
-            raise ProviderError(f"{type(exc).__name__}: {_reason(exc)}", provider=self.name) from exc
-        for event in parser.end(complete=True):
+        async for event in post_stream(
+            self.client,
+            url,
+            body=self.build_body(request),
+            headers=self._headers,
+            provider=self.name,
+            decoder=NDJSONDecoder(),
+            parse=parser.feed,
+            parser=parser,
+            whole_json=None,
+        ):
             yield event
+
+

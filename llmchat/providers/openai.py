@@ -18,12 +18,8 @@ import httpx
 from llmchat import __version__
 from llmchat.providers.base import ChatRequest
 from llmchat.providers.errors import (
-    ConnectError,
-    ProviderError,
-    ProviderTimeout,
     ServerError,
     StreamInterrupted,
-    error_for_status,
     error_message,
 )
 from llmchat.providers.events import (
@@ -36,10 +32,10 @@ from llmchat.providers.events import (
     ToolCallDelta,
     Usage,
 )
+from llmchat.providers.http import get_json, post_stream
 from llmchat.providers.sse import SSEDecoder, SSEEvent
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-MAX_ERROR_BODY = 64 * 1024
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -281,7 +277,7 @@ class OpenAIProvider:
         Raises:
             ProviderError: the matching subclass on an HTTP error or a network failure.
         """
-        data = await _list_models_at(self.client, f"{self.base_url}/models", self._headers, self.name)
+        data = await get_json(self.client, f"{self.base_url}/models", self._headers, self.name)
         items = data.get("data") if isinstance(data, dict) else None
         return sorted(str(m["id"]) for m in items or () if isinstance(m, dict) and m.get("id"))
 
@@ -300,77 +296,15 @@ class OpenAIProvider:
         """
         url = f"{self.base_url}/{'completions' if request.prompt is not None else 'chat/completions'}"
         parser = ChunkParser(self.name)
-        try:
-            async with self.client.stream(
-                "POST", url, json=self.build_body(request), headers=self._headers
-            ) as response:
-                if response.status_code >= 400:
-                    raise error_for_status(
-                        response.status_code, await _read_limited(response), self.name
-                    )
-                if response.headers.get("content-type", "").startswith("application/json"):
-                    # A server that ignored `stream: true` and sent one whole completion.
-                    for event in parser.feed(await _read_limited(response, 1 << 26)):
-                        yield event
-                else:
-                    decoder = SSEDecoder()
-                    async for raw in response.aiter_bytes():
-                        for sse in decoder.feed(raw):
-                            for event in parser.feed_sse(sse):
-                                yield event
-                            if parser.done:
-                                break
-                        if parser.done:
-                            break
-                    else:
-                        for sse in decoder.close():
-                            for event in parser.feed_sse(sse):
-                                yield event
-        except ProviderError:
-            raise
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
-            raise ConnectError(f"cannot reach {url}: {_reason(exc)}", provider=self.name) from exc
-        except httpx.TimeoutException as exc:
-            raise ProviderTimeout(f"no answer from {url} in time", provider=self.name) from exc
-        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            for event in parser.end(complete=False):
-                yield event
-            return
-        except httpx.HTTPError as exc:
-            raise ProviderError(f"{type(exc).__name__}: {_reason(exc)}", provider=self.name) from exc
-        for event in parser.end(complete=True):
+        async for event in post_stream(
+            self.client,
+            url,
+            body=self.build_body(request),
+            headers=self._headers,
+            provider=self.name,
+            decoder=SSEDecoder(),
+            parse=parser.feed_sse,
+            parser=parser,
+            whole_json=parser.feed,
+        ):
             yield event
-
-
-async def _list_models_at(
-    client: httpx.AsyncClient, url: str, headers: Mapping[str, str], provider: str
-) -> Any:
-    """GET a model list endpoint and return its JSON.
-
-    Raises:
-        ProviderError: the matching subclass for an HTTP error status or a network failure.
-    """
-    try:
-        response = await client.get(url, headers=headers)
-    except httpx.HTTPError as exc:
-        raise ConnectError(f"cannot reach {url}: {_reason(exc)}", provider=provider) from exc
-    if response.status_code >= 400:
-        raise error_for_status(response.status_code, response.text, provider)
-    try:
-        return response.json()
-    except ValueError:
-        raise ServerError(f"{url} did not answer with JSON", provider=provider) from None
-
-
-async def _read_limited(response: httpx.Response, limit: int = MAX_ERROR_BODY) -> str:
-    """Read at most `limit` bytes of a response body as text."""
-    data = bytearray()
-    async for chunk in response.aiter_bytes():
-        data += chunk
-        if len(data) >= limit:
-            break
-    return data[:limit].decode("utf-8", "replace")
-
-
-def _reason(exc: Exception) -> str:
-    return str(exc) or type(exc).__name__

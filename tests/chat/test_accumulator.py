@@ -323,3 +323,15 @@ def test_cancel_while_waiting(acc: Accumulator) -> None:
     assert acc.state == "cancelled"
     assert acc.message().ttft is None
     assert acc.message().content == ""
+
+
+def test_a_refusal_stop_reason_without_text_still_reports_a_refusal() -> None:
+    from llmchat.providers.events import Finish
+
+    accumulator = Accumulator()
+    accumulator.start()
+    accumulator.add(Finish("content_filter", "refusal"))  # Anthropic sends no refusal text
+    assert accumulator.message().refusal == "the model refused to answer"
+    other = Accumulator()
+    other.add(Finish("content_filter", "content_filter"))
+    assert other.message().refusal == ""
