@@ -25,7 +25,7 @@ from llmchat.config import Settings
 from llmchat.providers import make_client
 from llmchat.providers.base import ChatRequest
 from llmchat.providers.errors import ProviderError
-from llmchat.providers.events import ContentDelta, ReasoningDelta, StreamEvent
+from llmchat.providers.events import ContentDelta, ReasoningDelta, Retrying, StreamEvent
 from llmchat.safety import terminal_safe
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -206,11 +206,17 @@ def run_ask(
 async def _stream(
     settings: Settings, request: ChatRequest, accumulator: Accumulator, sink: Sink
 ) -> int:
-    async with make_client(settings.timeout) as client:
-        provider = settings.provider.create(client)
+    async with make_client() as client:
+        provider = settings.provider.create(client, settings.policy)
         try:
             async with aclosing(stream_reply(provider, request, accumulator)) as events:
                 async for event in events:
+                    if isinstance(event, Retrying):
+                        print(
+                            f"llmchat: retrying in {event.delay:.1f} s after {event.error}",
+                            file=sys.stderr,
+                            flush=True,
+                        )
                     sink.event(event)
         except ProviderError:
             return EXIT_ERROR

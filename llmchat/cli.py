@@ -203,7 +203,7 @@ def models(
     settings = _ensure_credentials(settings, interactive=False)
 
     async def fetch() -> list[str]:
-        async with make_client(30.0) as client:
+        async with make_client() as client:
             return await settings.provider.create(client).list_models()
 
     try:

@@ -6,7 +6,9 @@ The config file lives at ``paths.config_file()``::
     model = "gpt-4o-mini"          # default model
     system = "You are terse."      # default system prompt
     theme = "llmchat-dark"
-    timeout = 600                  # seconds a stream may stay silent
+    retries = 2                    # retries before the first token (429, 5xx, no connection)
+    idle_timeout = 120             # seconds a stream may stay silent ("timeout" works too)
+    first_token_timeout = 300      # seconds to the first token
 
     [options]                      # generation options for every request
     temperature = 0.7
@@ -35,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from llmchat.errors import ConfigError
+from llmchat.providers.http import StreamPolicy
 
 if TYPE_CHECKING:
     import httpx
@@ -82,7 +85,17 @@ BUILTIN_PROFILES: dict[str, Builtin] = {
 """Providers usable by name with no config (``-p groq``); a config profile of the same name
 overrides any of their fields."""
 
-_TOP_KEYS = {"provider", "model", "system", "theme", "timeout", "options", "profiles", "providers"}
+_POLICY_KEYS = {
+    "retries": "retries",
+    "timeout": "idle_timeout",  # the first name of the idle timeout
+    "idle_timeout": "idle_timeout",
+    "connect_timeout": "connect_timeout",
+    "first_token_timeout": "first_token_timeout",
+    "total_timeout": "total_timeout",
+    "retry_after_cap": "retry_after_cap",
+}
+"""Config keys that tune :class:`~llmchat.providers.http.StreamPolicy` (seconds; retries a count)."""
+_TOP_KEYS = {"provider", "model", "system", "theme", "options", "profiles", "providers", *_POLICY_KEYS}
 _PROFILE_KEYS = {"kind", "base_url", "api_key_env", "model", "headers", "options"}
 _OPTION_TYPES: dict[str, tuple[type, ...]] = {
     "temperature": (int, float),
@@ -126,8 +139,8 @@ class ProviderSettings:
             )
         return f"no API key for {self.name!r}: set {self.api_key_env} in the environment"
 
-    def create(self, client: httpx.AsyncClient) -> Provider:
-        """The provider for these settings, on the shared `client`."""
+    def create(self, client: httpx.AsyncClient, policy: StreamPolicy | None = None) -> Provider:
+        """The provider for these settings, on the shared `client`, streaming under `policy`."""
         from llmchat.providers import create_provider
 
         return create_provider(
@@ -137,6 +150,7 @@ class ProviderSettings:
             base_url=self.base_url,
             api_key=self.api_key,
             headers=dict(self.headers),
+            policy=policy,
         )
 
 
@@ -148,8 +162,8 @@ class Settings:
     system: str | None = None
     """The system prompt sent with every request, or None."""
     theme: str = DEFAULT_THEME
-    timeout: float = 600.0
-    """Seconds a stream may stay silent before it fails."""
+    policy: StreamPolicy = field(default_factory=StreamPolicy)
+    """Retries, timeouts and size caps of every stream."""
     options: Mapping[str, Any] = field(default_factory=dict)
     """Generation options sent with every request (temperature, max_tokens, ...)."""
     config_path: Path | None = None
@@ -212,9 +226,17 @@ def load_settings(
     )
     provider_settings = _provider(name, profile, chosen_model, env, here)
 
-    timeout = data.get("timeout", 600.0)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise ConfigError(f"{where}: 'timeout' must be a positive number of seconds")
+    policy: dict[str, Any] = {}
+    for key, attribute in _POLICY_KEYS.items():
+        if key not in data:
+            continue
+        value = data[key]
+        if key == "retries":
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10:
+                raise ConfigError(f"{where}: 'retries' must be a whole number from 0 to 10")
+        elif isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(f"{where}: {key!r} must be a positive number of seconds")
+        policy[attribute] = value
     merged_options = {
         **_options(data.get("options", {}), f"{where}: options"),
         **_options(profile.get("options", {}), f"{here}.options"),
@@ -224,7 +246,7 @@ def load_settings(
         provider=provider_settings,
         system=system if system is not None else env.get("LLMCHAT_SYSTEM") or _str(data, "system", where),
         theme=theme or env.get("LLMCHAT_THEME") or _str(data, "theme", where) or DEFAULT_THEME,
-        timeout=float(timeout),
+        policy=StreamPolicy(**policy),
         options=merged_options,
         config_path=config_path,
         profiles=tuple(profiles),

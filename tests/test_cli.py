@@ -462,10 +462,13 @@ def test_closed_pipe_with_json_exits_0_quietly(server: LoopbackServer) -> None:
 
 @pytest.mark.parametrize("status", [429, 500])
 def test_other_http_errors_exit_1_with_the_server_message(server: LoopbackServer, status: int) -> None:
-    server.handler = lambda r: json_reply(status, {"error": {"message": f"server says {status}"}})
+    reply = json_reply(status, {"error": {"message": f"server says {status}"}})
+    reply.headers["retry-after-ms"] = "10"  # retried twice (visibly), quickly
+    server.handler = lambda r: reply
     result = ask(server, "hi")
     assert result.returncode == 1
     assert result.stdout == b""
     lines = result.stderr.decode().strip().splitlines()
-    assert len(lines) == 1
-    assert f"server says {status}" in lines[0] and str(status) in lines[0]
+    assert len(lines) == 3 and len(server.requests) == 3
+    assert all(line.startswith("llmchat: retrying in 0.0 s after openai: HTTP") for line in lines[:2])
+    assert f"server says {status}" in lines[2] and str(status) in lines[2]

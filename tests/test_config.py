@@ -15,6 +15,7 @@ from llmchat.config import (
     ollama_host,
 )
 from llmchat.errors import ConfigError
+from llmchat.providers.http import StreamPolicy
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -39,7 +40,7 @@ def test_defaults(tmp_path: Path, missing: str | None) -> None:
     assert p.api_key_env == "OPENAI_API_KEY"
     assert settings.system is None
     assert settings.theme == "llmchat-dark"
-    assert settings.timeout == 600.0
+    assert settings.policy == StreamPolicy()
     assert settings.profiles == ()
 
 
@@ -70,7 +71,7 @@ def test_config_file_values(tmp_path: Path) -> None:
     assert settings.provider.base_url == "http://file.example/v1"  # trailing slash dropped
     assert settings.system == "file system"
     assert settings.theme == "file-theme"
-    assert settings.timeout == 30.0
+    assert settings.policy.idle_timeout == 30
     assert settings.config_path == path
     assert settings.profiles == ("openai",)
 

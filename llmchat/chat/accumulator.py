@@ -18,12 +18,13 @@ from llmchat.providers.events import (
     FinishReason,
     ReasoningDelta,
     RefusalDelta,
+    Retrying,
     StreamEvent,
     ToolCallDelta,
     Usage,
 )
 
-ReplyState = Literal["idle", "waiting", "streaming", "done", "cancelled", "error"]
+ReplyState = Literal["idle", "waiting", "retrying", "streaming", "done", "cancelled", "error"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,8 @@ class ReplyStats:
     estimated: bool
     tokens_per_second: float | None
     error: str | None
+    retry: Retrying | None = None
+    """The last retry announced, while its wait runs (state "retrying")."""
 
 
 class Accumulator:
@@ -71,6 +74,9 @@ class Accumulator:
         self.started_at: float | None = None
         self.first_token_at: float | None = None
         self.ended_at: float | None = None
+        self.retry: Retrying | None = None
+        """The last Retrying event (the request failed before any token and is sent again)."""
+        self._retry_at = 0.0
 
     # -- feeding -------------------------------------------------------------------------
 
@@ -95,6 +101,9 @@ class Accumulator:
             self._refusal.append(event.text)
         elif isinstance(event, Usage):
             self.usage = event
+            return
+        elif isinstance(event, Retrying):
+            self.retry, self._retry_at = event, self._clock()
             return
         elif isinstance(event, Finish):
             self._end(event.reason, event.raw)
@@ -140,7 +149,11 @@ class Accumulator:
         if self.started_at is None:
             return "idle"
         if self.finish_reason is None:
-            return "streaming" if self.first_token_at is not None else "waiting"
+            if self.first_token_at is not None:
+                return "streaming"
+            if self.retry and self._clock() < self._retry_at + self.retry.delay:
+                return "retrying"
+            return "waiting"
         if self.finish_reason in ("cancelled", "error"):
             return self.finish_reason
         return "done"
@@ -189,6 +202,7 @@ class Accumulator:
             estimated=estimated,
             tokens_per_second=rate,
             error=self.error,
+            retry=self.retry if self.state == "retrying" else None,
         )
 
     def _since_start(self, moment: float | None) -> float | None:

@@ -6,12 +6,14 @@ import httpx
 
 from llmchat.providers.base import ChatRequest, Provider
 from llmchat.providers.errors import ProviderError
+from llmchat.providers.http import StreamPolicy
 from llmchat.providers.events import (
     ContentDelta,
     Finish,
     FinishReason,
     ReasoningDelta,
     RefusalDelta,
+    Retrying,
     StreamEvent,
     ToolCallDelta,
     Usage,
@@ -25,6 +27,8 @@ __all__ = [
     "Provider",
     "ProviderError",
     "ReasoningDelta",
+    "Retrying",
+    "StreamPolicy",
     "RefusalDelta",
     "StreamEvent",
     "ToolCallDelta",
@@ -37,16 +41,10 @@ KINDS = ("openai", "anthropic", "ollama")
 """Wire protocols implemented so far."""
 
 
-def make_client(timeout: float = 600.0, connect_timeout: float = 10.0) -> httpx.AsyncClient:
-    """The shared HTTP client: `connect_timeout` to connect, `timeout` seconds of read silence.
-
-    The read timeout is long because reasoning models may think for minutes before the first
-    token.
-    """
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(timeout, connect=connect_timeout),
-        follow_redirects=False,
-    )
+def make_client() -> httpx.AsyncClient:
+    """The shared HTTP client. Streams set their own timeouts (see :class:`StreamPolicy`);
+    other requests (model lists) wait 30 s at most."""
+    return httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=False)
 
 
 def create_provider(
@@ -57,6 +55,7 @@ def create_provider(
     base_url: str,
     api_key: str | None,
     headers: dict[str, str] | None = None,
+    policy: StreamPolicy | None = None,
 ) -> Provider:
     """Build the provider for a wire protocol `kind` (one of :data:`KINDS`).
 
@@ -69,21 +68,11 @@ def create_provider(
         ValueError: for an unknown `kind`.
     """
     if kind == "openai":
-        from llmchat.providers.openai import OpenAIProvider
-
-        return OpenAIProvider(
-            client=client, base_url=base_url, api_key=api_key, name=name, headers=headers
-        )
-    if kind == "anthropic":
-        from llmchat.providers.anthropic import AnthropicProvider
-
-        return AnthropicProvider(
-            client=client, base_url=base_url, api_key=api_key, name=name, headers=headers
-        )
-    if kind == "ollama":
-        from llmchat.providers.ollama import OllamaProvider
-
-        return OllamaProvider(
-            client=client, base_url=base_url, api_key=api_key, name=name, headers=headers
-        )
-    raise ValueError(f"unknown provider kind {kind!r}; known: {', '.join(KINDS)}")
+        from llmchat.providers.openai import OpenAIProvider as cls
+    elif kind == "anthropic":
+        from llmchat.providers.anthropic import AnthropicProvider as cls  # type: ignore[assignment]
+    elif kind == "ollama":
+        from llmchat.providers.ollama import OllamaProvider as cls  # type: ignore[assignment]
+    else:
+        raise ValueError(f"unknown provider kind {kind!r}; known: {', '.join(KINDS)}")
+    return cls(client=client, base_url=base_url, api_key=api_key, name=name, headers=headers, policy=policy)

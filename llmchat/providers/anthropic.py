@@ -35,7 +35,7 @@ from llmchat.providers.events import (
     ToolCallDelta,
     Usage,
 )
-from llmchat.providers.http import get_json, post_stream
+from llmchat.providers.http import StreamPolicy, get_json, post_stream
 from llmchat.providers.sse import SSEDecoder, SSEEvent
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -419,6 +419,7 @@ class AnthropicProvider:
         api_key: sent as ``x-api-key``; None for a proxy that adds it.
         name: the provider or profile name used in messages.
         headers: extra headers (e.g. ``anthropic-beta``).
+        policy: retries, timeouts and size caps (:class:`~llmchat.providers.http.StreamPolicy`).
         version: the ``anthropic-version`` header.
         default_max_tokens: ``max_tokens`` when the request options give none (the Messages
             API requires it).
@@ -434,8 +435,10 @@ class AnthropicProvider:
         headers: Mapping[str, str] | None = None,
         version: str = DEFAULT_VERSION,
         default_max_tokens: int = 4096,
+        policy: StreamPolicy | None = None,
     ) -> None:
         self.client = client
+        self.policy = policy or StreamPolicy()
         root = base_url.rstrip("/")
         self.base_url = root[: -len("/v1")] if root.endswith("/v1") else root
         self.name = name
@@ -515,17 +518,17 @@ class AnthropicProvider:
                 yielded) or a malformed event.
         """
         url = f"{self.base_url}/v1/messages"
-        parser = EventParser(self.name)
         async for event in post_stream(
             self.client,
             url,
             body=self.build_body(request),
             headers=self._headers,
             provider=self.name,
-            decoder=SSEDecoder(),
-            parse=parser.feed_sse,
-            parser=parser,
-            whole_json=lambda text: parser.feed_message(_json_object(text, self.name)),
+            decoder_factory=SSEDecoder,
+            parser_factory=lambda: EventParser(self.name),
+            parse=EventParser.feed_sse,
+            whole_json=lambda parser, text: parser.feed_message(_json_object(text, self.name)),
+            policy=self.policy,
         ):
             yield event
 

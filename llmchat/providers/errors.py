@@ -10,7 +10,12 @@ Hierarchy::
     ├── RateLimitError             429
     ├── ServerError                5xx, or an error event inside a stream
     ├── ConnectError               the server could not be reached (DNS, refused, TLS)
-    ├── ProviderTimeout            no answer within the timeout
+    ├── ProviderTimeout            no answer within a timeout
+    │   ├── ConnectTimeout         no connection within the connect timeout
+    │   ├── FirstTokenTimeout      connected, but no first token in time
+    │   ├── IdleTimeout            the stream went silent (keep-alives do not count)
+    │   └── DeadlineExceeded       the whole reply took longer than the total deadline
+    ├── StreamTooLarge             an event or the whole reply passed its size cap
     └── StreamInterrupted          the stream ended before the provider's terminal signal
 """
 
@@ -45,6 +50,8 @@ class ProviderError(Exception):
         self.status = status
         self.provider = provider
         self.hint = hint if hint is not None else self.hint_default
+        self.retry_after: float | None = None
+        """Seconds the server asked us to wait (``Retry-After`` / ``retry-after-ms``)."""
 
     def describe(self) -> str:
         """One line for the user: provider, status, the provider's message and a hint."""
@@ -86,7 +93,27 @@ class ConnectError(ProviderError):
 
 
 class ProviderTimeout(ProviderError):
+    hint_default = "the server is slow or stuck; try again, or raise the timeout in the config"
+
+
+class ConnectTimeout(ProviderTimeout):
+    hint_default = "check the base URL and your network"
+
+
+class FirstTokenTimeout(ProviderTimeout):
     pass
+
+
+class IdleTimeout(ProviderTimeout):
+    pass
+
+
+class DeadlineExceeded(ProviderTimeout):
+    pass
+
+
+class StreamTooLarge(ProviderError):
+    """An SSE event / NDJSON line or the whole reply passed its size cap (memory stays bounded)."""
 
 
 class StreamInterrupted(ProviderError):

@@ -76,5 +76,17 @@ class Finish:
     raw: str | None = None
 
 
-StreamEvent = ContentDelta | ReasoningDelta | RefusalDelta | ToolCallDelta | Usage | Finish
+@dataclass(frozen=True, slots=True)
+class Retrying:
+    """The request failed before any token and will be sent again after `delay` seconds.
+
+    `attempt` counts retries from 1; `error` is the failure's one-line description.
+    """
+
+    attempt: int
+    delay: float
+    error: str
+
+
+StreamEvent = ContentDelta | ReasoningDelta | RefusalDelta | ToolCallDelta | Usage | Finish | Retrying
 """Everything a provider stream can yield."""

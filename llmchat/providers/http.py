@@ -7,30 +7,44 @@ turns httpx's exceptions into the ProviderError hierarchy the same way for all o
 
 from __future__ import annotations
 
+import asyncio
+import email.utils
+import random
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
 
 from llmchat.providers.errors import (
     ConnectError,
+    ConnectTimeout,
+    DeadlineExceeded,
+    FirstTokenTimeout,
+    IdleTimeout,
     ProviderError,
     ProviderTimeout,
     ServerError,
+    StreamTooLarge,
     error_for_status,
 )
-from llmchat.providers.events import StreamEvent
+from llmchat.providers.events import Retrying, StreamEvent
 
 MAX_ERROR_BODY = 64 * 1024
 """Bytes of an error body kept for its message."""
-MAX_JSON_REPLY = 64 * 1024 * 1024
-"""Bytes of a whole (non-streamed) JSON reply."""
 
 Item = TypeVar("Item")
 
 
 class Decoder(Protocol, Generic[Item]):
     """Incremental body decoder: `feed` raw bytes, `close` at end of body."""
+
+    @property
+    def buffered(self) -> int:
+        """Characters held for an item not yet complete (bounded by the size cap)."""
+        ...
 
     def feed(self, chunk: bytes) -> list[Item]: ...
     def close(self) -> list[Item]: ...
@@ -49,6 +63,63 @@ class Parser(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class StreamPolicy:
+    """How patient and how careful a stream is. Times in seconds, sizes in bytes."""
+
+    retries: int = 2
+    """Retries before the first token, for RETRY_STATUSES and connection failures."""
+    backoff: float = 1.0
+    """First retry delay; it doubles each time, with jitter (half to full)."""
+    retry_after_cap: float = 60.0
+    """A Retry-After longer than this is reported, not slept on."""
+    connect_timeout: float = 10.0
+    first_token_timeout: float = 300.0
+    """From sending the request to the first token (reasoning models think first)."""
+    idle_timeout: float = 120.0
+    """Longest silence between tokens; keep-alive comments do not count as tokens."""
+    total_timeout: float | None = None
+    """Deadline for the whole reply, or None."""
+    max_event_bytes: int = 8 * 1024 * 1024
+    """Largest single SSE event or NDJSON line."""
+    max_reply_bytes: int = 64 * 1024 * 1024
+    """Largest whole response body."""
+
+
+P = TypeVar("P", bound=Parser)
+
+RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+"""HTTP statuses worth retrying (as the OpenAI and Anthropic SDKs do)."""
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date, RFC 9110)."""
+    try:
+        if headers.get("retry-after-ms"):
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        value = headers.get("retry-after")
+        if not value:
+            return None
+        if value.strip().replace(".", "", 1).isdigit():
+            return float(value)
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, when.timestamp() - time.time())
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
+def _retryable(error: ProviderError) -> bool:
+    return isinstance(error, ConnectError) or error.status in RETRY_STATUSES
+
+
+def backoff_delay(policy: StreamPolicy, attempt: int, error: ProviderError) -> float:
+    """The wait before retry number `attempt` (from 1): the server's Retry-After if it gave
+    one, else exponential backoff with jitter."""
+    if error.retry_after is not None:
+        return error.retry_after
+    return policy.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)
+
+
 async def post_stream(
     client: httpx.AsyncClient,
     url: str,
@@ -56,53 +127,158 @@ async def post_stream(
     body: Mapping[str, Any],
     headers: Mapping[str, str],
     provider: str,
-    decoder: Decoder[Item],
-    parse: Callable[[Item], list[StreamEvent]],
-    parser: Parser,
-    whole_json: Callable[[str], list[StreamEvent]] | None = None,
+    decoder_factory: Callable[[], Decoder[Item]],
+    parser_factory: Callable[[], P],
+    parse: Callable[[P, Item], list[StreamEvent]],
+    whole_json: Callable[[P, str], list[StreamEvent]] | None = None,
+    policy: StreamPolicy | None = None,
 ) -> AsyncIterator[StreamEvent]:
-    """POST `body` to `url`; yield ``parse(item)`` for each decoded item, then ``parser.end``.
+    """POST `body` to `url`; yield the parsed stream events, then ``parser.end``.
 
-    Leaving the iteration early (cancellation, ``aclose``) exits ``client.stream`` and so
-    closes the connection, which tells the server to stop generating.
+    Failures before the first event are retried (``policy.retries`` times, for
+    RETRY_STATUSES and connection failures), announced by a :class:`Retrying` event before
+    each wait. After a token was yielded nothing is retried. Leaving the iteration early
+    (cancellation, ``aclose``) exits ``client.stream`` and so closes the connection, which
+    tells the server to stop generating; cancellation also interrupts a backoff sleep.
 
     Args:
-        whole_json: parses a server's single JSON reply when it ignored ``stream: true``
-            (content type ``application/json``).
+        decoder_factory, parser_factory: make a fresh decoder and parser per attempt.
+        parse: ``parse(parser, item)`` turns one decoded item into events.
+        whole_json: ``whole_json(parser, text)`` parses a server's single JSON reply when it
+            ignored ``stream: true``.
+        policy: retries, timeouts and size caps (defaults: :class:`StreamPolicy`).
 
     Raises:
-        ProviderError: the subclass for an HTTP error status, with the server's message.
-        ConnectError: the server could not be reached (refused, DNS, TLS, bad URL).
-        ProviderTimeout: the server was silent for longer than the client's timeout.
+        ProviderError: the subclass for an HTTP error status, with the server's message
+            (and ``retry_after`` when the server sent one).
+        ConnectError, ConnectTimeout: the server could not be reached.
+        FirstTokenTimeout, IdleTimeout, DeadlineExceeded: the stream was too slow.
+        StreamTooLarge: an event or the reply passed its size cap.
         StreamInterrupted: (from the parser) the body ended before the terminal signal.
     """
-    try:
-        async with client.stream("POST", url, json=body, headers=headers) as response:
-            if response.status_code >= 400:
-                raise error_for_status(response.status_code, await read_limited(response), provider)
-            if whole_json is not None and response.headers.get("content-type", "").startswith(
-                "application/json"
-            ):
-                for event in whole_json(await read_limited(response, MAX_JSON_REPLY)):
+    policy = policy or StreamPolicy()
+    loop = asyncio.get_running_loop()
+    deadline = None if policy.total_timeout is None else loop.time() + policy.total_timeout
+    attempt = 0
+    while True:
+        parser = parser_factory()
+        started = False  # an event reached the consumer: never retry after that
+        try:
+            async with aclosing(
+                _attempt(
+                    client, url, body, headers, provider, decoder_factory(), parse, parser,
+                    whole_json, policy, deadline,
+                )
+            ) as events:
+                async for event in events:
+                    started = True
                     yield event
-            else:
-                async for raw in response.aiter_bytes():
-                    for item in decoder.feed(raw):
-                        for event in parse(item):
-                            yield event
-                        if parser.done:
-                            break
-                    if parser.done:
-                        break
+            return
+        except ProviderError as error:
+            if started or attempt >= policy.retries or not _retryable(error):
+                raise
+            attempt += 1
+            delay = backoff_delay(policy, attempt, error)
+            if delay > policy.retry_after_cap:
+                error.hint = (
+                    f"the server asked to wait {delay:.0f} s, more than the "
+                    f"{policy.retry_after_cap:.0f} s llmchat waits; try again later"
+                )
+                raise
+            if deadline is not None and loop.time() + delay > deadline:
+                raise
+            yield Retrying(attempt, delay, error.describe())
+            await asyncio.sleep(delay)
+
+
+async def _attempt(
+    client: httpx.AsyncClient,
+    url: str,
+    body: Mapping[str, Any],
+    headers: Mapping[str, str],
+    provider: str,
+    decoder: Decoder[Item],
+    parse: Callable[[P, Item], list[StreamEvent]],
+    parser: P,
+    whole_json: Callable[[P, str], list[StreamEvent]] | None,
+    policy: StreamPolicy,
+    deadline: float | None,
+) -> AsyncIterator[StreamEvent]:
+    """One request: the watchdog, the size caps and the httpx error mapping."""
+    loop = asyncio.get_running_loop()
+    phase = "first token"
+
+    def arm(seconds: float) -> float:
+        limit = loop.time() + seconds
+        return limit if deadline is None else min(limit, deadline)
+
+    received = 0
+    timeout = httpx.Timeout(None, connect=policy.connect_timeout, write=30.0, pool=policy.connect_timeout)
+    try:
+        async with asyncio.timeout_at(arm(policy.first_token_timeout)) as watchdog:
+            async with client.stream("POST", url, json=body, headers=headers, timeout=timeout) as response:
+                if response.status_code >= 400:
+                    error = error_for_status(response.status_code, await read_limited(response), provider)
+                    error.retry_after = retry_after(response.headers)
+                    raise error
+                if whole_json is not None and response.headers.get("content-type", "").startswith(
+                    "application/json"
+                ):
+                    events = whole_json(parser, await read_limited(response, policy.max_reply_bytes))
+                    watchdog.reschedule(None)
+                    for event in events:
+                        yield event
                 else:
-                    for item in decoder.close():
-                        for event in parse(item):
-                            yield event
+                    async for raw in response.aiter_bytes():
+                        received += len(raw)
+                        if received > policy.max_reply_bytes:
+                            raise StreamTooLarge(
+                                f"the reply passed {policy.max_reply_bytes // 2**20} MiB", provider=provider
+                            )
+                        items = decoder.feed(raw)
+                        if decoder.buffered > policy.max_event_bytes:
+                            raise StreamTooLarge(
+                                f"one stream event passed {policy.max_event_bytes // 2**20} MiB",
+                                provider=provider,
+                            )
+                        for item in items:
+                            events = parse(parser, item)
+                            if events:
+                                watchdog.reschedule(None)  # the consumer's time is not ours
+                                for event in events:
+                                    yield event
+                                phase = "idle"
+                                watchdog.reschedule(arm(policy.idle_timeout))
+                            if parser.done:
+                                break
                         if parser.done:
                             break
+                    else:
+                        for item in decoder.close():
+                            for event in parse(parser, item):
+                                yield event
+                            if parser.done:
+                                break
+                watchdog.reschedule(None)
+    except TimeoutError:
+        if deadline is not None and loop.time() >= deadline - 0.01:
+            raise DeadlineExceeded(
+                f"the reply took longer than the {policy.total_timeout:g} s deadline", provider=provider
+            ) from None
+        if phase == "idle":
+            raise IdleTimeout(
+                f"the stream sent nothing for {policy.idle_timeout:g} s", provider=provider
+            ) from None
+        raise FirstTokenTimeout(
+            f"no first token after {policy.first_token_timeout:g} s", provider=provider
+        ) from None
     except ProviderError:
         raise
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
+    except httpx.ConnectTimeout as exc:
+        raise ConnectTimeout(
+            f"no connection to {url} within {policy.connect_timeout:g} s", provider=provider
+        ) from exc
+    except (httpx.ConnectError, httpx.UnsupportedProtocol) as exc:
         raise ConnectError(f"cannot reach {url}: {reason(exc)}", provider=provider) from exc
     except httpx.TimeoutException as exc:
         raise ProviderTimeout(f"no answer from {url} in time", provider=provider) from exc

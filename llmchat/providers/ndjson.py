@@ -24,6 +24,11 @@ class NDJSONDecoder:
         self._pending: list[str] = []  # text after the last LF, in pieces
         self._bom_checked = False
 
+    @property
+    def buffered(self) -> int:
+        """Characters held for the line being received."""
+        return sum(map(len, self._pending))
+
     def feed(self, chunk: bytes) -> list[str]:
         """Decode a chunk of bytes and return the lines it completed (maybe none).
 

@@ -31,7 +31,7 @@ from llmchat.providers.events import (
     ToolCallDelta,
     Usage,
 )
-from llmchat.providers.http import get_json, post_stream
+from llmchat.providers.http import StreamPolicy, get_json, post_stream
 from llmchat.providers.ndjson import NDJSONDecoder
 
 DEFAULT_BASE_URL = "http://127.0.0.1:11434"
@@ -237,6 +237,7 @@ class OllamaProvider:
         api_key: sent as ``Authorization: Bearer`` (Ollama behind a proxy, Ollama's cloud).
         name: the provider or profile name used in messages.
         headers: extra headers.
+        policy: retries, timeouts and size caps (:class:`~llmchat.providers.http.StreamPolicy`).
     """
 
     def __init__(
@@ -247,8 +248,10 @@ class OllamaProvider:
         api_key: str | None = None,
         name: str = "ollama",
         headers: Mapping[str, str] | None = None,
+        policy: StreamPolicy | None = None,
     ) -> None:
         self.client = client
+        self.policy = policy or StreamPolicy()
         root = base_url.rstrip("/")
         for suffix in ("/v1", "/api"):
             if root.endswith(suffix):
@@ -329,17 +332,17 @@ class OllamaProvider:
                 yielded) or a malformed line.
         """
         url = f"{self.base_url}/api/chat"
-        parser = LineParser(self.name)
         async for event in post_stream(
             self.client,
             url,
             body=self.build_body(request),
             headers=self._headers,
             provider=self.name,
-            decoder=NDJSONDecoder(),
-            parse=parser.feed,
-            parser=parser,
+            decoder_factory=NDJSONDecoder,
+            parser_factory=lambda: LineParser(self.name),
+            parse=LineParser.feed,
             whole_json=None,
+            policy=self.policy,
         ):
             yield event
 

@@ -32,7 +32,7 @@ from llmchat.providers.events import (
     ToolCallDelta,
     Usage,
 )
-from llmchat.providers.http import get_json, post_stream
+from llmchat.providers.http import StreamPolicy, get_json, post_stream
 from llmchat.providers.sse import SSEDecoder, SSEEvent
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -216,6 +216,7 @@ class OpenAIProvider:
         api_key: sent as ``Authorization: Bearer``; None for local servers that need none.
         name: the provider or profile name used in messages.
         headers: extra headers (e.g. OpenRouter's ``HTTP-Referer``).
+        policy: retries, timeouts and size caps (:class:`~llmchat.providers.http.StreamPolicy`).
     """
 
     def __init__(
@@ -226,8 +227,10 @@ class OpenAIProvider:
         api_key: str | None = None,
         name: str = "openai",
         headers: Mapping[str, str] | None = None,
+        policy: StreamPolicy | None = None,
     ) -> None:
         self.client = client
+        self.policy = policy or StreamPolicy()
         self.base_url = base_url.rstrip("/")
         self.name = name
         self._headers = {
@@ -295,16 +298,16 @@ class OpenAIProvider:
             ServerError: an in-band error object or a malformed chunk.
         """
         url = f"{self.base_url}/{'completions' if request.prompt is not None else 'chat/completions'}"
-        parser = ChunkParser(self.name)
         async for event in post_stream(
             self.client,
             url,
             body=self.build_body(request),
             headers=self._headers,
             provider=self.name,
-            decoder=SSEDecoder(),
-            parse=parser.feed_sse,
-            parser=parser,
-            whole_json=parser.feed,
+            decoder_factory=SSEDecoder,
+            parser_factory=lambda: ChunkParser(self.name),
+            parse=ChunkParser.feed_sse,
+            whole_json=ChunkParser.feed,
+            policy=self.policy,
         ):
             yield event

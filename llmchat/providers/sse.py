@@ -40,9 +40,15 @@ class SSEDecoder:
         self._skip_lf = False  # the previous chunk ended in CR: a leading LF is part of it
         self._bom_checked = False
         self._data: list[str] = []
+        self._data_size = 0
         self._event = ""
         self._last_id: str | None = None
         self._retry: int | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Characters held for the event being received (its data lines and the open line)."""
+        return len(self._tail) + self._data_size
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Decode a chunk of bytes and return the events it completed (maybe none)."""
@@ -91,6 +97,7 @@ class SSEDecoder:
             value = value[1:]
         if name == "data":
             self._data.append(value)
+            self._data_size += len(value) + 1
         elif name == "event":
             self._event = value
         elif name == "id":
@@ -109,5 +116,6 @@ class SSEDecoder:
             retry=self._retry,
         )
         self._data = []
+        self._data_size = 0
         self._event = ""
         return event

@@ -76,8 +76,8 @@ class LlmChatApp(App[None]):
 
     def _start_chat(self) -> None:
         if self._provider is None:
-            self._client = make_client(self.settings.timeout)
-            self._provider = self.settings.provider.create(self._client)
+            self._client = make_client()
+            self._provider = self.settings.provider.create(self._client, self.settings.policy)
         self.push_screen(ChatScreen(self._provider, self.settings.provider.model, self.settings.system))
 
     async def on_unmount(self) -> None:

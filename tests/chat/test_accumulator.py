@@ -335,3 +335,18 @@ def test_a_refusal_stop_reason_without_text_still_reports_a_refusal() -> None:
     other = Accumulator()
     other.add(Finish("content_filter", "content_filter"))
     assert other.message().refusal == ""
+
+
+def test_retrying_is_a_state_while_its_wait_runs_and_not_a_token() -> None:
+    from llmchat.providers.events import ContentDelta, Retrying
+
+    now = [0.0]
+    accumulator = Accumulator(clock=lambda: now[0])
+    accumulator.start()
+    accumulator.add(Retrying(1, 2.0, "openai: HTTP 429: slow down"))
+    assert accumulator.state == "retrying" and accumulator.deltas == 0
+    assert accumulator.stats().retry == Retrying(1, 2.0, "openai: HTTP 429: slow down")
+    now[0] = 2.5
+    assert accumulator.state == "waiting" and accumulator.stats().retry is None
+    accumulator.add(ContentDelta("hi"))
+    assert accumulator.state == "streaming" and accumulator.message().ttft == 2.5

@@ -14,6 +14,7 @@ from llmchat.chat.accumulator import ReplyStats
 _STATE_STYLE = {
     "idle": "dim",
     "waiting": "bold $warning",
+    "retrying": "bold $warning",
     "streaming": "bold $primary",
     "done": "bold $success",
     "cancelled": "bold $warning",
@@ -34,7 +35,9 @@ def stats_rows(stats: ReplyStats | None) -> list[tuple[str, str]]:
     output = f"{stats.output_tokens}" + (" (est.)" if stats.estimated and stats.output_tokens else "")
     state = stats.state
     if state == "waiting" and stats.elapsed is not None:
-        state = f"waiting… {stats.elapsed:.1f} s"
+        state = f"waiting for first token… {stats.elapsed:.0f} s"
+    elif state == "retrying" and stats.retry is not None:
+        state = f"retrying in {stats.retry.delay:.1f} s (attempt {stats.retry.attempt})"
     return [
         ("State", state),
         ("Finish", stats.finish_reason or "–"),
@@ -87,10 +90,13 @@ class Sidebar(Vertical):
         rows = stats_rows(stats)
         table = _table(rows, state_style=self._state_style(stats))
         self.query_one("#sidebar-stats", Static).update(table)
+        note = None if stats is None else stats.error or (stats.retry.error if stats.retry else None)
         error = self.query_one("#sidebar-error", Static)
-        error.update(stats.error if stats and stats.error else "")
-        error.display = bool(stats and stats.error)
-        self.set_class(stats is not None and stats.state in ("waiting", "streaming"), "-streaming")
+        error.update(note or "")
+        error.display = bool(note)
+        self.set_class(
+            stats is not None and stats.state in ("waiting", "retrying", "streaming"), "-streaming"
+        )
 
     def _state_style(self, stats: ReplyStats | None) -> str:
         style = _STATE_STYLE[stats.state if stats else "idle"]
