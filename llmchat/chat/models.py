@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from llmchat.providers.base import ChatRequest
@@ -41,6 +42,16 @@ class Message:
     """Time to first token, seconds from sending the request."""
     duration: float | None = None
     """Seconds from sending the request to the end of the stream."""
+    tool_call_id: str | None = None
+    """For a "tool" message: the id of the tool call it answers."""
+    id: str | None = None
+    """The store's id for this message; None until it is saved (llmchat.store)."""
+    provider: str | None = None
+    """The provider (or profile) that wrote this reply, when known."""
+    model: str | None = None
+    """The model that wrote this reply, when known."""
+    created_at: datetime | None = None
+    """When the message was stored (UTC); None until it is saved."""
 
     def to_wire(self) -> dict[str, Any]:
         """This message in Chat Completions shape (``{"role": ..., "content": ...}``)."""

@@ -1,0 +1,169 @@
+"""The history schema as an ordered list of named migrations (after simonw/llm's migrations.py).
+
+Each migration is a function of the connection, applied once, in order, and recorded by name
+in ``_migrations``. Append new migrations at the end; never edit or rename an applied one.
+
+The full-text index is optional: when this SQLite has no FTS5 the ``search_index`` migration
+is not recorded, search falls back to LIKE, and the index is built (from every stored row) the
+first time the database is opened by an SQLite that has FTS5.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+Migration = Callable[[sqlite3.Connection], bool | None]
+"""Changes the schema; returning False means "not applied now, try again next open"."""
+
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(fn: Migration) -> Migration:
+    """Register `fn` as the next migration, named after the function."""
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+def migrate(db: sqlite3.Connection) -> list[str]:
+    """Apply every pending migration inside the caller's write transaction.
+
+    Args:
+        db: a connection inside ``BEGIN IMMEDIATE``, so two processes never migrate at once.
+
+    Returns:
+        The names applied now, in order (empty when the schema was current).
+    """
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations ("
+        " name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ')))"
+    )
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    applied = []
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        if fn(db) is False:
+            continue
+        db.execute("INSERT INTO _migrations (name) VALUES (?)", (name,))
+        applied.append(name)
+    return applied
+
+
+def applied_migrations(db: sqlite3.Connection) -> list[str]:
+    """The names recorded in ``_migrations``, in the order they were applied."""
+    return [row[0] for row in db.execute("SELECT name FROM _migrations ORDER BY rowid")]
+
+
+def fts5_available(db: sqlite3.Connection) -> bool:
+    """Whether this SQLite build has the FTS5 module."""
+    try:
+        db.execute("CREATE VIRTUAL TABLE temp._fts5_probe USING fts5(x)")
+    except sqlite3.OperationalError:
+        return False
+    db.execute("DROP TABLE temp._fts5_probe")
+    return True
+
+
+def has_search_index(db: sqlite3.Connection) -> bool:
+    """Whether the FTS5 tables exist and can be used."""
+    row = db.execute("SELECT 1 FROM _migrations WHERE name = 'search_index'").fetchone()
+    return row is not None
+
+
+@migration
+def conversations(db: sqlite3.Connection) -> None:
+    """One row per conversation. `seq` is a stable integer key for the full-text index."""
+    db.execute("""
+        CREATE TABLE conversations (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            title TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            provider TEXT,
+            model TEXT,
+            system_prompt TEXT
+        )""")
+    db.execute("CREATE INDEX conversations_by_update ON conversations (updated_at, id)")
+
+
+@migration
+def messages(db: sqlite3.Connection) -> None:
+    """One row per message; replies are written ahead (state 'streaming') and finalized."""
+    db.execute("""
+        CREATE TABLE messages (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL DEFAULT '',
+            reasoning TEXT NOT NULL DEFAULT '',
+            refusal TEXT NOT NULL DEFAULT '',
+            tool_calls TEXT,
+            tool_call_id TEXT,
+            finish_reason TEXT,
+            raw_finish_reason TEXT,
+            input_tokens INTEGER,
+            output_tokens INTEGER,
+            total_tokens INTEGER,
+            cached_tokens INTEGER,
+            reasoning_tokens INTEGER,
+            ttft REAL,
+            duration REAL,
+            provider TEXT,
+            model TEXT,
+            error TEXT,
+            state TEXT NOT NULL DEFAULT 'final' CHECK (state IN ('streaming', 'final')),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (conversation_id, position)
+        )""")
+    db.execute(
+        "CREATE INDEX messages_streaming ON messages (updated_at) WHERE state = 'streaming'"
+    )
+
+
+@migration
+def search_index(db: sqlite3.Connection) -> bool:
+    """FTS5 over message content and conversation titles, kept in sync by triggers."""
+    if not fts5_available(db):
+        return False
+    for table, column in (("messages", "content"), ("conversations", "title")):
+        fts = f"{table}_fts"
+        for suffix in ("ai", "ad", "au"):
+            db.execute(f"DROP TRIGGER IF EXISTS {fts}_{suffix}")
+        db.execute(f"DROP TABLE IF EXISTS {fts}")
+        db.execute(
+            f"CREATE VIRTUAL TABLE {fts} USING fts5({column}, content='{table}',"
+            " content_rowid='seq', tokenize='unicode61 remove_diacritics 2')"
+        )
+        db.execute(f"""
+            CREATE TRIGGER {fts}_ai AFTER INSERT ON {table} BEGIN
+                INSERT INTO {fts} (rowid, {column}) VALUES (new.seq, new.{column});
+            END""")
+        db.execute(f"""
+            CREATE TRIGGER {fts}_ad AFTER DELETE ON {table} BEGIN
+                INSERT INTO {fts} ({fts}, rowid, {column}) VALUES ('delete', old.seq, old.{column});
+            END""")
+        db.execute(f"""
+            CREATE TRIGGER {fts}_au AFTER UPDATE OF {column} ON {table}
+            WHEN old.{column} IS NOT new.{column} BEGIN
+                INSERT INTO {fts} ({fts}, rowid, {column}) VALUES ('delete', old.seq, old.{column});
+                INSERT INTO {fts} (rowid, {column}) VALUES (new.seq, new.{column});
+            END""")
+        db.execute(f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')")
+    return True
+
+
+def disable_search_index(db: sqlite3.Connection) -> None:
+    """Drop the index triggers when this SQLite lacks FTS5, so writes keep working.
+
+    The virtual tables stay (they cannot be dropped without FTS5); the ``search_index``
+    migration is forgotten so an SQLite with FTS5 rebuilds the index on a later open.
+    """
+    for table in ("messages", "conversations"):
+        for suffix in ("ai", "ad", "au"):
+            db.execute(f"DROP TRIGGER IF EXISTS {table}_fts_{suffix}")
+    db.execute("DELETE FROM _migrations WHERE name = 'search_index'")
