@@ -27,6 +27,7 @@ from llmchat.providers.base import ChatRequest
 from llmchat.providers.errors import ProviderError
 from llmchat.providers.events import ContentDelta, ReasoningDelta, Retrying, StreamEvent
 from llmchat.safety import terminal_safe
+from llmchat.store.recorder import SAVE_EVERY, Recorder
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -132,12 +133,15 @@ class ReasoningTee:
         self._open = False
 
 
-def make_request(settings: Settings, prompt: str, *, complete: bool = False) -> ChatRequest:
-    """The request for one `ask`: a chat turn, or with `complete` a raw text completion."""
+def make_request(
+    settings: Settings, conversation: Conversation, *, complete: bool = False
+) -> ChatRequest:
+    """The request for one `ask`: the conversation's next reply, or with `complete` a raw
+    text completion of its last (user) message."""
     model = settings.provider.model
     if complete:
+        prompt = conversation.messages[-1].content
         return ChatRequest(model=model, messages=[], prompt=prompt, options=settings.options)
-    conversation = Conversation(system=settings.system, messages=[Message("user", prompt)])
     return conversation.request(model, **settings.options)
 
 
@@ -147,6 +151,7 @@ def run_ask(
     *,
     json_output: bool = False,
     show_reasoning: bool = False,
+    recorder: Recorder | None = None,
     stdout: IO[str] | None = None,
     stderr: IO[str] | None = None,
 ) -> int:
@@ -157,6 +162,7 @@ def run_ask(
         request: what to send (see :func:`make_request`).
         json_output: print one JSON object at the end instead of streaming the text.
         show_reasoning: stream reasoning text to stderr (``--reasoning``).
+        recorder: writes the reply ahead into the history (None: not recorded).
         stdout, stderr: text streams (default: the process's).
     """
     stdout = stdout or sys.stdout
@@ -173,14 +179,17 @@ def run_ask(
     if show_reasoning:
         sink = ReasoningTee(sink, stderr)
     accumulator = Accumulator()
+    recorder = recorder or Recorder(None, lambda _: None)
     try:
-        code = asyncio.run(_stream(settings, request, accumulator, sink))
+        code = asyncio.run(_stream(settings, request, accumulator, sink, recorder))
     except KeyboardInterrupt:
         accumulator.cancel()
         code = EXIT_INTERRUPTED
     finally:
         sink.close()
     message = accumulator.message()
+    message.provider, message.model = settings.provider.name, settings.provider.model
+    recorder.finish(message)
     if code == EXIT_INTERRUPTED:
         print("llmchat: cancelled", file=stderr)
     elif message.error:
@@ -204,10 +213,12 @@ def run_ask(
 
 
 async def _stream(
-    settings: Settings, request: ChatRequest, accumulator: Accumulator, sink: Sink
+    settings: Settings, request: ChatRequest, accumulator: Accumulator, sink: Sink, recorder: Recorder
 ) -> int:
     async with make_client() as client:
         provider = settings.provider.create(client, settings.policy)
+        recorder.begin_reply(settings.provider.name, settings.provider.model)
+        beat = asyncio.create_task(_heartbeat(recorder, accumulator))
         try:
             async with aclosing(stream_reply(provider, request, accumulator)) as events:
                 async for event in events:
@@ -222,7 +233,16 @@ async def _stream(
             return EXIT_ERROR
         except BrokenPipeError:
             return -1
+        finally:
+            beat.cancel()
     return EXIT_OK
+
+
+async def _heartbeat(recorder: Recorder, accumulator: Accumulator) -> None:
+    """Save the partial reply about once a second, also while the model is silent."""
+    while True:
+        await asyncio.sleep(SAVE_EVERY)
+        recorder.heartbeat(accumulator)
 
 
 def status_line(settings: Settings, accumulator: Accumulator) -> str:

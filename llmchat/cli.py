@@ -17,8 +17,11 @@ from typing import Annotated, Any, Optional
 import typer
 
 from llmchat import __version__, paths
+from llmchat.chat.models import Conversation, Message
 from llmchat.config import Settings, load_settings
 from llmchat.errors import ConfigError
+from llmchat.store import EXPORT_FORMATS, Store, StoreError
+from llmchat.store.recorder import Recorder
 
 app = typer.Typer(
     add_completion=False,
@@ -148,6 +151,13 @@ def ask(
     complete: Annotated[
         bool, typer.Option("--complete", help="Text completion for base models (/v1/completions).")
     ] = False,
+    continue_latest: Annotated[
+        bool, typer.Option("-c", "--continue", help="Continue the latest conversation.")
+    ] = False,
+    conversation: Annotated[
+        Optional[str], typer.Option("--conversation", help="Continue this conversation (ID or 'latest').")
+    ] = None,
+    no_log: Annotated[bool, typer.Option("--no-log", help="Do not store this exchange.")] = False,
     temperature: TemperatureOpt = None,
     top_p: TopPOpt = None,
     max_tokens: MaxTokensOpt = None,
@@ -166,6 +176,8 @@ def ask(
         git diff | llmchat ask "Write a commit message for this diff" > msg.txt
 
         llmchat ask --json -p groq "2+2?" | jq .usage
+
+        llmchat ask -c "And in French?"      # continue the latest conversation
     """
     from llmchat.ask import join_prompt, make_request, run_ask
 
@@ -185,8 +197,132 @@ def ask(
     if not text.strip():
         raise _fail("the prompt is empty")
     settings = _ensure_credentials(settings, interactive=stdin_text is None and sys.stderr.isatty())
-    request = make_request(settings, text, complete=complete)
-    raise typer.Exit(run_ask(settings, request, json_output=json_output, show_reasoning=reasoning))
+    ref = "latest" if continue_latest else conversation
+    store = _open_store(required=True) if ref is not None else None if no_log else _open_store()
+    history, conversation_id = Conversation(system=settings.system), None
+    if store is not None and ref is not None:
+        try:
+            summary, history = store.load_conversation(ref)
+        except StoreError as exc:
+            raise _fail(str(exc)) from None
+        conversation_id = summary.id
+        if choice.system is not None:  # -s given now replaces the stored system prompt
+            history.system = settings.system
+    recorder = Recorder(None if no_log else store, _warn)
+    recorder.open(conversation_id, settings.provider.name, settings.provider.model, history.system)
+    user = Message("user", text)
+    history.messages.append(user)
+    recorder.user(user)
+    request = make_request(settings, history, complete=complete)
+    raise typer.Exit(
+        run_ask(settings, request, json_output=json_output, show_reasoning=reasoning, recorder=recorder)
+    )
+
+
+def _warn(message: str) -> None:
+    print(f"llmchat: warning: {message}", file=sys.stderr)
+
+
+def _open_store(*, required: bool = False) -> Store | None:
+    """The history store; None (after one warning) when it cannot be opened, unless `required`."""
+    try:
+        store = Store.open(paths.history_db())
+    except StoreError as exc:
+        if required:
+            raise _fail(str(exc)) from None
+        _warn(f"history is off for this session: {exc}")
+        return None
+    if store.recovered:
+        _warn(f"{store.recovered} interrupted repl{'y' if store.recovered == 1 else 'ies'} found "
+              "in the history and marked interrupted")
+    return store
+
+
+history_app = typer.Typer(help="List, show, search and delete stored conversations.")
+app.add_typer(history_app, name="history")
+
+
+@history_app.callback(invoke_without_command=True)
+def history(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("-n", "--limit", help="How many, newest first.")] = 20,
+    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """List stored conversations, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    store = _open_store(required=True)
+    assert store is not None
+    rows = store.list_conversations(limit=limit)
+    if json_output:
+        print(json.dumps([
+            {"id": r.id, "title": r.display_title, "provider": r.provider, "model": r.model,
+             "created_at": r.created_at.isoformat(), "updated_at": r.updated_at.isoformat(),
+             "message_count": r.message_count}
+            for r in rows
+        ], ensure_ascii=False))
+        return
+    for r in rows:
+        title = _one_line(r.display_title, 50)
+        print(f"{r.id}  {r.updated_at:%Y-%m-%d %H:%M}  {r.message_count:>4} msgs  "
+              f"{r.model or '-':<24}  {title}")
+
+
+@history_app.command("show")
+def history_show(ref: Annotated[str, typer.Argument(help="Conversation ID or 'latest'.")]) -> None:
+    """Print one conversation as Markdown."""
+    _export(ref, "md")
+
+
+@history_app.command("search")
+def history_search(
+    text: Annotated[str, typer.Argument(help="Words to find.")],
+    limit: Annotated[int, typer.Option("-n", "--limit")] = 20,
+) -> None:
+    """Search every stored message."""
+    store = _open_store(required=True)
+    assert store is not None
+    for hit in store.search(text, limit=limit):
+        print(f"{hit.conversation_id}  {_one_line(hit.title or '', 40):<40}  {_one_line(hit.snippet, 80)}")
+
+
+@history_app.command("rm")
+def history_rm(ref: Annotated[str, typer.Argument(help="Conversation ID or 'latest'.")]) -> None:
+    """Delete a conversation."""
+    store = _open_store(required=True)
+    assert store is not None
+    try:
+        store.delete(ref)
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command("export")
+def export(
+    ref: Annotated[str, typer.Argument(help="Conversation ID or 'latest'.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="md or json.")] = "md",  # noqa: A002
+) -> None:
+    """Write a stored conversation to stdout, with finish reasons and usage."""
+    if format not in EXPORT_FORMATS:
+        raise _fail(f"unknown format {format!r}: use {' or '.join(EXPORT_FORMATS)}")
+    _export(ref, format)
+
+
+def _export(ref: str, format: str) -> None:  # noqa: A002
+    store = _open_store(required=True)
+    assert store is not None
+    try:
+        text = store.export(ref, format)
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _one_line(text: str, width: int) -> str:
+    from llmchat.safety import terminal_safe
+
+    line = " ".join(terminal_safe(text).split())
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 @app.command()

@@ -27,6 +27,11 @@ def data_dir() -> Path:
     return platformdirs.user_data_path(APP_NAME)
 
 
+def history_db() -> Path:
+    """The SQLite history: ``data_dir()/history.db``."""
+    return data_dir() / "history.db"
+
+
 def state_dir() -> Path:
     """The user's state directory, for logs (``$XDG_STATE_HOME/llmchat`` on Linux)."""
     return platformdirs.user_state_path(APP_NAME)

@@ -144,6 +144,13 @@ class Accumulator:
         return self._content[0] if self._content else ""
 
     @property
+    def reasoning(self) -> str:
+        """The reasoning text so far."""
+        if len(self._reasoning) > 1:
+            self._reasoning = ["".join(self._reasoning)]
+        return self._reasoning[0] if self._reasoning else ""
+
+    @property
     def state(self) -> ReplyState:
         """Where the reply is: waiting, streaming, done, cancelled or error (idle before start)."""
         if self.started_at is None:
@@ -170,7 +177,7 @@ class Accumulator:
         return Message(
             role="assistant",
             content=self.content,
-            reasoning="".join(self._reasoning),
+            reasoning=self.reasoning,
             refusal="".join(self._refusal)
             or ("the model refused to answer" if self.raw_finish_reason == "refusal" else ""),
             tool_calls=self.tool_calls(),
