@@ -69,7 +69,7 @@ class AuthenticationError(ProviderError):
 
 
 class NotFoundError(ProviderError):
-    hint_default = "check the model name and the base URL"
+    hint_default = "check the model name (`llmchat models` lists them) and the base URL"
 
 
 class BadRequestError(ProviderError):
@@ -85,7 +85,7 @@ class RateLimitError(ProviderError):
 
 
 class ServerError(ProviderError):
-    pass
+    hint_default = "the provider is having trouble; try again shortly"
 
 
 class ConnectError(ProviderError):
@@ -160,20 +160,46 @@ def error_message(body: bytes | str) -> tuple[str, str | None]:
 
 
 def error_for_status(status: int, body: bytes | str, provider: str) -> ProviderError:
-    """Map an HTTP error status and body to the matching :class:`ProviderError` subclass."""
+    """Map an HTTP error status and body to the matching :class:`ProviderError` subclass,
+    with a hint that says what to do (shown after the provider's own message)."""
     message, code = error_message(body)
     kind: type[ProviderError]
+    hint = None
     lowered = f"{message} {code or ''}".lower()
     if status in (401, 403):
         kind = AuthenticationError
+        if status == 403 or "permission" in lowered or "access" in lowered:
+            hint = "the key is valid but has no access to this model or endpoint"
     elif status == 404:
         kind = NotFoundError
+        if "<html" in lowered or "not found" == message.strip().lower():
+            hint = "nothing answers at this path: check the base URL (OpenAI-compatible ones end in /v1)"
     elif status == 429:
         kind = RateLimitError
+        if any(word in lowered for word in ("insufficient_quota", "quota", "credit", "billing")):
+            hint = "the account is out of quota or credits: check its billing"
     elif status in (400, 413, 422):
         kind = ContextLengthError if any(m in lowered for m in _CONTEXT_MARKERS) else BadRequestError
     elif status >= 500:
         kind = ServerError
     else:
         kind = ProviderError
-    return kind(message, status=status, provider=provider)
+    return kind(message, status=status, provider=provider, hint=hint)
+
+
+def connect_error(url: str, exc: Exception, provider: str) -> ConnectError:
+    """A ConnectError for `url` whose hint names the likely cause: TLS, DNS, a bad URL, or
+    a server that is not running."""
+    text = str(exc) or type(exc).__name__
+    lowered = text.lower()
+    if "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
+        hint = "TLS failed: check the base URL's https setup (a proxy may need SSL_CERT_FILE)"
+    elif "name or service not known" in lowered or "nodename" in lowered or "getaddrinfo" in lowered:
+        hint = "the host name does not resolve: check the base URL and your network"
+    elif "unreachable" in lowered:
+        hint = "the network is unreachable: check your connection"
+    elif "protocol" in lowered or "scheme" in lowered:
+        hint = "the base URL must start with http:// or https://"
+    else:
+        hint = None
+    return ConnectError(f"cannot reach {url}: {text}", provider=provider, hint=hint)

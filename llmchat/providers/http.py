@@ -28,6 +28,7 @@ from llmchat.providers.errors import (
     ProviderTimeout,
     ServerError,
     StreamTooLarge,
+    connect_error,
     error_for_status,
 )
 from llmchat.providers.events import Retrying, StreamEvent
@@ -213,6 +214,18 @@ async def _attempt(
         return limit if deadline is None else min(limit, deadline)
 
     received = 0
+
+    def parsed(item: Any, handler: Callable[[P, Any], list[StreamEvent]]) -> list[StreamEvent]:
+        # A server may send JSON of any shape; a parser that meets one it does not expect
+        # fails with one of these, which is the server's fault, not a bug of ours to crash on.
+        try:
+            return handler(parser, item)
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            raise ServerError(
+                f"malformed stream data ({type(exc).__name__}: {exc}): {str(item)[:200]!r}",
+                provider=provider,
+            ) from None
+
     timeout = httpx.Timeout(None, connect=policy.connect_timeout, write=30.0, pool=policy.connect_timeout)
     try:
         async with asyncio.timeout_at(arm(policy.first_token_timeout)) as watchdog:
@@ -224,7 +237,7 @@ async def _attempt(
                 if whole_json is not None and response.headers.get("content-type", "").startswith(
                     "application/json"
                 ):
-                    events = whole_json(parser, await read_limited(response, policy.max_reply_bytes))
+                    events = parsed(await read_limited(response, policy.max_reply_bytes), whole_json)
                     watchdog.reschedule(None)
                     for event in events:
                         yield event
@@ -242,7 +255,7 @@ async def _attempt(
                                 provider=provider,
                             )
                         for item in items:
-                            events = parse(parser, item)
+                            events = parsed(item, parse)
                             if events:
                                 watchdog.reschedule(None)  # the consumer's time is not ours
                                 for event in events:
@@ -255,7 +268,7 @@ async def _attempt(
                             break
                     else:
                         for item in decoder.close():
-                            for event in parse(parser, item):
+                            for event in parsed(item, parse):
                                 yield event
                             if parser.done:
                                 break
@@ -279,7 +292,7 @@ async def _attempt(
             f"no connection to {url} within {policy.connect_timeout:g} s", provider=provider
         ) from exc
     except (httpx.ConnectError, httpx.UnsupportedProtocol) as exc:
-        raise ConnectError(f"cannot reach {url}: {reason(exc)}", provider=provider) from exc
+        raise connect_error(url, exc, provider) from exc
     except httpx.TimeoutException as exc:
         raise ProviderTimeout(f"no answer from {url} in time", provider=provider) from exc
     except (httpx.RemoteProtocolError, httpx.ReadError):
@@ -303,7 +316,7 @@ async def get_json(
     try:
         response = await client.get(url, headers=headers)
     except httpx.HTTPError as exc:
-        raise ConnectError(f"cannot reach {url}: {reason(exc)}", provider=provider) from exc
+        raise connect_error(url, exc, provider) from exc
     if response.status_code >= 400:
         raise error_for_status(response.status_code, response.text, provider)
     try:
