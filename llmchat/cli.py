@@ -79,6 +79,7 @@ class Choice:
             return load_settings(
                 paths.config_file(), os.environ, provider=self.provider, model=self.model,
                 system=self.system, theme=self.theme, options=self.options,
+                keys_path=paths.keys_file(),
             )
         except ConfigError as exc:
             raise _fail(str(exc)) from None

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from llmchat.errors import ConfigError
+from llmchat.keys import read_keys, run_key_command
 from llmchat.providers.http import StreamPolicy
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ _POLICY_KEYS = {
 }
 """Config keys that tune :class:`~llmchat.providers.http.StreamPolicy` (seconds; retries a count)."""
 _TOP_KEYS = {"provider", "model", "system", "theme", "options", "profiles", "providers", *_POLICY_KEYS}
-_PROFILE_KEYS = {"kind", "base_url", "api_key_env", "model", "headers", "options"}
+_PROFILE_KEYS = {"kind", "base_url", "api_key_env", "api_key_cmd", "model", "headers", "options"}
 _OPTION_TYPES: dict[str, tuple[type, ...]] = {
     "temperature": (int, float),
     "top_p": (int, float),
@@ -184,6 +185,7 @@ def load_settings(
     system: str | None = None,
     theme: str | None = None,
     options: Mapping[str, Any] | None = None,
+    keys_path: Path | None = None,
 ) -> Settings:
     """Read the config file (if it exists) and apply env variables, then flags.
 
@@ -192,6 +194,8 @@ def load_settings(
         env: the environment (``os.environ`` in the CLI, a dict in tests).
         provider, model, system, theme: command-line flags; None when not given.
         options: generation options from flags (None values are ignored).
+        keys_path: the key file (:mod:`llmchat.keys`); keys there are used when the
+            provider's environment variable is not set.
 
     Raises:
         ConfigError: unreadable TOML, an unknown key, a value of the wrong type, or an
@@ -225,6 +229,13 @@ def load_settings(
         model or env.get("LLMCHAT_MODEL") or _str(profile, "model", here) or _str(data, "model", where)
     )
     provider_settings = _provider(name, profile, chosen_model, env, here)
+    if not provider_settings.api_key:
+        key = read_keys(keys_path).get(name) if keys_path else None
+        command = _str(profile, "api_key_cmd", here)
+        if not key and command:
+            key = run_key_command(command, here)
+        if key:
+            provider_settings = replace(provider_settings, api_key=key)
 
     policy: dict[str, Any] = {}
     for key, attribute in _POLICY_KEYS.items():

@@ -22,6 +22,11 @@ def config_file() -> Path:
     return config_dir() / "config.toml"
 
 
+def keys_file() -> Path:
+    """The owner-only key file: ``config_dir()/keys.json`` (see llmchat.keys)."""
+    return config_dir() / "keys.json"
+
+
 def data_dir() -> Path:
     """The user's data directory (``$XDG_DATA_HOME/llmchat`` on Linux)."""
     return platformdirs.user_data_path(APP_NAME)

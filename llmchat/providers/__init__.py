@@ -6,7 +6,6 @@ import httpx
 
 from llmchat.providers.base import ChatRequest, Provider
 from llmchat.providers.errors import ProviderError
-from llmchat.providers.http import StreamPolicy
 from llmchat.providers.events import (
     ContentDelta,
     Finish,
@@ -18,6 +17,7 @@ from llmchat.providers.events import (
     ToolCallDelta,
     Usage,
 )
+from llmchat.providers.http import StreamPolicy
 
 __all__ = [
     "ChatRequest",

@@ -35,7 +35,7 @@ from llmchat.providers.events import (
     ToolCallDelta,
     Usage,
 )
-from llmchat.providers.http import StreamPolicy, get_json, post_stream
+from llmchat.providers.http import SecretHeaders, StreamPolicy, get_json, post_stream
 from llmchat.providers.sse import SSEDecoder, SSEEvent
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -443,13 +443,13 @@ class AnthropicProvider:
         self.base_url = root[: -len("/v1")] if root.endswith("/v1") else root
         self.name = name
         self.default_max_tokens = default_max_tokens
-        self._headers = {
+        self._headers = SecretHeaders({
             "anthropic-version": version,
             "content-type": "application/json",
             "accept": "text/event-stream",
             "user-agent": f"llmchat/{__version__}",
             **(headers or {}),
-        }
+        })
         if api_key:
             self._headers["x-api-key"] = api_key
 

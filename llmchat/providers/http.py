@@ -64,6 +64,22 @@ class Parser(Protocol):
         ...
 
 
+SENSITIVE_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key"}
+)
+"""Headers that carry keys; httpx masks only the first two in its reprs."""
+
+
+class SecretHeaders(dict[str, str]):
+    """Request headers whose repr hides the values of :data:`SENSITIVE_HEADERS`, so a
+    traceback that shows local variables, or a debug log, cannot print a key."""
+
+    def __repr__(self) -> str:
+        return repr(
+            {k: "[REDACTED]" if k.lower() in SENSITIVE_HEADERS else v for k, v in self.items()}
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class StreamPolicy:
     """How patient and how careful a stream is. Times in seconds, sizes in bytes."""

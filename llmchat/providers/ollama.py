@@ -31,7 +31,7 @@ from llmchat.providers.events import (
     ToolCallDelta,
     Usage,
 )
-from llmchat.providers.http import StreamPolicy, get_json, post_stream
+from llmchat.providers.http import SecretHeaders, StreamPolicy, get_json, post_stream
 from llmchat.providers.ndjson import NDJSONDecoder
 
 DEFAULT_BASE_URL = "http://127.0.0.1:11434"
@@ -258,11 +258,11 @@ class OllamaProvider:
                 root = root[: -len(suffix)]
         self.base_url = root
         self.name = name
-        self._headers = {
+        self._headers = SecretHeaders({
             "Accept": "application/x-ndjson",
             "User-Agent": f"llmchat/{__version__}",
             **(headers or {}),
-        }
+        })
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
 

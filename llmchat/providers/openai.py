@@ -32,7 +32,7 @@ from llmchat.providers.events import (
     ToolCallDelta,
     Usage,
 )
-from llmchat.providers.http import StreamPolicy, get_json, post_stream
+from llmchat.providers.http import SecretHeaders, StreamPolicy, get_json, post_stream
 from llmchat.providers.sse import SSEDecoder, SSEEvent
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -233,11 +233,11 @@ class OpenAIProvider:
         self.policy = policy or StreamPolicy()
         self.base_url = base_url.rstrip("/")
         self.name = name
-        self._headers = {
+        self._headers = SecretHeaders({
             "Accept": "text/event-stream",
             "User-Agent": f"llmchat/{__version__}",
             **(headers or {}),
-        }
+        })
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
 

@@ -27,7 +27,7 @@ class LlmChatApp(App[None]):
         theme_dirs: where themes are read from; by default the shipped and the user's.
     """
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).parent / "app.tcss"
     TITLE = "llmchat"
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True)]
 
@@ -79,6 +79,25 @@ class LlmChatApp(App[None]):
             self._client = make_client()
             self._provider = self.settings.provider.create(self._client, self.settings.policy)
         self.push_screen(ChatScreen(self._provider, self.settings.provider.model, self.settings.system))
+
+    def _fatal_error(self) -> None:
+        """Report a crash without local variables: Textual's report shows them, and a local
+        may hold an API key (headers, settings). Textual has no public switch for this, so
+        its Traceback is swapped for one that leaves locals out while it reports."""
+        import rich.traceback
+
+        original = rich.traceback.Traceback
+
+        class NoLocals(original):  # type: ignore[valid-type,misc]
+            def __init__(self, *args: object, **kwargs: object) -> None:
+                kwargs["show_locals"] = False
+                super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+        rich.traceback.Traceback = NoLocals  # type: ignore[misc]
+        try:
+            super()._fatal_error()
+        finally:
+            rich.traceback.Traceback = original  # type: ignore[misc]
 
     async def on_unmount(self) -> None:
         if self._client is not None:
