@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -63,6 +65,8 @@ class Parser(Protocol):
         """Closing events (Usage, Finish); raises StreamInterrupted without the signal."""
         ...
 
+
+LOG = logging.getLogger("llmchat.http")
 
 SENSITIVE_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key"}
@@ -204,6 +208,7 @@ async def post_stream(
                 raise
             if deadline is not None and loop.time() + delay > deadline:
                 raise
+            LOG.debug("retry %d in %.2f s after %s", attempt, delay, error.describe())
             yield Retrying(attempt, delay, error.describe())
             await asyncio.sleep(delay)
 
@@ -242,6 +247,8 @@ async def _attempt(
                 provider=provider,
             ) from None
 
+    if LOG.isEnabledFor(logging.DEBUG):
+        LOG.debug("POST %s headers=%r body=%s", url, headers, json.dumps(body, ensure_ascii=False)[:4000])
     timeout = httpx.Timeout(None, connect=policy.connect_timeout, write=30.0, pool=policy.connect_timeout)
     try:
         async with asyncio.timeout_at(arm(policy.first_token_timeout)) as watchdog:
