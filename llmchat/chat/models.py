@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -53,8 +54,34 @@ class Message:
     created_at: datetime | None = None
     """When the message was stored (UTC); None until it is saved."""
 
-    def to_wire(self) -> dict[str, Any]:
-        """This message in Chat Completions shape (``{"role": ..., "content": ...}``)."""
+    def to_wire(self, tool_calls: Sequence[ToolCall] | None = None) -> dict[str, Any]:
+        """This message in Chat Completions shape (``{"role": ..., "content": ...}``).
+
+        An assistant message with tool calls gets ``tool_calls`` (``[{"id", "type":
+        "function", "function": {"name", "arguments"}}]``) and ``content`` None when it has
+        no text, as the Chat Completions API returns it; a ``tool`` message gets
+        ``tool_call_id``. The providers translate this shape into their own.
+
+        Args:
+            tool_calls: the calls to send instead of :attr:`tool_calls` (the conversation
+                leaves out calls that were never answered).
+        """
+        calls = self.tool_calls if tool_calls is None else tool_calls
+        if self.role == "assistant" and calls:
+            return {
+                "role": "assistant",
+                "content": self.content or None,
+                "tool_calls": [
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": call.arguments},
+                    }
+                    for call in calls
+                ],
+            }
+        if self.role == "tool":
+            return {"role": "tool", "tool_call_id": self.tool_call_id or "", "content": self.content}
         return {"role": self.role, "content": self.content}
 
 
@@ -69,14 +96,52 @@ class Conversation:
         """Every message to send with the next request.
 
         Partial replies (cancelled, interrupted) are sent as they stand; assistant replies
-        with no text at all are left out, because providers reject empty assistant turns.
+        with no text and no tool calls are left out, because providers reject empty
+        assistant turns. Every provider requires each tool call to be answered by the
+        ``tool`` messages right after it, and each result to answer such a call: so a call
+        without a result (a reply cancelled while its calls streamed) is left out, and so is
+        a result whose call is not in the assistant message just before it.
         """
-        return [
-            m.to_wire() for m in self.messages if m.role != "assistant" or m.content.strip()
-        ]
+        out: list[dict[str, Any]] = []
+        messages = self.messages
+        offered: set[str] = set()  # ids of the calls sent with the last assistant message
+        for i, message in enumerate(messages):
+            if message.role == "tool":
+                if message.tool_call_id in offered:
+                    out.append(message.to_wire())
+                continue
+            offered = set()
+            if message.role != "assistant":
+                out.append(message.to_wire())
+                continue
+            calls: list[ToolCall] = []
+            if message.tool_calls:
+                answered = set()
+                for later in messages[i + 1 :]:
+                    if later.role != "tool":
+                        break
+                    answered.add(later.tool_call_id)
+                calls = [c for c in message.tool_calls if c.id and c.id in answered]
+                offered = {c.id for c in calls}
+            if calls or message.content.strip():
+                out.append(message.to_wire(calls))
+        return out
 
-    def request(self, model: str, **options: Any) -> ChatRequest:
-        """The :class:`ChatRequest` for the next reply to this conversation."""
+    def request(
+        self, model: str, *, tools: Sequence[Mapping[str, Any]] = (), **options: Any
+    ) -> ChatRequest:
+        """The :class:`ChatRequest` for the next reply to this conversation.
+
+        Args:
+            model: the model name.
+            tools: tool definitions in Chat Completions shape
+                (:meth:`llmchat.chat.tools.ToolRegistry.definitions`).
+            **options: generation options by neutral name.
+        """
         return ChatRequest(
-            model=model, messages=self.wire_messages(), system=self.system, options=options
+            model=model,
+            messages=self.wire_messages(),
+            system=self.system,
+            tools=tuple(tools),
+            options=options,
         )

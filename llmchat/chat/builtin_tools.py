@@ -1,0 +1,382 @@
+"""The built-in tools, safe by default: all read-only, confined and size-limited.
+
+- ``current_time``: the date and time (local, or in an IANA time zone).
+- ``read_file``: a text file under the working directory given at construction.
+- ``list_directory``: a directory under that working directory.
+- ``fetch_url``: the text of an http(s) URL, through an injected httpx client.
+
+Paths are resolved (symlinks followed) before they are checked, so neither ``..`` nor a
+symlink can reach outside the working directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import os
+import stat
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import httpx
+
+from llmchat import __version__
+from llmchat.chat.tools import (
+    DEFAULT_MAX_OUTPUT_CHARS,
+    Tool,
+    ToolError,
+    ToolRegistry,
+    tools_from_config,
+    tools_from_entry_points,
+)
+
+MAX_FILE_BYTES = 256 * 1024
+MAX_URL_BYTES = 512 * 1024
+MAX_ENTRIES = 500
+
+
+def builtin_tools(
+    root: str | Path,
+    client: httpx.AsyncClient | None = None,
+    *,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    max_url_bytes: int = MAX_URL_BYTES,
+) -> list[Tool]:
+    """The built-in tools.
+
+    Args:
+        root: the working directory ``read_file`` and ``list_directory`` are confined to.
+        client: the httpx client ``fetch_url`` uses; without one there is no ``fetch_url``.
+            Give it a client that carries no provider credentials.
+        max_file_bytes: how much of a file ``read_file`` reads.
+        max_url_bytes: how much of a response ``fetch_url`` reads.
+    """
+    tools = [
+        current_time_tool(),
+        read_file_tool(root, max_bytes=max_file_bytes),
+        list_directory_tool(root),
+    ]
+    if client is not None:
+        tools.append(fetch_url_tool(client, max_bytes=max_url_bytes))
+    return tools
+
+
+def default_registry(
+    root: str | Path,
+    client: httpx.AsyncClient | None = None,
+    *,
+    config: Mapping[str, Any] | None = None,
+    config_where: str = "config",
+    plugins: bool = True,
+    max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
+) -> tuple[ToolRegistry, list[str]]:
+    """Every available tool: the config file's first, then the built-ins, then plugins'.
+
+    A name already taken is reported and the later tool left out (so a ``[tools.NAME]``
+    table replaces a built-in of that name).
+
+    Args:
+        root: the working directory of the file tools.
+        client: the httpx client of ``fetch_url`` (None: no ``fetch_url``).
+        config: the config file's ``tools`` table.
+        config_where: the config file name, for error messages.
+        plugins: load tools from the ``llmchat.tools`` entry point group.
+        max_output_chars: tool output is cut to this many characters.
+
+    Returns:
+        The registry and the problems to show the user (plugins that failed, names taken).
+
+    Raises:
+        ConfigError: a ``[tools.NAME]`` table is invalid.
+    """
+    sources = [tools_from_config(config or {}, where=config_where), builtin_tools(root, client)]
+    problems: list[str] = []
+    if plugins:
+        plugin_tools, problems = tools_from_entry_points()
+        sources.append(plugin_tools)
+    registry, taken = ToolRegistry.merge(*sources, max_output_chars=max_output_chars)
+    return registry, problems + taken
+
+
+# --- current_time --------------------------------------------------------------------------
+
+
+def current_time_tool(now: Callable[[ZoneInfo | None], datetime] | None = None) -> Tool:
+    """``current_time``: the date, time, weekday and time zone.
+
+    Args:
+        now: the clock, given a zone or None for local time (tests pass a fixed one).
+    """
+    clock = now or (lambda zone: datetime.now(zone) if zone else datetime.now().astimezone())
+
+    async def run(arguments: dict[str, Any]) -> str:
+        name = arguments.get("timezone")
+        zone = None
+        if name:
+            try:
+                zone = ZoneInfo(str(name))
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ToolError(f"unknown time zone {name!r}; use an IANA name such as Europe/Paris") from None
+        moment = clock(zone)
+        return f"{moment.isoformat(timespec='seconds')} ({moment:%A}, {moment.tzname()})"
+
+    return Tool(
+        name="current_time",
+        description="The current date and time (ISO 8601), weekday and time zone.",
+        parameters={
+            "type": "object",
+            "properties": {
+                "timezone": {
+                    "type": "string",
+                    "description": "An IANA time zone such as Europe/Paris; default: the user's.",
+                }
+            },
+        },
+        handler=run,
+        read_only=True,
+        timeout=5,
+    )
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def confine(root: Path, path: str) -> Path:
+    """`path` (relative to `root`, or absolute) resolved, if it stays under `root`.
+
+    Raises:
+        ToolError: the path does not exist or resolves outside `root` (``..``, a symlink,
+            an absolute path elsewhere).
+    """
+    try:
+        target = (root / path).resolve(strict=True)
+    except FileNotFoundError:
+        raise ToolError(f"{path!r} does not exist") from None
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a name too long
+        raise ToolError(f"{path!r} cannot be opened: {exc}") from None
+    if not target.is_relative_to(root):
+        raise ToolError(f"{path!r} is outside the working directory; only files under it can be read")
+    return target
+
+
+def _path_argument(arguments: Mapping[str, Any], default: str | None = None) -> str:
+    path = arguments.get("path", default)
+    if not isinstance(path, str) or not path:
+        raise ToolError("'path' must be a non-empty string")
+    return path
+
+
+def read_file_tool(root: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> Tool:
+    """``read_file``: a UTF-8 text file under `root`, at most `max_bytes` of it."""
+    base = Path(root).resolve()
+
+    def read(arguments: dict[str, Any]) -> str:
+        path = _path_argument(arguments)
+        target = confine(base, path)
+        if not target.is_file():  # checked before open(): opening a FIFO would block
+            raise ToolError(f"{path!r} is not a regular file")
+        with open(target, "rb") as file:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):  # replaced in between
+                raise ToolError(f"{path!r} is not a regular file")
+            data = file.read(max_bytes + 1)
+        truncated = len(data) > max_bytes
+        data = data[:max_bytes]
+        if b"\0" in data:
+            raise ToolError(f"{path!r} is a binary file; only text files can be read")
+        try:
+            text = codecs.getincrementaldecoder("utf-8")().decode(data, final=not truncated)
+        except UnicodeDecodeError:
+            raise ToolError(f"{path!r} is not UTF-8 text; only text files can be read") from None
+        if truncated:
+            text += f"\n\n[file truncated: the first {max_bytes} of {info.st_size} bytes are shown]"
+        return text
+
+    async def run(arguments: dict[str, Any]) -> str:
+        return await asyncio.to_thread(read, arguments)
+
+    return Tool(
+        name="read_file",
+        description=(
+            "Read a UTF-8 text file under the working directory. The path is relative to the "
+            f"working directory; files larger than {max_bytes} bytes are cut."
+        ),
+        parameters={
+            "type": "object",
+            "properties": {"path": {"type": "string", "description": "The file's path."}},
+            "required": ["path"],
+        },
+        handler=run,
+        read_only=True,
+        timeout=10,
+    )
+
+
+def list_directory_tool(root: str | Path, *, max_entries: int = MAX_ENTRIES) -> Tool:
+    """``list_directory``: the entries of a directory under `root` (dirs end in ``/``)."""
+    base = Path(root).resolve()
+
+    def listing(arguments: dict[str, Any]) -> str:
+        path = _path_argument(arguments, ".")
+        target = confine(base, path)
+        if not target.is_dir():
+            raise ToolError(f"{path!r} is not a directory")
+        lines: list[str] = []
+        entries = sorted(os.scandir(target), key=lambda e: e.name)
+        for entry in entries[:max_entries]:
+            if entry.is_symlink():
+                lines.append(f"{entry.name}@")
+            elif entry.is_dir():
+                lines.append(f"{entry.name}/")
+            elif entry.is_file():
+                lines.append(f"{entry.name}  ({entry.stat().st_size} bytes)")
+            else:
+                lines.append(entry.name)
+        if len(entries) > max_entries:
+            lines.append(f"[listing truncated: {max_entries} of {len(entries)} entries are shown]")
+        shown = target.relative_to(base).as_posix()
+        return f"{shown}/ ({len(entries)} entries)\n" + "\n".join(lines)
+
+    async def run(arguments: dict[str, Any]) -> str:
+        return await asyncio.to_thread(listing, arguments)
+
+    return Tool(
+        name="list_directory",
+        description=(
+            "List a directory under the working directory: directories end in '/', "
+            "symlinks in '@', files show their size."
+        ),
+        parameters={
+            "type": "object",
+            "properties": {
+                "path": {
+                    "type": "string",
+                    "description": "The directory, relative to the working directory; default '.'.",
+                }
+            },
+        },
+        handler=run,
+        read_only=True,
+        timeout=10,
+    )
+
+
+# --- fetch_url -------------------------------------------------------------------------------
+
+_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/xhtml+xml",
+               "application/javascript", "application/ld+json", "application/rss+xml",
+               "application/atom+xml", "application/x-ndjson")
+
+
+def fetch_url_tool(
+    client: httpx.AsyncClient, *, max_bytes: int = MAX_URL_BYTES, timeout: float = 20.0
+) -> Tool:
+    """``fetch_url``: GET an http(s) URL and return its text (HTML reduced to its text).
+
+    Args:
+        client: the httpx client to use (tests inject one that talks to a loopback server).
+        max_bytes: how much of the body is read; the rest is left unread.
+        timeout: the HTTP timeout in seconds (the tool's own timeout is a little longer).
+    """
+
+    async def run(arguments: dict[str, Any]) -> str:
+        url = arguments.get("url")
+        if not isinstance(url, str) or not url.strip():
+            raise ToolError("'url' must be a non-empty string")
+        try:
+            parsed = httpx.URL(url.strip())
+        except httpx.InvalidURL as exc:
+            raise ToolError(f"invalid URL {url!r}: {exc}") from None
+        if parsed.scheme not in ("http", "https"):
+            raise ToolError(f"only http and https URLs can be fetched, not {url!r}")
+        headers = {"User-Agent": f"llmchat/{__version__}", "Accept": "text/*, application/json;q=0.9, */*;q=0.1"}
+        try:
+            async with client.stream(
+                "GET", parsed, headers=headers, follow_redirects=True, timeout=timeout
+            ) as response:
+                if response.status_code >= 400:
+                    raise ToolError(f"HTTP {response.status_code} {response.reason_phrase} from {url}")
+                content_type = response.headers.get("content-type", "")
+                kind = content_type.split(";")[0].strip().lower()
+                if kind and not kind.startswith(_TEXT_TYPES) and not kind.endswith(("+json", "+xml")):
+                    raise ToolError(f"{url} is not text (Content-Type: {content_type})")
+                body = bytearray()
+                truncated = False
+                async for piece in response.aiter_bytes():
+                    body += piece
+                    if len(body) > max_bytes:
+                        del body[max_bytes:]
+                        truncated = True
+                        break
+                encoding = response.charset_encoding or "utf-8"
+                final_url = str(response.url)
+                status = response.status_code
+        except httpx.HTTPError as exc:
+            raise ToolError(f"could not fetch {url}: {type(exc).__name__}: {exc}") from None
+        if not kind and b"\0" in body[:4096]:
+            raise ToolError(f"{url} is not text")
+        try:
+            text = bytes(body).decode(encoding, errors="replace")
+        except LookupError:
+            text = bytes(body).decode("utf-8", errors="replace")
+        if kind in ("text/html", "application/xhtml+xml"):
+            text = html_to_text(text)
+        if truncated:
+            text += f"\n\n[response truncated: only the first {max_bytes} bytes were read]"
+        return f"URL: {final_url}\nStatus: {status}\nContent-Type: {content_type or 'unknown'}\n\n{text}"
+
+    return Tool(
+        name="fetch_url",
+        description=(
+            "Fetch an http or https URL with GET and return its text (HTML is reduced to its "
+            f"text). At most {max_bytes} bytes are read."
+        ),
+        parameters={
+            "type": "object",
+            "properties": {"url": {"type": "string", "description": "The http(s) URL."}},
+            "required": ["url"],
+        },
+        handler=run,
+        read_only=True,
+        timeout=timeout + 5,
+    )
+
+
+class _TextExtractor(HTMLParser):
+    _SKIP = frozenset({"script", "style", "noscript", "template", "svg"})
+    _BLOCK = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
+                        "section", "article", "header", "footer", "pre", "blockquote", "title"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            self._skipping += 1
+        elif tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """The visible text of an HTML page: no scripts or styles, one line per block."""
+    parser = _TextExtractor()
+    parser.feed(html)
+    parser.close()
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
+    return "\n".join(line for line in lines if line)

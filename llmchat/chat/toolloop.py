@@ -1,0 +1,465 @@
+"""The tool loop: stream a reply, run the tools it calls, send the results, stream again.
+
+:class:`ToolLoop` drives one user turn. Its :meth:`ToolLoop.events` is an async generator of
+the provider's stream events (for every round) and of the loop's own events, in order::
+
+    RoundStarted(1) ContentDelta... ToolCallDelta... Usage Finish ReplyFinished(1)
+        ToolCallStarted(1, 0) ToolResult(1, 0)  ToolCallStarted(1, 1) ToolResult(1, 1)
+    RoundStarted(2) ContentDelta... Usage Finish ReplyFinished(2)
+    LoopFinished(outcome)
+
+Everything is written into the conversation as it happens (the assistant message of each
+round, one ``tool`` message per call), so however the loop ends the conversation is whole
+and can be sent again: on cancellation (the task is cancelled, or the generator closed) the
+partial reply is kept with finish reason "cancelled", a running tool is stopped (a command's
+processes killed), and calls left unanswered get a "cancelled" result. A provider error is
+raised after the partial reply was recorded. The loop's state (rounds, summed usage, the
+current round's accumulator) can be read at any time, also after a cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+import uuid
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+from llmchat.chat.accumulator import Accumulator
+from llmchat.chat.models import Conversation, Message, ToolCall
+from llmchat.chat.reply import stream_reply
+from llmchat.chat.tools import Tool, ToolOutput, ToolRegistry, error_output
+from llmchat.providers.base import ChatRequest, Provider
+from llmchat.providers.events import FinishReason, StreamEvent, Usage
+
+DEFAULT_MAX_ROUNDS = 8
+
+Approve = Callable[[Tool, dict[str, Any]], Awaitable[bool]]
+"""Asks the user whether a tool that is not read-only may run with these arguments."""
+
+Decision = Literal["once", "always", "deny"]
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RoundStarted:
+    """A request is about to be sent; `round` counts requests from 1."""
+
+    round: int
+    request: ChatRequest
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyFinished:
+    """The round's reply streamed to its end; `message` is already in the conversation."""
+
+    round: int
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallStarted:
+    """A call of the reply is about to be handled (approval is asked after this event)."""
+
+    round: int
+    index: int
+    """The call's position among the reply's calls."""
+    call: ToolCall
+    tool: Tool | None
+    """None when the model named a tool that does not exist."""
+    arguments: dict[str, Any] | None
+    """The parsed arguments; None when they are not a JSON object."""
+    needs_approval: bool
+    """True when `approve` is about to be asked (a tool that is not read-only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """A call ended; `message` (the ``tool`` message) is already in the conversation."""
+
+    round: int
+    index: int
+    call: ToolCall
+    output: ToolOutput
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class RoundLimitReached:
+    """The reply asked for tools in the last allowed round: they were not run."""
+
+    max_rounds: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoopOutcome:
+    """What one run of the loop produced."""
+
+    messages: tuple[Message, ...]
+    """The messages the loop added to the conversation, in order."""
+    rounds: int
+    """Requests sent."""
+    usage: Usage | None
+    """Usage summed over the rounds; None when no round reported any."""
+    finish_reason: FinishReason | None
+    """The last reply's finish reason; "cancelled" when the loop was cancelled."""
+    round_limit_reached: bool
+
+    @property
+    def replies(self) -> list[Message]:
+        """The assistant messages, one per round."""
+        return [m for m in self.messages if m.role == "assistant"]
+
+    @property
+    def content(self) -> str:
+        """The text of every round, in order, joined by a blank line."""
+        return "\n\n".join(m.content for m in self.replies if m.content.strip())
+
+    @property
+    def reasoning(self) -> str:
+        """The reasoning of every round, joined by a blank line."""
+        return "\n\n".join(m.reasoning for m in self.replies if m.reasoning.strip())
+
+    @property
+    def refusal(self) -> str:
+        """Any refusal, joined by a blank line."""
+        return "\n\n".join(m.refusal for m in self.replies if m.refusal)
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        """Every tool call of every round, in order."""
+        return [call for m in self.replies for call in m.tool_calls]
+
+    @property
+    def error(self) -> str | None:
+        """The last reply's error (the provider's message), if it failed."""
+        replies = self.replies
+        return replies[-1].error if replies else None
+
+
+@dataclass(frozen=True, slots=True)
+class LoopFinished:
+    """The last event of a loop that ended normally (not cancelled, no provider error)."""
+
+    outcome: LoopOutcome
+
+
+LoopEvent = (
+    StreamEvent
+    | RoundStarted
+    | ReplyFinished
+    | ToolCallStarted
+    | ToolResult
+    | RoundLimitReached
+    | LoopFinished
+)
+"""Everything :meth:`ToolLoop.events` yields."""
+
+
+# --- approval helpers ----------------------------------------------------------------------
+
+
+async def approve_all(tool: Tool, arguments: dict[str, Any]) -> bool:
+    """An `approve` that allows everything (``llmchat ask --yes``)."""
+    return True
+
+
+async def deny_all(tool: Tool, arguments: dict[str, Any]) -> bool:
+    """An `approve` that denies every tool that is not read-only."""
+    return False
+
+
+class ConversationApprovals:
+    """An `approve` that remembers "always for this conversation" answers.
+
+    Args:
+        ask: asks the user (e.g. the TUI's modal) and answers "once", "always" or "deny".
+    """
+
+    def __init__(self, ask: Callable[[Tool, dict[str, Any]], Awaitable[Decision]]) -> None:
+        self.ask = ask
+        self.always: set[str] = set()
+        """Names of the tools allowed for the rest of the conversation."""
+
+    async def __call__(self, tool: Tool, arguments: dict[str, Any]) -> bool:
+        if tool.name in self.always:
+            return True
+        decision = await self.ask(tool, arguments)
+        if decision == "always":
+            self.always.add(tool.name)
+        return decision in ("once", "always")
+
+
+# --- the loop ------------------------------------------------------------------------------
+
+
+def wants_tools(message: Message) -> bool:
+    """True when a finished reply asks for its tool calls to be run.
+
+    Finish reason "tool_calls", or "stop" with calls (some OpenAI-compatible servers say
+    "stop" after tool calls); a reply cut by "length" or an error is not acted on.
+    """
+    return bool(message.tool_calls) and message.finish_reason in ("tool_calls", "stop")
+
+
+class ToolLoop:
+    """One user turn with tools: replies and tool calls until the model stops.
+
+    Args:
+        provider: the provider to stream from.
+        conversation: the conversation; the loop appends its messages to it.
+        model: the model name.
+        registry: the tools offered (an empty registry offers none).
+        options: generation options by neutral name.
+        approve: asked before a tool that is not read-only runs; False denies the call.
+        max_rounds: the most requests sent; a reply that asks for tools in the last round
+            gets "not run" results instead and the loop stops (:class:`RoundLimitReached`).
+        clock: the monotonic clock of the accumulators.
+    """
+
+    def __init__(
+        self,
+        provider: Provider,
+        conversation: Conversation,
+        model: str,
+        registry: ToolRegistry,
+        *,
+        approve: Approve,
+        options: Mapping[str, Any] | None = None,
+        max_rounds: int = DEFAULT_MAX_ROUNDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_rounds < 1:
+            raise ValueError("max_rounds must be at least 1")
+        self.provider = provider
+        self.conversation = conversation
+        self.model = model
+        self.registry = registry
+        self.approve = approve
+        self.options = dict(options or {})
+        self.max_rounds = max_rounds
+        self._clock = clock
+        self.round = 0
+        """Requests sent so far."""
+        self.accumulator: Accumulator | None = None
+        """The current (or last) round's reply, for live stats."""
+        self.messages: list[Message] = []
+        """The messages added to the conversation so far."""
+        self.round_limit_reached = False
+        self.cancelled = False
+        self._unanswered: list[ToolCall] = []
+        self._running: ToolCall | None = None
+        self._recorded: Accumulator | None = None
+        self._started = False
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def usage(self) -> Usage | None:
+        """Usage summed over the rounds so far (with the streaming round's, if reported)."""
+        usages = [m.usage for m in self.messages if m.role == "assistant" and m.usage]
+        current = self.accumulator
+        if current is not None and current is not self._recorded and current.usage:
+            usages.append(current.usage)
+        return sum_usage(usages)
+
+    def outcome(self) -> LoopOutcome:
+        """The loop's result so far (complete once the loop ended, however it ended)."""
+        replies = [m for m in self.messages if m.role == "assistant"]
+        reason = "cancelled" if self.cancelled else replies[-1].finish_reason if replies else None
+        return LoopOutcome(
+            messages=tuple(self.messages),
+            rounds=self.round,
+            usage=self.usage,
+            finish_reason=reason,
+            round_limit_reached=self.round_limit_reached,
+        )
+
+    # -- running ----------------------------------------------------------------------------
+
+    async def events(self) -> AsyncGenerator[LoopEvent, None]:
+        """Run the loop, yielding stream events and loop events (see the module docstring).
+
+        Use it inside ``contextlib.aclosing`` so that a cancellation landing in the
+        consumer's own awaits still closes the stream and records the cancellation.
+
+        Raises:
+            ProviderError: a request failed (the partial reply is in the conversation).
+            asyncio.CancelledError: re-raised after the cancellation was recorded.
+            RuntimeError: the loop was already run.
+        """
+        if self._started:
+            raise RuntimeError("a ToolLoop runs once; make a new one for the next turn")
+        self._started = True
+        try:
+            while True:
+                request = self.conversation.request(
+                    self.model, tools=self.registry.definitions(), **self.options
+                )
+                yield RoundStarted(self.round + 1, request)
+                self.round += 1
+                accumulator = self.accumulator = Accumulator(self._clock)
+                try:
+                    reply = stream_reply(self.provider, request, accumulator)
+                    async with aclosing(cast(AsyncGenerator[StreamEvent, None], reply)) as stream:
+                        async for event in stream:
+                            yield event
+                finally:
+                    message = self._record_reply(accumulator)
+                yield ReplyFinished(self.round, message)
+                if not wants_tools(message):
+                    break
+                if self.round >= self.max_rounds:
+                    self.round_limit_reached = True
+                    for index, call in enumerate(message.tool_calls):
+                        yield ToolCallStarted(self.round, index, call, None, None, False)
+                        output = error_output(
+                            f"not run: the limit of {self.max_rounds} rounds of tool calls was "
+                            "reached; answer with what you have, or ask the user to continue",
+                            "skipped",
+                        )
+                        yield self._record_result(index, call, output)
+                    yield RoundLimitReached(self.max_rounds)
+                    break
+                for index, call in enumerate(message.tool_calls):
+                    async with aclosing(self._run_call(index, call)) as call_events:
+                        async for loop_event in call_events:
+                            yield loop_event
+        except (asyncio.CancelledError, GeneratorExit):
+            self.cancelled = True
+            self._answer_unanswered()
+            raise
+        yield LoopFinished(self.outcome())
+
+    async def _run_call(self, index: int, call: ToolCall) -> AsyncGenerator[LoopEvent, None]:
+        resolved = self.registry.resolve(call.name, call.arguments)
+        if isinstance(resolved, ToolOutput):
+            tool = self.registry.get(call.name)
+            yield ToolCallStarted(self.round, index, call, tool, None, False)
+            yield self._record_result(index, call, resolved)
+            return
+        tool, arguments = resolved
+        needs_approval = not tool.read_only
+        yield ToolCallStarted(self.round, index, call, tool, arguments, needs_approval)
+        self._running = call  # stays set if cancelled: the result then says "while it ran"
+        output: ToolOutput | None = None
+        if needs_approval:
+            try:
+                allowed = await self.approve(tool, arguments)
+            except Exception as exc:  # noqa: BLE001 - a broken prompt denies, never ends the turn
+                allowed = False
+                output = error_output(f"the call could not be approved: {exc}", "denied")
+            if not allowed:
+                output = output or error_output(
+                    "the user denied this call; do not try it again unless asked", "denied"
+                )
+        if output is None:
+            output = await self.registry.invoke(tool, arguments)
+        self._running = None
+        yield self._record_result(index, call, output)
+
+    # -- recording --------------------------------------------------------------------------
+
+    def _record_reply(self, accumulator: Accumulator) -> Message:
+        """Append the round's assistant message (partial or whole) to the conversation."""
+        message = accumulator.message()
+        message.provider = getattr(self.provider, "name", None)
+        message.model = self.model
+        used = {c.id for m in self.conversation.messages for c in m.tool_calls}
+        _ensure_call_ids(message.tool_calls, used)
+        self._recorded = accumulator
+        self._add(message)
+        self._unanswered = list(message.tool_calls) if wants_tools(message) else []
+        return message
+
+    def _record_result(self, index: int, call: ToolCall, output: ToolOutput) -> ToolResult:
+        message = Message("tool", output.text, tool_call_id=call.id)
+        self._add(message)
+        self._unanswered = [c for c in self._unanswered if c is not call]
+        return ToolResult(self.round, index, call, output, message)
+
+    def _answer_unanswered(self) -> None:
+        """Cancelled: answer every call still open, so the conversation stays valid."""
+        for call in list(self._unanswered):
+            if call is self._running:
+                output = error_output("cancelled by the user while it ran", "cancelled")
+            else:
+                output = error_output("not run: the user cancelled", "skipped")
+            self._record_result(self._call_index(call), call, output)
+
+    def _call_index(self, call: ToolCall) -> int:
+        replies = [m for m in self.messages if m.role == "assistant"]
+        calls = replies[-1].tool_calls if replies else []
+        return next((i for i, c in enumerate(calls) if c is call), 0)
+
+    def _add(self, message: Message) -> None:
+        self.conversation.messages.append(message)
+        self.messages.append(message)
+
+
+def _ensure_call_ids(calls: list[ToolCall], used: set[str]) -> None:
+    """Give every call an id unique in the conversation: some servers send none, Ollama
+    numbers each reply's calls from ``call_0``, and Anthropic rejects repeated ids."""
+    for call in calls:
+        if not call.id or call.id in used:
+            call.id = f"call_{uuid.uuid4().hex[:24]}"
+        used.add(call.id)
+
+
+def sum_usage(usages: list[Usage]) -> Usage | None:
+    """The sum of several replies' usage; None when there is none (never invented zeros)."""
+    if not usages:
+        return None
+    cached = [u.cached_tokens for u in usages if u.cached_tokens is not None]
+    reasoning = [u.reasoning_tokens for u in usages if u.reasoning_tokens is not None]
+    return Usage(
+        input_tokens=sum(u.input_tokens for u in usages),
+        output_tokens=sum(u.output_tokens for u in usages),
+        total_tokens=sum(u.total_tokens for u in usages),
+        cached_tokens=sum(cached) if cached else None,
+        reasoning_tokens=sum(reasoning) if reasoning else None,
+    )
+
+
+async def run_tool_loop(
+    provider: Provider,
+    conversation: Conversation,
+    model: str,
+    options: Mapping[str, Any] | None,
+    registry: ToolRegistry,
+    *,
+    approve: Approve,
+    max_rounds: int = DEFAULT_MAX_ROUNDS,
+    on_event: Callable[[LoopEvent], Awaitable[None] | None] | None = None,
+) -> LoopOutcome:
+    """Run a :class:`ToolLoop` to its end, passing every event to `on_event`.
+
+    Args:
+        provider, conversation, model, options, registry, approve, max_rounds: as for
+            :class:`ToolLoop`.
+        on_event: called with every event (may be async); LoopFinished is the last.
+
+    Returns:
+        The outcome: the new messages, rounds, summed usage, finish reason, round limit.
+
+    Raises:
+        ProviderError: a request failed (the partial reply is in the conversation).
+        asyncio.CancelledError: re-raised after the cancellation was recorded in the
+            conversation (use :class:`ToolLoop` directly to read its state afterwards).
+    """
+    loop = ToolLoop(
+        provider, conversation, model, registry,
+        approve=approve, options=options, max_rounds=max_rounds,
+    )
+    async with aclosing(loop.events()) as events:
+        async for event in events:
+            if on_event is not None:
+                result = on_event(event)
+                if inspect.isawaitable(result):
+                    await result
+    return loop.outcome()
