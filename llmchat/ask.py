@@ -1,7 +1,8 @@
 """`llmchat ask`: one reply, streamed to stdout (shared/DESIGN.md, "Command-line contract").
 
 Three outputs, chosen once:
-- stdout is not a terminal: exactly the model's content, UTF-8, flushed per delta;
+- stdout is not a terminal: exactly the model's content, UTF-8, flushed as it arrives (each
+  delta is out before llmchat waits for the network again);
 - stdout is a terminal: the answer rendered as Markdown while it streams, made safe;
 - ``--json``: one JSON object when the stream ends (also after an error or Ctrl-C).
 
@@ -51,20 +52,53 @@ class Sink(Protocol):
 
 
 class PipeSink:
-    """Writes exactly the content bytes to a binary stream, flushing after each delta."""
+    """Writes exactly the content bytes to a binary stream, flushed before llmchat waits for
+    the network again.
+
+    The flush is a callback on the event loop, so it runs as soon as the stream has handled
+    what one network read brought: every delta is out before the next wait, with one write
+    per read instead of one per delta (a fast provider packs dozens of deltas into a read).
+    Outside an event loop every delta is flushed at once. A reader that closed the pipe
+    shows on the next delta (BrokenPipeError) or as :attr:`broken` after :meth:`close`.
+    """
 
     def __init__(self, out: IO[bytes]) -> None:
         self.out = out
+        self.broken = False
+        """The pipe was closed by its reader (a deferred flush failed)."""
+        self._error: BrokenPipeError | None = None
+        self._pending = False
 
     def event(self, event: StreamEvent) -> None:
+        if self._error is not None:
+            raise self._error
         if isinstance(event, ContentDelta):
             self.out.write(event.text.encode("utf-8"))
-            self.out.flush()
+            if not self._pending:
+                try:
+                    asyncio.get_running_loop().call_soon(self._flush)
+                except RuntimeError:  # no event loop: flush now
+                    self.out.flush()
+                else:
+                    self._pending = True
 
-    def close(self) -> None:
+    def _flush(self) -> None:
+        self._pending = False
         try:
             self.out.flush()
-        except (BrokenPipeError, ValueError):
+        except BrokenPipeError as exc:
+            self._error = exc
+            self.broken = True
+        except ValueError:  # closed under us
+            pass
+
+    def close(self) -> None:
+        self._pending = False
+        try:
+            self.out.flush()
+        except BrokenPipeError:
+            self.broken = True
+        except ValueError:
             pass
 
 
@@ -168,6 +202,7 @@ def run_ask(
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     sink: Sink
+    pipe: PipeSink | None = None
     if json_output:
         sink = NullSink()
     elif stdout.isatty():
@@ -175,7 +210,7 @@ def run_ask(
 
         sink = TerminalSink(stdout)
     else:
-        sink = PipeSink(stdout.buffer if hasattr(stdout, "buffer") else _TextAsBytes(stdout))
+        sink = pipe = PipeSink(stdout.buffer if hasattr(stdout, "buffer") else _TextAsBytes(stdout))
     if show_reasoning:
         sink = ReasoningTee(sink, stderr)
     accumulator = Accumulator()
@@ -187,6 +222,11 @@ def run_ask(
         code = EXIT_INTERRUPTED
     finally:
         sink.close()
+    if pipe is not None and pipe.broken:  # the reader left after the last delta was written
+        if code == EXIT_OK:
+            code = -1
+        else:
+            _silence_stdout(stdout)
     message = accumulator.message()
     message.provider, message.model = settings.provider.name, settings.provider.model
     recorder.finish(message)

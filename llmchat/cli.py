@@ -1,56 +1,34 @@
 """The command line: ``llmchat`` (full-screen session), ``llmchat ask`` (one-shot) and
 ``llmchat models``.
 
-Contract: shared/DESIGN.md, "Command-line contract". Textual is imported only inside the
-TUI command, so ``llmchat ask`` never loads it.
+Contract: shared/DESIGN.md, "Command-line contract". The commands, their options and help
+are defined with Typer in :mod:`llmchat.cli_app`; this module holds the entry point and what
+the commands share.
+
+Start-up (docs/performance.md): importing Typer and building its command costs more than
+everything else ``llmchat ask`` does (Typer validates parameters with pydantic). So
+:func:`main` parses a plain ``llmchat ask`` command line itself, with exactly Typer's
+meaning, and only imports Typer for anything else: help, other commands, options before
+``ask``, unusual spellings (``-mNAME``, ``--``, clustered flags) and every error, which so
+keep Typer's messages. Textual is imported only inside the TUI command, so ``llmchat ask``
+never loads it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
+import errno
 import os
+import re
 import sys
-from dataclasses import dataclass, field, replace
-from typing import Annotated, Any, Optional
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import typer
-
-from llmchat import __version__, paths
-from llmchat.chat.models import Conversation, Message
-from llmchat.config import Settings, load_settings
+from llmchat import paths
 from llmchat.errors import ConfigError
-from llmchat.store import EXPORT_FORMATS, Store, StoreError
-from llmchat.store.recorder import Recorder
 
-app = typer.Typer(
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-)
-
-ProviderOpt = Annotated[
-    Optional[str],
-    typer.Option(
-        "-p", "--provider",
-        help="openai, anthropic, ollama, openrouter, groq, deepseek, mistral, together, "
-        "fireworks, or a [providers.NAME] from the config file.",
-    ),
-]
-ModelOpt = Annotated[Optional[str], typer.Option("-m", "--model", help="Model name.")]
-SystemOpt = Annotated[Optional[str], typer.Option("-s", "--system", help="System prompt.")]
-TemperatureOpt = Annotated[Optional[float], typer.Option("--temperature", help="Sampling temperature.")]
-TopPOpt = Annotated[Optional[float], typer.Option("--top-p", help="Nucleus sampling mass.")]
-MaxTokensOpt = Annotated[Optional[int], typer.Option("--max-tokens", help="Most output tokens.")]
-StopOpt = Annotated[Optional[list[str]], typer.Option("--stop", help="Stop sequence (repeatable).")]
-SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Sampling seed.")]
-EffortOpt = Annotated[
-    Optional[str], typer.Option("--reasoning-effort", help="Reasoning effort (e.g. low, medium, high).")
-]
-BudgetOpt = Annotated[
-    Optional[int], typer.Option("--thinking-budget", help="Anthropic thinking budget, in tokens.")
-]
+if TYPE_CHECKING:
+    from llmchat.config import Settings
+    from llmchat.store import Store
 
 
 @dataclass
@@ -75,6 +53,8 @@ class Choice:
 
     def settings(self) -> Settings:
         """Load settings with these choices on top, or exit 2 with the config problem."""
+        from llmchat.config import load_settings
+
         try:
             return load_settings(
                 paths.config_file(), os.environ, provider=self.provider, model=self.model,
@@ -89,103 +69,43 @@ def _options(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v not in (None, [])}
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
+def _fail(message: str, code: int = 2) -> SystemExit:
     print(f"llmchat: error: {message}", file=sys.stderr)
-    return typer.Exit(code)
+    return SystemExit(code)
 
 
-def _version(value: bool) -> None:
-    if value:
-        print(f"llmchat {__version__}")
-        raise typer.Exit()
-
-
-@app.callback(invoke_without_command=True)
-def session(
-    ctx: typer.Context,
-    provider: ProviderOpt = None,
-    model: ModelOpt = None,
-    system: SystemOpt = None,
-    theme: Annotated[Optional[str], typer.Option("--theme", help="Theme name.")] = None,
-    temperature: TemperatureOpt = None,
-    top_p: TopPOpt = None,
-    max_tokens: MaxTokensOpt = None,
-    stop: StopOpt = None,
-    seed: SeedOpt = None,
-    reasoning_effort: EffortOpt = None,
-    thinking_budget: BudgetOpt = None,
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
-    ] = False,
-) -> None:
-    """Chat with a language model in a full-screen terminal session.
-
-    Keys: Enter sends, Ctrl+J (or Shift+Enter) inserts a newline, Escape stops the reply,
-    Ctrl+N starts a new conversation, Ctrl+Q quits.
-    """
-    choice = Choice(provider, model, system, theme, _options(
-        temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop, seed=seed,
-        reasoning_effort=reasoning_effort, thinking_budget=thinking_budget,
-    ))
-    if ctx.invoked_subcommand is not None:
-        ctx.obj = choice
-        return
-    settings = choice.settings()
-    from llmchat.tui.app import LlmChatApp
-
-    LlmChatApp(settings).run()
-
-
-@app.command()
-def ask(
-    ctx: typer.Context,
-    prompt: Annotated[Optional[str], typer.Argument(help="The prompt; piped stdin is appended.")] = None,
-    provider: ProviderOpt = None,
-    model: ModelOpt = None,
-    system: SystemOpt = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object when the reply ends.")
-    ] = False,
-    reasoning: Annotated[
-        bool, typer.Option("--reasoning", help="Stream the model's reasoning to stderr.")
-    ] = False,
-    complete: Annotated[
-        bool, typer.Option("--complete", help="Text completion for base models (/v1/completions).")
-    ] = False,
-    continue_latest: Annotated[
-        bool, typer.Option("-c", "--continue", help="Continue the latest conversation.")
-    ] = False,
-    conversation: Annotated[
-        Optional[str], typer.Option("--conversation", help="Continue this conversation (ID or 'latest').")
-    ] = None,
-    no_log: Annotated[bool, typer.Option("--no-log", help="Do not store this exchange.")] = False,
-    temperature: TemperatureOpt = None,
-    top_p: TopPOpt = None,
-    max_tokens: MaxTokensOpt = None,
-    stop: StopOpt = None,
-    seed: SeedOpt = None,
-    reasoning_effort: EffortOpt = None,
-    thinking_budget: BudgetOpt = None,
-) -> None:
-    """Ask once and stream the answer to stdout.
-
-    PROMPT and piped stdin are joined (PROMPT, a blank line, stdin). Piped stdout gets
-    exactly the model's text. Examples:
-
-        llmchat ask "Explain SSE in one paragraph"
-
-        git diff | llmchat ask "Write a commit message for this diff" > msg.txt
-
-        llmchat ask --json -p groq "2+2?" | jq .usage
-
-        llmchat ask -c "And in French?"      # continue the latest conversation
-    """
+def ask_command(
+    parent: Choice,
+    *,
+    prompt: str | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+    system: str | None = None,
+    json_output: bool = False,
+    reasoning: bool = False,
+    complete: bool = False,
+    continue_latest: bool = False,
+    conversation: str | None = None,
+    no_log: bool = False,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    max_tokens: int | None = None,
+    stop: list[str] | None = None,
+    seed: int | None = None,
+    reasoning_effort: str | None = None,
+    thinking_budget: int | None = None,
+) -> NoReturn:
+    """``llmchat ask`` (options: see :func:`llmchat.cli_app.ask`); `parent` holds the
+    options given before ``ask``. Always ends with SystemExit and the exit status."""
     from llmchat.ask import join_prompt, make_request, run_ask
+    from llmchat.chat.models import Conversation, Message
+    from llmchat.store import StoreError
+    from llmchat.store.recorder import Recorder
 
     choice = Choice(provider, model, system, None, _options(
         temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop, seed=seed,
         reasoning_effort=reasoning_effort, thinking_budget=thinking_budget,
-    )).over(ctx.obj or Choice())
+    )).over(parent)
     settings = choice.settings()
     if complete and settings.provider.kind != "openai":
         raise _fail("--complete needs an OpenAI-compatible provider (/v1/completions)")
@@ -215,7 +135,7 @@ def ask(
     history.messages.append(user)
     recorder.user(user)
     request = make_request(settings, history, complete=complete)
-    raise typer.Exit(
+    raise SystemExit(
         run_ask(settings, request, json_output=json_output, show_reasoning=reasoning, recorder=recorder)
     )
 
@@ -226,6 +146,8 @@ def _warn(message: str) -> None:
 
 def _open_store(*, required: bool = False) -> Store | None:
     """The history store; None (after one warning) when it cannot be opened, unless `required`."""
+    from llmchat.store import Store, StoreError
+
     try:
         store = Store.open(paths.history_db())
     except StoreError as exc:
@@ -239,122 +161,13 @@ def _open_store(*, required: bool = False) -> Store | None:
     return store
 
 
-history_app = typer.Typer(help="List, show, search and delete stored conversations.")
-app.add_typer(history_app, name="history")
-
-
-@history_app.callback(invoke_without_command=True)
-def history(
-    ctx: typer.Context,
-    limit: Annotated[int, typer.Option("-n", "--limit", help="How many, newest first.")] = 20,
-    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
-) -> None:
-    """List stored conversations, newest first."""
-    if ctx.invoked_subcommand is not None:
-        return
-    store = _open_store(required=True)
-    assert store is not None
-    rows = store.list_conversations(limit=limit)
-    if json_output:
-        print(json.dumps([
-            {"id": r.id, "title": r.display_title, "provider": r.provider, "model": r.model,
-             "created_at": r.created_at.isoformat(), "updated_at": r.updated_at.isoformat(),
-             "message_count": r.message_count}
-            for r in rows
-        ], ensure_ascii=False))
-        return
-    for r in rows:
-        title = _one_line(r.display_title, 50)
-        print(f"{r.id}  {r.updated_at:%Y-%m-%d %H:%M}  {r.message_count:>4} msgs  "
-              f"{r.model or '-':<24}  {title}")
-
-
-@history_app.command("show")
-def history_show(ref: Annotated[str, typer.Argument(help="Conversation ID or 'latest'.")]) -> None:
-    """Print one conversation as Markdown."""
-    _export(ref, "md")
-
-
-@history_app.command("search")
-def history_search(
-    text: Annotated[str, typer.Argument(help="Words to find.")],
-    limit: Annotated[int, typer.Option("-n", "--limit")] = 20,
-) -> None:
-    """Search every stored message."""
-    store = _open_store(required=True)
-    assert store is not None
-    for hit in store.search(text, limit=limit):
-        print(f"{hit.conversation_id}  {_one_line(hit.title or '', 40):<40}  {_one_line(hit.snippet, 80)}")
-
-
-@history_app.command("rm")
-def history_rm(ref: Annotated[str, typer.Argument(help="Conversation ID or 'latest'.")]) -> None:
-    """Delete a conversation."""
-    store = _open_store(required=True)
-    assert store is not None
-    try:
-        store.delete(ref)
-    except StoreError as exc:
-        raise _fail(str(exc)) from None
-
-
-@app.command("export")
-def export(
-    ref: Annotated[str, typer.Argument(help="Conversation ID or 'latest'.")],
-    format: Annotated[str, typer.Option("--format", "-f", help="md or json.")] = "md",  # noqa: A002
-) -> None:
-    """Write a stored conversation to stdout, with finish reasons and usage."""
-    if format not in EXPORT_FORMATS:
-        raise _fail(f"unknown format {format!r}: use {' or '.join(EXPORT_FORMATS)}")
-    _export(ref, format)
-
-
-def _export(ref: str, format: str) -> None:  # noqa: A002
-    store = _open_store(required=True)
-    assert store is not None
-    try:
-        text = store.export(ref, format)
-    except StoreError as exc:
-        raise _fail(str(exc)) from None
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-
-
-def _one_line(text: str, width: int) -> str:
-    from llmchat.safety import terminal_safe
-
-    line = " ".join(terminal_safe(text).split())
-    return line if len(line) <= width else line[: width - 1] + "…"
-
-
-@app.command()
-def models(
-    ctx: typer.Context,
-    provider: ProviderOpt = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON array of model ids.")] = False,
-) -> None:
-    """List the models the provider serves, one per line."""
-    from llmchat.providers import make_client
-    from llmchat.providers.errors import ProviderError
-
-    settings = replace(Choice(provider).over(ctx.obj or Choice()), model=None).settings()
-    settings = _ensure_credentials(settings, interactive=False)
-
-    async def fetch() -> list[str]:
-        async with make_client() as client:
-            return await settings.provider.create(client).list_models()
-
-    try:
-        names = asyncio.run(fetch())
-    except ProviderError as exc:
-        raise _fail(exc.describe(), 1) from None
-    print(json.dumps(names) if json_output else "\n".join(names))
-
-
 def _ensure_credentials(settings: Settings, *, interactive: bool) -> Settings:
     """Stop with a clear message when the provider cannot be used; offer a local server."""
     problem = settings.provider.missing_credentials()
     if problem is None:
         return settings
+    import asyncio
+
     from llmchat.discovery import find_local_servers
 
     servers = [s for s in asyncio.run(find_local_servers()) if s.models]
@@ -375,9 +188,163 @@ def _ensure_credentials(settings: Settings, *, interactive: bool) -> Settings:
                 f"(and -m {server.models[0]})",
                 file=sys.stderr,
             )
-    raise typer.Exit(2)
+    raise SystemExit(2)
+
+
+# -- the fast path for `llmchat ask` ---------------------------------------------------------
+
+_NUMBER = re.compile(r"(?:0|[1-9][0-9]{0,17})(?:\.[0-9]{1,17})?")
+_INTEGER = re.compile(r"0|[1-9][0-9]{0,17}")
+
+
+def _float(value: str) -> float | None:
+    return float(value) if _NUMBER.fullmatch(value) else None
+
+
+def _int(value: str) -> int | None:
+    return int(value) if _INTEGER.fullmatch(value) else None
+
+
+_ASK_FLAGS = {
+    "--json": "json_output",
+    "--reasoning": "reasoning",
+    "--complete": "complete",
+    "-c": "continue_latest",
+    "--continue": "continue_latest",
+    "--no-log": "no_log",
+}
+"""Boolean options of ``ask`` (as in :func:`llmchat.cli_app.ask`)."""
+_ASK_OPTIONS: dict[str, tuple[str, Any]] = {
+    "-p": ("provider", str),
+    "--provider": ("provider", str),
+    "-m": ("model", str),
+    "--model": ("model", str),
+    "-s": ("system", str),
+    "--system": ("system", str),
+    "--conversation": ("conversation", str),
+    "--temperature": ("temperature", _float),
+    "--top-p": ("top_p", _float),
+    "--max-tokens": ("max_tokens", _int),
+    "--stop": ("stop", str),
+    "--seed": ("seed", _int),
+    "--reasoning-effort": ("reasoning_effort", str),
+    "--thinking-budget": ("thinking_budget", _int),
+}
+"""Options of ``ask`` that take a value: its parameter name and how the value converts."""
+
+
+def _plain(arg: str) -> bool:
+    """True for an argument that is valid UTF-8 text (no undecodable bytes)."""
+    if arg.isascii():
+        return True
+    try:
+        arg.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def parse_ask(args: list[str]) -> dict[str, Any] | None:
+    """The parameters of ``llmchat ask ARGS`` as Typer would pass them to the command, or
+    None when `args` use anything but the plain forms (``--opt value``, ``--opt=value``,
+    ``-o value``, flags, one prompt) or would be a usage error: Typer handles those.
+
+    Numbers are taken only in plain decimal spellings (``0.7``, ``512``), which Typer reads
+    the same way; an option given twice (but ``--stop``) also goes to Typer.
+    """
+    values: dict[str, Any] = {}
+    stop: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if not _plain(arg):
+            return None
+        if arg[:1] != "-":
+            if "prompt" in values:
+                return None  # an extra argument: a usage error
+            values["prompt"] = arg
+            continue
+        if arg in _ASK_FLAGS:
+            values[_ASK_FLAGS[arg]] = True
+            continue
+        name, eq, value = arg.partition("=")
+        spec = _ASK_OPTIONS.get(name)
+        if spec is None or (eq and not name.startswith("--")):
+            return None  # help, "--", "-", an unknown option, "-mNAME", "-m=NAME", a value for a flag...
+        if not eq:
+            if i == len(args):
+                return None  # the value is missing
+            value = args[i]
+            i += 1
+            if value[:1] == "-" or not _plain(value):
+                return None
+        dest, convert = spec
+        converted = convert(value)
+        if converted is None:
+            return None
+        if dest == "stop":
+            stop.append(converted)
+        elif dest in values:
+            return None
+        else:
+            values[dest] = converted
+    if stop:
+        values["stop"] = stop
+    return values
+
+
+class _PacifyFlush:
+    """Wraps a stream so that flushing into a closed pipe is quiet (as click does)."""
+
+    def __init__(self, wrapped: Any) -> None:
+        self.wrapped = wrapped
+
+    def flush(self) -> None:
+        try:
+            self.wrapped.flush()
+        except OSError as exc:
+            if exc.errno != errno.EPIPE:
+                raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.wrapped, name)
+
+
+def _run_ask_fast(values: dict[str, Any]) -> NoReturn:
+    """Run ``ask`` as Typer's standalone mode would around the command."""
+    try:
+        ask_command(Choice(), **values)
+    except EOFError:
+        print(file=sys.stderr)
+        print("Aborted!", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:
+            raise
+        sys.stdout = _PacifyFlush(sys.stdout)
+        sys.stderr = _PacifyFlush(sys.stderr)
+        sys.exit(1)
 
 
 def main() -> None:
     """Console-script entry point."""
+    args = sys.argv[1:]
+    if args[:1] == ["ask"] and not any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ):
+        values = parse_ask(args[1:])
+        if values is not None:
+            _run_ask_fast(values)
+    from llmchat.cli_app import app
+
     app()
+
+
+def __getattr__(name: str) -> Any:
+    """``llmchat.cli.app``: the Typer application, built on first use."""
+    if name == "app":
+        from llmchat.cli_app import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

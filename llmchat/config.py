@@ -29,7 +29,6 @@ names (shared/DESIGN.md, "Environment and files").
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -355,6 +354,8 @@ def ollama_host(value: str) -> str:
 def _read_toml(path: Path | None) -> dict[str, Any]:
     if path is None or not path.exists():
         return {}
+    import tomllib  # only when there is a file (start-up: docs/performance.md)
+
     try:
         with path.open("rb") as f:
             return tomllib.load(f)

@@ -3,7 +3,9 @@
 It runs its own asyncio loop in a thread, so sync tests, async tests and subprocesses can all
 talk to it. Each request is answered by ``server.handler(request) -> Reply``; a Reply is a
 status, headers and a list of *parts*: bytes (each sent as its own write, so the client sees
-the body split exactly there), floats (seconds to pause), or ``DROP`` (cut the connection).
+the body split exactly there), floats (seconds to pause), ``DROP`` (cut the connection), or
+callables (called when reached, in the server's thread; a number returned is a pause, so a
+benchmark can pace a stream on the clock or note when a part went out).
 The server records every request and whether the client went away before the reply ended
 (``server.disconnected``).
 
@@ -195,6 +197,10 @@ class LoopbackServer:
                 if part is DROP:
                     writer.transport.abort()
                     return
+                if callable(part):
+                    part = part()
+                    if not isinstance(part, (int, float)) or part <= 0:
+                        continue
                 if isinstance(part, (int, float)):
                     await asyncio.wait({watcher}, timeout=part)
                     continue

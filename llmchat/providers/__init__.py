@@ -17,7 +17,7 @@ from llmchat.providers.events import (
     ToolCallDelta,
     Usage,
 )
-from llmchat.providers.http import StreamPolicy
+from llmchat.providers.http import LazySSLContext, StreamPolicy
 
 __all__ = [
     "ChatRequest",
@@ -43,8 +43,11 @@ KINDS = ("openai", "anthropic", "ollama")
 
 def make_client() -> httpx.AsyncClient:
     """The shared HTTP client. Streams set their own timeouts (see :class:`StreamPolicy`);
-    other requests (model lists) wait 30 s at most."""
-    return httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=False)
+    other requests (model lists) wait 30 s at most. The TLS context is made at the first
+    https connection (:class:`~llmchat.providers.http.LazySSLContext`)."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=False, verify=LazySSLContext()
+    )
 
 
 def create_provider(

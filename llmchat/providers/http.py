@@ -12,11 +12,13 @@ import email.utils
 import json
 import logging
 import random
+import ssl
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 import httpx
 
@@ -64,6 +66,47 @@ class Parser(Protocol):
     def end(self, *, complete: bool) -> list[StreamEvent]:
         """Closing events (Usage, Finish); raises StreamInterrupted without the signal."""
         ...
+
+
+class LazySSLContext(ssl.SSLContext):
+    """httpx's default TLS context (certifi's CA bundle, or ``SSL_CERT_FILE`` /
+    ``SSL_CERT_DIR``), built at the first TLS connection instead of with the client.
+
+    Loading the CA bundle takes some 40 ms, a fifth of ``llmchat ask``'s start-up, and a
+    plain-HTTP server (Ollama, llama.cpp, LM Studio, a loopback test) never needs it. The
+    real context is made by ``httpx.create_ssl_context()``, exactly as httpx would have made
+    it; this object only forwards the ALPN setting httpcore makes and the wrapping.
+    """
+
+    def __new__(cls) -> Self:
+        return super().__new__(cls, ssl.PROTOCOL_TLS_CLIENT)
+
+    def __init__(self) -> None:
+        self._real: ssl.SSLContext | None = None
+        self._alpn: list[str] | None = None
+        self._lock = threading.Lock()  # anyio wraps in a worker thread (not a plain SSLContext)
+
+    def real(self) -> ssl.SSLContext:
+        """The context that does the work (made on first use)."""
+        with self._lock:
+            if self._real is None:
+                context = httpx.create_ssl_context()
+                if self._alpn is not None:
+                    context.set_alpn_protocols(self._alpn)
+                self._real = context
+            return self._real
+
+    def set_alpn_protocols(self, alpn_protocols: Any) -> None:
+        with self._lock:
+            self._alpn = list(alpn_protocols)
+            if self._real is not None:
+                self._real.set_alpn_protocols(self._alpn)
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:  # type: ignore[override]
+        return self.real().wrap_bio(*args, **kwargs)
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:  # type: ignore[override]
+        return self.real().wrap_socket(*args, **kwargs)
 
 
 LOG = logging.getLogger("llmchat.http")
@@ -213,6 +256,60 @@ async def post_stream(
             await asyncio.sleep(delay)
 
 
+_MALFORMED = (AttributeError, TypeError, KeyError, IndexError, ValueError)
+"""What a parser raises on JSON of a shape it does not expect (the server's fault)."""
+
+
+class _IdleWatch:
+    """The idle timeout (and the deadline) of a stream that has started, without moving a
+    timer for every event.
+
+    The stream notes when the consumer took an event (:attr:`busy`) and when it came back
+    (:meth:`resume`); one timer checks, when it is due, whether the stream was silent for
+    `idle` seconds since then (or the deadline passed), and only then fires `timeout`, the
+    request's :func:`asyncio.timeout_at`, which cancels the request. Otherwise it moves itself
+    to the new due time. Rescheduling the asyncio timeout twice per event, as this replaces,
+    cost about as much CPU as parsing the event.
+    """
+
+    __slots__ = ("busy", "deadline", "handle", "idle", "last", "loop", "timeout")
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, timeout: asyncio.Timeout, idle: float, deadline: float | None
+    ) -> None:
+        self.loop, self.timeout, self.idle, self.deadline = loop, timeout, idle, deadline
+        self.busy = False
+        """True while the consumer has an event: its time is not counted."""
+        self.last = 0.0
+        self.handle: asyncio.TimerHandle | None = None
+
+    def due(self) -> float:
+        limit = self.last + self.idle
+        return limit if self.deadline is None else min(limit, self.deadline)
+
+    def resume(self) -> None:
+        """The consumer came back: the silence is counted from now."""
+        self.busy = False
+        self.last = self.loop.time()
+        if self.handle is None:
+            self.handle = self.loop.call_at(self.due(), self._check)
+
+    def _check(self) -> None:
+        self.handle = None
+        if self.busy:
+            return  # resume() arms again
+        due = self.due()
+        if self.loop.time() >= due:
+            self.timeout.reschedule(due)  # already past: the request is cancelled now
+        else:
+            self.handle = self.loop.call_at(due, self._check)
+
+    def stop(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+
+
 async def _attempt(
     client: httpx.AsyncClient,
     url: str,
@@ -236,16 +333,19 @@ async def _attempt(
 
     received = 0
 
+    def malformed(exc: Exception, item: Any) -> ServerError:
+        return ServerError(
+            f"malformed stream data ({type(exc).__name__}: {exc}): {str(item)[:200]!r}",
+            provider=provider,
+        )
+
     def parsed(item: Any, handler: Callable[[P, Any], list[StreamEvent]]) -> list[StreamEvent]:
         # A server may send JSON of any shape; a parser that meets one it does not expect
         # fails with one of these, which is the server's fault, not a bug of ours to crash on.
         try:
             return handler(parser, item)
-        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
-            raise ServerError(
-                f"malformed stream data ({type(exc).__name__}: {exc}): {str(item)[:200]!r}",
-                provider=provider,
-            ) from None
+        except _MALFORMED as exc:
+            raise malformed(exc, item) from None
 
     if LOG.isEnabledFor(logging.DEBUG):
         LOG.debug("POST %s headers=%r body=%s", url, headers, json.dumps(body, ensure_ascii=False)[:4000])
@@ -265,36 +365,45 @@ async def _attempt(
                     for event in events:
                         yield event
                 else:
-                    async for raw in response.aiter_bytes():
-                        received += len(raw)
-                        if received > policy.max_reply_bytes:
-                            raise StreamTooLarge(
-                                f"the reply passed {policy.max_reply_bytes // 2**20} MiB", provider=provider
-                            )
-                        items = decoder.feed(raw)
-                        if decoder.buffered > policy.max_event_bytes:
-                            raise StreamTooLarge(
-                                f"one stream event passed {policy.max_event_bytes // 2**20} MiB",
-                                provider=provider,
-                            )
-                        for item in items:
-                            events = parsed(item, parse)
-                            if events:
-                                watchdog.reschedule(None)  # the consumer's time is not ours
-                                for event in events:
+                    idle = _IdleWatch(loop, watchdog, policy.idle_timeout, deadline)
+                    max_reply, max_event = policy.max_reply_bytes, policy.max_event_bytes
+                    try:
+                        async for raw in response.aiter_bytes():
+                            received += len(raw)
+                            if received > max_reply:
+                                raise StreamTooLarge(
+                                    f"the reply passed {max_reply // 2**20} MiB", provider=provider
+                                )
+                            items = decoder.feed(raw)
+                            if decoder.buffered > max_event:
+                                raise StreamTooLarge(
+                                    f"one stream event passed {max_event // 2**20} MiB", provider=provider
+                                )
+                            for item in items:
+                                try:
+                                    events = parse(parser, item)
+                                except _MALFORMED as exc:
+                                    raise malformed(exc, item) from None
+                                if events:
+                                    if phase != "idle":
+                                        watchdog.reschedule(None)  # the first token came
+                                        phase = "idle"
+                                    idle.busy = True  # the consumer's time is not ours
+                                    for event in events:
+                                        yield event
+                                    idle.resume()
+                                if parser.done:
+                                    break
+                            if parser.done:
+                                break
+                        else:
+                            for item in decoder.close():
+                                for event in parsed(item, parse):
                                     yield event
-                                phase = "idle"
-                                watchdog.reschedule(arm(policy.idle_timeout))
-                            if parser.done:
-                                break
-                        if parser.done:
-                            break
-                    else:
-                        for item in decoder.close():
-                            for event in parsed(item, parse):
-                                yield event
-                            if parser.done:
-                                break
+                                if parser.done:
+                                    break
+                    finally:
+                        idle.stop()
                 watchdog.reschedule(None)
     except TimeoutError:
         if deadline is not None and loop.time() >= deadline - 0.01:

@@ -37,6 +37,9 @@ from llmchat.providers.sse import SSEDecoder, SSEEvent
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
+_decode_json = json.JSONDecoder().decode
+"""``json.loads`` without its argument checks (the data is always a str here)."""
+
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
     "eos": "stop",
@@ -105,25 +108,30 @@ class ChunkParser:
             self.done = True
             return []
         try:
-            chunk = json.loads(data)
+            chunk = _decode_json(data)
         except ValueError:
             raise ServerError(
                 f"malformed stream chunk: {data[:200]!r}", provider=self.provider
             ) from None
         if not isinstance(chunk, dict):
             raise ServerError(f"unexpected stream chunk: {data[:200]!r}", provider=self.provider)
-        if chunk.get("error"):
+        get = chunk.get
+        if get("error"):
             self.raise_in_band(data)
-        for usage in (chunk.get("usage"), (chunk.get("x_groq") or {}).get("usage")):
-            if isinstance(usage, dict):  # cumulative on some servers: the last one wins
-                self.usage = parse_usage(usage) or self.usage
-        timings = chunk.get("timings")  # llama.cpp's server, when it sends no usage
+        usage = get("usage")
+        groq = get("x_groq")
+        groq_usage = groq.get("usage") if groq else None
+        if isinstance(usage, dict):  # cumulative on some servers: the last one wins
+            self.usage = parse_usage(usage) or self.usage
+        if isinstance(groq_usage, dict):
+            self.usage = parse_usage(groq_usage) or self.usage
+        timings = get("timings")  # llama.cpp's server, when it sends no usage
         if isinstance(timings, dict) and self.usage is None and "predicted_n" in timings:
             self.usage = parse_usage(
                 {"prompt_tokens": timings.get("prompt_n"), "completion_tokens": timings["predicted_n"]}
             )
         out: list[StreamEvent] = []
-        for choice in chunk.get("choices") or ():
+        for choice in get("choices") or ():
             if choice.get("index", 0) != 0:
                 continue  # only the first choice (n=1) is shown
             delta = choice.get("delta") or choice.get("message") or {}

@@ -74,10 +74,13 @@ class SSEDecoder:
             if text.startswith("\n"):
                 text = text[1:]
         buffer = self._tail + text if self._tail else text
-        lines = _LINE_END.split(buffer)
+        if "\r" in buffer:
+            lines = _LINE_END.split(buffer)
+            if buffer.endswith("\r"):
+                self._skip_lf = True
+        else:
+            lines = buffer.split("\n")  # LF only, as most servers send: a faster split
         self._tail = lines.pop()
-        if buffer.endswith("\r"):
-            self._skip_lf = True
         events: list[SSEEvent] = []
         for line in lines:
             if not line:
@@ -85,8 +88,12 @@ class SSEDecoder:
                     events.append(self._dispatch())
                 else:
                     self._event = ""
-                continue
-            self._field(line)
+            elif line[:5] == "data:":  # the common line, handled here as _field would
+                value = line[6:] if line[5:6] == " " else line[5:]
+                self._data.append(value)
+                self._data_size += len(value) + 1
+            else:
+                self._field(line)
         return events
 
     def _field(self, line: str) -> None:

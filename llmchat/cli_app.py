@@ -1,0 +1,265 @@
+"""The Typer application behind ``llmchat``: the full-screen session, ``ask``, ``models``,
+``history`` and ``export``, with their help texts.
+
+Contract: shared/DESIGN.md, "Command-line contract". The entry point and what the commands
+share live in :mod:`llmchat.cli`; a plain ``llmchat ask`` command line does not even import
+this module (Typer, click and pydantic cost more than the rest of ``ask``; see
+docs/performance.md). Textual is imported only inside the TUI command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import replace
+from typing import Annotated, Optional
+
+import typer
+
+from llmchat import __version__
+from llmchat.cli import (
+    Choice,
+    _ensure_credentials,
+    _fail,
+    _open_store,
+    _options,
+    ask_command,
+)
+from llmchat.store import EXPORT_FORMATS, StoreError
+
+app = typer.Typer(
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+ProviderOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "-p", "--provider",
+        help="openai, anthropic, ollama, openrouter, groq, deepseek, mistral, together, "
+        "fireworks, or a [providers.NAME] from the config file.",
+    ),
+]
+ModelOpt = Annotated[Optional[str], typer.Option("-m", "--model", help="Model name.")]
+SystemOpt = Annotated[Optional[str], typer.Option("-s", "--system", help="System prompt.")]
+TemperatureOpt = Annotated[Optional[float], typer.Option("--temperature", help="Sampling temperature.")]
+TopPOpt = Annotated[Optional[float], typer.Option("--top-p", help="Nucleus sampling mass.")]
+MaxTokensOpt = Annotated[Optional[int], typer.Option("--max-tokens", help="Most output tokens.")]
+StopOpt = Annotated[Optional[list[str]], typer.Option("--stop", help="Stop sequence (repeatable).")]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Sampling seed.")]
+EffortOpt = Annotated[
+    Optional[str], typer.Option("--reasoning-effort", help="Reasoning effort (e.g. low, medium, high).")
+]
+BudgetOpt = Annotated[
+    Optional[int], typer.Option("--thinking-budget", help="Anthropic thinking budget, in tokens.")
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"llmchat {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def session(
+    ctx: typer.Context,
+    provider: ProviderOpt = None,
+    model: ModelOpt = None,
+    system: SystemOpt = None,
+    theme: Annotated[Optional[str], typer.Option("--theme", help="Theme name.")] = None,
+    temperature: TemperatureOpt = None,
+    top_p: TopPOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    stop: StopOpt = None,
+    seed: SeedOpt = None,
+    reasoning_effort: EffortOpt = None,
+    thinking_budget: BudgetOpt = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Chat with a language model in a full-screen terminal session.
+
+    Keys: Enter sends, Ctrl+J (or Shift+Enter) inserts a newline, Escape stops the reply,
+    Ctrl+N starts a new conversation, Ctrl+Q quits.
+    """
+    choice = Choice(provider, model, system, theme, _options(
+        temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop, seed=seed,
+        reasoning_effort=reasoning_effort, thinking_budget=thinking_budget,
+    ))
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = choice
+        return
+    settings = choice.settings()
+    from llmchat.tui.app import LlmChatApp
+
+    LlmChatApp(settings).run()
+
+
+@app.command()
+def ask(
+    ctx: typer.Context,
+    prompt: Annotated[Optional[str], typer.Argument(help="The prompt; piped stdin is appended.")] = None,
+    provider: ProviderOpt = None,
+    model: ModelOpt = None,
+    system: SystemOpt = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object when the reply ends.")
+    ] = False,
+    reasoning: Annotated[
+        bool, typer.Option("--reasoning", help="Stream the model's reasoning to stderr.")
+    ] = False,
+    complete: Annotated[
+        bool, typer.Option("--complete", help="Text completion for base models (/v1/completions).")
+    ] = False,
+    continue_latest: Annotated[
+        bool, typer.Option("-c", "--continue", help="Continue the latest conversation.")
+    ] = False,
+    conversation: Annotated[
+        Optional[str], typer.Option("--conversation", help="Continue this conversation (ID or 'latest').")
+    ] = None,
+    no_log: Annotated[bool, typer.Option("--no-log", help="Do not store this exchange.")] = False,
+    temperature: TemperatureOpt = None,
+    top_p: TopPOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    stop: StopOpt = None,
+    seed: SeedOpt = None,
+    reasoning_effort: EffortOpt = None,
+    thinking_budget: BudgetOpt = None,
+) -> None:
+    """Ask once and stream the answer to stdout.
+
+    PROMPT and piped stdin are joined (PROMPT, a blank line, stdin). Piped stdout gets
+    exactly the model's text. Examples:
+
+        llmchat ask "Explain SSE in one paragraph"
+
+        git diff | llmchat ask "Write a commit message for this diff" > msg.txt
+
+        llmchat ask --json -p groq "2+2?" | jq .usage
+
+        llmchat ask -c "And in French?"      # continue the latest conversation
+    """
+    ask_command(
+        ctx.obj or Choice(),
+        prompt=prompt, provider=provider, model=model, system=system, json_output=json_output,
+        reasoning=reasoning, complete=complete, continue_latest=continue_latest,
+        conversation=conversation, no_log=no_log, temperature=temperature, top_p=top_p,
+        max_tokens=max_tokens, stop=stop, seed=seed, reasoning_effort=reasoning_effort,
+        thinking_budget=thinking_budget,
+    )
+
+
+history_app = typer.Typer(help="List, show, search and delete stored conversations.")
+app.add_typer(history_app, name="history")
+
+
+@history_app.callback(invoke_without_command=True)
+def history(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("-n", "--limit", help="How many, newest first.")] = 20,
+    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """List stored conversations, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    store = _open_store(required=True)
+    assert store is not None
+    rows = store.list_conversations(limit=limit)
+    if json_output:
+        print(json.dumps([
+            {"id": r.id, "title": r.display_title, "provider": r.provider, "model": r.model,
+             "created_at": r.created_at.isoformat(), "updated_at": r.updated_at.isoformat(),
+             "message_count": r.message_count}
+            for r in rows
+        ], ensure_ascii=False))
+        return
+    for r in rows:
+        title = _one_line(r.display_title, 50)
+        print(f"{r.id}  {r.updated_at:%Y-%m-%d %H:%M}  {r.message_count:>4} msgs  "
+              f"{r.model or '-':<24}  {title}")
+
+
+@history_app.command("show")
+def history_show(ref: Annotated[str, typer.Argument(help="Conversation ID or 'latest'.")]) -> None:
+    """Print one conversation as Markdown."""
+    _export(ref, "md")
+
+
+@history_app.command("search")
+def history_search(
+    text: Annotated[str, typer.Argument(help="Words to find.")],
+    limit: Annotated[int, typer.Option("-n", "--limit")] = 20,
+) -> None:
+    """Search every stored message."""
+    store = _open_store(required=True)
+    assert store is not None
+    for hit in store.search(text, limit=limit):
+        print(f"{hit.conversation_id}  {_one_line(hit.title or '', 40):<40}  {_one_line(hit.snippet, 80)}")
+
+
+@history_app.command("rm")
+def history_rm(ref: Annotated[str, typer.Argument(help="Conversation ID or 'latest'.")]) -> None:
+    """Delete a conversation."""
+    store = _open_store(required=True)
+    assert store is not None
+    try:
+        store.delete(ref)
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command("export")
+def export(
+    ref: Annotated[str, typer.Argument(help="Conversation ID or 'latest'.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="md or json.")] = "md",  # noqa: A002
+) -> None:
+    """Write a stored conversation to stdout, with finish reasons and usage."""
+    if format not in EXPORT_FORMATS:
+        raise _fail(f"unknown format {format!r}: use {' or '.join(EXPORT_FORMATS)}")
+    _export(ref, format)
+
+
+def _export(ref: str, format: str) -> None:  # noqa: A002
+    store = _open_store(required=True)
+    assert store is not None
+    try:
+        text = store.export(ref, format)
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _one_line(text: str, width: int) -> str:
+    from llmchat.safety import terminal_safe
+
+    line = " ".join(terminal_safe(text).split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+@app.command()
+def models(
+    ctx: typer.Context,
+    provider: ProviderOpt = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON array of model ids.")] = False,
+) -> None:
+    """List the models the provider serves, one per line."""
+    from llmchat.providers import make_client
+    from llmchat.providers.errors import ProviderError
+
+    settings = replace(Choice(provider).over(ctx.obj or Choice()), model=None).settings()
+    settings = _ensure_credentials(settings, interactive=False)
+
+    async def fetch() -> list[str]:
+        async with make_client() as client:
+            return await settings.provider.create(client).list_models()
+
+    try:
+        names = asyncio.run(fetch())
+    except ProviderError as exc:
+        raise _fail(exc.describe(), 1) from None
+    print(json.dumps(names) if json_output else "\n".join(names))
