@@ -15,8 +15,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
+from collections.abc import Callable, Mapping
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
 from llmchat.chat.accumulator import Accumulator
@@ -30,7 +33,7 @@ from llmchat.providers.events import ContentDelta, ReasoningDelta, Retrying, Str
 from llmchat.safety import terminal_safe
 from llmchat.store.recorder import SAVE_EVERY, Recorder
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 _FINISH_WARNINGS = {
     "length": "the reply was cut off at the token limit (finish reason: length)",
@@ -186,6 +189,7 @@ def run_ask(
     json_output: bool = False,
     show_reasoning: bool = False,
     recorder: Recorder | None = None,
+    tools: ToolChoice | None = None,
     stdout: IO[str] | None = None,
     stderr: IO[str] | None = None,
 ) -> int:
@@ -197,6 +201,8 @@ def run_ask(
         json_output: print one JSON object at the end instead of streaming the text.
         show_reasoning: stream reasoning text to stderr (``--reasoning``).
         recorder: writes the reply ahead into the history (None: not recorded).
+        tools: offer tools and run the tool loop (see :class:`ToolChoice`); the replies of
+            all rounds go to stdout, separated by a blank line; calls are noted on stderr.
         stdout, stderr: text streams (default: the process's).
     """
     stdout = stdout or sys.stdout
@@ -215,11 +221,18 @@ def run_ask(
         sink = ReasoningTee(sink, stderr)
     accumulator = Accumulator()
     recorder = recorder or Recorder(None, lambda _: None)
+    loops: list[Any] = []  # the ToolLoop, once made
     try:
-        code = asyncio.run(_stream(settings, request, accumulator, sink, recorder))
+        if tools is None:
+            code = asyncio.run(_stream(settings, request, accumulator, sink, recorder))
+        else:
+            code = asyncio.run(_stream_tools(settings, tools, loops, sink, recorder, stderr))
     except KeyboardInterrupt:
         accumulator.cancel()
         code = EXIT_INTERRUPTED
+    except asyncio.CancelledError:  # SIGTERM (see _cancel_on_sigterm)
+        accumulator.cancel()
+        code = EXIT_TERMINATED
     finally:
         sink.close()
     if pipe is not None and pipe.broken:  # the reader left after the last delta was written
@@ -227,11 +240,15 @@ def run_ask(
             code = -1
         else:
             _silence_stdout(stdout)
-    message = accumulator.message()
-    message.provider, message.model = settings.provider.name, settings.provider.model
-    recorder.finish(message)
-    if code == EXIT_INTERRUPTED:
-        print("llmchat: cancelled", file=stderr)
+    if loops:
+        message = _loop_message(loops[0])
+        accumulator = loops[0].accumulator or accumulator
+    else:
+        message = accumulator.message()
+        message.provider, message.model = settings.provider.name, settings.provider.model
+        recorder.finish(message)
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+        print("llmchat: cancelled" if code == EXIT_INTERRUPTED else "llmchat: terminated", file=stderr)
     elif message.error:
         print(f"llmchat: error: {message.error}", file=stderr)
     if code == -1:  # stdout closed under us: quiet, and keep Python from complaining at exit
@@ -255,10 +272,11 @@ def run_ask(
 async def _stream(
     settings: Settings, request: ChatRequest, accumulator: Accumulator, sink: Sink, recorder: Recorder
 ) -> int:
+    _cancel_on_sigterm()
     async with make_client() as client:
         provider = settings.provider.create(client, settings.policy)
         recorder.begin_reply(settings.provider.name, settings.provider.model)
-        beat = asyncio.create_task(_heartbeat(recorder, accumulator))
+        beat = asyncio.create_task(_heartbeat(recorder, lambda: accumulator))
         try:
             async with aclosing(stream_reply(provider, request, accumulator)) as events:
                 async for event in events:
@@ -278,11 +296,116 @@ async def _stream(
     return EXIT_OK
 
 
-async def _heartbeat(recorder: Recorder, accumulator: Accumulator) -> None:
+def _cancel_on_sigterm() -> None:
+    """SIGTERM cancels the stream like Ctrl-C does: what arrived is kept and flushed, the
+    connection is closed, the exit status is 143."""
+    task = asyncio.current_task()
+    if task is not None:
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread, or no signals here
+
+
+async def _heartbeat(recorder: Recorder, accumulator: Callable[[], Accumulator | None]) -> None:
     """Save the partial reply about once a second, also while the model is silent."""
     while True:
         await asyncio.sleep(SAVE_EVERY)
-        recorder.heartbeat(accumulator)
+        current = accumulator()
+        if current is not None:
+            recorder.heartbeat(current)
+
+
+@dataclass(frozen=True)
+class ToolChoice:
+    """Tools for one `ask`: which, and whether tools that are not read-only may run."""
+
+    conversation: Conversation
+    """The conversation the loop continues (it appends its messages)."""
+    names: tuple[str, ...] = ()
+    """Offer only these (``-T NAME``); empty: every tool (``--tools``)."""
+    yes: bool = False
+    """Run tools that are not read-only without asking (``--yes``); else they are denied."""
+    config: Mapping[str, Any] | None = None
+    """The config file's ``[tools]`` table."""
+
+
+async def _stream_tools(
+    settings: Settings, choice: ToolChoice, loops: list[Any], sink: Sink, recorder: Recorder,
+    err: IO[str],
+) -> int:
+    from llmchat.chat.builtin_tools import default_registry
+    from llmchat.chat.toolloop import (
+        ReplyFinished, RoundStarted, ToolCallStarted, ToolLoop, ToolResult, approve_all, deny_all,
+    )
+
+    _cancel_on_sigterm()
+    async with make_client() as client:
+        registry, problems = default_registry(os.getcwd(), client, config=choice.config)
+        for problem in problems:
+            print(f"llmchat: warning: {problem}", file=err)
+        if choice.names:
+            try:
+                registry = registry.select(choice.names)
+            except KeyError as exc:
+                print(f"llmchat: error: {exc.args[0]}", file=err)
+                return EXIT_USAGE
+        loop = ToolLoop(
+            settings.provider.create(client, settings.policy), choice.conversation,
+            settings.provider.model, registry, options=settings.options,
+            approve=approve_all if choice.yes else deny_all,
+        )
+        loops.append(loop)
+        beat = asyncio.create_task(_heartbeat(recorder, lambda: loop.accumulator))
+        wrote = separate = False  # stdout = the rounds' texts joined by a blank line
+        try:
+            async with aclosing(loop.events()) as events:
+                async for event in events:
+                    if isinstance(event, ContentDelta) and event.text:
+                        if separate:
+                            sink.event(ContentDelta("\n\n"))
+                        wrote, separate = True, False
+                        sink.event(event)
+                    elif isinstance(event, RoundStarted):
+                        separate = wrote
+                        recorder.begin_reply(settings.provider.name, settings.provider.model)
+                    elif isinstance(event, ReplyFinished):
+                        recorder.finish(event.message)
+                    elif isinstance(event, ToolCallStarted):
+                        note = " (needs --yes: denied)" if event.needs_approval and not choice.yes else ""
+                        print(f"llmchat: tool {event.call.name}({_short(event.call.arguments)}){note}",
+                              file=err, flush=True)
+                    elif isinstance(event, ToolResult):
+                        recorder.user(event.message)
+                        print(f"llmchat: tool {event.call.name} -> {event.output.status}, "
+                              f"{len(event.output.text)} chars", file=err, flush=True)
+                    elif isinstance(event, Retrying):
+                        print(f"llmchat: retrying in {event.delay:.1f} s after {event.error}",
+                              file=err, flush=True)
+                    else:
+                        sink.event(event)  # type: ignore[arg-type]  # sinks skip loop events
+        except ProviderError:
+            return EXIT_ERROR
+        except BrokenPipeError:
+            return -1
+        finally:
+            beat.cancel()
+    return EXIT_OK
+
+
+def _loop_message(loop: Any) -> Message:
+    """The tool loop's outcome as one message, for --json and the exit status."""
+    outcome = loop.outcome()
+    return Message(
+        "assistant", content=outcome.content, reasoning=outcome.reasoning, refusal=outcome.refusal,
+        tool_calls=outcome.tool_calls, finish_reason=outcome.finish_reason, usage=outcome.usage,
+        error=outcome.error,
+    )
+
+
+def _short(text: str, width: int = 80) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def status_line(settings: Settings, accumulator: Accumulator) -> str:

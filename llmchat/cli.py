@@ -94,6 +94,10 @@ def ask_command(
     seed: int | None = None,
     reasoning_effort: str | None = None,
     thinking_budget: int | None = None,
+    all_tools: bool = False,
+    tool: list[str] | None = None,
+    yes: bool = False,
+    debug: bool = False,
 ) -> NoReturn:
     """``llmchat ask`` (options: see :func:`llmchat.cli_app.ask`); `parent` holds the
     options given before ``ask``. Always ends with SystemExit and the exit status."""
@@ -107,6 +111,10 @@ def ask_command(
         reasoning_effort=reasoning_effort, thinking_budget=thinking_budget,
     )).over(parent)
     settings = choice.settings()
+    if debug:
+        start_debug_log(settings)
+    if complete and (all_tools or tool):
+        raise _fail("--complete cannot use tools")
     if complete and settings.provider.kind != "openai":
         raise _fail("--complete needs an OpenAI-compatible provider (/v1/completions)")
     stdin_text = None
@@ -135,9 +143,23 @@ def ask_command(
     history.messages.append(user)
     recorder.user(user)
     request = make_request(settings, history, complete=complete)
-    raise SystemExit(
-        run_ask(settings, request, json_output=json_output, show_reasoning=reasoning, recorder=recorder)
-    )
+    tools = None
+    if all_tools or tool:
+        from llmchat.ask import ToolChoice
+
+        tools = ToolChoice(history, tuple(tool or ()), yes=yes, config=settings.tools)
+    raise SystemExit(run_ask(
+        settings, request, json_output=json_output, show_reasoning=reasoning, recorder=recorder,
+        tools=tools,
+    ))
+
+
+def start_debug_log(settings: Settings) -> None:
+    """``--debug``: log everything of this run to the state directory, keys redacted."""
+    from llmchat import debuglog
+
+    path = debuglog.enable(paths.state_dir(), [settings.provider.api_key or ""])
+    print(f"llmchat: debug log: {path}", file=sys.stderr)
 
 
 def _warn(message: str) -> None:
@@ -212,6 +234,9 @@ _ASK_FLAGS = {
     "-c": "continue_latest",
     "--continue": "continue_latest",
     "--no-log": "no_log",
+    "--tools": "all_tools",
+    "--yes": "yes",
+    "--debug": "debug",
 }
 """Boolean options of ``ask`` (as in :func:`llmchat.cli_app.ask`)."""
 _ASK_OPTIONS: dict[str, tuple[str, Any]] = {
@@ -229,6 +254,8 @@ _ASK_OPTIONS: dict[str, tuple[str, Any]] = {
     "--seed": ("seed", _int),
     "--reasoning-effort": ("reasoning_effort", str),
     "--thinking-budget": ("thinking_budget", _int),
+    "-T": ("tool", str),
+    "--tool": ("tool", str),
 }
 """Options of ``ask`` that take a value: its parameter name and how the value converts."""
 
@@ -253,7 +280,7 @@ def parse_ask(args: list[str]) -> dict[str, Any] | None:
     the same way; an option given twice (but ``--stop``) also goes to Typer.
     """
     values: dict[str, Any] = {}
-    stop: list[str] = []
+    repeated: dict[str, list[str]] = {"stop": [], "tool": []}
     i = 0
     while i < len(args):
         arg = args[i]
@@ -283,14 +310,13 @@ def parse_ask(args: list[str]) -> dict[str, Any] | None:
         converted = convert(value)
         if converted is None:
             return None
-        if dest == "stop":
-            stop.append(converted)
+        if dest in repeated:
+            repeated[dest].append(converted)
         elif dest in values:
             return None
         else:
             values[dest] = converted
-    if stop:
-        values["stop"] = stop
+    values.update({dest: items for dest, items in repeated.items() if items})
     return values
 
 

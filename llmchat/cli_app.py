@@ -25,6 +25,7 @@ from llmchat.cli import (
     _open_store,
     _options,
     ask_command,
+    start_debug_log,
 )
 from llmchat.store import EXPORT_FORMATS, StoreError
 
@@ -78,6 +79,7 @@ def session(
     seed: SeedOpt = None,
     reasoning_effort: EffortOpt = None,
     thinking_budget: BudgetOpt = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Write a full log to the state directory.")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
@@ -95,6 +97,8 @@ def session(
         ctx.obj = choice
         return
     settings = choice.settings()
+    if debug:
+        start_debug_log(settings)
     from llmchat.tui.app import LlmChatApp
 
     LlmChatApp(settings).run()
@@ -123,6 +127,16 @@ def ask(
         Optional[str], typer.Option("--conversation", help="Continue this conversation (ID or 'latest').")
     ] = None,
     no_log: Annotated[bool, typer.Option("--no-log", help="Do not store this exchange.")] = False,
+    all_tools: Annotated[
+        bool, typer.Option("--tools", help="Offer every tool (built-in, config, plugins).")
+    ] = False,
+    tool: Annotated[
+        Optional[list[str]], typer.Option("-T", "--tool", help="Offer this tool (repeatable).")
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Run tools that are not read-only without asking.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Write a full log to the state directory.")] = False,
     temperature: TemperatureOpt = None,
     top_p: TopPOpt = None,
     max_tokens: MaxTokensOpt = None,
@@ -143,6 +157,8 @@ def ask(
         llmchat ask --json -p groq "2+2?" | jq .usage
 
         llmchat ask -c "And in French?"      # continue the latest conversation
+
+        llmchat ask -T read_file "Summarize README.md"   # let the model read files here
     """
     ask_command(
         ctx.obj or Choice(),
@@ -150,7 +166,7 @@ def ask(
         reasoning=reasoning, complete=complete, continue_latest=continue_latest,
         conversation=conversation, no_log=no_log, temperature=temperature, top_p=top_p,
         max_tokens=max_tokens, stop=stop, seed=seed, reasoning_effort=reasoning_effort,
-        thinking_budget=thinking_budget,
+        thinking_budget=thinking_budget, all_tools=all_tools, tool=tool, yes=yes, debug=debug,
     )
 
 

@@ -95,7 +95,9 @@ _POLICY_KEYS = {
     "retry_after_cap": "retry_after_cap",
 }
 """Config keys that tune :class:`~llmchat.providers.http.StreamPolicy` (seconds; retries a count)."""
-_TOP_KEYS = {"provider", "model", "system", "theme", "options", "profiles", "providers", *_POLICY_KEYS}
+_TOP_KEYS = {
+    "provider", "model", "system", "theme", "options", "profiles", "providers", "tools", *_POLICY_KEYS
+}
 _PROFILE_KEYS = {"kind", "base_url", "api_key_env", "api_key_cmd", "model", "headers", "options"}
 _OPTION_TYPES: dict[str, tuple[type, ...]] = {
     "temperature": (int, float),
@@ -164,6 +166,8 @@ class Settings:
     theme: str = DEFAULT_THEME
     policy: StreamPolicy = field(default_factory=StreamPolicy)
     """Retries, timeouts and size caps of every stream."""
+    tools: Mapping[str, Any] = field(default_factory=dict)
+    """The config file's ``[tools.NAME]`` tables (validated by llmchat.chat.tools)."""
     options: Mapping[str, Any] = field(default_factory=dict)
     """Generation options sent with every request (temperature, max_tokens, ...)."""
     config_path: Path | None = None
@@ -257,6 +261,7 @@ def load_settings(
         system=system if system is not None else env.get("LLMCHAT_SYSTEM") or _str(data, "system", where),
         theme=theme or env.get("LLMCHAT_THEME") or _str(data, "theme", where) or DEFAULT_THEME,
         policy=StreamPolicy(**policy),
+        tools=_table(data.get("tools", {}), f"{where}: tools"),
         options=merged_options,
         config_path=config_path,
         profiles=tuple(profiles),
@@ -308,6 +313,12 @@ def _provider(
         headers=dict(headers),
         requires_key=requires_key,
     )
+
+
+def _table(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: must be a table")
+    return dict(value)
 
 
 def _options(table: Any, where: str) -> dict[str, Any]:

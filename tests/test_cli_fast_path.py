@@ -18,7 +18,8 @@ DEFAULTS: dict[str, Any] = {
     "prompt": None, "provider": None, "model": None, "system": None, "json_output": False,
     "reasoning": False, "complete": False, "continue_latest": False, "conversation": None,
     "no_log": False, "temperature": None, "top_p": None, "max_tokens": None, "stop": None,
-    "seed": None, "reasoning_effort": None, "thinking_budget": None,
+    "seed": None, "reasoning_effort": None, "thinking_budget": None, "all_tools": False, "tool": None,
+    "yes": False, "debug": False,
 }
 
 PLAIN = [
@@ -36,6 +37,7 @@ PLAIN = [
     ["--stop", "END", "--stop=###", "--stop", "", "hi"],
     ["-p", "ollama", "-m", "llama3.2", "naïve café 東京 🚀"],
     ["--json", "--json", "hi"],
+    ["--tools", "--yes", "-T", "read_file", "--tool=list_directory", "--debug", "hi"],
 ]
 
 NOT_PLAIN = [
