@@ -279,3 +279,56 @@ def models(
     except ProviderError as exc:
         raise _fail(exc.describe(), 1) from None
     print(json.dumps(names) if json_output else "\n".join(names))
+
+
+keys_app = typer.Typer(help="Keep API keys in an owner-only key file (used when the env variable is unset).")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("set")
+def keys_set(name: Annotated[str, typer.Argument(help="Provider or profile name, e.g. openai, groq.")]) -> None:
+    """Store a key for NAME: typed at a hidden prompt, or piped on stdin."""
+    from getpass import getpass
+
+    from llmchat import paths
+    from llmchat.errors import ConfigError
+    from llmchat.keys import set_key
+
+    value = getpass(f"API key for {name}: ") if sys.stdin.isatty() else sys.stdin.readline()
+    if not value.strip():
+        raise _fail("no key given")
+    try:
+        set_key(paths.keys_file(), name, value)
+    except (ConfigError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    print(f"llmchat: key for {name} saved in {paths.keys_file()} (mode 600)", file=sys.stderr)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List the names that have a stored key (never the keys)."""
+    from llmchat import paths
+    from llmchat.errors import ConfigError
+    from llmchat.keys import read_keys
+
+    try:
+        names = sorted(read_keys(paths.keys_file()))
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    for name in names:
+        print(name)
+
+
+@keys_app.command("rm")
+def keys_rm(name: Annotated[str, typer.Argument(help="Provider or profile name.")]) -> None:
+    """Forget the stored key of NAME."""
+    from llmchat import paths
+    from llmchat.errors import ConfigError
+    from llmchat.keys import delete_key
+
+    try:
+        found = delete_key(paths.keys_file(), name)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    if not found:
+        raise _fail(f"no stored key for {name!r}", 1)

@@ -54,3 +54,17 @@ def test_a_failing_key_command_names_its_place_not_its_output(tmp_path: Path) ->
         load_settings(config, {}, provider="work")
     assert "providers.work.api_key_cmd" in str(info.value) and "exit status 3" in str(info.value)
     assert "sk-leak" not in str(info.value)
+
+
+def test_keys_commands_end_to_end(tmp_path: Path) -> None:
+    import subprocess
+
+    def llmchat(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([sys.executable, "-m", "llmchat", *args], input=stdin, capture_output=True, timeout=30)
+
+    assert llmchat("keys", "set", "groq", stdin=b"gsk-from-stdin\n").returncode == 0
+    assert llmchat("keys", "list").stdout == b"groq\n"
+    keys = Path(os.environ["XDG_CONFIG_HOME"]) / "llmchat" / "keys.json"
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o600 and "gsk-from-stdin" in keys.read_text()
+    assert llmchat("keys", "rm", "groq").returncode == 0
+    assert llmchat("keys", "rm", "groq").returncode == 1
