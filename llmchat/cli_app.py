@@ -80,6 +80,12 @@ def session(
     reasoning_effort: EffortOpt = None,
     thinking_budget: BudgetOpt = None,
     debug: Annotated[bool, typer.Option("--debug", help="Write a full log to the state directory.")] = False,
+    continue_latest: Annotated[
+        bool, typer.Option("-c", "--continue", help="Continue the latest conversation.")
+    ] = False,
+    conversation: Annotated[
+        Optional[str], typer.Option("--conversation", help="Continue this conversation (ID or 'latest').")
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
@@ -87,7 +93,7 @@ def session(
     """Chat with a language model in a full-screen terminal session.
 
     Keys: Enter sends, Ctrl+J (or Shift+Enter) inserts a newline, Escape stops the reply,
-    Ctrl+N starts a new conversation, Ctrl+Q quits.
+    Ctrl+N starts a new conversation, Ctrl+O opens the history, Ctrl+Q quits.
     """
     choice = Choice(provider, model, system, theme, _options(
         temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop, seed=seed,
@@ -101,7 +107,7 @@ def session(
         start_debug_log(settings)
     from llmchat.tui.app import LlmChatApp
 
-    LlmChatApp(settings).run()
+    LlmChatApp(settings, conversation="latest" if continue_latest else conversation).run()
 
 
 @app.command()

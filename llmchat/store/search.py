@@ -2,7 +2,7 @@
 
 User text is never passed to FTS5 as query syntax: every whitespace-separated word becomes a
 quoted phrase, so quotes, ``AND``/``OR``/``NOT``/``NEAR``, ``*``, ``^`` and parentheses are
-just text, and all words must occur (in any order).
+just text, and all words must occur (in any order), each as a word or a word's beginning.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ def words(text: str) -> list[str]:
 
 
 def fts_query(text: str) -> str | None:
-    """`text` as a safe FTS5 query (quoted phrases, implicitly ANDed); None if it has no words."""
-    terms = ['"' + word.replace('"', '""') + '"' for word in words(text)]
+    """`text` as a safe FTS5 query (quoted phrases, implicitly ANDed, each a prefix so that
+    search works while a word is being typed); None if it has no words."""
+    terms = ['"' + word.replace('"', '""') + '"*' for word in words(text)]
     return " ".join(terms) or None
 
 

@@ -13,6 +13,7 @@ from llmchat.config import DEFAULT_THEME, Settings
 from llmchat.discovery import LocalServer
 from llmchat.providers import make_client
 from llmchat.providers.base import Provider
+from llmchat.store import Store, StoreError
 from llmchat.tui.screens.chat import ChatScreen
 from llmchat.tui.screens.setup import SetupScreen
 from llmchat.tui.themes import load_themes
@@ -25,6 +26,8 @@ class LlmChatApp(App[None]):
         settings: resolved settings (provider, model, system prompt, theme).
         provider: a ready provider (tests inject one); by default built from `settings`.
         theme_dirs: where themes are read from; by default the shipped and the user's.
+        history: the SQLite history file (default: in the data directory).
+        conversation: a stored conversation to continue (an ID or "latest").
     """
 
     CSS_PATH = Path(__file__).parent / "app.tcss"
@@ -37,15 +40,21 @@ class LlmChatApp(App[None]):
         *,
         provider: Provider | None = None,
         theme_dirs: tuple[Path, ...] | None = None,
+        history: Path | None = None,
+        conversation: str | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
         self._provider = provider
+        self._history_path = history or paths.history_db()
+        self._conversation = conversation
+        self.store: Store | None = None
         self._client: httpx.AsyncClient | None = None
         self._theme_dirs = theme_dirs or (paths.builtin_themes_dir(), paths.user_themes_dir())
 
     def on_mount(self) -> None:
         self._apply_themes()
+        self._open_history()
         if self._provider is None:
             problem = self.settings.provider.missing_credentials()
             if problem:
@@ -67,6 +76,17 @@ class LlmChatApp(App[None]):
         if failures:
             self.notify("\n".join(failures), title="Theme problems", severity="warning", markup=False)
 
+    def _open_history(self) -> None:
+        try:
+            self.store = Store.open(self._history_path)
+        except StoreError as exc:
+            self.notify(f"History is off for this session: {exc}", title="History",
+                        severity="warning", timeout=10, markup=False)
+            return
+        if self.store.recovered:
+            self.notify(f"{self.store.recovered} reply(ies) cut off by an earlier crash were kept, "
+                        "marked interrupted.", title="History", timeout=8, markup=False)
+
     def _use_local_server(self, server: LocalServer | None) -> None:
         if server is None:
             self.exit()
@@ -78,7 +98,10 @@ class LlmChatApp(App[None]):
         if self._provider is None:
             self._client = make_client()
             self._provider = self.settings.provider.create(self._client, self.settings.policy)
-        self.push_screen(ChatScreen(self._provider, self.settings.provider.model, self.settings.system))
+        self.push_screen(ChatScreen(
+            self._provider, self.settings.provider.model, self.settings.system,
+            options=self.settings.options, store=self.store, conversation_id=self._conversation,
+        ))
 
     def _fatal_error(self) -> None:
         """Report a crash without local variables: Textual's report shows them, and a local
@@ -102,3 +125,5 @@ class LlmChatApp(App[None]):
     async def on_unmount(self) -> None:
         if self._client is not None:
             await self._client.aclose()
+        if self.store is not None:
+            self.store.close()

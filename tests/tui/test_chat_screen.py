@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+from collections.abc import Callable
 
 import pytest
+from textual import events
 from textual.widgets import Markdown
-from textual.widgets.markdown import MarkdownStream
 
 from llmchat.providers.errors import AuthenticationError
 from llmchat.providers.events import ContentDelta, Finish, Usage
 from llmchat.tui.screens.chat import ChatScreen
 from llmchat.tui.widgets.prompt_input import PromptInput
 from llmchat.tui.widgets.sidebar import Sidebar
+from llmchat.tui.widgets.stream_markdown import StreamingMarkdown
 from tests.fakes import FakeProvider
 from tests.tui.helpers import (
     SIZE,
@@ -49,7 +52,7 @@ async def test_message_and_streamed_reply_are_shown() -> None:
         views = message_views(pilot)
         assert [v.role for v in views] == ["user", "assistant"]
         assert plain_text(views[0].body) == "hi there"
-        assert isinstance(views[1].body, Markdown)
+        assert isinstance(views[1].body, StreamingMarkdown)
         assert views[1].body.source == "Hello, **world**"
         assert not views[1].status.display  # a normal stop shows no note
         assert screen.query_one(PromptInput).text == ""
@@ -147,7 +150,7 @@ async def test_escape_mid_stream_cancels_and_keeps_the_partial_reply() -> None:
 
         views = message_views(pilot)
         assistant = views[-1]
-        assert isinstance(assistant.body, Markdown)
+        assert isinstance(assistant.body, StreamingMarkdown)
         assert assistant.body.source == "Partial answer"
         assert assistant.has_class("-cancelled")
         assert assistant.status.display
@@ -210,8 +213,13 @@ async def test_escape_when_idle_does_nothing() -> None:
 
 
 async def test_escape_while_the_worker_is_busy_in_its_own_awaits() -> None:
-    """Regression: a cancellation landing outside the provider must still close the stream."""
-    provider = FakeProvider([ContentDelta("x") for _ in range(20_000)] + [Finish("stop")])
+    """Regression: a cancellation landing outside the provider must still close the stream.
+
+    The worker no longer waits for the screen per token, so it reads a flood fast: the script is
+    long (and lazy) so that Escape lands before its end.
+    """
+    flood = itertools.chain(itertools.repeat(ContentDelta("x"), 1_000_000), [Finish("stop")])
+    provider = FakeProvider(flood)  # type: ignore[arg-type]
     app = make_app(provider)
     async with app.run_test(size=SIZE) as pilot:
         screen = chat_screen(pilot)
@@ -225,45 +233,64 @@ async def test_escape_while_the_worker_is_busy_in_its_own_awaits() -> None:
         assert stored.role == "assistant"
         assert stored.finish_reason == "cancelled", "the script finished before Escape: make it longer"
         assert provider.closed == 1
-        assert 0 < len(stored.content) < 20_000
+        assert 0 < len(stored.content) < 1_000_000
         assert set(stored.content) == {"x"}
         assert sidebar_rows(pilot)["State"] == "cancelled"
 
 
-async def test_escape_landing_in_the_markdown_write_closes_the_stream(
+async def test_escape_while_the_final_render_is_pending_keeps_the_reply(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Deterministic form of the regression: the worker is cancelled in `markdown.write`.
+    """The worker's only await of its own is `finish()` in `finally`: a cancel there loses nothing.
 
-    Without closing the reply generator there, the provider would only be closed later by the
-    garbage collector, after the message was stored without a finish reason.
+    The body's final render is held back until after Escape, so the worker is cancelled while it
+    waits for it. The reply is already stored, the view is finished, and the render still
+    completes in the widget's own message loop. (While the widget's loop is held, Pilot would wait
+    for it, so this part polls with asyncio.sleep and posts the key to the app itself.)
     """
-    original_write = MarkdownStream.write
-    stuck = asyncio.Event()
-    blocked = asyncio.Event()
+    original = StreamingMarkdown._render_pass
+    release = asyncio.Event()
 
-    async def write_then_block(self: MarkdownStream, fragment: str) -> None:
-        await original_write(self, fragment)
-        blocked.set()
-        await stuck.wait()  # never set: the worker sits in its own await
+    async def held_render(self: StreamingMarkdown, *, final: bool) -> None:
+        if final:
+            await release.wait()
+        await original(self, final=final)
 
-    monkeypatch.setattr(MarkdownStream, "write", write_then_block)
-    provider = FakeProvider([ContentDelta("only this"), ContentDelta(" not this"), Finish("stop")])
+    async def until(condition: Callable[[], object]) -> None:
+        for _ in range(250):
+            if condition():
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError("condition not reached in time")
+
+    monkeypatch.setattr(StreamingMarkdown, "_render_pass", held_render)
+    gate = asyncio.Event()
+    provider = FakeProvider([ContentDelta("only this"), ContentDelta(" and this"), gate, Finish("stop")])
     app = make_app(provider)
     async with app.run_test(size=SIZE) as pilot:
         screen = chat_screen(pilot)
         await send(pilot, "hello")
-        await wait_until(pilot, blocked.is_set)
-        await pilot.press("escape")
+        await wait_until(pilot, lambda: screen.accumulator is not None and screen.accumulator.deltas == 2)
+        gate.set()
+        await until(lambda: screen.conversation.messages[-1].role == "assistant")
+        assert screen.streaming is True  # stored, now waiting in finish()
+        app.post_message(events.Key("escape", None))
+        await until(lambda: screen.streaming is False)
+
+        stored = screen.conversation.messages[-1]
+        assert stored.finish_reason == "stop"  # the reply had ended; only the render was pending
+        assert stored.content == "only this and this"
+        assert provider.closed == 0
+
+        release.set()
         await app.workers.wait_for_complete()
         await pilot.pause()
-
-        assert provider.closed == 1
-        stored = screen.conversation.messages[-1]
-        assert stored.finish_reason == "cancelled"
-        assert stored.content == "only this"
-        assert message_views(pilot)[-1].body.source == "only this"  # type: ignore[union-attr]
-        assert sidebar_rows(pilot)["State"] == "cancelled"
+        body = message_views(pilot)[-1].body
+        assert isinstance(body, StreamingMarkdown)
+        assert body.finished
+        assert body.source == "only this and this"
+        assert "".join(m.source for m in body.query(Markdown)) == "only this and this"
+        assert sidebar_rows(pilot)["State"] == "done"
 
 
 async def test_provider_error_notifies_and_keeps_the_app_running() -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Mapping
 from contextlib import aclosing
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -11,8 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Markdown
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets import Button, Footer
 from textual.worker import Worker, WorkerState
 
 from llmchat.chat.accumulator import Accumulator
@@ -22,27 +22,19 @@ from llmchat.providers.base import Provider
 from llmchat.providers.errors import ProviderError
 from llmchat.providers.events import ContentDelta, ReasoningDelta
 from llmchat.safety import terminal_safe
+from llmchat.store import Store, StoreError
+from llmchat.store.recorder import Recorder
+from llmchat.tui.screens.history import HistoryScreen
 from llmchat.tui.widgets.message_view import MessageView
 from llmchat.tui.widgets.prompt_input import PromptInput
 from llmchat.tui.widgets.sidebar import Sidebar
+from llmchat.tui.widgets.stream_markdown import StreamingMarkdown
 from llmchat.tui.widgets.transcript import Transcript
 
+SHOWN_AT_OPEN = 50
+"""Stored messages shown when a conversation opens (and per "Show earlier")."""
 STREAM_GROUP = "stream"
 """Worker group of the reply stream; cancelling it stops the reply."""
-
-
-async def _stop_markdown(markdown: MarkdownStream) -> None:
-    """Flush and stop a Markdown stream.
-
-    `MarkdownStream.stop` re-raises CancelledError when its task never got to run (a reply
-    that failed before yielding to the event loop); that is not a cancellation of ours.
-    """
-    try:
-        await markdown.stop()
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise
 
 
 class ChatScreen(Screen[None]):
@@ -52,18 +44,37 @@ class ChatScreen(Screen[None]):
         Binding("escape", "cancel_stream", "Stop reply", id="chat.cancel", priority=True),
         Binding("ctrl+n", "new_conversation", "New chat", id="chat.new", priority=True),
         Binding("ctrl+b", "toggle_sidebar", "Sidebar", id="chat.sidebar"),
+        Binding("ctrl+o", "open_history", "History", id="chat.history"),
     ]
 
     streaming: reactive[bool] = reactive(False, bindings=True)
     """True while a reply streams (enables Escape)."""
 
-    def __init__(self, provider: Provider, model: str, system: str | None = None) -> None:
+    def __init__(
+        self,
+        provider: Provider,
+        model: str,
+        system: str | None = None,
+        *,
+        options: Mapping[str, Any] | None = None,
+        store: Store | None = None,
+        conversation_id: str | None = None,
+    ) -> None:
         super().__init__()
         self.provider = provider
         self.model = model
+        self.options = dict(options or {})
+        """Generation options sent with every request."""
         self.conversation = Conversation(system=system)
         self.accumulator: Accumulator | None = None
         """The current or last reply's accumulator."""
+        self.store = store
+        self.recorder = Recorder(store, self._history_failed)
+        """Writes every message ahead into the history (nothing when `store` is None)."""
+        self.recorder.open(None, provider.name, model, system)
+        self._open_at_start = conversation_id
+        self._first_shown: int | None = None
+        """Position of the earliest stored message on screen (older ones load on demand)."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -81,6 +92,11 @@ class ChatScreen(Screen[None]):
         sidebar.model = self.model
         self.set_interval(0.1, self._tick)
         self.query_one(PromptInput).focus()
+        if self._open_at_start is not None:
+            self.run_worker(self.open_conversation(self._open_at_start), exit_on_error=False)
+
+    def _history_failed(self, message: str) -> None:
+        self.notify(message, title="History", severity="warning", timeout=8, markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_stream":
@@ -96,7 +112,9 @@ class ChatScreen(Screen[None]):
             self.notify("A reply is still streaming: press Escape to stop it first.", timeout=3)
             return
         event.prompt_input.clear()
-        self.conversation.messages.append(Message("user", event.text))
+        message = Message("user", event.text)
+        self.conversation.messages.append(message)
+        self.recorder.user(message)
         transcript = self.query_one(Transcript)
         await transcript.add_message("user", event.text)
         view = await transcript.add_message("assistant")
@@ -105,20 +123,25 @@ class ChatScreen(Screen[None]):
 
     @work(exclusive=True, group=STREAM_GROUP, exit_on_error=False)
     async def fetch_reply(self, view: MessageView) -> None:
-        """Stream one reply into `view`; on any end the partial reply is kept in the conversation."""
+        """Stream one reply into `view`; on any end the partial reply is kept in the conversation.
+
+        Each delta is only buffered by the view's StreamingMarkdown (no await), which renders at
+        the frame rate: the network read never waits for the screen.
+        """
         accumulator = self.accumulator = Accumulator()
         conversation = self.conversation
-        request = conversation.request(self.model)
-        assert isinstance(view.body, Markdown)
-        markdown = Markdown.get_stream(view.body)
+        request = conversation.request(self.model, **self.options)
+        body = view.body
+        assert isinstance(body, StreamingMarkdown)
         self.streaming = True
+        self.recorder.begin_reply(self.provider.name, self.model)
         try:
-            # aclosing: a cancellation that lands in our own awaits (not the provider's) must
-            # still close the stream, so the connection drops and the reply is marked cancelled.
+            # aclosing: a cancellation that lands in an await outside the provider must still
+            # close the stream, so the connection drops and the reply is marked cancelled.
             async with aclosing(stream_reply(self.provider, request, accumulator)) as events:
                 async for event in events:
                     if isinstance(event, ContentDelta):
-                        await markdown.write(terminal_safe(event.text))
+                        body.append(terminal_safe(event.text))
                     elif isinstance(event, ReasoningDelta):
                         view.add_reasoning(event.text)
         except ProviderError as exc:
@@ -126,9 +149,12 @@ class ChatScreen(Screen[None]):
         finally:
             # Store the reply before any await, so nothing below can lose it.
             message = accumulator.message()
+            message.provider, message.model = self.provider.name, self.model
             conversation.messages.append(message)
+            self.recorder.finish(message)
             try:
-                await _stop_markdown(markdown)
+                # Renders what is still pending; it completes even if we are cancelled meanwhile.
+                await body.finish()
             finally:
                 view.finish(message)
                 self.streaming = False
@@ -138,6 +164,8 @@ class ChatScreen(Screen[None]):
         """Ten times a second while a reply streams: refresh the sidebar's live figures."""
         if self.streaming:
             self._show_stats()
+            if self.accumulator is not None:
+                self.recorder.heartbeat(self.accumulator)  # the partial reply, once a second
 
     def _show_stats(self) -> None:
         if self.accumulator is not None:
@@ -153,10 +181,72 @@ class ChatScreen(Screen[None]):
         """Stop any reply and start an empty conversation (same provider, model, system prompt)."""
         self.workers.cancel_group(self, STREAM_GROUP)
         self.conversation = Conversation(system=self.conversation.system)
+        self.recorder.new_conversation()
+        self._first_shown = None
         self.accumulator = None
         await self.query_one(Transcript).clear()
         self.query_one(Sidebar).stats = None
         self.query_one(PromptInput).focus()
+
+    def action_open_history(self) -> None:
+        """Show the stored conversations; the one chosen replaces this one."""
+        if self.store is None:
+            self.notify("History is off for this session.", title="History", markup=False)
+            return
+
+        def chosen(conversation_id: str | None) -> None:
+            if conversation_id:
+                self.run_worker(self.open_conversation(conversation_id), exit_on_error=False)
+
+        self.app.push_screen(HistoryScreen(self.store), chosen)
+
+    async def open_conversation(self, ref: str) -> None:
+        """Continue a stored conversation: its newest messages are shown (older ones on
+        demand, so 2,000 messages open at once) and the whole of it is sent with the next
+        request."""
+        if self.store is None:
+            return
+        self.workers.cancel_group(self, STREAM_GROUP)
+        try:
+            summary, conversation = self.store.load_conversation(ref)
+            page = self.store.load_messages(summary.id, limit=SHOWN_AT_OPEN)
+        except StoreError as exc:
+            self.notify(str(exc), title="History", severity="error", markup=False)
+            return
+        self.conversation = conversation
+        self.recorder.open(summary.id, self.provider.name, self.model, conversation.system)
+        self.accumulator = None
+        self.query_one(Sidebar).stats = None
+        transcript = self.query_one(Transcript)
+        await transcript.clear()
+        await self._show_page(page.messages, page.has_more, page.first_position)
+        transcript.scroll_end(animate=False)
+        transcript.anchor()
+        self.notify(summary.display_title, title="Opened", timeout=3, markup=False)
+
+    async def _show_page(self, messages: list[Message], more: bool, first: int) -> None:
+        """Mount stored `messages` at the top of the transcript (older ones above a button)."""
+        transcript = self.query_one(Transcript)
+        views = [await transcript.add_message(m.role, m.content if m.role != "assistant" else "",
+                                              before=i) for i, m in enumerate(messages)]
+        for view, message in zip(views, messages):
+            if isinstance(view.body, StreamingMarkdown):
+                view.body.append(terminal_safe(message.content))
+                await view.body.finish()
+                view.finish(message)
+        self._first_shown = first
+        if more:
+            await transcript.mount(Button("Show earlier messages", id="load-earlier"), before=0)
+
+    @on(Button.Pressed, "#load-earlier")
+    async def load_earlier(self, event: Button.Pressed) -> None:
+        """Load the page of messages before the earliest one shown."""
+        await event.button.remove()
+        if self.store is None or self.recorder.conversation_id is None or self._first_shown is None:
+            return
+        page = self.store.load_messages(self.recorder.conversation_id, limit=SHOWN_AT_OPEN,
+                                        before_position=self._first_shown)
+        await self._show_page(page.messages, page.has_more, page.first_position)
 
     def action_toggle_sidebar(self) -> None:
         """Show or hide the sidebar."""

@@ -1,28 +1,30 @@
-"""One message in the transcript: a role line, then the text (Markdown for the assistant)."""
+"""One message in the transcript: a role line, then the text (streaming Markdown for the assistant)."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from llmchat.chat.models import Message
 from llmchat.safety import terminal_safe
+from llmchat.tui.widgets.stream_markdown import StreamingMarkdown
 
 
 class MessageView(Vertical):
-    """Shows one message. Assistant replies stream into :attr:`body` (a Markdown widget)."""
+    """Shows one message. Assistant replies stream into :attr:`body` (a StreamingMarkdown)."""
 
     def __init__(self, role: str, text: str = "") -> None:
         super().__init__(classes=f"message -{role}")
         self.role = role
         self._reasoning = ""
-        self.header = Static(Text("You" if role == "user" else "Assistant"), classes="message-role")
+        label = {"user": "You", "assistant": "Assistant", "tool": "Tool result"}.get(role, role)
+        self.header = Static(Text(label), classes="message-role")
         self.reasoning = Static("", classes="message-reasoning", markup=False)
         self.reasoning.display = False
-        self.body: Markdown | Static = (
-            Markdown(classes="message-body")
+        self.body: StreamingMarkdown | Static = (
+            StreamingMarkdown(classes="message-body")
             if role == "assistant"
             else Static(terminal_safe(text), classes="message-body", markup=False)
         )

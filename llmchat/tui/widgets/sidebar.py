@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -60,6 +61,11 @@ class Sidebar(Vertical):
     stats: reactive[ReplyStats | None] = reactive(None, always_update=True)
     """Figures of the current or last reply; None before the first."""
 
+    _stats_shape: tuple[tuple[str, int], ...] = ()
+    """Labels and value widths last shown: while they stay the same, so does the table's size."""
+    _error_note = ""
+    """The error note last shown."""
+
     def compose(self) -> ComposeResult:
         yield Static(id="sidebar-title", classes="sidebar-title")
         yield Static(id="sidebar-model")
@@ -89,10 +95,16 @@ class Sidebar(Vertical):
     def _show_stats(self, stats: ReplyStats | None) -> None:
         rows = stats_rows(stats)
         table = _table(rows, state_style=self._state_style(stats))
-        self.query_one("#sidebar-stats", Static).update(table)
+        # Ten times a second while a reply streams: a layout of the whole screen each time would
+        # cost more than the reply's own rendering. Same labels and value widths: same size.
+        shape = tuple((label, cell_len(value)) for label, value in rows)
+        self.query_one("#sidebar-stats", Static).update(table, layout=shape != self._stats_shape)
+        self._stats_shape = shape
         note = None if stats is None else stats.error or (stats.retry.error if stats.retry else None)
         error = self.query_one("#sidebar-error", Static)
-        error.update(note or "")
+        if (note or "") != self._error_note:
+            error.update(note or "")
+            self._error_note = note or ""
         error.display = bool(note)
         self.set_class(
             stats is not None and stats.state in ("waiting", "retrying", "streaming"), "-streaming"

@@ -12,10 +12,10 @@ class Transcript(VerticalScroll):
 
     can_focus = True
 
-    async def add_message(self, role: str, text: str = "") -> MessageView:
-        """Mount a message view at the end and return it."""
+    async def add_message(self, role: str, text: str = "", *, before: int | None = None) -> MessageView:
+        """Mount a message view (at the end, or before the child at index `before`)."""
         view = MessageView(role, text)
-        await self.mount(view)
+        await self.mount(view, before=before if before is not None and before < len(self.children) else None)
         return view
 
     async def clear(self) -> None:

@@ -1,0 +1,306 @@
+"""The real app under a fast stream: lag of the transcript and key-press latency.
+
+A loopback server (tests/loopback.py, in a child process so that it does not share the GIL)
+streams a generated Markdown reply at --rate tokens/s for --seconds, in batches of --batch-ms,
+paced on the clock, to LlmChatApp (run headless with App.run_test, the real OpenAIProvider over
+real sockets). Meanwhile a key is pressed into the
+prompt every --press-every seconds. Printed:
+
+- lag during the stream, sampled every 100 ms: how old the oldest text is that the server has
+  sent but the transcript has not rendered yet (0 when it is up to date);
+- lag at the end: from the server writing its last content chunk to the transcript having
+  rendered the whole reply (all text mounted) and to the next screen refresh after that;
+- key-press latency: from posting the key event to the prompt's TextArea.Changed message, and
+  to the next screen refresh after it (the character is on screen);
+- CPU time of the process and the achieved server and client rates.
+
+Run from the repo root: python benchmarks/tui_rate.py [--seconds 30] [--rate 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import itertools
+import multiprocessing
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from textual import events
+from textual.message import Message
+from textual.widgets import TextArea
+
+from benchmarks.markdown_doc import markdown_reply
+from llmchat import paths
+from llmchat.config import load_settings
+from llmchat.tui.app import LlmChatApp
+from llmchat.tui.screens.chat import ChatScreen
+from llmchat.tui.widgets.message_view import MessageView
+from llmchat.tui.widgets.prompt_input import PromptInput
+from llmchat.tui.widgets.stream_markdown import StreamingMarkdown
+from tests.loopback import LoopbackServer, Reply, Request, chunk, json_reply, sse
+
+
+def paced_reply(tokens: list[str], rate: float, batch_ms: float, conn: Connection) -> Reply:
+    """One SSE reply: `tokens` at `rate` per second, a batch every `batch_ms`, on the clock.
+
+    The times of the first and the last content chunk are sent over `conn` (time.monotonic is
+    the same clock in every process).
+    """
+    per_batch = max(1, round(rate * batch_ms / 1000))
+    marks: dict[str, float] = {}
+
+    def begin() -> None:
+        marks["first_chunk"] = time.monotonic()
+        conn.send(("first_chunk", marks["first_chunk"]))
+
+    def until(due: float) -> Any:
+        return lambda: marks["first_chunk"] + due - time.monotonic()
+
+    def last() -> None:
+        conn.send(("last_chunk", time.monotonic()))
+
+    parts: list[Any] = [sse(chunk("", role=True), done=False), begin]
+    for i in range(0, len(tokens), per_batch):
+        parts.append(until(i / rate))
+        parts.append(sse(*[chunk(t) for t in tokens[i : i + per_batch]], done=False))
+    parts.append(last)
+    usage = {
+        "prompt_tokens": 9,
+        "completion_tokens": len(tokens),
+        "total_tokens": 9 + len(tokens),
+    }
+    parts.append(sse(chunk(finish="stop"), chunk(empty_choices=True, usage=usage)))
+    return Reply(parts=parts)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def summary(values: list[float]) -> str:
+    ms = [1000 * value for value in values]
+    return f"median {statistics.median(ms):6.1f}  p95 {percentile(ms, 0.95):6.1f}  max {max(ms):6.1f} ms"
+
+
+async def after_refresh(widget: PromptInput | StreamingMarkdown) -> float:
+    """Wait for the next screen refresh; return its time."""
+    done = asyncio.Event()
+    widget.call_after_refresh(done.set)
+    await done.wait()
+    return time.monotonic()
+
+
+def serve(conn: Connection, count: int, rate: float, batch_ms: float) -> None:
+    """The child process: serve the paced reply until the parent says stop."""
+    tokens = markdown_reply(count)
+
+    def handler(request: Request) -> Reply:
+        if request.path.endswith("/models"):
+            return json_reply(
+                200,
+                {"object": "list", "data": [{"id": "bench-model", "object": "model"}]},
+            )
+        return paced_reply(tokens, rate, batch_ms, conn)
+
+    with LoopbackServer(handler) as server:
+        conn.send(("base_url", server.base_url))
+        conn.recv()
+
+
+class Marks:
+    """Values the server process sends: its base URL, the times of its first and last chunk."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.values: dict[str, Any] = {}
+
+    def has(self, name: str) -> bool:
+        while self.conn.poll():
+            key, value = self.conn.recv()
+            self.values[key] = value
+        return name in self.values
+
+    async def wait(self, name: str) -> Any:
+        while not self.has(name):
+            await asyncio.sleep(0.005)
+        return self.values[name]
+
+
+@dataclass
+class Result:
+    tokens: int
+    sent_for: float = 0.0
+    cpu: float = 0.0
+    wall: float = 0.0
+    render_passes: int = 0
+    lags: list[float] = field(default_factory=list)
+    end_rendered: float = 0.0
+    end_shown: float = 0.0
+    handled: list[float] = field(default_factory=list)
+    shown: list[float] = field(default_factory=list)
+
+
+async def sample_lag(
+    body: StreamingMarkdown,
+    marks: Marks,
+    tokens: list[str],
+    rate: float,
+    per_batch: int,
+) -> list[float]:
+    """Every 100 ms: how long ago the server sent the oldest text not rendered yet (0: none)."""
+    ends = list(itertools.accumulate(len(token) for token in tokens))
+    first = marks.values["first_chunk"]
+    lags: list[float] = []
+    while not marks.has("last_chunk"):
+        await asyncio.sleep(0.1)
+        now = time.monotonic()
+        waiting = bisect.bisect_right(ends, body.rendered_length)  # the first token not rendered
+        sent = first + (waiting // per_batch) * per_batch / rate
+        lags.append(max(0.0, now - sent) if waiting < len(tokens) and sent <= now else 0.0)
+    return lags
+
+
+async def press_keys(
+    app: LlmChatApp,
+    prompt: PromptInput,
+    changed: asyncio.Queue[float],
+    marks: Marks,
+    every: float,
+    result: Result,
+) -> str:
+    """Until the stream ends, press a letter every `every` s; time it to the prompt. Returns them."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    typed = ""
+    while True:
+        await asyncio.sleep(every)
+        if marks.has("last_chunk"):
+            return typed
+        letter = letters[len(typed) % len(letters)]
+        typed += letter
+        sent = time.monotonic()
+        app.post_message(events.Key(letter, letter))
+        result.handled.append(await asyncio.wait_for(changed.get(), 10) - sent)
+        result.shown.append(await after_refresh(prompt) - sent)
+
+
+async def run(args: argparse.Namespace) -> Result:
+    tokens = markdown_reply(int(args.seconds * args.rate))
+    result = Result(len(tokens))
+    context = multiprocessing.get_context("spawn")
+    conn, child_conn = context.Pipe()
+    child = context.Process(
+        target=serve,
+        args=(child_conn, len(tokens), args.rate, args.batch_ms),
+        daemon=True,
+    )
+    child.start()
+    try:
+        marks = Marks(conn)
+        base_url = await marks.wait("base_url")
+        changed: asyncio.Queue[float] = asyncio.Queue()
+        seen: list[Message] = []  # kept alive, so that their ids are not reused
+
+        def hook(message: Message) -> None:
+            # Called at every node the message bubbles through: count the first only.
+            prompt_changed = isinstance(message, TextArea.Changed) and isinstance(
+                message.text_area, PromptInput
+            )
+            if prompt_changed and all(message is not other for other in seen[-8:]):
+                seen.append(message)
+                changed.put_nowait(time.monotonic())
+
+        settings = load_settings(None, {"OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": "sk-bench"})
+        app = LlmChatApp(settings, theme_dirs=(paths.builtin_themes_dir(),))
+        async with app.run_test(size=(args.width, args.height), message_hook=hook) as pilot:
+            screen = app.screen
+            assert isinstance(screen, ChatScreen)
+            prompt = screen.query_one(PromptInput)
+            prompt.insert("stream please")
+            await pilot.pause()
+            while not changed.empty():
+                changed.get_nowait()
+            cpu0, wall0 = time.process_time(), time.monotonic()
+            # Posted, not pilot.press(): Pilot waits for the app to be idle, which it is not
+            # while a reply streams.
+            app.post_message(events.Key("enter", None))
+            await marks.wait("first_chunk")
+            await changed.get()  # the prompt was cleared
+            body = screen.query(MessageView).last().body
+            assert isinstance(body, StreamingMarkdown)
+            per_batch = max(1, round(args.rate * args.batch_ms / 1000))
+            sampler = asyncio.create_task(sample_lag(body, marks, tokens, args.rate, per_batch))
+            typed = await press_keys(app, prompt, changed, marks, args.press_every, result)
+            result.lags = await sampler
+            while not body.finished or body.pending:
+                await asyncio.sleep(0.001)
+            rendered = time.monotonic()
+            shown = await after_refresh(body)
+            result.cpu, result.wall = (
+                time.process_time() - cpu0,
+                time.monotonic() - wall0,
+            )
+            assert prompt.text == typed, "a key press got lost"
+            assert body.source == "".join(tokens), "the transcript does not hold the whole reply"
+            result.render_passes = body.render_passes
+            await app.workers.wait_for_complete()
+        last = marks.values["last_chunk"]
+        result.sent_for = last - marks.values["first_chunk"]
+        result.end_rendered, result.end_shown = rendered - last, shown - last
+    finally:
+        conn.send("stop")
+        child.join(5)
+    return result
+
+
+def report(result: Result, args: argparse.Namespace) -> None:
+    print(
+        f"stream: {result.tokens} tokens at {args.rate:g}/s in batches of {args.batch_ms:g} ms,"
+        f" screen {args.width}x{args.height}"
+    )
+    print(f"  server sent them in {result.sent_for:.2f} s ({result.tokens / result.sent_for:.0f} tokens/s)")
+    print(
+        f"  app CPU {result.cpu:.2f} s over {result.wall:.2f} s ({100 * result.cpu / result.wall:.0f}% of one core),"
+        f" {result.render_passes} render passes"
+    )
+    if result.lags:
+        print(f"lag during the stream ({len(result.lags)} samples)  {summary(result.lags)}")
+    print("lag at the end, from the server's last chunk")
+    print(f"  whole reply rendered       {1000 * result.end_rendered:7.1f} ms")
+    print(f"  ... and on screen          {1000 * result.end_shown:7.1f} ms")
+    if result.handled:
+        print(f"key presses: {len(result.handled)}, one every {args.press_every:g} s")
+        print(f"  handled (TextArea.Changed) {summary(result.handled)}")
+        print(f"  on screen (next refresh)   {summary(result.shown)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--rate", type=float, default=2000.0, help="tokens per second")
+    parser.add_argument(
+        "--batch-ms",
+        type=float,
+        default=10.0,
+        help="the server writes a batch this often",
+    )
+    parser.add_argument("--press-every", type=float, default=0.25, help="seconds between key presses")
+    parser.add_argument("--width", type=int, default=120)
+    parser.add_argument("--height", type=int, default=40)
+    args = parser.parse_args()
+    report(asyncio.run(run(args)), args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""The top-level blocks of a growing Markdown text, for StreamingMarkdown.
+
+Where a finished block ends (:class:`BlockSplitter`), how to keep the margins between blocks
+that live in separate Markdown widgets (:func:`lift_margins`), and how tall a block probably
+is before it was ever laid out (:func:`estimate_height`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+
+from markdown_it import MarkdownIt
+from textual.geometry import Spacing
+from textual.widgets import Markdown
+from textual.widgets.markdown import MarkdownBlock
+
+
+def markdown_parser() -> MarkdownIt:
+    """The parser Textual's Markdown uses by default (``parser_factory`` for our widgets too)."""
+    return MarkdownIt("gfm-like")
+
+
+class BlockSplitter:
+    """Cuts the open tail of a growing text into finished top-level blocks and the open one."""
+
+    def __init__(self) -> None:
+        self._parser = markdown_parser()
+        self.has_references = False
+        """True once a reference-style link definition was seen (they reach across blocks)."""
+
+    def split(self, text: str, *, final: bool) -> tuple[list[str], str]:
+        """Cut `text` (the open tail plus new text) into finished blocks and the open tail.
+
+        Only complete lines decide: the last, partial line could still turn into something that
+        continues an earlier block (``1. a`` / blank / ``2`` may become ``2. b``, the same list).
+        A top-level token that opens a block has ``level == 0`` and a line ``map``. Once a later
+        top-level block has started on a complete line, the blocks before it are closed for good:
+        CommonMark parses blocks line by line and never reopens a closed one (a setext underline
+        or a table's delimiter row only changes the paragraph that is still the last block).
+        Blank lines and anything that makes no token (reference definitions) stay with the block
+        before them.
+
+        Args:
+            text: Markdown with ``\\n`` line ends, starting at the start of a top-level block.
+            final: The text is complete: its last line counts too.
+
+        Returns:
+            The finished blocks and the rest; together they are `text`.
+        """
+        end = len(text) if final else text.rfind("\n") + 1
+        if end <= 0:
+            return [], text
+        env: dict[str, object] = {}
+        tokens = self._parser.parse(text[:end], env)
+        if env.get("references"):
+            self.has_references = True
+        starts = [
+            token.map[0]
+            for token in tokens
+            if token.level == 0 and token.nesting >= 0 and token.map is not None
+        ]
+        if len(starts) < 2:
+            return [], text
+        starts[0] = 0
+        line_offsets = [0]
+        offset = 0
+        for _ in range(starts[-1]):
+            offset = text.index("\n", offset) + 1
+            line_offsets.append(offset)
+        cuts = [line_offsets[line] for line in starts]
+        blocks = [text[a:b] for a, b in pairwise(cuts) if a < b]
+        return blocks, text[cuts[-1] :]
+
+
+def normalize_newlines(text: str) -> str:
+    """Line ends as markdown-it counts them (it reads CRLF and CR as LF)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def estimate_height(text: str, width: int) -> int:
+    """Rows a chunk of Markdown probably takes at `width` (for a chunk never laid out)."""
+    rows = 0
+    for line in text.rstrip("\n").split("\n"):
+        rows += max(1, -(-len(line) // width))
+    return rows
+
+
+def lift_margins(markdown: Markdown) -> tuple[int, int]:
+    """Move the top margin of the first block and the bottom margin of the last onto `markdown`.
+
+    Inside one Markdown widget, the vertical layout collapses the margins between blocks (the gap
+    is the larger of the two). Split over sibling Markdown widgets, they would add up. With the
+    outer margins lifted onto the Markdown widgets themselves, the siblings' margins collapse
+    exactly as the blocks' did.
+
+    Returns:
+        The lifted (top, bottom) margins.
+    """
+    lift = MarginLift()
+    lift.apply(markdown)
+    return lift.top, lift.bottom
+
+
+@dataclass(eq=False)
+class MarginLift:
+    """The margins lifted from a Markdown widget's first and last blocks (see lift_margins).
+
+    ``apply`` may run again after the widget changed (``Markdown.append`` replaces or adds
+    blocks): a block that is no longer first or last gets its margin back.
+    """
+
+    first: MarkdownBlock | None = None
+    top: int = 0
+    last: MarkdownBlock | None = None
+    bottom: int = 0
+
+    def apply(self, markdown: Markdown) -> None:
+        """Lift the margins of `markdown`'s current first and last blocks onto it."""
+        blocks = list(markdown.query_children(MarkdownBlock))
+        first = blocks[0] if blocks else None
+        last = blocks[-1] if blocks else None
+        if self.last is not None and self.last is not last and self.last.is_attached:
+            above, right, _, left = self.last.styles.margin
+            self.last.styles.margin = Spacing(above, right, self.bottom, left)
+        if self.first is not None and self.first is not first and self.first.is_attached:
+            _, right, below, left = self.first.styles.margin
+            self.first.styles.margin = Spacing(self.top, right, below, left)
+        if first is not self.first:
+            self.first, self.top = first, 0
+            if first is not None:
+                above, right, below, left = first.styles.margin
+                self.top = above
+                first.styles.margin = Spacing(0, right, below, left)
+        if last is not self.last:
+            self.last, self.bottom = last, 0
+            if last is not None:
+                above, right, below, left = last.styles.margin
+                self.bottom = below
+                last.styles.margin = Spacing(above, right, 0, left)
+        markdown.styles.margin = (self.top, 0, self.bottom, 0)

@@ -1,0 +1,290 @@
+"""StreamingMarkdown: a Markdown reply that grows token by token, rendered at the frame rate.
+
+Textual's ``Markdown.append`` re-joins and re-splits the whole source and re-lays out the widget on
+every call, so a long reply gets slower with every token. Here the text is cut into top-level
+Markdown blocks, found by markdown-it (the parser Textual uses) run on the *open tail* only
+(markdown_blocks.py):
+
+- a block followed by another block is *finished*: no later text can change it, so it becomes a
+  frozen chunk, rendered by its own ``Markdown`` widget and never updated;
+- only the last (open) block changes: the tail ``Markdown`` gets the new text at most once per
+  render pass (``Markdown.append``, which updates its last block in place).
+
+``append`` only buffers (synchronous and cheap). A timer starts a render pass for what is pending,
+at most ``FRAME_RATE`` times a second and paced by how long the last pass took (``PACE``), so a
+busy screen gets fewer, larger passes instead of falling behind. ``flush`` renders now and
+``finish`` renders the rest and ends the stream. The result equals a one-shot ``Markdown`` render
+of the whole text. Frozen chunks far from the viewport have no widgets (chunk_window.py): the cost
+of a frame depends on what is near the screen, not on the length of the reply.
+
+Limitation: a reference-style link definition (``[label]: url``) only applies to the chunk it was
+frozen with while the reply streams; when the text defines any, ``finish`` renders the whole reply
+once, in one piece, so that the final render is still exact (that reply is no longer virtual).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from time import monotonic
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widget import MountError, Widget
+from textual.widgets import Markdown
+
+from llmchat.tui.widgets.chunk_window import ChunkWindow
+from llmchat.tui.widgets.markdown_blocks import (
+    BlockSplitter,
+    MarginLift,
+    markdown_parser,
+    normalize_newlines,
+)
+
+FRAME_RATE = 30
+"""Render passes per second, at most, while text arrives."""
+
+PACE = 1.0
+"""After a pass is on screen, wait this many times as long as it took (with its layout) before the
+next one: rendering takes about half the time at most, the rest is left to input and network."""
+
+
+class StreamingMarkdown(Widget):
+    """A Markdown document that is appended to many times a second.
+
+    Call :meth:`append` for each piece of text (no await), then ``await`` :meth:`finish` once.
+    """
+
+    DEFAULT_CSS = """
+    StreamingMarkdown {
+        height: auto;
+        layout: vertical;
+        padding: 0 2 0 2;
+        color: $foreground;
+        overflow-y: hidden;
+    }
+    StreamingMarkdown > Markdown {
+        padding: 0;
+        margin: 0;
+    }
+    """
+
+    def __init__(
+        self,
+        markdown: str = "",
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        """Args:
+        markdown: Initial text (rendered once mounted; more may be appended).
+        name: The name of the widget.
+        id: The ID of the widget in the DOM.
+        classes: The CSS classes of the widget.
+        """
+        super().__init__(name=name, id=id, classes=classes)
+        self._parts: list[str] = [markdown] if markdown else []
+        """Everything appended, in order (joined lazily by :attr:`source`)."""
+        self._pending: list[str] = [markdown] if markdown else []
+        """Text appended since the last render pass."""
+        self._rendered_length = 0
+        self._tail_text = ""
+        """The open tail (from the start of the last top-level block to the end), as rendered."""
+        self._tail = Markdown(parser_factory=markdown_parser)
+        self._tail_lift = MarginLift()
+        self._tail_appended = False
+        """The tail was changed by Markdown.append since its last update() (not exact yet)."""
+        self._splitter = BlockSplitter()
+        self._window = ChunkWindow(self, self._tail)
+        self._timer: Timer | None = None
+        self._idle = True
+        """True while the frame timer is paused (nothing pending)."""
+        self._next_pass_at = 0.0
+        self._pass_scheduled = False
+        self._reconcile_scheduled = False
+        self._waiters: list[asyncio.Future[None]] = []
+        """flush() calls waiting for the next render pass."""
+        self._finished = False
+        self.render_passes = 0
+        """How many render passes ran (for tests and benchmarks)."""
+
+    def compose(self) -> ComposeResult:
+        yield self._tail
+
+    def on_mount(self) -> None:
+        self._idle = not self._pending
+        self._timer = self.set_interval(1 / FRAME_RATE, self._on_frame, pause=self._idle)
+        self._window.attach()
+        self.screen.screen_layout_refresh_signal.subscribe(self, self._on_layout, immediate=True)
+
+    def on_unmount(self) -> None:
+        self._release_waiters(self._waiters)
+
+    @property
+    def source(self) -> str:
+        """All the text appended so far."""
+        if len(self._parts) > 1:
+            self._parts[:] = ["".join(self._parts)]
+        return self._parts[0] if self._parts else ""
+
+    @property
+    def pending(self) -> bool:
+        """True while some appended text is not rendered yet."""
+        return bool(self._pending) or self._pass_scheduled
+
+    @property
+    def rendered_length(self) -> int:
+        """How many characters of :attr:`source` have been rendered."""
+        return self._rendered_length
+
+    @property
+    def finished(self) -> bool:
+        """True once :meth:`finish` was called (no more text is accepted)."""
+        return self._finished
+
+    @property
+    def chunk_counts(self) -> tuple[int, int]:
+        """(mounted, all) frozen chunks: how much of the reply has widgets right now."""
+        return self._window.counts
+
+    def append(self, text: str) -> None:
+        """Add text at the end; it shows at the next frame. Cheap: it only buffers.
+
+        Raises:
+            RuntimeError: After :meth:`finish` (the document is complete; appending is a bug).
+        """
+        if self._finished:
+            raise RuntimeError("StreamingMarkdown.append() after finish()")
+        if text:
+            self._parts.append(text)
+            self._pending.append(text)
+            if self._idle and self._timer is not None:
+                self._idle = False
+                self._timer.resume()
+
+    async def flush(self) -> None:
+        """Render everything appended so far, now (returns once the pass is done; chunks far from
+        the viewport get their widgets when they come near)."""
+        if not self.is_attached:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._schedule_pass()
+        await waiter
+
+    async def finish(self) -> None:
+        """Render the rest and end the stream: later appends raise. Calling it again does nothing.
+
+        The final render runs in the widget's own message loop, so it completes even when the
+        caller is cancelled while it waits.
+        """
+        if self._finished:
+            return
+        self._finished = True
+        if self._timer is not None:
+            self._timer.stop()
+        await self.flush()
+
+    # -- render passes --------------------------------------------------------------------
+
+    def _on_frame(self) -> None:
+        """The frame timer: start a render pass if text is pending and the pace allows."""
+        if self._pending:
+            if monotonic() >= self._next_pass_at:
+                self._schedule_pass()
+        elif not self._pass_scheduled and self._timer is not None:
+            self._idle = True
+            self._timer.pause()
+
+    def _schedule_pass(self) -> None:
+        """Queue one render pass in this widget's message loop (at most one is queued)."""
+        if self._pass_scheduled:
+            return
+        if self.call_later(self._run_pass):
+            self._pass_scheduled = True
+        else:  # closing: nothing will render any more
+            self._release_waiters(self._waiters)
+
+    async def _run_pass(self) -> None:
+        self._pass_scheduled = False
+        waiters, self._waiters = self._waiters, []
+        started = monotonic()
+        try:
+            if self.is_attached:
+                await self._render_pass(final=self._finished)
+        except MountError:  # removed while rendering
+            pass
+        finally:
+            self._release_waiters(waiters)
+        self.call_after_refresh(self._pace, started)
+
+    def _pace(self, started: float) -> None:
+        """After a pass is on screen: hold the next one back in proportion to its cost."""
+        now = monotonic()
+        self._next_pass_at = now + PACE * (now - started)
+
+    @staticmethod
+    def _release_waiters(waiters: list[asyncio.Future[None]]) -> None:
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        waiters.clear()
+
+    async def _render_pass(self, *, final: bool) -> None:
+        """Freeze the blocks that are finished, mount those near the viewport, update the tail."""
+        references = self._splitter.has_references
+        if not self._pending and not (final and (self._tail_appended or references)):
+            return
+        new = "".join(self._pending)
+        self._pending.clear()
+        if not final and new.endswith("\r"):
+            # A CR may be the first half of a CRLF: keep it for the next pass.
+            self._pending.append("\r")
+            new = new[:-1]
+        arrived = len(new)
+        new = normalize_newlines(new)
+        blocks, tail = self._splitter.split(self._tail_text + new, final=final)
+        references = self._splitter.has_references
+        self.render_passes += 1
+        with self.app.batch_update():
+            if final and references:
+                # Reference definitions reach across blocks: render the whole text in one piece.
+                await self._window.clear()
+                blocks, tail = [], normalize_newlines(self.source)
+            if blocks:
+                await self._window.add(blocks)
+            if final:
+                if blocks or new or self._tail_appended or references:
+                    # The last pass renders the open block afresh, exactly as a one-shot would.
+                    await self._tail.update(tail)
+                    self._tail_lift = MarginLift()
+                    self._tail_appended = False
+            elif blocks:
+                # The open block starts anew. Built by append() from empty, so that the next
+                # appends re-parse from its first line (after update(), Markdown.append would
+                # re-parse from the last line only and lose the start of a multi-line block).
+                await self._tail.update("")
+                if tail:
+                    await self._tail.append(tail)
+                self._tail_lift = MarginLift()
+                self._tail_appended = True
+            elif new:
+                # Only the open block grew: Markdown.append updates its last block in place.
+                await self._tail.append(new)
+                self._tail_appended = True
+            self._tail_lift.apply(self._tail)
+        self._tail_text = tail
+        self._rendered_length += arrived
+
+    # -- virtual chunks -------------------------------------------------------------------
+
+    def _on_layout(self, screen: Screen[object]) -> None:
+        """After every layout of the screen (scroll, resize, new text): check what is near."""
+        if self._window.chunks and not self._reconcile_scheduled and self.call_later(self._reconcile):
+            self._reconcile_scheduled = True
+
+    async def _reconcile(self) -> None:
+        self._reconcile_scheduled = False
+        if self.is_attached:
+            await self._window.reconcile()

@@ -1,0 +1,106 @@
+"""The session keeps its history: write-ahead replies, cancel, reopening, lazy loading."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from textual.widgets import Button, OptionList
+
+from llmchat.chat.models import Message
+from llmchat.providers.events import ContentDelta, Finish, Usage
+from llmchat.store import Store
+from llmchat.tui.app import LlmChatApp
+from llmchat.tui.screens.history import HistoryScreen
+from llmchat.tui.widgets.message_view import MessageView
+from tests.fakes import FakeProvider
+from tests.tui.helpers import SIZE, THEME_DIRS, chat_screen, fake_settings, send, wait_until
+
+REPLY = [ContentDelta("Hello"), ContentDelta(" there"), Usage(3, 2, 5), Finish("stop", "stop")]
+
+
+def app_with(provider: FakeProvider, db: Path, conversation: str | None = None) -> LlmChatApp:
+    return LlmChatApp(fake_settings(), provider=provider, theme_dirs=THEME_DIRS, history=db,
+                      conversation=conversation)
+
+
+async def test_replies_and_cancels_are_stored(tmp_path: Path) -> None:
+    db = tmp_path / "history.db"
+    never = asyncio.Event()
+    provider = FakeProvider(REPLY, [ContentDelta("partial"), never])
+    app = app_with(provider, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "first question")
+        await app.workers.wait_for_complete()
+        await send(pilot, "second question")
+        await wait_until(pilot, lambda: chat_screen(pilot).accumulator is not None
+                         and chat_screen(pilot).accumulator.content == "partial")
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+    with Store(db) as store:
+        _, conversation = store.load_conversation("latest")
+    assert [(m.role, m.content, m.finish_reason) for m in conversation.messages] == [
+        ("user", "first question", None), ("assistant", "Hello there", "stop"),
+        ("user", "second question", None), ("assistant", "partial", "cancelled")]
+    assert conversation.messages[1].usage == Usage(3, 2, 5)
+
+
+async def test_reopening_shows_the_conversation_and_sends_it(tmp_path: Path) -> None:
+    db = tmp_path / "history.db"
+    with Store(db) as store:
+        cid = store.create_conversation("fake", "m", None)
+        store.add_message(cid, Message("user", "What is 2+2?"))
+        store.add_message(cid, Message("assistant", "**4**", finish_reason="stop"))
+    provider = FakeProvider(REPLY)
+    app = app_with(provider, db, conversation="latest")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: len(chat_screen(pilot).query(MessageView)) == 2)
+        await send(pilot, "And 3+3?")
+        await app.workers.wait_for_complete()
+    sent = provider.requests[-1].messages
+    assert [(m["role"], m["content"]) for m in sent] == [
+        ("user", "What is 2+2?"), ("assistant", "**4**"), ("user", "And 3+3?")]
+    with Store(db) as store:
+        assert store.list_conversations()[0].message_count == 4
+
+
+async def test_two_thousand_messages_open_fast_and_older_ones_load_on_demand(tmp_path: Path) -> None:
+    db = tmp_path / "history.db"
+    with Store(db) as store:
+        cid = store.create_conversation("fake", "m", None)
+        for i in range(1000):
+            store.add_message(cid, Message("user", f"question {i}"))
+            store.add_message(cid, Message("assistant", f"answer {i}", finish_reason="stop"))
+    app = app_with(FakeProvider(REPLY), db)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        started = time.monotonic()
+        await screen.open_conversation(cid)
+        elapsed = time.monotonic() - started
+        views = screen.query(MessageView)
+        assert len(views) == 50 and len(screen.conversation.messages) == 2000
+        assert elapsed < 5  # generous on a shared machine; the benchmark measures it properly
+        screen.query_one("#load-earlier", Button).press()
+        await wait_until(pilot, lambda: len(screen.query(MessageView)) == 100)
+        assert screen.query("#load-earlier")
+
+
+async def test_history_screen_opens_a_conversation(tmp_path: Path) -> None:
+    db = tmp_path / "history.db"
+    with Store(db) as store:
+        old = store.create_conversation("fake", "m", None)
+        store.add_message(old, Message("user", "about pelicans"))
+        store.add_message(old, Message("assistant", "They fly.", finish_reason="stop"))
+    app = app_with(FakeProvider(REPLY), db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        await wait_until(pilot, lambda: app.screen.query_one(OptionList).option_count == 1)
+        await pilot.press("p", "e", "l", "i")  # search as you type
+        await pilot.pause(0.4)
+        assert app.screen.query_one(OptionList).option_count == 1
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: len(chat_screen(pilot).query(MessageView)) == 2)
+        assert chat_screen(pilot).recorder.conversation_id == old
+        assert not chat_screen(pilot).query(Button)

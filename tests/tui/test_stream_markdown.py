@@ -1,0 +1,318 @@
+"""StreamingMarkdown: whatever the splits, the result renders exactly like a one-shot Markdown.
+
+Renders are compared as SVG screenshots (App.export_screenshot): equal strings mean the same
+characters, colours and styles in every cell, so margins, wrapping, bullets, numbering, table
+borders and code blocks all count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.containers import VerticalScroll
+from textual.pilot import Pilot
+from textual.widget import Widget
+from textual.widgets import Markdown
+
+from llmchat.tui.widgets.markdown_blocks import BlockSplitter
+from llmchat.tui.widgets.stream_markdown import StreamingMarkdown
+
+LOOSE_LISTS = """\
+# Loose lists
+
+- first item
+
+- second item, after a blank line
+
+  continued in the same item
+
+- third
+
+1. one
+
+2. two
+3. three
+
+Some text after the lists.
+"""
+
+FENCES = """\
+Before the code.
+
+```python
+def f(x):
+
+    return x
+
+
+print(f(1))
+```
+
+    indented code
+
+    with a blank line
+
+```
+unclosed fence at the end
+
+still code
+"""
+
+TABLES = """\
+| Name | Value | Note |
+|------|------:|:----:|
+| a    | 1     | *x*  |
+| b    | 22    | `y`  |
+after the table, a paragraph
+| not | a table |
+
+| One |
+|-----|
+| 1   |
+"""
+
+NESTED = """\
+- level one
+  - level two
+    - level three
+
+      a paragraph in level three
+  - back to two
+- one again
+  1. numbered inside
+  2. still numbered
+
+Setext heading
+==============
+
+Another one
+-----------
+"""
+
+QUOTES = """\
+> A quote
+> on two lines
+lazy continuation
+
+> Second quote
+>
+> > nested quote
+
+---
+
+***
+
+Final *words* with **bold** and `code`.
+"""
+
+MIXED = """\
+## Mixed
+
+Text with a [link](https://example.com) and a long line that should wrap once the terminal is narrower than it.
+
+1. ordered
+2. list
+10. jumps
+
++ plus bullets
++ more
+
+<div>
+html block
+</div>
+
+| a | b |
+|---|---|
+| 1 | 2 |
+```js
+const x = 1;
+```
+Last line without a newline"""
+
+DOCUMENTS = {
+    "loose-lists": LOOSE_LISTS,
+    "fences": FENCES,
+    "tables": TABLES,
+    "nested": NESTED,
+    "quotes": QUOTES,
+    "mixed": MIXED,
+}
+
+
+def random_pieces(text: str, rng: random.Random) -> list[str]:
+    """`text` cut at random places: sometimes one character, sometimes whole lines."""
+    pieces, at = [], 0
+    while at < len(text):
+        size = rng.choice([1, 1, 2, 3, 5, 8, 13, 40])
+        pieces.append(text[at : at + size])
+        at += size
+    return pieces
+
+
+class Host(App[None]):
+    """A scroll view holding the widgets under test (shown one at a time for screenshots)."""
+
+    CSS = """
+    #log { height: 1fr; scrollbar-size-vertical: 0; }
+    """
+
+    def __init__(self, *widgets: Widget) -> None:
+        super().__init__()
+        self.widgets = widgets
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="log"):
+            yield from self.widgets
+
+
+async def feed(widget: StreamingMarkdown, pieces: list[str], rng: random.Random) -> None:
+    """Append the pieces; now and then yield, wait a frame or flush, as a network read would."""
+    for piece in pieces:
+        widget.append(piece)
+        roll = rng.random()
+        if roll < 0.3:
+            await asyncio.sleep(0)
+        elif roll < 0.35:
+            await asyncio.sleep(0.04)
+        elif roll < 0.45:
+            await widget.flush()
+    await widget.finish()
+
+
+async def screenshot_of(pilot: Pilot[None], shown: Widget) -> str:
+    """A screenshot with only `shown` displayed, scrolled to the top."""
+    app = pilot.app
+    for widget in app.query_one("#log").children:
+        widget.display = widget is shown
+    app.query_one("#log").scroll_home(animate=False)
+    await pilot.pause()  # layout; then the chunks near the viewport get mounted
+    await pilot.pause()  # and laid out
+    return app.export_screenshot()
+
+
+async def test_random_splits_render_like_one_shot() -> None:
+    """Every document, fed in random splits, renders like a one-shot Markdown of it.
+
+    One app hosts them all (each document's one-shot widget and its streamed one), shown one at a
+    time for the screenshots: app start-ups are what makes TUI tests slow. Every split of every
+    document is covered by test_split_never_freezes_a_block_that_later_text_changes.
+    """
+    rng = random.Random(2024)
+    cases = {name: (Markdown(text), StreamingMarkdown()) for name, text in DOCUMENTS.items()}
+    app = Host(*(widget for widgets in cases.values() for widget in widgets))
+    async with app.run_test(size=(70, 28)) as pilot:  # the tallest document takes 26 rows
+        await asyncio.gather(
+            *(
+                feed(widget, random_pieces(DOCUMENTS[name], rng), rng)
+                for name, (_, *streamed) in cases.items()
+                for widget in streamed
+            )
+        )
+        for name, (oneshot, *streamed) in cases.items():
+            expected = await screenshot_of(pilot, oneshot)
+            for index, widget in enumerate(streamed):
+                assert isinstance(widget, StreamingMarkdown)
+                assert widget.source == DOCUMENTS[name]
+                assert widget.finished and not widget.pending
+                assert await screenshot_of(pilot, widget) == expected, f"{name}, split {index} differs"
+            await app.query_one("#log").remove_children([oneshot, *streamed])  # fewer widgets: faster pauses
+
+
+async def test_reference_links_are_resolved_at_the_end() -> None:
+    """A reference definition reaches across blocks: finish() renders the whole text in one piece."""
+    text = "See [the docs][docs] first.\n\nMore text.\n\n[docs]: https://example.com/docs\n\nEnd.\n"
+    widget = StreamingMarkdown()
+    app = Host(Markdown(text), widget)
+    async with app.run_test(size=(60, 30)) as pilot:
+        await feed(widget, random_pieces(text, random.Random(7)), random.Random(7))
+        assert await screenshot_of(pilot, widget) == await screenshot_of(pilot, app.widgets[0])
+
+
+async def test_long_reply_mounts_only_what_is_near_and_scrolls_back_exactly() -> None:
+    """Chunks far from the viewport are not mounted; paging down from the top shows exact text."""
+    text = "".join(
+        f"## Section {n}\n\nSome text for section {n}, long enough to wrap on a narrow screen like this one.\n\n"
+        f"- item {n}.1\n- item {n}.2\n\n| k | v |\n|---|---|\n| {n} | {n * n} |\n\n"
+        for n in range(8)
+    )
+    widget = StreamingMarkdown()
+    oneshot = Markdown(text)
+    app = Host(oneshot, widget)
+    async with app.run_test(size=(50, 12)) as pilot:
+        oneshot.display = False
+        log = app.query_one("#log")
+        log.anchor()
+        rng = random.Random(3)
+        for piece in random_pieces(text, rng):
+            widget.append(piece)
+            if rng.random() < 0.1:
+                await widget.flush()
+                await asyncio.sleep(0.02)  # the screen lays out between passes
+        await widget.finish()
+        await pilot.pause()
+        mounted, chunks = widget.chunk_counts
+        assert chunks >= 30
+        assert mounted < chunks / 3, "far chunks should not be mounted"
+
+        log.anchor(False)
+        pages = []
+        for shown in (widget, oneshot):
+            for other in app.widgets:
+                other.display = other is shown
+            shots = []
+            for page in range(4):
+                log.scroll_to(y=page * 11, animate=False)
+                await pilot.pause()
+                await pilot.pause()
+                shots.append(app.export_screenshot())
+            pages.append(shots)
+        for page, (got, expected) in enumerate(zip(*pages, strict=True)):
+            assert got == expected, f"page {page} differs"
+
+
+async def test_many_appends_are_rendered_in_few_passes() -> None:
+    widget = StreamingMarkdown()
+    app = Host(widget)
+    async with app.run_test(size=(70, 20)):
+        for n in range(5000):
+            widget.append(f"w{n} ")
+            if n % 100 == 99:
+                widget.append("\n\n")
+            await asyncio.sleep(0)
+        await widget.finish()
+        assert widget.source.count(" ") == 5000
+        assert widget.rendered_length == len(widget.source)
+        assert 1 <= widget.render_passes < 100
+
+
+async def test_append_after_finish_raises_and_finish_is_idempotent() -> None:
+    widget = StreamingMarkdown()
+    app = Host(widget)
+    async with app.run_test(size=(40, 10)):
+        widget.append("hello")
+        await widget.finish()
+        await widget.finish()
+        with pytest.raises(RuntimeError, match="after finish"):
+            widget.append(" more")
+        assert widget.source == "hello"
+        assert widget.finished
+
+
+def test_split_never_freezes_a_block_that_later_text_changes() -> None:
+    """Block boundaries found on any prefix are boundaries of the whole document too.
+
+    This is what makes freezing safe; the partial last line never decides (``1. a`` / blank /
+    ``2`` does not close the list: ``2. b`` may follow).
+    """
+    tricky = "1. a\n\n2. b\n\n3\n\npara\n===\n\n| x |\n|---|\n| 1 |\n"
+    for text in [*DOCUMENTS.values(), tricky]:
+        blocks, _ = BlockSplitter().split(text, final=True)
+        boundaries = {sum(len(block) for block in blocks[:n]) for n in range(len(blocks) + 1)}
+        for end in range(len(text) + 1):
+            prefix_blocks, prefix_tail = BlockSplitter().split(text[:end], final=False)
+            assert "".join(prefix_blocks) + prefix_tail == text[:end]
+            frozen = sum(len(block) for block in prefix_blocks)
+            assert frozen in boundaries, f"froze at {frozen} for prefix {text[:end]!r}"
