@@ -86,6 +86,9 @@ def session(
     conversation: Annotated[
         Optional[str], typer.Option("--conversation", help="Continue this conversation (ID or 'latest').")
     ] = None,
+    all_tools: Annotated[
+        bool, typer.Option("--tools", help="Offer tools; those that are not read-only ask first.")
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
@@ -107,7 +110,9 @@ def session(
         start_debug_log(settings)
     from llmchat.tui.app import LlmChatApp
 
-    LlmChatApp(settings, conversation="latest" if continue_latest else conversation).run()
+    LlmChatApp(
+        settings, conversation="latest" if continue_latest else conversation, tools=all_tools
+    ).run()
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import httpx
@@ -28,6 +29,8 @@ class LlmChatApp(App[None]):
         theme_dirs: where themes are read from; by default the shipped and the user's.
         history: the SQLite history file (default: in the data directory).
         conversation: a stored conversation to continue (an ID or "latest").
+        tools: offer the tools (built-in, config, plugins); those that are not read-only
+            ask first.
     """
 
     CSS_PATH = Path(__file__).parent / "app.tcss"
@@ -42,12 +45,14 @@ class LlmChatApp(App[None]):
         theme_dirs: tuple[Path, ...] | None = None,
         history: Path | None = None,
         conversation: str | None = None,
+        tools: bool = False,
     ) -> None:
         super().__init__()
         self.settings = settings
         self._provider = provider
         self._history_path = history or paths.history_db()
         self._conversation = conversation
+        self._tools = tools
         self.store: Store | None = None
         self._client: httpx.AsyncClient | None = None
         self._theme_dirs = theme_dirs or (paths.builtin_themes_dir(), paths.user_themes_dir())
@@ -98,9 +103,21 @@ class LlmChatApp(App[None]):
         if self._provider is None:
             self._client = make_client()
             self._provider = self.settings.provider.create(self._client, self.settings.policy)
+        registry = None
+        if self._tools:
+            from llmchat.chat.builtin_tools import default_registry
+            from llmchat.errors import ConfigError
+
+            try:
+                registry, problems = default_registry(os.getcwd(), self._client, config=self.settings.tools)
+            except ConfigError as exc:
+                problems = [str(exc)]
+            if problems:
+                self.notify("\n".join(problems), title="Tools", severity="warning", markup=False)
         self.push_screen(ChatScreen(
             self._provider, self.settings.provider.model, self.settings.system,
             options=self.settings.options, store=self.store, conversation_id=self._conversation,
+            registry=registry,
         ))
 
     def _fatal_error(self) -> None:

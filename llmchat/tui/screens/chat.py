@@ -22,13 +22,25 @@ from llmchat.providers.base import Provider
 from llmchat.providers.errors import ProviderError
 from llmchat.providers.events import ContentDelta, ReasoningDelta
 from llmchat.safety import terminal_safe
+from llmchat.chat.toolloop import (
+    ConversationApprovals,
+    ReplyFinished,
+    RoundLimitReached,
+    RoundStarted,
+    ToolCallStarted,
+    ToolLoop,
+    ToolResult,
+)
+from llmchat.chat.tools import Tool, ToolRegistry
 from llmchat.store import Store, StoreError
 from llmchat.store.recorder import Recorder
+from llmchat.tui.screens.approve import Decision, ToolApprovalScreen
 from llmchat.tui.screens.history import HistoryScreen
 from llmchat.tui.widgets.message_view import MessageView
 from llmchat.tui.widgets.prompt_input import PromptInput
 from llmchat.tui.widgets.sidebar import Sidebar
 from llmchat.tui.widgets.stream_markdown import StreamingMarkdown
+from llmchat.tui.widgets.tool_call_view import ToolCallView
 from llmchat.tui.widgets.transcript import Transcript
 
 SHOWN_AT_OPEN = 50
@@ -59,6 +71,7 @@ class ChatScreen(Screen[None]):
         options: Mapping[str, Any] | None = None,
         store: Store | None = None,
         conversation_id: str | None = None,
+        registry: ToolRegistry | None = None,
     ) -> None:
         super().__init__()
         self.provider = provider
@@ -75,6 +88,9 @@ class ChatScreen(Screen[None]):
         self._open_at_start = conversation_id
         self._first_shown: int | None = None
         """Position of the earliest stored message on screen (older ones load on demand)."""
+        self.registry = registry
+        """Tools offered to the model (None: no tools)."""
+        self.approvals = ConversationApprovals(self._ask_approval)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -119,7 +135,75 @@ class ChatScreen(Screen[None]):
         await transcript.add_message("user", event.text)
         view = await transcript.add_message("assistant")
         transcript.anchor()
-        self.fetch_reply(view)
+        if self.registry is not None and self.registry.names():
+            self.fetch_with_tools(view)
+        else:
+            self.fetch_reply(view)
+
+    async def _ask_approval(self, tool: Tool, arguments: dict[str, Any]) -> Decision:
+        """The approval modal, for a tool that is not read-only (runs inside the worker)."""
+        return await self.app.push_screen_wait(ToolApprovalScreen(tool.name, tool.description, arguments))
+
+    @work(exclusive=True, group=STREAM_GROUP, exit_on_error=False)
+    async def fetch_with_tools(self, view: MessageView) -> None:
+        """Stream replies and run the tools they call, round after round (ToolLoop).
+
+        Each round gets its own assistant view; each call a collapsible block with its result.
+        The loop adds every message to the conversation itself; the recorder stores them.
+        """
+        transcript = self.query_one(Transcript)
+        loop = ToolLoop(self.provider, self.conversation, self.model, self.registry or ToolRegistry(),
+                        options=self.options, approve=self.approvals)
+        calls: dict[tuple[int, int], ToolCallView] = {}
+        self.streaming = True
+        try:
+            async with aclosing(loop.events()) as events:
+                async for event in events:
+                    if isinstance(event, RoundStarted):
+                        if event.round > 1:
+                            view = await transcript.add_message("assistant")
+                        self.recorder.begin_reply(self.provider.name, self.model)
+                    elif isinstance(event, ContentDelta):
+                        self.accumulator = loop.accumulator
+                        assert isinstance(view.body, StreamingMarkdown)
+                        view.body.append(terminal_safe(event.text))
+                    elif isinstance(event, ReasoningDelta):
+                        view.add_reasoning(event.text)
+                    elif isinstance(event, ReplyFinished):
+                        self.accumulator = loop.accumulator
+                        event.message.provider, event.message.model = self.provider.name, self.model
+                        self.recorder.finish(event.message)
+                        await self._end_view(view, event.message)
+                    elif isinstance(event, ToolCallStarted):
+                        block = calls[(event.round, event.index)] = ToolCallView(
+                            event.call.name, event.call.arguments)
+                        await transcript.mount(block)
+                    elif isinstance(event, ToolResult):
+                        calls.pop((event.round, event.index)).show_result(event.output.status, event.output.text)
+                        self.recorder.user(event.message)
+                    elif isinstance(event, RoundLimitReached):
+                        self.notify(f"Stopped after {event.max_rounds} rounds of tool calls.",
+                                    title="Tools", severity="warning", markup=False)
+                    self.accumulator = loop.accumulator or self.accumulator
+        except ProviderError as exc:
+            self.notify(exc.describe(), title="Provider error", severity="error", timeout=8, markup=False)
+        finally:
+            for block in calls.values():  # calls that never got a result: the loop was stopped
+                block.show_result("cancelled", "stopped before it finished")
+            outcome = loop.outcome()
+            if outcome.replies:  # a cancelled or failed round ends here, not in ReplyFinished
+                last = outcome.replies[-1]
+                last.provider, last.model = self.provider.name, self.model
+                self.recorder.finish(last)  # nothing happens when it was finished already
+                await self._end_view(view, last)
+            self.streaming = False
+            self._show_stats()
+            self.query_one(Sidebar).rounds = (outcome.rounds, outcome.usage)
+
+    async def _end_view(self, view: MessageView, message: Message) -> None:
+        if isinstance(view.body, StreamingMarkdown) and not view.body.finished:
+            await view.body.finish()
+        view.finish(message)
 
     @work(exclusive=True, group=STREAM_GROUP, exit_on_error=False)
     async def fetch_reply(self, view: MessageView) -> None:

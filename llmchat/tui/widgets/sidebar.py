@@ -11,6 +11,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from llmchat.chat.accumulator import ReplyStats
+from llmchat.providers.events import Usage
 
 _STATE_STYLE = {
     "idle": "dim",
@@ -58,6 +59,8 @@ class Sidebar(Vertical):
     """The provider or profile name."""
     model: reactive[str] = reactive("")
     """The model name."""
+    rounds: reactive[tuple[int, Usage | None]] = reactive((0, None))
+    """(requests sent, usage summed) of the last turn with tools; shown from 2 rounds on."""
     stats: reactive[ReplyStats | None] = reactive(None, always_update=True)
     """Figures of the current or last reply; None before the first."""
 
@@ -71,12 +74,14 @@ class Sidebar(Vertical):
         yield Static(id="sidebar-model")
         yield Static("Last reply", classes="sidebar-title")
         yield Static(id="sidebar-stats")
+        yield Static(id="sidebar-rounds", markup=False)
         yield Static(id="sidebar-error", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#sidebar-title", Static).update("Model")
         self._show_model()
         self._show_stats(self.stats)  # is_mounted is still False during on_mount
+        self.query_one("#sidebar-rounds", Static).display = False
 
     def watch_provider(self) -> None:
         if self.is_mounted:
@@ -87,6 +92,15 @@ class Sidebar(Vertical):
     def _show_model(self) -> None:
         table = _table([("Provider", self.provider), ("Model", self.model)])
         self.query_one("#sidebar-model", Static).update(table)
+
+    def watch_rounds(self, rounds: tuple[int, Usage | None]) -> None:
+        if not self.is_mounted:
+            return
+        count, usage = rounds
+        line = self.query_one("#sidebar-rounds", Static)
+        line.display = count > 1
+        total = f", {usage.total_tokens} tokens in all" if usage else ""
+        line.update(f"Tool rounds: {count}{total}")
 
     def watch_stats(self, stats: ReplyStats | None) -> None:
         if self.is_mounted:
