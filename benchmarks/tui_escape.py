@@ -1,0 +1,113 @@
+"""Escape latency: from the key press to the connection closed at the server.
+
+The real app (LlmChatApp under App.run_test, the real OpenAIProvider over real sockets) talks
+to the loopback server of tests/loopback.py, in this process (its own thread and loop). For
+each trial a message is sent, then Escape is pressed in one of three phases:
+
+- waiting: the server answered the headers but sends no token for 30 s;
+- streaming: tokens arrive every 10 ms (Escape after a random 50-300 ms of them);
+- backoff: the server answered 429 with Retry-After 20 s, so the client sleeps before retrying
+  (latency there is key press -> the reply marked cancelled, as no connection is open; the
+  accumulator stamps that moment on time.monotonic).
+
+The time is taken just before the key event is posted and when the server's socket saw the
+client leave (both on time.monotonic, same process). Prints median and worst per phase.
+
+Run from the repo root: python benchmarks/tui_escape.py [--trials 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from llmchat.config import load_settings  # noqa: E402
+from llmchat.tui.app import LlmChatApp  # noqa: E402
+from llmchat.tui.screens.chat import ChatScreen  # noqa: E402
+from tests.loopback import LoopbackServer, Reply, chunk, json_reply, sse  # noqa: E402
+
+
+def handler_for(phase: str):
+    def handler(request: Any) -> Reply:
+        if phase == "waiting":
+            return Reply(parts=[b": keep-alive\n\n", 30.0])
+        if phase == "backoff":
+            reply = json_reply(429, {"error": {"message": "slow down"}})
+            reply.headers["retry-after"] = "20"
+            return reply
+        parts: list[object] = []
+        for i in range(3000):
+            parts += [sse(chunk(f"token{i} "), done=False), 0.01]
+        return Reply(parts=parts)
+    return handler
+
+
+async def trial(app: LlmChatApp, pilot: Any, server: LoopbackServer, phase: str) -> float:
+    screen = app.screen
+    assert isinstance(screen, ChatScreen)
+    server.disconnected.clear()
+    server.disconnected_at = None
+    server.handler = handler_for(phase)
+    screen.query_one("PromptInput").insert("hello")  # type: ignore[attr-defined]
+    await pilot.press("enter")
+    if phase == "streaming":
+        while screen.accumulator is None or not screen.accumulator.content:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(random.uniform(0.05, 0.3))
+    elif phase == "waiting":
+        while not server.requests or screen.accumulator is None:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(random.uniform(0.05, 0.2))
+    else:
+        while screen.accumulator is None or screen.accumulator.retry is None:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(random.uniform(0.02, 0.1))
+    pressed = time.monotonic()
+    await pilot.press("escape")
+    if phase == "backoff":
+        accumulator = screen.accumulator
+        assert accumulator is not None
+        while accumulator.ended_at is None:
+            await asyncio.sleep(0.001)
+        done = accumulator.ended_at  # when the reply was marked cancelled (time.monotonic)
+    else:
+        while server.disconnected_at is None:
+            await asyncio.sleep(0.001)
+        done = server.disconnected_at
+    while screen.streaming:
+        await asyncio.sleep(0.005)
+    return (done - pressed) * 1000
+
+
+async def main(trials: int) -> None:
+    with LoopbackServer() as server:
+        settings = load_settings(None, {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "k"})
+        app = LlmChatApp(settings, history=Path("/tmp/llmchat-bench-escape.db"))
+        results: dict[str, list[float]] = {"waiting": [], "streaming": [], "backoff": []}
+        async with app.run_test(size=(120, 40)) as pilot:
+            for i in range(trials):
+                phase = ("waiting", "streaming", "backoff")[i % 3]
+                results[phase].append(await trial(app, pilot, server, phase))
+                await pilot.press("ctrl+n")  # a fresh, short transcript for the next trial
+    everything = [x for values in results.values() for x in values]
+    print(f"Escape -> connection closed (backoff: -> reply cancelled), {trials} trials, ms")
+    for phase, values in [*results.items(), ("all", everything)]:
+        if values:
+            print(f"  {phase:<10} n={len(values):>3}  median {statistics.median(values):7.1f}"
+                  f"  worst {max(values):7.1f}")
+    print(f"target: median < 50 ms, worst < 150 ms -> "
+          f"{'MET' if statistics.median(everything) < 50 and max(everything) < 150 else 'NOT MET'}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=50)
+    asyncio.run(main(parser.parse_args().trials))
