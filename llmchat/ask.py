@@ -341,7 +341,9 @@ async def _stream_tools(
 
     _cancel_on_sigterm()
     async with make_client() as client:
-        registry, problems = default_registry(os.getcwd(), client, config=choice.config)
+        registry, problems = default_registry(
+            os.getcwd(), client, config=choice.config, max_output_chars=settings.tool_output_chars
+        )
         for problem in problems:
             print(f"llmchat: warning: {problem}", file=err)
         if choice.names:
@@ -353,7 +355,7 @@ async def _stream_tools(
         loop = ToolLoop(
             settings.provider.create(client, settings.policy), choice.conversation,
             settings.provider.model, registry, options=settings.options,
-            approve=approve_all if choice.yes else deny_all,
+            approve=approve_all if choice.yes else deny_all, max_rounds=settings.max_tool_rounds,
         )
         loops.append(loop)
         beat = asyncio.create_task(_heartbeat(recorder, lambda: loop.accumulator))

@@ -96,7 +96,8 @@ _POLICY_KEYS = {
 }
 """Config keys that tune :class:`~llmchat.providers.http.StreamPolicy` (seconds; retries a count)."""
 _TOP_KEYS = {
-    "provider", "model", "system", "theme", "options", "profiles", "providers", "tools", *_POLICY_KEYS
+    "provider", "model", "system", "theme", "options", "profiles", "providers", "tools",
+    "tool_output_chars", "max_tool_rounds", *_POLICY_KEYS
 }
 _PROFILE_KEYS = {"kind", "base_url", "api_key_env", "api_key_cmd", "model", "headers", "options"}
 _OPTION_TYPES: dict[str, tuple[type, ...]] = {
@@ -164,10 +165,17 @@ class Settings:
     system: str | None = None
     """The system prompt sent with every request, or None."""
     theme: str = DEFAULT_THEME
+    theme_explicit: bool = False
+    """True when `theme` came from a flag, ``LLMCHAT_THEME`` or the config file (not the
+    default): the remembered theme of the last session is used only when this is False."""
     policy: StreamPolicy = field(default_factory=StreamPolicy)
     """Retries, timeouts and size caps of every stream."""
     tools: Mapping[str, Any] = field(default_factory=dict)
     """The config file's ``[tools.NAME]`` tables (validated by llmchat.chat.tools)."""
+    tool_output_chars: int = 20_000
+    """Tool output is cut to this many characters before it is sent to the model."""
+    max_tool_rounds: int = 8
+    """The most requests one turn with tools may send."""
     options: Mapping[str, Any] = field(default_factory=dict)
     """Generation options sent with every request (temperature, max_tokens, ...)."""
     config_path: Path | None = None
@@ -256,12 +264,16 @@ def load_settings(
         **_options(profile.get("options", {}), f"{here}.options"),
         **_options({k: v for k, v in (options or {}).items() if v not in (None, [], ())}, "option"),
     }
+    chosen_theme = theme or env.get("LLMCHAT_THEME") or _str(data, "theme", where)
     return Settings(
         provider=provider_settings,
         system=system if system is not None else env.get("LLMCHAT_SYSTEM") or _str(data, "system", where),
-        theme=theme or env.get("LLMCHAT_THEME") or _str(data, "theme", where) or DEFAULT_THEME,
+        theme=chosen_theme or DEFAULT_THEME,
+        theme_explicit=bool(chosen_theme),
         policy=StreamPolicy(**policy),
         tools=_table(data.get("tools", {}), f"{where}: tools"),
+        tool_output_chars=_count(data, "tool_output_chars", where, 20_000),
+        max_tool_rounds=_count(data, "max_tool_rounds", where, 8),
         options=merged_options,
         config_path=config_path,
         profiles=tuple(profiles),
@@ -313,6 +325,13 @@ def _provider(
         headers=dict(headers),
         requires_key=requires_key,
     )
+
+
+def _count(table: Mapping[str, Any], key: str, where: str, default: int) -> int:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{where}: {key!r} must be a whole number of at least 1")
+    return value
 
 
 def _table(value: Any, where: str) -> dict[str, Any]:

@@ -106,3 +106,15 @@ def test_debug_log_is_written_without_the_key(server: LoopbackServer, tmp_path: 
     assert "chat/completions" in text and "sk-test" not in text
 
 
+
+
+def test_tool_output_is_cut_to_the_configured_size(server: LoopbackServer, tmp_path: Path) -> None:
+    (tmp_path / "big.txt").write_text("x" * 5000)
+    config_dir = Path(os.environ["XDG_CONFIG_HOME"]) / "llmchat"
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "config.toml").write_text("tool_output_chars = 300\n")
+    server.handler = scripted(tool_call_reply("read_file", '{"path": "big.txt"}'), Reply(parts=[completion(["ok"])]))
+    result = run(server, tmp_path, "-T", "read_file", "read it")
+    assert result.returncode == 0, result.stderr
+    sent = server.requests[1].json()["messages"][-1]["content"]
+    assert sent.count("x") <= 300 and len(sent) < 600
