@@ -12,6 +12,7 @@ from llmchat.chat.models import Message
 from llmchat.providers.events import ContentDelta, Finish, Usage
 from llmchat.store import Store
 from llmchat.tui.app import LlmChatApp
+from llmchat.tui.screens.chat import SHOWN_AT_OPEN
 from llmchat.tui.screens.history import HistoryScreen
 from llmchat.tui.widgets.message_view import MessageView
 from tests.fakes import FakeProvider
@@ -79,11 +80,11 @@ async def test_two_thousand_messages_open_fast_and_older_ones_load_on_demand(tmp
         await screen.open_conversation(cid)
         elapsed = time.monotonic() - started
         views = screen.query(MessageView)
-        assert len(views) == 50 and len(screen.conversation.messages) == 2000
+        assert len(views) == SHOWN_AT_OPEN and len(screen.conversation.messages) == 2000
         assert elapsed < 5  # generous on a shared machine; the benchmark measures it properly
         screen.query_one("#load-earlier", Button).press()
-        await wait_until(pilot, lambda: len(screen.query(MessageView)) == 100)
-        assert screen.query("#load-earlier")
+        await wait_until(pilot, lambda: len(screen.query(MessageView)) == 2 * SHOWN_AT_OPEN)
+        await wait_until(pilot, lambda: bool(screen.query("#load-earlier")))
 
 
 async def test_history_screen_opens_a_conversation(tmp_path: Path) -> None:
@@ -104,3 +105,20 @@ async def test_history_screen_opens_a_conversation(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: len(chat_screen(pilot).query(MessageView)) == 2)
         assert chat_screen(pilot).recorder.conversation_id == old
         assert not chat_screen(pilot).query(Button)
+
+
+async def test_reasoning_streams_open_and_folds_when_the_answer_starts(tmp_path: Path) -> None:
+    from llmchat.providers.events import ReasoningDelta
+
+    gate = asyncio.Event()
+    provider = FakeProvider([ReasoningDelta("Let me think"), ReasoningDelta(" about it."), gate,
+                             ContentDelta("Answer."), Finish("stop", "stop")])
+    app = app_with(provider, tmp_path / "h.db")
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "q")
+        view = chat_screen(pilot).query(MessageView).last()
+        await wait_until(pilot, lambda: view.reasoning.display)
+        assert not view.reasoning.collapsed and "about it" in str(view.reasoning_text.content)
+        gate.set()
+        await app.workers.wait_for_complete()
+        assert view.reasoning.collapsed and "Thought" in str(view.reasoning.title)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Static
+from textual.widgets import Collapsible, Static
 
 from llmchat.chat.models import Message
 from llmchat.safety import terminal_safe
@@ -21,7 +21,11 @@ class MessageView(Vertical):
         self._reasoning = ""
         label = {"user": "You", "assistant": "Assistant", "tool": "Tool result"}.get(role, role)
         self.header = Static(Text(label), classes="message-role")
-        self.reasoning = Static("", classes="message-reasoning", markup=False)
+        self.reasoning_text = Static("", classes="message-reasoning", markup=False)
+        self.reasoning = Collapsible(
+            self.reasoning_text, title="Thinking…", collapsed=False, classes="message-thinking"
+        )
+        """The model's reasoning: open while it streams, collapsed once the answer starts."""
         self.reasoning.display = False
         self.body: StreamingMarkdown | Static = (
             StreamingMarkdown(classes="message-body")
@@ -38,10 +42,16 @@ class MessageView(Vertical):
         yield self.status
 
     def add_reasoning(self, text: str) -> None:
-        """Append reasoning text (shown dimmed above the answer)."""
+        """Append reasoning text (shown dimmed above the answer, in a collapsible block)."""
         self._reasoning += terminal_safe(text)
         self.reasoning.display = True
-        self.reasoning.update(self._reasoning)
+        self.reasoning_text.update(self._reasoning)
+
+    def answer_started(self) -> None:
+        """The answer began: fold the reasoning away (a click opens it again)."""
+        if self.reasoning.display and not self.reasoning.collapsed:
+            self.reasoning.collapsed = True
+            self.reasoning.title = f"Thought ({len(self._reasoning.split())} words)"
 
     def finish(self, message: Message) -> None:
         """Mark how the reply ended (cancelled, error, length ...) under its text."""
