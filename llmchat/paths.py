@@ -51,3 +51,8 @@ def builtin_themes_dir() -> Path:
 def user_themes_dir() -> Path:
     """The user's own themes: ``config_dir()/themes``."""
     return config_dir() / "themes"
+
+
+def ui_state_file() -> Path:
+    """Small UI choices remembered between sessions (the theme): ``state_dir()/ui.json``."""
+    return state_dir() / "ui.json"

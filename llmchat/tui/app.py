@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import signal
 from pathlib import Path
 
 import httpx
 from textual.app import App
 from textual.binding import Binding
+from textual.worker import WorkerCancelled, WorkerFailed
 
 from llmchat import paths
 from llmchat.config import DEFAULT_THEME, Settings
@@ -15,9 +19,11 @@ from llmchat.discovery import LocalServer
 from llmchat.providers import make_client
 from llmchat.providers.base import Provider
 from llmchat.store import Store, StoreError
+from llmchat.tui.commands import ChatCommands
 from llmchat.tui.screens.chat import ChatScreen
 from llmchat.tui.screens.setup import SetupScreen
 from llmchat.tui.themes import load_themes
+from llmchat.tui.ui_state import read_ui_state, remember
 
 
 class LlmChatApp(App[None]):
@@ -31,11 +37,15 @@ class LlmChatApp(App[None]):
         conversation: a stored conversation to continue (an ID or "latest").
         tools: offer the tools (built-in, config, plugins); those that are not read-only
             ask first.
+        ui_state: the JSON file where the chosen theme is remembered (default:
+            ``paths.ui_state_file()``).
     """
 
     CSS_PATH = Path(__file__).parent / "app.tcss"
     TITLE = "llmchat"
+    COMMANDS = App.COMMANDS | {ChatCommands}
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True)]
+    _remember_theme = False
 
     def __init__(
         self,
@@ -46,6 +56,7 @@ class LlmChatApp(App[None]):
         history: Path | None = None,
         conversation: str | None = None,
         tools: bool = False,
+        ui_state: Path | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -56,10 +67,19 @@ class LlmChatApp(App[None]):
         self.store: Store | None = None
         self._client: httpx.AsyncClient | None = None
         self._theme_dirs = theme_dirs or (paths.builtin_themes_dir(), paths.user_themes_dir())
+        self._ui_state = ui_state or paths.ui_state_file()
+        self._remember_theme = False
+        """False until the start-up theme is applied: only the user's later changes are saved."""
 
     def on_mount(self) -> None:
         self._apply_themes()
         self._open_history()
+        try:  # SIGTERM: stop the reply (its partial text is saved), restore the terminal, exit
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGTERM, lambda: self.call_later(self._terminate)
+            )
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
         if self._provider is None:
             problem = self.settings.provider.missing_credentials()
             if problem:
@@ -72,6 +92,10 @@ class LlmChatApp(App[None]):
         for theme in themes:
             self.register_theme(theme)
         wanted = self.settings.theme
+        if not self.settings.theme_explicit:
+            remembered = read_ui_state(self._ui_state).get("theme")
+            if isinstance(remembered, str) and remembered in self.available_themes:
+                wanted = remembered
         if wanted in self.available_themes:
             self.theme = wanted
         else:
@@ -80,6 +104,23 @@ class LlmChatApp(App[None]):
             failures.append(f"unknown theme {wanted!r}; using {self.theme!r}")
         if failures:
             self.notify("\n".join(failures), title="Theme problems", severity="warning", markup=False)
+        self._remember_theme = True
+
+    def watch_theme(self, theme: str) -> None:
+        """Remember a theme the user picks (command palette, /theme) for the next session."""
+        if self._remember_theme and not remember(self._ui_state, theme=theme):
+            self.notify(f"Could not save the theme choice to {self._ui_state}.", title="Theme",
+                        severity="warning", markup=False)
+
+    async def _terminate(self) -> None:
+        """Cancel every worker (a streaming reply is finalized as cancelled and stored), then
+        exit normally so Textual restores the terminal."""
+        workers = list(self.workers)
+        self.workers.cancel_all()
+        for worker in workers:
+            with contextlib.suppress(WorkerCancelled, WorkerFailed):
+                await worker.wait()
+        self.exit(return_code=143)
 
     def _open_history(self) -> None:
         try:
@@ -109,16 +150,21 @@ class LlmChatApp(App[None]):
             from llmchat.errors import ConfigError
 
             try:
-                registry, problems = default_registry(os.getcwd(), self._client, config=self.settings.tools)
+                registry, problems = default_registry(
+                    os.getcwd(), self._client, config=self.settings.tools,
+                    max_output_chars=self.settings.tool_output_chars,
+                )
             except ConfigError as exc:
                 problems = [str(exc)]
             if problems:
                 self.notify("\n".join(problems), title="Tools", severity="warning", markup=False)
-        self.push_screen(ChatScreen(
+        screen = ChatScreen(
             self._provider, self.settings.provider.model, self.settings.system,
             options=self.settings.options, store=self.store, conversation_id=self._conversation,
             registry=registry,
-        ))
+        )
+        screen.max_tool_rounds = self.settings.max_tool_rounds
+        self.push_screen(screen)
 
     def _fatal_error(self) -> None:
         """Report a crash without local variables: Textual's report shows them, and a local

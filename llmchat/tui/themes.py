@@ -11,6 +11,7 @@ from textual.theme import Theme
 _FIELDS = {
     "name", "primary", "secondary", "accent", "foreground", "background", "surface", "panel",
     "boost", "warning", "error", "success", "dark", "luminosity_spread", "text_alpha", "variables",
+    "ansi",
 }
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from contextlib import aclosing
+from datetime import datetime
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from textual import on, work
@@ -12,16 +16,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Button, Footer
+from textual.widgets import Button, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from llmchat.chat.accumulator import Accumulator
 from llmchat.chat.models import Conversation, Message
 from llmchat.chat.reply import stream_reply
-from llmchat.providers.base import Provider
-from llmchat.providers.errors import ProviderError
-from llmchat.providers.events import ContentDelta, ReasoningDelta
-from llmchat.safety import terminal_safe
 from llmchat.chat.toolloop import (
     ConversationApprovals,
     ReplyFinished,
@@ -32,10 +32,16 @@ from llmchat.chat.toolloop import (
     ToolResult,
 )
 from llmchat.chat.tools import Tool, ToolRegistry
+from llmchat.providers.base import Provider
+from llmchat.providers.errors import ProviderError
+from llmchat.providers.events import ContentDelta, ReasoningDelta
+from llmchat.safety import terminal_safe
 from llmchat.store import Store, StoreError
 from llmchat.store.recorder import Recorder
+from llmchat.tui import slash
 from llmchat.tui.screens.approve import Decision, ToolApprovalScreen
 from llmchat.tui.screens.history import HistoryScreen
+from llmchat.tui.screens.text_prompt import TextPromptScreen
 from llmchat.tui.widgets.message_view import MessageView
 from llmchat.tui.widgets.prompt_input import PromptInput
 from llmchat.tui.widgets.sidebar import Sidebar
@@ -43,8 +49,9 @@ from llmchat.tui.widgets.stream_markdown import StreamingMarkdown
 from llmchat.tui.widgets.tool_call_view import ToolCallView
 from llmchat.tui.widgets.transcript import Transcript
 
-SHOWN_AT_OPEN = 50
-"""Stored messages shown when a conversation opens (and per "Show earlier")."""
+SHOWN_AT_OPEN = 10
+"""Stored messages shown when a conversation opens (and per "Show earlier"): about a screenful,
+because mounting Markdown widgets costs several milliseconds each (benchmarks/tui_open.py)."""
 STREAM_GROUP = "stream"
 """Worker group of the reply stream; cancelling it stops the reply."""
 
@@ -91,14 +98,17 @@ class ChatScreen(Screen[None]):
         self.registry = registry
         """Tools offered to the model (None: no tools)."""
         self.approvals = ConversationApprovals(self._ask_approval)
+        self.max_tool_rounds = 8
+        """The most requests one turn with tools may send (the app sets it from the config)."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             with Vertical(id="chat"):
                 yield Transcript(id="transcript")
                 yield PromptInput(
-                    id="prompt", placeholder="Message (Enter to send, Ctrl+J for a new line)"
+                    id="prompt", placeholder="Message (Enter to send, Ctrl+J for a new line, /help for commands)"
                 )
+                yield Static("", id="prompt-hint", markup=False)
             yield Sidebar(id="sidebar")
         yield Footer()
 
@@ -107,7 +117,10 @@ class ChatScreen(Screen[None]):
         sidebar.provider = self.provider.name
         sidebar.model = self.model
         self.set_interval(0.1, self._tick)
-        self.query_one(PromptInput).focus()
+        prompt = self.query_one(PromptInput)
+        prompt.completions = slash.completions(list(self.app.available_themes))
+        self.query_one("#prompt-hint").display = False
+        prompt.focus()
         if self._open_at_start is not None:
             self.run_worker(self.open_conversation(self._open_at_start), exit_on_error=False)
 
@@ -124,15 +137,20 @@ class ChatScreen(Screen[None]):
     @on(PromptInput.Submitted)
     async def send(self, event: PromptInput.Submitted) -> None:
         """Append the user's message and stream the reply to the whole conversation."""
+        if slash.is_command(event.text):
+            event.prompt_input.clear()
+            await self.run_slash(event.text)
+            return
         if self.streaming:
             self.notify("A reply is still streaming: press Escape to stop it first.", timeout=3)
             return
         event.prompt_input.clear()
-        message = Message("user", event.text)
+        text = slash.unescape(event.text)
+        message = Message("user", text)
         self.conversation.messages.append(message)
         self.recorder.user(message)
         transcript = self.query_one(Transcript)
-        await transcript.add_message("user", event.text)
+        await transcript.add_message("user", text)
         view = await transcript.add_message("assistant")
         transcript.anchor()
         if self.registry is not None and self.registry.names():
@@ -153,7 +171,7 @@ class ChatScreen(Screen[None]):
         """
         transcript = self.query_one(Transcript)
         loop = ToolLoop(self.provider, self.conversation, self.model, self.registry or ToolRegistry(),
-                        options=self.options, approve=self.approvals)
+                        options=self.options, approve=self.approvals, max_rounds=self.max_tool_rounds)
         calls: dict[tuple[int, int], ToolCallView] = {}
         self.streaming = True
         try:
@@ -167,6 +185,7 @@ class ChatScreen(Screen[None]):
                         self.accumulator = loop.accumulator
                         assert isinstance(view.body, StreamingMarkdown)
                         view.body.append(terminal_safe(event.text))
+                        view.answer_started()
                     elif isinstance(event, ReasoningDelta):
                         view.add_reasoning(event.text)
                     elif isinstance(event, ReplyFinished):
@@ -226,10 +245,11 @@ class ChatScreen(Screen[None]):
                 async for event in events:
                     if isinstance(event, ContentDelta):
                         body.append(terminal_safe(event.text))
+                        view.answer_started()
                     elif isinstance(event, ReasoningDelta):
                         view.add_reasoning(event.text)
         except ProviderError as exc:
-            self.notify(exc.describe(), title="Provider error", severity="error", timeout=8)
+            self.notify(exc.describe(), title="Provider error", severity="error", timeout=8, markup=False)
         finally:
             # Store the reply before any await, so nothing below can lose it.
             message = accumulator.message()
@@ -309,14 +329,22 @@ class ChatScreen(Screen[None]):
         self.notify(summary.display_title, title="Opened", timeout=3, markup=False)
 
     async def _show_page(self, messages: list[Message], more: bool, first: int) -> None:
-        """Mount stored `messages` at the top of the transcript (older ones above a button)."""
+        """Mount stored `messages` at the top of the transcript (older ones above a button).
+
+        All views are mounted in one go and their Markdown rendered concurrently, so a page
+        costs about one render pass, not one per message.
+        """
         transcript = self.query_one(Transcript)
-        views = [await transcript.add_message(m.role, m.content if m.role != "assistant" else "",
-                                              before=i) for i, m in enumerate(messages)]
+        views = [MessageView(m.role, m.content if m.role != "assistant" else "") for m in messages]
+        await transcript.mount_all(views, before=0 if transcript.children else None)
+        bodies = []
         for view, message in zip(views, messages):
             if isinstance(view.body, StreamingMarkdown):
                 view.body.append(terminal_safe(message.content))
-                await view.body.finish()
+                bodies.append(view.body.finish())
+        await asyncio.gather(*bodies)
+        for view, message in zip(views, messages):
+            if message.role == "assistant":
                 view.finish(message)
         self._first_shown = first
         if more:
@@ -341,4 +369,216 @@ class ChatScreen(Screen[None]):
         """Report an unexpected failure of the stream worker without stopping the app."""
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             error = event.worker.error
-            self.notify(f"{type(error).__name__}: {error}", title="Unexpected error", severity="error")
+            self.notify(f"{type(error).__name__}: {error}", title="Unexpected error", severity="error",
+                        markup=False)
+
+    # -- commands (palette, slash commands, keys) ---------------------------------------
+
+    @on(PromptInput.Changed, "#prompt")
+    def show_slash_hint(self, event: PromptInput.Changed) -> None:
+        """Under the prompt, the slash commands that match what is typed."""
+        hint = self.query_one("#prompt-hint", Static)
+        text = event.text_area.text
+        if not slash.is_command(text) or "\n" in text:
+            hint.display = False
+            return
+        typed, _, _ = text.strip()[1:].partition(" ")
+        matches = [c for c in slash.COMMANDS if c.name.startswith(typed.lower())]
+        if not matches:
+            hint.update(f"unknown command /{typed} — /help lists them")
+        elif len(matches) == 1 or " " in text:
+            c = matches[0]
+            hint.update(f"/{c.name}{' ' + c.argument if c.argument else ''} — {c.help}  (→ completes)")
+        else:
+            hint.update("  ".join(f"/{c.name}" for c in matches) + "  (→ completes)")
+        hint.display = True
+
+    async def run_slash(self, text: str) -> None:
+        """Run one slash command typed in the prompt (see :mod:`llmchat.tui.slash`)."""
+        name, argument = slash.parse(text)
+        if name == "new":
+            await self.action_new_conversation()
+        elif name == "model":
+            if argument:
+                self.action_switch_model(argument)
+            else:
+                self.choose_model()
+        elif name == "system":
+            if argument:
+                self.set_system(argument)
+            else:
+                self.action_set_system_prompt()
+        elif name == "retry":
+            await self.action_retry()
+        elif name == "edit":
+            await self.action_edit_last()
+        elif name == "copy":
+            self.action_copy_last()
+        elif name == "export":
+            self.action_export()
+        elif name == "theme":
+            if not argument:
+                self.app.search_themes()
+            elif argument in self.app.available_themes:
+                self.app.theme = argument
+                self.notify(f"Theme: {argument}", title="Theme", timeout=3, markup=False)
+            else:
+                self.notify(f"Unknown theme {argument!r}. Known: {', '.join(sorted(self.app.available_themes))}",
+                            title="Theme", severity="warning", markup=False)
+        elif name == "help":
+            self.notify(slash.help_text(), title="Slash commands", timeout=15, markup=False)
+        else:
+            self.notify(f"Unknown command /{name}. Type /help for the list.", title="Command",
+                        severity="warning", markup=False)
+
+    def last_answer(self) -> str | None:
+        """The text of the newest assistant reply that has any, or None."""
+        for message in reversed(self.conversation.messages):
+            if message.role == "assistant" and message.content.strip():
+                return message.content
+        return None
+
+    def action_copy_last(self) -> None:
+        """Copy the last answer to the clipboard (Textual's OSC 52: works over SSH)."""
+        text = self.last_answer()
+        if text is None:
+            self.notify("There is no answer to copy yet.", title="Copy", markup=False)
+            return
+        self.app.copy_to_clipboard(text)
+        self.notify(f"Copied the last answer ({len(text)} characters).", title="Copy", timeout=3,
+                    markup=False)
+
+    def conversation_markdown(self) -> str:
+        """The conversation as Markdown: the system prompt, then one section per message."""
+        lines = ["# llmchat conversation", "", f"- Provider: {self.provider.name}", f"- Model: {self.model}",
+                 f"- Exported: {datetime.now().isoformat(timespec='seconds')}", ""]
+        if self.conversation.system:
+            lines += ["## System", "", self.conversation.system, ""]
+        titles = {"user": "You", "assistant": "Assistant", "tool": "Tool result"}
+        for message in self.conversation.messages:
+            lines += [f"## {titles.get(message.role, message.role)}", ""]
+            if message.content:
+                lines += [message.content, ""]
+            for call in message.tool_calls:
+                lines += [f"Tool call: `{call.name}`", "", "```json", str(call.arguments), "```", ""]
+            if message.role == "assistant" and message.finish_reason not in (None, "stop", "tool_calls"):
+                lines += [f"*({message.finish_reason})*", ""]
+        return "\n".join(lines).rstrip() + "\n"
+
+    def action_export(self) -> Path | None:
+        """Write the conversation as Markdown to ``llmchat-<id or time>.md`` in the working
+        directory; notify the path. Returns it (None when there was nothing to write)."""
+        if not self.conversation.messages:
+            self.notify("Nothing to export yet.", title="Export", markup=False)
+            return None
+        stem = self.recorder.conversation_id or datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = Path.cwd() / f"llmchat-{stem}.md"
+        try:
+            path.write_text(self.conversation_markdown(), encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"Could not write {path}: {exc.strerror or exc}", title="Export", severity="error",
+                        markup=False)
+            return None
+        self.notify(f"Exported to {path}", title="Export", timeout=6, markup=False)
+        return path
+
+    def action_switch_model(self, name: str) -> None:
+        """Use model `name` from the next request on (same provider and conversation)."""
+        name = name.strip()
+        if not name:
+            self.notify("Usage: /model NAME", title="Model", markup=False)
+            return
+        self.model = name
+        self.query_one(Sidebar).model = name
+        self.recorder.open(self.recorder.conversation_id, self.provider.name, name, self.conversation.system)
+        self.notify(f"Model: {name}", title="Model", timeout=3, markup=False)
+
+    @work(exclusive=True, group="models", exit_on_error=False)
+    async def choose_model(self) -> None:
+        """Offer the provider's models in the command palette; if they cannot be listed, say
+        why and ask for a name instead."""
+        try:
+            names = await self.provider.list_models()
+        except Exception as exc:  # noqa: BLE001 - any failure is reported, then a name is asked for
+            reason = exc.describe() if isinstance(exc, ProviderError) else f"{type(exc).__name__}: {exc}"
+            self.notify(f"Could not list the models: {reason}", title="Model", severity="warning",
+                        markup=False)
+            self.app.push_screen(TextPromptScreen("Model name", self.model),
+                                 lambda name: self.action_switch_model(name) if name else None)
+            return
+        if not names:
+            self.notify("The provider lists no models.", title="Model", severity="warning", markup=False)
+            return
+        await self.app.search_commands(
+            [(name, partial(self.action_switch_model, name), "current" if name == self.model else None)
+             for name in names],
+            placeholder="Switch model…",
+        )
+
+    def set_system(self, text: str | None) -> None:
+        """Use `text` as the system prompt from the next request on (blank: none)."""
+        system = (text or "").strip() or None
+        self.conversation.system = system
+        self.recorder.open(self.recorder.conversation_id, self.provider.name, self.model, system)
+        self.notify("System prompt set." if system else "System prompt cleared.", title="System prompt",
+                    timeout=3, markup=False)
+
+    def action_set_system_prompt(self) -> None:
+        """Edit the system prompt in a small dialog."""
+        def chosen(text: str | None) -> None:
+            if text is not None:
+                self.set_system(text)
+
+        self.app.push_screen(TextPromptScreen("System prompt (empty: none)", self.conversation.system or ""),
+                             chosen)
+
+    async def _drop_after_last_user(self) -> int | None:
+        """Remove every message after the last user message (from the conversation and the
+        transcript). Returns the index of that user message, or None when there is none."""
+        messages = self.conversation.messages
+        index = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None)
+        if index is None:
+            return None
+        del messages[index + 1:]
+        views = [v for v in self.query_one(Transcript).query(MessageView)]
+        users = [i for i, v in enumerate(views) if v.role == "user"]
+        if users:
+            last_user_view = views[users[-1]]
+            transcript = self.query_one(Transcript)
+            after = transcript.children[transcript.children.index(last_user_view) + 1:]
+            for widget in list(after):
+                await widget.remove()
+        return index
+
+    async def action_retry(self) -> None:
+        """Regenerate the last answer: drop it and stream a new one to the same conversation."""
+        if self.streaming:
+            self.notify("A reply is still streaming: press Escape to stop it first.", timeout=3)
+            return
+        if await self._drop_after_last_user() is None:
+            self.notify("There is no message to answer again.", title="Retry", markup=False)
+            return
+        view = await self.query_one(Transcript).add_message("assistant")
+        self.query_one(Transcript).anchor()
+        if self.registry is not None and self.registry.names():
+            self.fetch_with_tools(view)
+        else:
+            self.fetch_reply(view)
+
+    async def action_edit_last(self) -> None:
+        """Put the last user message back in the prompt; drop it and its answer."""
+        if self.streaming:
+            self.notify("A reply is still streaming: press Escape to stop it first.", timeout=3)
+            return
+        index = await self._drop_after_last_user()
+        if index is None:
+            self.notify("There is no message to edit.", title="Edit", markup=False)
+            return
+        message = self.conversation.messages.pop(index)
+        users = [v for v in self.query_one(Transcript).query(MessageView) if v.role == "user"]
+        if users:
+            await users[-1].remove()
+        prompt = self.query_one(PromptInput)
+        prompt.load_text(message.content)
+        prompt.move_cursor(prompt.document.end)
+        prompt.focus()

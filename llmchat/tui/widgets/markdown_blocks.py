@@ -8,6 +8,7 @@ is before it was ever laid out (:func:`estimate_height`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from itertools import pairwise
 
 from markdown_it import MarkdownIt
@@ -16,8 +17,13 @@ from textual.widgets import Markdown
 from textual.widgets.markdown import MarkdownBlock
 
 
+@cache
 def markdown_parser() -> MarkdownIt:
-    """The parser Textual's Markdown uses by default (``parser_factory`` for our widgets too)."""
+    """The parser Textual's Markdown uses by default (``parser_factory`` for our widgets too).
+
+    One instance is shared: building one costs milliseconds (it loads every rule), and parsing
+    keeps no state in it.
+    """
     return MarkdownIt("gfm-like")
 
 

@@ -1,9 +1,16 @@
-"""The multi-line prompt: Enter sends, Ctrl+J / Shift+Enter / Alt+Enter insert a newline."""
+"""The multi-line prompt: Enter sends, Ctrl+J / Shift+Enter / Alt+Enter insert a newline,
+Up / Down on the first / last line recall earlier prompts, Ctrl+E opens ``$EDITOR``."""
 
 from __future__ import annotations
 
+import os
+import shlex
+import subprocess
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
+from textual.app import SuspendNotSupported
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
@@ -25,6 +32,7 @@ class PromptInput(TextArea):
         Binding(
             "ctrl+j,shift+enter,alt+enter", "newline", "Newline", id="prompt.newline", key_display="^J"
         ),
+        Binding("ctrl+e", "external_editor", "Editor", id="prompt.editor"),
     ]
 
     @dataclass
@@ -47,12 +55,118 @@ class PromptInput(TextArea):
             compact=True,
             placeholder=placeholder,
         )
+        self.sent: list[str] = []
+        """Prompts submitted in this session, oldest first (recalled with Up / Down)."""
+        self.completions: list[str] = []
+        """Whole lines suggested while typing (slash commands); Right accepts the suggestion."""
+        self._recalled: int | None = None
+        """Index in :attr:`sent` of the prompt shown, or None when editing a new one."""
+        self._draft = ""
+        """What was typed before recalling started (Down past the newest brings it back)."""
 
     def action_submit(self) -> None:
         """Send the text (blank text is ignored)."""
         if self.text.strip():
+            if not self.sent or self.sent[-1] != self.text:
+                self.sent.append(self.text)
+            self._recalled = None
             self.post_message(self.Submitted(self, self.text))
 
     def action_newline(self) -> None:
         """Insert a line break at the cursor."""
         self.insert("\n")
+
+    # -- history ------------------------------------------------------------------------
+
+    def action_cursor_up(self, select: bool = False) -> None:
+        """On the first line: the previous prompt of this session; elsewhere: the cursor moves."""
+        if not select and self.sent and self._on_first_line() and self._recall(-1):
+            return
+        super().action_cursor_up(select)
+
+    def action_cursor_down(self, select: bool = False) -> None:
+        """On the last line while recalling: the next prompt (past the newest, the draft)."""
+        if not select and self._recalled is not None and self._on_last_line() and self._recall(1):
+            return
+        super().action_cursor_down(select)
+
+    def _on_first_line(self) -> bool:
+        location = self.cursor_location
+        return self.navigator.is_first_document_line(location) and self.navigator.is_first_wrapped_line(location)
+
+    def _on_last_line(self) -> bool:
+        location = self.cursor_location
+        return self.navigator.is_last_document_line(location) and self.navigator.is_last_wrapped_line(location)
+
+    def _recall(self, step: int) -> bool:
+        """Show the prompt `step` away from the current one; False when there is none that way."""
+        current = len(self.sent) if self._recalled is None else self._recalled
+        index = current + step
+        if index < 0:
+            return False
+        if self._recalled is None:
+            self._draft = self.text
+        if index >= len(self.sent):
+            self._recalled = None
+            text = self._draft
+        else:
+            self._recalled = index
+            text = self.sent[index]
+        self.load_text(text)
+        if step < 0:  # the cursor stays on the first line, so Up keeps going back
+            self.move_cursor((0, len(self.document.get_line(0))))
+        else:
+            self.move_cursor(self.document.end)
+        return True
+
+    # -- completion ---------------------------------------------------------------------
+
+    def update_suggestion(self) -> None:
+        """Suggest the rest of a slash command (Right accepts it)."""
+        text = self.text
+        self.suggestion = ""
+        if not text.startswith("/") or "\n" in text:
+            return
+        for line in self.completions:
+            if line.startswith(text) and line != text:
+                self.suggestion = line[len(text):]
+                return
+
+    # -- external editor ----------------------------------------------------------------
+
+    def action_external_editor(self) -> None:
+        """Edit the prompt in ``$VISUAL`` / ``$EDITOR``; the saved text replaces the prompt."""
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        if not editor:
+            self.notify("Set $EDITOR (or $VISUAL) to edit the prompt in your editor.", title="Editor",
+                        severity="warning", markup=False)
+            return
+        with tempfile.NamedTemporaryFile("w", suffix=".md", prefix="llmchat-prompt-", delete=False,
+                                         encoding="utf-8") as handle:
+            handle.write(self.text)
+        path = Path(handle.name)
+        command = [*shlex.split(editor), str(path)]
+        try:
+            try:
+                with self.app.suspend():
+                    code = subprocess.call(command)
+            except SuspendNotSupported:
+                if not self.app.is_headless:
+                    self.notify("The editor cannot run here (this terminal cannot be suspended).",
+                                title="Editor", severity="warning", markup=False)
+                    return
+                code = subprocess.call(command, stdin=subprocess.DEVNULL)  # tests: no terminal
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"Could not run {editor!r}: {exc.strerror or exc}", title="Editor",
+                        severity="error", markup=False)
+            return
+        finally:
+            path.unlink(missing_ok=True)
+        if code != 0:
+            self.notify(f"The editor exited with status {code}; the prompt is unchanged.", title="Editor",
+                        severity="warning", markup=False)
+            return
+        self.load_text(text.removesuffix("\n"))
+        self.move_cursor(self.document.end)
+        self.focus()

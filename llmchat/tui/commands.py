@@ -1,0 +1,57 @@
+"""The chat commands of the command palette (Ctrl+P), next to Textual's system commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from llmchat.tui.screens.chat import ChatScreen
+
+
+def chat_commands(screen: ChatScreen) -> list[tuple[str, str, Callable[[], object]]]:
+    """(name, help, callback) of every chat command, in the order the palette lists them."""
+    return [
+        ("New conversation", "Stop any reply and start an empty conversation", screen.action_new_conversation),
+        ("Toggle sidebar", "Show or hide the sidebar", screen.action_toggle_sidebar),
+        ("Open history", "Browse, search and open stored conversations", screen.action_open_history),
+        ("Copy last answer", "Copy the last answer to the clipboard", screen.action_copy_last),
+        ("Export conversation", "Write the conversation as Markdown to the working directory",
+         screen.action_export),
+        ("Switch model…", "Choose from the provider's models", screen.choose_model),
+        ("Set system prompt…", "Edit the system prompt of this conversation", screen.action_set_system_prompt),
+        ("Regenerate last answer", "Drop the last answer and stream a new one", screen.action_retry),
+        ("Edit last message", "Put the last message back in the prompt", screen.action_edit_last),
+    ]
+
+
+class ChatCommands(Provider):
+    """New conversation, sidebar, history, copy, export, model, system prompt, retry, edit.
+
+    Only offered while the chat screen is the one under the palette.
+    """
+
+    def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        from llmchat.tui.screens.chat import ChatScreen
+
+        screen = self.screen
+        return chat_commands(screen) if isinstance(screen, ChatScreen) else []
+
+    async def discover(self) -> Hits:
+        for name, help_text, callback in self._commands():
+            yield DiscoveryHit(name, partial(self._run, callback), help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, help_text, callback in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), partial(self._run, callback), text=name, help=help_text)
+
+    async def _run(self, callback: Callable[[], object]) -> None:
+        result = callback()
+        if hasattr(result, "__await__"):
+            await result  # type: ignore[misc]

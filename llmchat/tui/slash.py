@@ -1,0 +1,63 @@
+"""Slash commands typed in the prompt: a message that starts with ``/`` runs a command.
+
+``//text`` sends ``/text`` as an ordinary message. The chat screen runs the commands
+(:meth:`llmchat.tui.screens.chat.ChatScreen.run_slash`); this module only knows their names.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class SlashCommand(NamedTuple):
+    """One command: its name (without the slash), its argument and what it does."""
+
+    name: str
+    argument: str
+    help: str
+
+
+COMMANDS: tuple[SlashCommand, ...] = (
+    SlashCommand("new", "", "start a new conversation"),
+    SlashCommand("model", "[NAME]", "switch the model (no NAME: choose from the provider's list)"),
+    SlashCommand("system", "[TEXT]", "set the system prompt (no TEXT: edit it in a dialog)"),
+    SlashCommand("retry", "", "regenerate the last answer"),
+    SlashCommand("edit", "", "put the last message back in the prompt (it and its answer are dropped)"),
+    SlashCommand("copy", "", "copy the last answer to the clipboard"),
+    SlashCommand("export", "", "write the conversation to llmchat-<id>.md here"),
+    SlashCommand("theme", "[NAME]", "switch the theme (no NAME: choose from a list)"),
+    SlashCommand("help", "", "list these commands"),
+)
+NAMES = tuple(c.name for c in COMMANDS)
+
+
+def is_command(text: str) -> bool:
+    """True when `text` is a slash command (``//`` escapes a leading slash)."""
+    stripped = text.lstrip()
+    return stripped.startswith("/") and not stripped.startswith("//")
+
+
+def unescape(text: str) -> str:
+    """``//text`` -> ``/text``: what is sent for an escaped slash."""
+    stripped = text.lstrip()
+    return stripped[1:] if stripped.startswith("//") else text
+
+
+def parse(text: str) -> tuple[str, str]:
+    """``"/model gpt-4o"`` -> ``("model", "gpt-4o")``; the name is lower-cased."""
+    name, _, argument = text.strip()[1:].partition(" ")
+    return name.lower(), argument.strip()
+
+
+def help_text() -> str:
+    """One line per command, for /help."""
+    return "\n".join(
+        f"/{c.name}{' ' + c.argument if c.argument else ''} — {c.help}" for c in COMMANDS
+    ) + "\n//text sends a message that starts with /"
+
+
+def completions(themes: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Whole command lines the prompt may suggest (commands, then ``/theme NAME``)."""
+    lines = [f"/{name}" for name in NAMES]
+    lines += [f"/theme {theme}" for theme in sorted(themes)]
+    return lines

@@ -1,0 +1,180 @@
+"""The chat commands of the command palette (Ctrl+P), driven key by key through the Pilot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.command import CommandPalette
+from textual.widgets import Input
+
+from llmchat.providers.errors import ProviderError
+from llmchat.providers.events import ContentDelta, Finish
+from llmchat.tui.app import LlmChatApp
+from llmchat.tui.commands import ChatCommands
+from llmchat.tui.screens.text_prompt import TextPromptScreen
+from llmchat.tui.widgets.sidebar import Sidebar
+from tests.fakes import FakeProvider
+from tests.tui.helpers import (
+    SIZE,
+    chat_screen,
+    make_app,
+    message_views,
+    send,
+    type_text,
+    wait_until,
+)
+
+
+def answer(text: str) -> list[object]:
+    return [ContentDelta(text), Finish("stop", "stop")]
+
+
+class ModelsProvider(FakeProvider):
+    """A FakeProvider that also lists models (or fails to)."""
+
+    def __init__(self, *scripts: object, models: list[str] | None = None) -> None:
+        super().__init__(*scripts)  # type: ignore[arg-type]
+        self.models = models
+
+    async def list_models(self) -> list[str]:
+        if self.models is None:
+            raise ProviderError("models endpoint is down")
+        return self.models
+
+
+async def palette(pilot, query: str, *, closes: bool = True) -> None:  # type: ignore[no-untyped-def]
+    """Open the palette, type `query`, wait for the first hit and choose it."""
+    await pilot.press("ctrl+p")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette))
+    await type_text(pilot, query)
+    palette_screen = pilot.app.screen
+    await wait_until(pilot, lambda: palette_screen.query("CommandList").first().option_count > 0)
+    await pilot.pause(0.1)
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: pilot.app.screen is not palette_screen)
+    if closes:
+        await wait_until(pilot, lambda: not isinstance(pilot.app.screen, CommandPalette))
+    await pilot.pause()
+
+
+async def ask_and_wait(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
+    screen = chat_screen(pilot)
+    before = len(screen.conversation.messages)
+    await send(pilot, text)
+    await wait_until(pilot, lambda: not screen.streaming and len(screen.conversation.messages) >= before + 2)
+    await pilot.pause()
+
+
+def test_the_app_keeps_the_system_commands_and_adds_the_chat_ones() -> None:
+    assert ChatCommands in LlmChatApp.COMMANDS
+    assert len(LlmChatApp.COMMANDS) >= 2
+
+
+async def test_copy_last_answer_from_the_palette() -> None:
+    app = make_app(FakeProvider(answer("The **answer**.")))
+    async with app.run_test(size=SIZE) as pilot:
+        await ask_and_wait(pilot, "question")
+        await palette(pilot, "copy last")
+        assert app.clipboard == "The **answer**."
+
+
+async def test_toggle_sidebar_and_new_conversation_from_the_palette() -> None:
+    app = make_app(FakeProvider(answer("hi")))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        await ask_and_wait(pilot, "hello")
+        assert screen.query_one(Sidebar).display
+        await palette(pilot, "toggle sidebar")
+        assert not screen.query_one(Sidebar).display
+        await palette(pilot, "new conversation")
+        await wait_until(pilot, lambda: screen.conversation.messages == [] and not message_views(pilot))
+
+
+async def test_open_history_from_the_palette(tmp_path: Path) -> None:
+    from llmchat.tui.screens.history import HistoryScreen
+
+    app = LlmChatApp(make_app().settings, provider=FakeProvider(answer("x")),
+                     theme_dirs=make_app()._theme_dirs, history=tmp_path / "h.db")
+    async with app.run_test(size=SIZE) as pilot:
+        await palette(pilot, "open history")
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+
+
+async def test_export_writes_markdown_in_the_working_directory(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = make_app(FakeProvider(answer("Exported *answer*")))
+    async with app.run_test(size=SIZE) as pilot:
+        await ask_and_wait(pilot, "export me")
+        await palette(pilot, "export conversation")
+        files = list(tmp_path.glob("llmchat-*.md"))
+        assert len(files) == 1
+        text = files[0].read_text()
+        assert "## You\n\nexport me" in text
+        assert "## Assistant\n\nExported *answer*" in text
+        assert any(str(files[0]) in n.message for n in app._notifications)
+
+
+async def test_switch_model_lists_the_providers_models() -> None:
+    provider = ModelsProvider(answer("a"), models=["alpha-1", "beta-2"])
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        await palette(pilot, "switch model", closes=False)
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        models = app.screen
+        await wait_until(pilot, lambda: models.query("CommandList").first().option_count > 0)
+        await type_text(pilot, "beta")
+        await pilot.pause(0.2)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.model == "beta-2")
+        assert screen.query_one(Sidebar).model == "beta-2"
+        await ask_and_wait(pilot, "which model")
+        assert provider.requests[-1].model == "beta-2"
+
+
+async def test_switch_model_reports_a_failure_and_asks_for_a_name() -> None:
+    app = make_app(ModelsProvider(answer("a"), models=None))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        await palette(pilot, "switch model")
+        await wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
+        assert any("Could not list the models" in n.message for n in app._notifications)
+        app.screen.query_one(Input).value = "typed-model"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.model == "typed-model")
+
+
+async def test_set_system_prompt_from_the_palette() -> None:
+    provider = FakeProvider(answer("ok"))
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        await palette(pilot, "set system")
+        await wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
+        await type_text(pilot, "Be terse")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.conversation.system == "Be terse")
+        await ask_and_wait(pilot, "hi")
+        assert "Be terse" in repr(provider.requests[-1])
+
+
+async def test_escape_cancels_the_system_prompt_dialog() -> None:
+    app = make_app(FakeProvider(answer("ok")), settings=None)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        screen.set_system("keep me")
+        await palette(pilot, "set system")
+        await wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is screen)
+        assert screen.conversation.system == "keep me"
+
+
+async def test_copy_with_no_answer_notifies() -> None:
+    app = make_app(FakeProvider(answer("x")))
+    async with app.run_test(size=SIZE) as pilot:
+        await palette(pilot, "copy last")
+        assert app.clipboard == ""
+        assert any("no answer" in n.message for n in app._notifications)

@@ -1,0 +1,161 @@
+"""Slash commands in the prompt: run, not sent; completion suggestion and hint line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Static
+
+from llmchat.providers.events import ContentDelta, Finish
+from llmchat.tui import slash
+from llmchat.tui.widgets.prompt_input import PromptInput
+from llmchat.tui.widgets.stream_markdown import StreamingMarkdown
+from tests.fakes import FakeProvider
+from tests.tui.helpers import (
+    SIZE,
+    chat_screen,
+    make_app,
+    message_views,
+    send,
+    type_text,
+    wait_until,
+)
+
+
+def answer(text: str) -> list[object]:
+    return [ContentDelta(text), Finish("stop", "stop")]
+
+
+async def ask_and_wait(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
+    screen = chat_screen(pilot)
+    before = len(screen.conversation.messages)
+    await send(pilot, text)
+    await wait_until(pilot, lambda: not screen.streaming and len(screen.conversation.messages) >= before + 2)
+    await pilot.pause()
+
+
+def notes(app) -> list[str]:  # type: ignore[no-untyped-def]
+    return [n.message for n in app._notifications]
+
+
+def test_parse_and_escape() -> None:
+    assert slash.parse("/model  gpt-4o ") == ("model", "gpt-4o")
+    assert slash.parse("/HELP") == ("help", "")
+    assert slash.is_command("/new") and not slash.is_command("//new") and not slash.is_command("hi /new")
+    assert slash.unescape("//etc/hosts?") == "/etc/hosts?"
+    assert "/retry" in slash.help_text()
+
+
+async def test_a_slash_command_is_not_sent() -> None:
+    provider = FakeProvider(answer("x"))
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "/help")
+        await pilot.pause()
+        assert provider.requests == []
+        assert not message_views(pilot)
+        assert any("/model" in n and "/retry" in n for n in notes(app))
+        assert chat_screen(pilot).query_one(PromptInput).text == ""
+
+
+async def test_unknown_command_notifies_and_double_slash_sends() -> None:
+    provider = FakeProvider(answer("x"))
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "/frobnicate now")
+        await pilot.pause()
+        assert provider.requests == []
+        assert any("Unknown command /frobnicate" in n for n in notes(app))
+        await ask_and_wait(pilot, "//etc/hosts")
+        assert chat_screen(pilot).conversation.messages[0].content == "/etc/hosts"
+
+
+async def test_model_system_new_theme() -> None:
+    provider = FakeProvider(answer("x"))
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        await send(pilot, "/model other-model")
+        await send(pilot, "/system You are a pirate.")
+        await pilot.pause()
+        assert screen.model == "other-model"
+        assert screen.conversation.system == "You are a pirate."
+        await ask_and_wait(pilot, "hello")
+        assert provider.requests[-1].model == "other-model"
+        await send(pilot, "/new")
+        await wait_until(pilot, lambda: not screen.conversation.messages and not message_views(pilot))
+        assert screen.conversation.system == "You are a pirate."
+        await send(pilot, "/theme llmchat-nord")
+        await pilot.pause()
+        assert app.theme == "llmchat-nord"
+        await send(pilot, "/theme no-such-theme")
+        await pilot.pause()
+        assert app.theme == "llmchat-nord"
+        assert any("Unknown theme" in n for n in notes(app))
+
+
+async def test_retry_regenerates_the_last_answer() -> None:
+    provider = FakeProvider(answer("first answer"), answer("second answer"))
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        await ask_and_wait(pilot, "question")
+        await send(pilot, "/retry")
+        await wait_until(pilot, lambda: len(provider.requests) == 2 and not screen.streaming
+                         and screen.conversation.messages[-1].content == "second answer")
+        await pilot.pause()
+        assert [m.role for m in screen.conversation.messages] == ["user", "assistant"]
+        # the retried request does not contain the dropped answer
+        assert "first answer" not in repr(provider.requests[-1])
+        views = message_views(pilot)
+        assert [v.role for v in views] == ["user", "assistant"]
+        body = views[1].body
+        assert isinstance(body, StreamingMarkdown)
+        await wait_until(pilot, lambda: "second answer" in body.source)
+
+
+async def test_edit_puts_the_last_message_back() -> None:
+    provider = FakeProvider(answer("a1"), answer("a2"))
+    app = make_app(provider)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        await ask_and_wait(pilot, "one")
+        await ask_and_wait(pilot, "two with typo")
+        await send(pilot, "/edit")
+        await pilot.pause()
+        prompt = screen.query_one(PromptInput)
+        assert prompt.text == "two with typo"
+        assert [m.content for m in screen.conversation.messages] == ["one", "a1"]
+        assert len(message_views(pilot)) == 2
+
+
+async def test_copy_and_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = make_app(FakeProvider(answer("copy me")))
+    async with app.run_test(size=SIZE) as pilot:
+        await ask_and_wait(pilot, "q")
+        await send(pilot, "/copy")
+        await send(pilot, "/export")
+        await pilot.pause()
+        assert app.clipboard == "copy me"
+        assert len(list(tmp_path.glob("llmchat-*.md"))) == 1
+
+
+async def test_completion_suggests_and_right_accepts() -> None:
+    app = make_app(FakeProvider(answer("x")))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        prompt = screen.query_one(PromptInput)
+        await type_text(pilot, "/ret")
+        assert prompt.suggestion == "ry"
+        hint = screen.query_one("#prompt-hint", Static)
+        assert hint.display and "regenerate" in str(hint.content)
+        await pilot.press("right")
+        assert prompt.text == "/retry"
+        prompt.clear()
+        await type_text(pilot, "/theme llmchat-n")
+        assert prompt.suggestion == "ord"
+        prompt.clear()
+        await pilot.pause()
+        assert not hint.display
