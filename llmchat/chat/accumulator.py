@@ -150,6 +150,11 @@ class Accumulator:
             self._reasoning = ["".join(self._reasoning)]
         return self._reasoning[0] if self._reasoning else ""
 
+    def text_since(self, content_chars: int, reasoning_chars: int) -> tuple[str, str]:
+        """The content and reasoning after the first `content_chars` / `reasoning_chars`
+        characters (what arrived since a save), without joining the whole text."""
+        return _tail(self._content, content_chars), _tail(self._reasoning, reasoning_chars)
+
     @property
     def state(self) -> ReplyState:
         """Where the reply is: waiting, streaming, done, cancelled or error (idle before start)."""
@@ -216,3 +221,15 @@ class Accumulator:
         if moment is None or self.started_at is None:
             return None
         return moment - self.started_at
+
+
+def _tail(parts: list[str], skip: int) -> str:
+    """The text of `parts` after its first `skip` characters, reading from the end."""
+    tail: list[str] = []
+    remaining = sum(map(len, parts)) - skip
+    for part in reversed(parts):
+        if remaining <= 0:
+            break
+        tail.append(part[-remaining:] if len(part) > remaining else part)
+        remaining -= len(part)
+    return "".join(reversed(tail))

@@ -43,6 +43,7 @@ class Recorder:
         self._meta: tuple[str | None, str | None, str | None] = (None, None, None)
         self._reply_id: str | None = None
         self._saved_at = 0.0
+        self._saved_lengths = (0, 0)  # characters of content and reasoning saved so far
 
     def _run(self, action: Callable[[Store], object]) -> object:
         if self.store is None:
@@ -76,6 +77,7 @@ class Recorder:
             conversation_id = self.conversation_id
             self._reply_id = self._run(lambda s: s.begin_reply(conversation_id, provider, model))  # type: ignore[assignment]
             self._saved_at = self.clock()
+            self._saved_lengths = (0, 0)
 
     def heartbeat(self, accumulator: Accumulator, *, force: bool = False) -> None:
         """Save the partial reply if a second has passed since the last save."""
@@ -83,13 +85,22 @@ class Recorder:
             return
         self._saved_at = self.clock()
         reply_id = self._reply_id
-        self._run(lambda s: s.save_partial(reply_id, accumulator.content, accumulator.reasoning))
+        content, reasoning = accumulator.text_since(*self._saved_lengths)
+        self._saved_lengths = (self._saved_lengths[0] + len(content), self._saved_lengths[1] + len(reasoning))
+        self._run(lambda s: s.append_partial(reply_id, content, reasoning))
 
     def finish(self, message: Message) -> None:
         """Make the reply final (also when cancelled, failed or interrupted)."""
         if self._reply_id is not None:
             reply_id = self._reply_id
-            self._run(lambda s: s.finish_reply(reply_id, message))
+            saved_content, saved_reasoning = self._saved_lengths
+            content, reasoning = message.content[saved_content:], message.reasoning[saved_reasoning:]
+
+            def write(store: Store) -> None:
+                store.append_partial(reply_id, content, reasoning)  # the rest, not it all again
+                store.finish_reply(reply_id, message, keep_text=True)
+
+            self._run(write)
             self._reply_id = None
 
     def new_conversation(self) -> None:

@@ -256,12 +256,38 @@ class Store:
             )
             return cursor.rowcount > 0
 
-    def finish_reply(self, message_id: str, message: Message) -> None:
+    def append_partial(self, message_id: str, content: str, reasoning: str = "") -> bool:
+        """Add the text that arrived since the last save to a streaming reply (the heartbeat,
+        like :meth:`save_partial`, but it sends only the new text, so a long reply costs the
+        same per save at its end as at its start).
+
+        Returns:
+            False when the row is already final or gone (deleted meanwhile); nothing changed.
+        """
+        _, ts = self._now()
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE messages SET content = coalesce(content, '') || ?,"
+                " reasoning = coalesce(reasoning, '') || ?, updated_at = ?,"
+                " state = 'streaming', finish_reason = NULL, error = NULL"
+                " WHERE id = ? AND (state = 'streaming' OR error = ?)",
+                (content, reasoning, ts, message_id, INTERRUPTED),
+            )
+            return cursor.rowcount > 0
+
+    def finish_reply(self, message_id: str, message: Message, *, keep_text: bool = False) -> None:
         """Make a reply final: its text, finish reason (also cancelled/error and the error
-        text), usage and timings. A reply wrongly marked interrupted is corrected."""
+        text), usage and timings. A reply wrongly marked interrupted is corrected.
+
+        With `keep_text` the stored content and reasoning stay as the appends left them (the
+        caller appended all of it), so a long reply is not written twice.
+        """
         _, ts = self._now()
         values = message_values(message)
         values.pop("role")
+        if keep_text:
+            values.pop("content")
+            values.pop("reasoning")
         assignments = ", ".join(f"{name} = :{name}" for name in values)
         with self._write() as db:
             db.execute(
