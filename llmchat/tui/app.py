@@ -112,6 +112,26 @@ class LlmChatApp(App[None]):
             self.notify(f"Could not save the theme choice to {self._ui_state}.", title="Theme",
                         severity="warning", markup=False)
 
+    def make_provider(self, name: str) -> tuple[Provider, str]:
+        """A provider for `name` (built-in or profile) with its default model, on this app's
+        HTTP client.
+
+        Raises:
+            ConfigError: unknown name, a bad config, or a hosted provider without its key.
+        """
+        from llmchat.config import load_settings
+        from llmchat.errors import ConfigError
+
+        settings = load_settings(
+            self.settings.config_path, os.environ, provider=name, keys_path=paths.keys_file()
+        )
+        problem = settings.provider.missing_credentials()
+        if problem:
+            raise ConfigError(problem)
+        if self._client is None:
+            self._client = make_client()
+        return settings.provider.create(self._client, self.settings.policy), settings.provider.model
+
     async def _terminate(self) -> None:
         """Cancel every worker (a streaming reply is finalized as cancelled and stored), then
         exit normally so Textual restores the terminal."""

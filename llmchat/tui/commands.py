@@ -22,6 +22,8 @@ def chat_commands(screen: ChatScreen) -> list[tuple[str, str, Callable[[], objec
         ("Export conversation", "Write the conversation as Markdown to the working directory",
          screen.action_export),
         ("Switch model…", "Choose from the provider's models", screen.choose_model),
+        ("Switch provider…", "Choose a built-in provider or a profile of the config file",
+         screen.choose_provider),
         ("Set system prompt…", "Edit the system prompt of this conversation", screen.action_set_system_prompt),
         ("Regenerate last answer", "Drop the last answer and stream a new one", screen.action_retry),
         ("Edit last message", "Put the last message back in the prompt", screen.action_edit_last),

@@ -20,6 +20,7 @@ class SlashCommand(NamedTuple):
 COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("new", "", "start a new conversation"),
     SlashCommand("model", "[NAME]", "switch the model (no NAME: choose from the provider's list)"),
+    SlashCommand("provider", "[NAME]", "switch the provider or profile (no NAME: choose from a list)"),
     SlashCommand("system", "[TEXT]", "set the system prompt (no TEXT: edit it in a dialog)"),
     SlashCommand("retry", "", "regenerate the last answer"),
     SlashCommand("edit", "", "put the last message back in the prompt (it and its answer are dropped)"),

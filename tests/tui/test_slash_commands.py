@@ -159,3 +159,22 @@ async def test_completion_suggests_and_right_accepts() -> None:
         prompt.clear()
         await pilot.pause()
         assert not hint.display
+
+
+async def test_provider_slash_command_switches_provider_and_model(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from llmchat.providers.events import ContentDelta, Finish
+    from tests.fakes import FakeProvider
+    from tests.tui.helpers import chat_screen, make_app, send, wait_until
+
+    monkeypatch.setenv("GROQ_API_KEY", "gsk-test")
+    app = make_app(FakeProvider([ContentDelta("x"), Finish("stop", "stop")]))
+    async with app.run_test() as pilot:
+        await send(pilot, "/provider groq")
+        screen = chat_screen(pilot)
+        await wait_until(pilot, lambda: screen.provider.name == "groq")
+        assert screen.model == "llama-3.3-70b-versatile"
+        assert screen.query_one("Sidebar").provider == "groq"  # type: ignore[attr-defined]
+        monkeypatch.delenv("GROQ_API_KEY")
+        await send(pilot, "/provider mistral")
+        await pilot.pause(0.2)
+        assert screen.provider.name == "groq"  # no MISTRAL_API_KEY: refused with a message

@@ -403,6 +403,11 @@ class ChatScreen(Screen[None]):
                 self.action_switch_model(argument)
             else:
                 self.choose_model()
+        elif name == "provider":
+            if argument:
+                self.action_switch_provider(argument)
+            else:
+                await self.choose_provider()
         elif name == "system":
             if argument:
                 self.set_system(argument)
@@ -513,6 +518,37 @@ class ChatScreen(Screen[None]):
             [(name, partial(self.action_switch_model, name), "current" if name == self.model else None)
              for name in names],
             placeholder="Switch model…",
+        )
+
+    def action_switch_provider(self, name: str) -> None:
+        """Use provider or profile `name` (and its default model) from the next request on."""
+        from llmchat.errors import ConfigError
+        from llmchat.tui.app import LlmChatApp
+
+        app = self.app
+        assert isinstance(app, LlmChatApp)
+        try:
+            provider, model = app.make_provider(name)
+        except ConfigError as exc:
+            self.notify(str(exc), title="Provider", severity="error", markup=False)
+            return
+        self.provider, self.model = provider, model
+        sidebar = self.query_one(Sidebar)
+        sidebar.provider, sidebar.model = provider.name, model
+        self.notify(f"{provider.name} · {model}", title="Provider", timeout=3, markup=False)
+
+    async def choose_provider(self) -> None:
+        """Offer the built-in providers and the config file's profiles in the palette."""
+        from llmchat.config import BUILTIN_PROFILES
+        from llmchat.tui.app import LlmChatApp
+
+        app = self.app
+        assert isinstance(app, LlmChatApp)
+        names = sorted({*BUILTIN_PROFILES, *app.settings.profiles})
+        await app.search_commands(
+            [(name, partial(self.action_switch_provider, name),
+              "current" if name == self.provider.name else None) for name in names],
+            placeholder="Switch provider…",
         )
 
     def set_system(self, text: str | None) -> None:
