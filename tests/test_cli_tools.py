@@ -118,3 +118,19 @@ def test_tool_output_is_cut_to_the_configured_size(server: LoopbackServer, tmp_p
     assert result.returncode == 0, result.stderr
     sent = server.requests[1].json()["messages"][-1]["content"]
     assert sent.count("x") <= 300 and len(sent) < 600
+
+
+def test_tool_calls_survive_in_the_history_and_are_sent_back(server: LoopbackServer, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("pelican\n")
+    server.handler = scripted(tool_call_reply("read_file", '{"path": "notes.txt"}'),
+                              Reply(parts=[completion(["It says pelican."])]))
+    assert run(server, tmp_path, "-T", "read_file", "What does notes.txt say?").returncode == 0
+    server.handler = lambda _r: Reply(parts=[completion(["Yes."])])
+    again = run(server, tmp_path, "-c", "Sure?")
+    assert again.returncode == 0, again.stderr
+    sent = server.requests[-1].json()["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool", "assistant", "user"]
+    call = sent[1]["tool_calls"][0]
+    assert (call["id"], call["function"]["name"], json.loads(call["function"]["arguments"])) == (
+        "call_1", "read_file", {"path": "notes.txt"})
+    assert sent[2]["tool_call_id"] == "call_1" and "pelican" in sent[2]["content"]
