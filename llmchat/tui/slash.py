@@ -23,6 +23,7 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("provider", "[NAME]", "switch the provider or profile (no NAME: choose from a list)"),
     SlashCommand("system", "[TEXT]", "set the system prompt (no TEXT: edit it in a dialog)"),
     SlashCommand("retry", "", "regenerate the last answer"),
+    SlashCommand("continue", "", "ask the model to go on where its last answer stopped"),
     SlashCommand("edit", "", "put the last message back in the prompt (it and its answer are dropped)"),
     SlashCommand("copy", "", "copy the last answer to the clipboard"),
     SlashCommand("export", "", "write the conversation to llmchat-<id>.md here"),

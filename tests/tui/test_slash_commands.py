@@ -178,3 +178,26 @@ async def test_provider_slash_command_switches_provider_and_model(monkeypatch) -
         await send(pilot, "/provider mistral")
         await pilot.pause(0.2)
         assert screen.provider.name == "groq"  # no MISTRAL_API_KEY: refused with a message
+
+
+async def test_a_failure_after_partial_text_offers_retry_and_continue() -> None:
+    from llmchat.providers.errors import StreamInterrupted
+    from llmchat.providers.events import ContentDelta, Finish
+    from llmchat.tui.screens.chat import CONTINUE_PROMPT
+    from tests.fakes import FakeProvider
+    from tests.tui.helpers import chat_screen, make_app, send
+
+    provider = FakeProvider([ContentDelta("half an ans"), StreamInterrupted("dropped", provider="fake")],
+                            [ContentDelta("wer."), Finish("stop", "stop")])
+    app = make_app(provider)
+    async with app.run_test() as pilot:
+        await send(pilot, "question")
+        await app.workers.wait_for_complete()
+        assert any("/continue" in str(n.message) for n in app._notifications)
+        await send(pilot, "/continue")
+        await pilot.pause(0.2)
+        await app.workers.wait_for_complete()
+        sent = provider.requests[-1].messages
+        assert sent[-2] == {"role": "assistant", "content": "half an ans"}
+        assert sent[-1] == {"role": "user", "content": CONTINUE_PROMPT}
+        assert chat_screen(pilot).conversation.messages[-1].content == "wer."

@@ -49,6 +49,8 @@ from llmchat.tui.widgets.stream_markdown import StreamingMarkdown
 from llmchat.tui.widgets.tool_call_view import ToolCallView
 from llmchat.tui.widgets.transcript import Transcript
 
+CONTINUE_PROMPT = "Continue exactly where your last answer stopped."
+"""What /continue sends after a reply was cut off."""
 SHOWN_AT_OPEN = 10
 """Stored messages shown when a conversation opens (and per "Show earlier"): about a screenful,
 because mounting Markdown widgets costs several milliseconds each (benchmarks/tui_open.py)."""
@@ -205,7 +207,7 @@ class ChatScreen(Screen[None]):
                                     title="Tools", severity="warning", markup=False)
                     self.accumulator = loop.accumulator or self.accumulator
         except ProviderError as exc:
-            self.notify(exc.describe(), title="Provider error", severity="error", timeout=8, markup=False)
+            self._report_failure(exc)
         finally:
             for block in calls.values():  # calls that never got a result: the loop was stopped
                 block.show_result("cancelled", "stopped before it finished")
@@ -249,7 +251,7 @@ class ChatScreen(Screen[None]):
                     elif isinstance(event, ReasoningDelta):
                         view.add_reasoning(event.text)
         except ProviderError as exc:
-            self.notify(exc.describe(), title="Provider error", severity="error", timeout=8, markup=False)
+            self._report_failure(exc)
         finally:
             # Store the reply before any await, so nothing below can lose it.
             message = accumulator.message()
@@ -263,6 +265,14 @@ class ChatScreen(Screen[None]):
                 view.finish(message)
                 self.streaming = False
                 self._show_stats()
+
+    def _report_failure(self, error: ProviderError) -> None:
+        """One notification for a failed reply; after partial text, how to go on (nothing is
+        retried by itself once text was shown)."""
+        text = error.describe()
+        if self.accumulator is not None and self.accumulator.content:
+            text += "\n/retry asks again from the start; /continue asks the model to go on."
+        self.notify(text, title="Provider error", severity="error", timeout=12, markup=False)
 
     def _tick(self) -> None:
         """Ten times a second while a reply streams: refresh the sidebar's live figures."""
@@ -415,6 +425,8 @@ class ChatScreen(Screen[None]):
                 self.action_set_system_prompt()
         elif name == "retry":
             await self.action_retry()
+        elif name == "continue":
+            self.post_message(PromptInput.Submitted(self.query_one(PromptInput), CONTINUE_PROMPT))
         elif name == "edit":
             await self.action_edit_last()
         elif name == "copy":
