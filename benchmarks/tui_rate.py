@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from textual import events
 from textual.message import Message
-from textual.widgets import TextArea
+from textual.widget import Widget
+from textual.widgets import Markdown, TextArea
 
 from benchmarks.markdown_doc import markdown_reply
 from llmchat import paths
@@ -87,12 +88,21 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def rendered_length(body: Widget) -> int:
+    """Characters of the reply rendered so far (a plain Markdown body, as before StreamingMarkdown,
+    counts what it has been given: MarkdownStream hands it over once it has rendered the previous)."""
+    if isinstance(body, StreamingMarkdown):
+        return body.rendered_length
+    assert isinstance(body, Markdown)
+    return len(body.source)
+
+
 def summary(values: list[float]) -> str:
     ms = [1000 * value for value in values]
     return f"median {statistics.median(ms):6.1f}  p95 {percentile(ms, 0.95):6.1f}  max {max(ms):6.1f} ms"
 
 
-async def after_refresh(widget: PromptInput | StreamingMarkdown) -> float:
+async def after_refresh(widget: Widget) -> float:
     """Wait for the next screen refresh; return its time."""
     done = asyncio.Event()
     widget.call_after_refresh(done.set)
@@ -151,7 +161,7 @@ class Result:
 
 
 async def sample_lag(
-    body: StreamingMarkdown,
+    body: Widget,
     marks: Marks,
     tokens: list[str],
     rate: float,
@@ -164,7 +174,7 @@ async def sample_lag(
     while not marks.has("last_chunk"):
         await asyncio.sleep(0.1)
         now = time.monotonic()
-        waiting = bisect.bisect_right(ends, body.rendered_length)  # the first token not rendered
+        waiting = bisect.bisect_right(ends, rendered_length(body))  # the first token not rendered
         sent = first + (waiting // per_batch) * per_batch / rate
         lags.append(max(0.0, now - sent) if waiting < len(tokens) and sent <= now else 0.0)
     return lags
@@ -194,13 +204,14 @@ async def press_keys(
 
 
 async def run(args: argparse.Namespace) -> Result:
-    tokens = markdown_reply(int(args.seconds * args.rate))
+    wanted = int(args.seconds * args.rate)
+    tokens = markdown_reply(wanted)  # the server process makes the same list from the same count
     result = Result(len(tokens))
     context = multiprocessing.get_context("spawn")
     conn, child_conn = context.Pipe()
     child = context.Process(
         target=serve,
-        args=(child_conn, len(tokens), args.rate, args.batch_ms),
+        args=(child_conn, wanted, args.rate, args.batch_ms),
         daemon=True,
     )
     child.start()
@@ -236,12 +247,12 @@ async def run(args: argparse.Namespace) -> Result:
             await marks.wait("first_chunk")
             await changed.get()  # the prompt was cleared
             body = screen.query(MessageView).last().body
-            assert isinstance(body, StreamingMarkdown)
             per_batch = max(1, round(args.rate * args.batch_ms / 1000))
             sampler = asyncio.create_task(sample_lag(body, marks, tokens, args.rate, per_batch))
             typed = await press_keys(app, prompt, changed, marks, args.press_every, result)
             result.lags = await sampler
-            while not body.finished or body.pending:
+            total = sum(map(len, tokens))
+            while screen.streaming or rendered_length(body) < total:
                 await asyncio.sleep(0.001)
             rendered = time.monotonic()
             shown = await after_refresh(body)
@@ -251,7 +262,7 @@ async def run(args: argparse.Namespace) -> Result:
             )
             assert prompt.text == typed, "a key press got lost"
             assert body.source == "".join(tokens), "the transcript does not hold the whole reply"
-            result.render_passes = body.render_passes
+            result.render_passes = getattr(body, "render_passes", 0)
             await app.workers.wait_for_complete()
         last = marks.values["last_chunk"]
         result.sent_for = last - marks.values["first_chunk"]

@@ -287,8 +287,8 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=40)
     parser.add_argument(
         "--only",
-        choices=("plain", "stream", "passes"),
-        help="run one of (a), (b), (b') only",
+        choices=("plain", "stream", "passes", "check"),
+        help="run one of (a), (b), (b') or the check only",
     )
     parser.add_argument(
         "--pass-every",
