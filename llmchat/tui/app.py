@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 from pathlib import Path
@@ -65,6 +66,7 @@ class LlmChatApp(App[None]):
         self._conversation = conversation
         self._tools = tools
         self.store: Store | None = None
+        self._gc_threshold = gc.get_threshold()
         self._client: httpx.AsyncClient | None = None
         self._theme_dirs = theme_dirs or (paths.builtin_themes_dir(), paths.user_themes_dir())
         self._ui_state = ui_state or paths.ui_state_file()
@@ -72,6 +74,11 @@ class LlmChatApp(App[None]):
         """False until the start-up theme is applied: only the user's later changes are saved."""
 
     def on_mount(self) -> None:
+        # Textual keeps many small objects alive; full collections of them stalled key presses
+        # for up to half a second during long replies (docs/performance.md). Objects made at
+        # start-up are frozen out of collection and full collections are made rarer.
+        gc.freeze()
+        gc.set_threshold(700, 10, 1000)
         self._apply_themes()
         self._open_history()
         try:  # SIGTERM: stop the reply (its partial text is saved), restore the terminal, exit
@@ -206,6 +213,8 @@ class LlmChatApp(App[None]):
             rich.traceback.Traceback = original  # type: ignore[misc]
 
     async def on_unmount(self) -> None:
+        gc.unfreeze()
+        gc.set_threshold(*self._gc_threshold)
         if self._client is not None:
             await self._client.aclose()
         if self.store is not None:
