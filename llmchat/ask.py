@@ -30,7 +30,7 @@ from llmchat.providers import make_client
 from llmchat.providers.base import ChatRequest
 from llmchat.providers.errors import ProviderError
 from llmchat.providers.events import ContentDelta, ReasoningDelta, Retrying, StreamEvent
-from llmchat.safety import terminal_safe
+from llmchat.safety import one_line, terminal_safe
 from llmchat.store.recorder import SAVE_EVERY, Recorder
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
@@ -281,11 +281,7 @@ async def _stream(
             async with aclosing(stream_reply(provider, request, accumulator)) as events:
                 async for event in events:
                     if isinstance(event, Retrying):
-                        print(
-                            f"llmchat: retrying in {event.delay:.1f} s after {event.error}",
-                            file=sys.stderr,
-                            flush=True,
-                        )
+                        _note_retry(event, sys.stderr)
                     sink.event(event)
         except ProviderError:
             return EXIT_ERROR
@@ -294,6 +290,10 @@ async def _stream(
         finally:
             beat.cancel()
     return EXIT_OK
+
+
+def _note_retry(event: Retrying, err: IO[str]) -> None:
+    print(f"llmchat: retrying in {event.delay:.1f} s after {event.error}", file=err, flush=True)
 
 
 def _cancel_on_sigterm() -> None:
@@ -375,15 +375,14 @@ async def _stream_tools(
                         recorder.finish(event.message)
                     elif isinstance(event, ToolCallStarted):
                         note = " (needs --yes: denied)" if event.needs_approval and not choice.yes else ""
-                        print(f"llmchat: tool {event.call.name}({_short(event.call.arguments)}){note}",
+                        print(f"llmchat: tool {one_line(event.call.name, 40)}({one_line(event.call.arguments, 80)}){note}",
                               file=err, flush=True)
                     elif isinstance(event, ToolResult):
                         recorder.user(event.message)
                         print(f"llmchat: tool {event.call.name} -> {event.output.status}, "
                               f"{len(event.output.text)} chars", file=err, flush=True)
                     elif isinstance(event, Retrying):
-                        print(f"llmchat: retrying in {event.delay:.1f} s after {event.error}",
-                              file=err, flush=True)
+                        _note_retry(event, err)
                     else:
                         sink.event(event)  # type: ignore[arg-type]  # sinks skip loop events
         except ProviderError:
@@ -404,10 +403,6 @@ def _loop_message(loop: Any) -> Message:
         error=outcome.error,
     )
 
-
-def _short(text: str, width: int = 80) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def status_line(settings: Settings, accumulator: Accumulator) -> str:

@@ -27,6 +27,7 @@ from llmchat.cli import (
     ask_command,
     start_debug_log,
 )
+from llmchat.safety import one_line
 from llmchat.store import EXPORT_FORMATS, StoreError
 
 app = typer.Typer(
@@ -209,7 +210,7 @@ def history(
         ], ensure_ascii=False))
         return
     for r in rows:
-        title = _one_line(r.display_title, 50)
+        title = one_line(r.display_title, 50)
         print(f"{r.id}  {r.updated_at:%Y-%m-%d %H:%M}  {r.message_count:>4} msgs  "
               f"{r.model or '-':<24}  {title}")
 
@@ -229,7 +230,7 @@ def history_search(
     store = _open_store(required=True)
     assert store is not None
     for hit in store.search(text, limit=limit):
-        print(f"{hit.conversation_id}  {_one_line(hit.title or '', 40):<40}  {_one_line(hit.snippet, 80)}")
+        print(f"{hit.conversation_id}  {one_line(hit.title or '', 40):<40}  {one_line(hit.snippet, 80)}")
 
 
 @history_app.command("rm")
@@ -263,12 +264,6 @@ def _export(ref: str, format: str) -> None:  # noqa: A002
         raise _fail(str(exc)) from None
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
-
-def _one_line(text: str, width: int) -> str:
-    from llmchat.safety import terminal_safe
-
-    line = " ".join(terminal_safe(text).split())
-    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 @app.command()

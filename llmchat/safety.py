@@ -23,6 +23,12 @@ for _code in [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x
     _TABLE[_code] = f"<U+{_code:04X}>"
 
 
+def one_line(text: str, width: int) -> str:
+    """`text` made safe, its whitespace folded to single spaces, cut to `width` with "…"."""
+    line = " ".join(terminal_safe(text).split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
 def terminal_safe(text: str) -> str:
     """Return `text` with terminal controls and bidi overrides shown as visible stand-ins.
 

@@ -134,3 +134,12 @@ def test_tool_calls_survive_in_the_history_and_are_sent_back(server: LoopbackSer
     assert (call["id"], call["function"]["name"], json.loads(call["function"]["arguments"])) == (
         "call_1", "read_file", {"path": "notes.txt"})
     assert sent[2]["tool_call_id"] == "call_1" and "pelican" in sent[2]["content"]
+
+
+def test_tool_call_notes_on_stderr_are_made_safe(server: LoopbackServer, tmp_path: Path) -> None:
+    server.handler = scripted(tool_call_reply("read_file", "{\"path\": \"\x1b]52;c;ZXZpbA==\x07x\"}"),
+                              Reply(parts=[completion(["ok"])]))
+    result = run(server, tmp_path, "-T", "read_file", "go")
+    assert result.returncode == 0, result.stderr
+    assert b"llmchat: tool read_file(" in result.stderr
+    assert b"\x1b" not in result.stderr and b"\x07" not in result.stderr
