@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 
 from llmchat.errors import ConfigError
 from llmchat.keys import read_keys, run_key_command
+from llmchat.providers import KINDS
 from llmchat.providers.http import StreamPolicy
 
 if TYPE_CHECKING:
@@ -48,8 +49,6 @@ OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 OPENAI_DEFAULT_MODEL = "gpt-4o-mini"
 ANTHROPIC_DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_THEME = "llmchat-dark"
-KINDS = ("openai", "anthropic", "ollama")
-"""Wire protocols a profile can use (its ``kind``)."""
 
 
 @dataclass(frozen=True, slots=True)

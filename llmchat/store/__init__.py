@@ -6,7 +6,7 @@ Typical use::
     cid = store.create_conversation("openai", "gpt-4o-mini", system_prompt=None)
     store.add_message(cid, Message("user", "Hello"))          # before the request is sent
     mid = store.begin_reply(cid, "openai", "gpt-4o-mini")       # before the first token
-    store.save_partial(mid, acc.content, acc.message().reasoning)  # about once a second
+    store.append_partial(mid, new_text, new_reasoning)           # about once a second
     store.finish_reply(mid, acc.message())                      # whatever way the stream ended
 
 Any failure of the database raises :class:`StoreError`: report it once and keep chatting in

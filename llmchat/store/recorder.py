@@ -79,9 +79,9 @@ class Recorder:
             self._saved_at = self.clock()
             self._saved_lengths = (0, 0)
 
-    def heartbeat(self, accumulator: Accumulator, *, force: bool = False) -> None:
-        """Save the partial reply if a second has passed since the last save."""
-        if self._reply_id is None or (not force and self.clock() - self._saved_at < SAVE_EVERY):
+    def heartbeat(self, accumulator: Accumulator) -> None:
+        """Save the new text of the reply if a second has passed since the last save."""
+        if self._reply_id is None or self.clock() - self._saved_at < SAVE_EVERY:
             return
         self._saved_at = self.clock()
         reply_id = self._reply_id
