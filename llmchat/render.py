@@ -138,8 +138,11 @@ class TerminalSink:
 
     def _write(self, lines: list[list[Segment]]) -> None:
         """Write rendered lines, each ending in a newline (Rich's print may drop the
-        newline after a line of exactly the terminal's width, which breaks the line count)."""
+        newline after a line of exactly the terminal's width, which breaks the line count).
+        NO_COLOR drops colours, keeps bold/underline."""
         system = COLOR_SYSTEMS.get(self.console.color_system or "")
+        if self.console.no_color:  # https://no-color.org/ (Rich applies it only in its own print)
+            lines = [list(Segment.remove_color(line)) for line in lines]
         self.console.file.write(
             "".join(
                 "".join(
