@@ -31,11 +31,39 @@ from llmchat.safety import one_line
 from llmchat.store import EXPORT_FORMATS, StoreError
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
+
+
+
+def _complete_providers(incomplete: str) -> list[str]:
+    """Shell completion for -p: the built-in providers and the config file's profiles."""
+    from llmchat.config import BUILTIN_PROFILES, _read_toml
+    from llmchat.errors import ConfigError
+    from llmchat.paths import config_file
+
+    try:
+        table = _read_toml(config_file())
+    except ConfigError:  # a broken config file must not break completion
+        table = {}
+    names = set(BUILTIN_PROFILES)
+    for key in ("providers", "profiles"):
+        if isinstance(table.get(key), dict):
+            names.update(table[key])
+    return sorted(name for name in names if name.startswith(incomplete))
+
+
+def _complete_themes(incomplete: str) -> list[str]:
+    """Shell completion for --theme: the shipped themes and the user's theme files."""
+    from llmchat.paths import builtin_themes_dir, user_themes_dir
+
+    names = {path.stem for folder in (builtin_themes_dir(), user_themes_dir())
+             if folder.is_dir() for path in folder.glob("*.toml")}
+    return sorted(name for name in names if name.startswith(incomplete))
+
 
 ProviderOpt = Annotated[
     Optional[str],
@@ -43,6 +71,7 @@ ProviderOpt = Annotated[
         "-p", "--provider",
         help="openai, anthropic, ollama, openrouter, groq, deepseek, mistral, together, "
         "fireworks, or a [providers.NAME] from the config file.",
+        autocompletion=_complete_providers,
     ),
 ]
 ModelOpt = Annotated[Optional[str], typer.Option("-m", "--model", help="Model name.")]
@@ -72,7 +101,9 @@ def session(
     provider: ProviderOpt = None,
     model: ModelOpt = None,
     system: SystemOpt = None,
-    theme: Annotated[Optional[str], typer.Option("--theme", help="Theme name.")] = None,
+    theme: Annotated[
+        Optional[str], typer.Option("--theme", help="Theme name.", autocompletion=_complete_themes)
+    ] = None,
     temperature: TemperatureOpt = None,
     top_p: TopPOpt = None,
     max_tokens: MaxTokensOpt = None,
@@ -470,3 +501,59 @@ def config_edit() -> None:
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     print(f"llmchat: {path} is valid", file=sys.stderr)
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on. Not a loopback one: anyone who can "
+                          "reach it chats with your keys.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
+    public_url: Annotated[
+        Optional[str], typer.Option("--public-url", help="URL the browser reaches the server at "
+                                    "(behind a proxy); default: from --host and --port.")
+    ] = None,
+    provider: ProviderOpt = None,
+    model: ModelOpt = None,
+    system: SystemOpt = None,
+    theme: Annotated[Optional[str], typer.Option("--theme", help="Theme name.")] = None,
+    temperature: TemperatureOpt = None,
+    top_p: TopPOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    stop: StopOpt = None,
+    seed: SeedOpt = None,
+    reasoning_effort: EffortOpt = None,
+    thinking_budget: BudgetOpt = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Write a full log to the state directory.")] = False,
+    continue_latest: Annotated[
+        bool, typer.Option("-c", "--continue", help="Continue the latest conversation.")
+    ] = False,
+    conversation: Annotated[
+        Optional[str], typer.Option("--conversation", help="Continue this conversation (ID or 'latest').")
+    ] = None,
+    all_tools: Annotated[
+        bool, typer.Option("--tools", help="Offer tools; those that are not read-only ask first.")
+    ] = False,
+) -> None:
+    """Serve the full-screen session to a web browser (textual-serve).
+
+    Each browser tab gets its own session, run with the options given here (or before
+    `serve`) and this process's environment (API keys, base URLs). There is no login, so
+    the default address is 127.0.0.1. Examples:
+
+        llmchat serve                        # then open http://127.0.0.1:8000
+
+        llmchat serve --port 9000 -m gpt-4o -s "Answer briefly."
+    """
+    from llmchat.serve import merge_params, serve_command
+
+    params = merge_params(ctx.parent.params if ctx.parent is not None else {}, {
+        "provider": provider, "model": model, "system": system, "theme": theme,
+        "temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "stop": stop,
+        "seed": seed, "reasoning_effort": reasoning_effort, "thinking_budget": thinking_budget,
+        "debug": debug, "continue_latest": continue_latest, "conversation": conversation,
+        "all_tools": all_tools,
+    })
+    serve_command(params, host=host, port=port, url=public_url)
