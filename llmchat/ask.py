@@ -6,6 +6,10 @@ Three outputs, chosen once:
 - stdout is a terminal: the answer rendered as Markdown while it streams, made safe;
 - ``--json``: one JSON object when the stream ends (also after an error or Ctrl-C).
 
+Memory stays bounded by what must be kept: to a pipe or terminal nothing of the reply's text
+is kept (the history, when on, receives it about once a second and folds it into the final row
+itself); ``--json`` keeps the text once, compactly, and writes it out in pieces.
+
 Exit status: 0 normal end (any finish reason but "error"; also a closed stdout pipe),
 1 provider or network error, 2 bad usage, 130 Ctrl-C.
 """
@@ -17,6 +21,7 @@ import json
 import os
 import signal
 import sys
+import uuid
 from collections.abc import Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -138,6 +143,38 @@ def json_result(settings: Settings, message: Message) -> dict[str, Any]:
     }
 
 
+def write_json(out: IO[str], settings: Settings, message: Message, accumulator: Accumulator | None = None) -> None:
+    """Print the ``--json`` object (see :func:`json_result`) and a newline, then flush.
+
+    With `accumulator`, the content and reasoning are written from its pieces
+    (:meth:`Accumulator.content_chunks`), so a long reply is never joined into one string or
+    serialized whole; `message`'s own content and reasoning are not read. The bytes are the
+    same as ``json.dumps(json_result(...), ensure_ascii=False)``.
+
+    Raises:
+        BrokenPipeError: the reader closed stdout.
+    """
+    obj = json_result(settings, message)
+    if accumulator is None:
+        print(json.dumps(obj, ensure_ascii=False), file=out, flush=True)
+        return
+    mark = uuid.uuid4().hex  # stands for the text in the serialized object; never in real values
+    obj["content"], obj["reasoning"] = f"{mark}-content", f"{mark}-reasoning"
+    rest = json.dumps(obj, ensure_ascii=False)
+    texts = {f'"{mark}-content"': accumulator.content_chunks, f'"{mark}-reasoning"': accumulator.reasoning_chunks}
+    for placeholder in sorted(texts, key=rest.index):
+        chunks = texts[placeholder]
+        head, rest = rest.split(placeholder, 1)
+        out.write(head)
+        out.write('"')
+        for chunk in chunks():  # escaping is per character, so pieces escape like the whole
+            out.write(json.dumps(chunk, ensure_ascii=False)[1:-1])
+        out.write('"')
+    out.write(rest)
+    out.write("\n")
+    out.flush()
+
+
 class ReasoningTee:
     """Sends reasoning deltas to stderr (``--reasoning``), everything to the wrapped sink.
 
@@ -219,8 +256,10 @@ def run_ask(
         sink = pipe = PipeSink(stdout.buffer if hasattr(stdout, "buffer") else _TextAsBytes(stdout))
     if show_reasoning:
         sink = ReasoningTee(sink, stderr)
-    accumulator = Accumulator()
     recorder = recorder or Recorder(None, lambda _: None)
+    # The text is kept only where it is needed again: for --json; else the sink showed it and
+    # the history (when on) takes it once a second and builds the final row from what it saved.
+    accumulator = Accumulator(text="keep" if json_output else "until_taken" if recorder.recording else "drop")
     loops: list[Any] = []  # the ToolLoop, once made
     try:
         if tools is None:
@@ -240,13 +279,15 @@ def run_ask(
             code = -1
         else:
             _silence_stdout(stdout)
+    text_from: Accumulator | None = None  # where --json reads the text (None: the message)
     if loops:
         message = _loop_message(loops[0])
         accumulator = loops[0].accumulator or accumulator
     else:
-        message = accumulator.message()
+        message = accumulator.message(text=False)  # the text stays in its pieces
         message.provider, message.model = settings.provider.name, settings.provider.model
-        recorder.finish(message)
+        recorder.finish(message, accumulator)
+        text_from = accumulator
     if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
         print("llmchat: cancelled" if code == EXIT_INTERRUPTED else "llmchat: terminated", file=stderr)
     elif message.error:
@@ -256,7 +297,7 @@ def run_ask(
         return EXIT_OK
     if json_output:
         try:
-            print(json.dumps(json_result(settings, message), ensure_ascii=False), file=stdout, flush=True)
+            write_json(stdout, settings, message, text_from)
         except BrokenPipeError:  # `llmchat ask --json | head`: as quiet as the plain case
             _silence_stdout(stdout)
     if message.refusal and not json_output:

@@ -1,12 +1,18 @@
 """Folds stream events into an assistant :class:`Message`, with timings.
 
 The TUI, `llmchat ask` and the store all use this one accumulator (shared/DESIGN.md).
+
+The reply's text is kept compact, so a long reply costs about its size in UTF-8, not one
+object per delta or four bytes per character: recent deltas are kept as they came, older ones
+are sealed into UTF-8 blocks. A caller that has the text elsewhere keeps less (see
+:data:`TextPolicy`): `llmchat ask` writing to a pipe keeps none of it, or only what the
+history has not saved yet.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,6 +31,18 @@ from llmchat.providers.events import (
 )
 
 ReplyState = Literal["idle", "waiting", "retrying", "streaming", "done", "cancelled", "error"]
+
+TextPolicy = Literal["keep", "until_taken", "drop"]
+"""What an :class:`Accumulator` keeps of the content and reasoning text:
+
+- ``"keep"``: all of it (the TUI, ``--json``);
+- ``"until_taken"``: what :meth:`Accumulator.take_text` has not handed out yet (the text
+  is written ahead into the history as it arrives, and kept nowhere else);
+- ``"drop"``: none of it (the caller showed it and needs it no more: ``ask`` to a pipe
+  without history).
+
+Counts, usage, finish reason, tool calls, refusal and timings are always kept.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +75,15 @@ class Accumulator:
 
     Args:
         clock: a monotonic clock in seconds (tests pass a fake).
+        text: what to keep of the content and reasoning text (see :data:`TextPolicy`).
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *, text: TextPolicy = "keep") -> None:
         self._clock = clock
-        self._content: list[str] = []
-        self._reasoning: list[str] = []
+        self.text_policy: TextPolicy = text
+        """What this accumulator keeps of the text (see :data:`TextPolicy`)."""
+        self._content = _Text(text)
+        self._reasoning = _Text(text)
         self._refusal: list[str] = []
         self._tools: dict[int, list[str]] = {}  # index -> [id, name, arguments...]
         self.deltas = 0
@@ -138,22 +159,54 @@ class Accumulator:
 
     @property
     def content(self) -> str:
-        """The answer text so far."""
-        if len(self._content) > 1:
-            self._content = ["".join(self._content)]
-        return self._content[0] if self._content else ""
+        """The answer text so far (with a :data:`TextPolicy` other than ``"keep"``: the part
+        still kept)."""
+        return self._content.text()
 
     @property
     def reasoning(self) -> str:
-        """The reasoning text so far."""
-        if len(self._reasoning) > 1:
-            self._reasoning = ["".join(self._reasoning)]
-        return self._reasoning[0] if self._reasoning else ""
+        """The reasoning text so far (with a :data:`TextPolicy` other than ``"keep"``: the part
+        still kept)."""
+        return self._reasoning.text()
+
+    @property
+    def content_length(self) -> int:
+        """Characters of answer text received in all (kept or not)."""
+        return self._content.length
+
+    @property
+    def reasoning_length(self) -> int:
+        """Characters of reasoning text received in all (kept or not)."""
+        return self._reasoning.length
 
     def text_since(self, content_chars: int, reasoning_chars: int) -> tuple[str, str]:
         """The content and reasoning after the first `content_chars` / `reasoning_chars`
-        characters (what arrived since a save), without joining the whole text."""
-        return _tail(self._content, content_chars), _tail(self._reasoning, reasoning_chars)
+        characters (what arrived since a save), without joining the whole text.
+
+        Only text still kept can be returned (see :data:`TextPolicy`).
+        """
+        return self._content.since(content_chars), self._reasoning.since(reasoning_chars)
+
+    def take_text(self) -> tuple[str, str]:
+        """The content and reasoning that arrived since the last call (all of it the first
+        time), e.g. to save it. With the ``"until_taken"`` policy the accumulator forgets what
+        it hands out; with ``"keep"`` it only remembers how far it was taken; with ``"drop"``
+        it returns empty strings."""
+        return self._content.take(), self._reasoning.take()
+
+    def take_utf8(self) -> tuple[list[bytes], list[bytes]]:
+        """What :meth:`take_text` would return, as pieces of valid UTF-8 (the sealed blocks
+        themselves: nothing is joined, decoded or copied), for a caller that stores bytes."""
+        return self._content.take_utf8(), self._reasoning.take_utf8()
+
+    def content_chunks(self) -> Iterator[str]:
+        """The kept answer text in order, in pieces of up to about 64 K characters, so a
+        caller can write a long reply out without joining it into one string."""
+        return self._content.chunks()
+
+    def reasoning_chunks(self) -> Iterator[str]:
+        """The kept reasoning text in order, in pieces (see :meth:`content_chunks`)."""
+        return self._reasoning.chunks()
 
     @property
     def state(self) -> ReplyState:
@@ -177,12 +230,17 @@ class Accumulator:
             for _, p in sorted(self._tools.items())
         ]
 
-    def message(self) -> Message:
-        """The assistant message as it stands (partial until the stream ended)."""
+    def message(self, *, text: bool = True) -> Message:
+        """The assistant message as it stands (partial until the stream ended).
+
+        Args:
+            text: False leaves content and reasoning empty (a caller that reads them in
+                pieces with :meth:`content_chunks`, so a long reply is never joined).
+        """
         return Message(
             role="assistant",
-            content=self.content,
-            reasoning=self.reasoning,
+            content=self.content if text else "",
+            reasoning=self.reasoning if text else "",
             refusal="".join(self._refusal)
             or ("the model refused to answer" if self.raw_finish_reason == "refusal" else ""),
             tool_calls=self.tool_calls(),
@@ -223,13 +281,104 @@ class Accumulator:
         return moment - self.started_at
 
 
-def _tail(parts: list[str], skip: int) -> str:
-    """The text of `parts` after its first `skip` characters, reading from the end."""
-    tail: list[str] = []
-    remaining = sum(map(len, parts)) - skip
-    for part in reversed(parts):
+class _Text:
+    """One text of a reply (content or reasoning) as it arrives, kept compact.
+
+    Recent pieces are kept as they came; every :data:`SEAL_PIECES` pieces or
+    :data:`SEAL_CHARS` characters, and at every :meth:`take_utf8`, they are joined and sealed
+    into one UTF-8 block (a str costs up to four bytes per character once one emoji is in it,
+    UTF-8 about one for most text, and one object per block instead of one per delta).
+    A lone surrogate (a provider that split a surrogate pair across two escapes) survives in
+    memory (``surrogatepass``) and becomes "?" in the UTF-8 handed out, which must be valid.
+    """
+
+    __slots__ = ("_blocks", "_dropped", "_pending", "_pieces", "_policy", "_taken", "length")
+
+    SEAL_PIECES = 512
+    SEAL_CHARS = 1 << 16
+
+    def __init__(self, policy: TextPolicy) -> None:
+        self._policy = policy
+        self._blocks: list[tuple[bytes, int, bool]] = []  # (UTF-8, characters, valid UTF-8)
+        self._pieces: list[str] = []  # not sealed yet
+        self._pending = 0  # characters in _pieces
+        self._dropped = 0  # characters forgotten before the first kept one
+        self._taken = 0  # characters handed out by take() (always at a block boundary)
+        self.length = 0
+        """Characters received in all."""
+
+    def append(self, text: str) -> None:
+        self.length += len(text)
+        if self._policy == "drop":
+            self._dropped = self._taken = self.length
+            return
+        self._pieces.append(text)
+        self._pending += len(text)
+        if len(self._pieces) >= self.SEAL_PIECES or self._pending >= self.SEAL_CHARS:
+            self._seal()
+
+    def _seal(self) -> None:
+        if self._pieces:
+            joined = "".join(self._pieces)
+            try:
+                self._blocks.append((joined.encode(), len(joined), True))
+            except UnicodeEncodeError:
+                self._blocks.append((joined.encode("utf-8", "surrogatepass"), len(joined), False))
+            self._pieces.clear()
+            self._pending = 0
+
+    def chunks(self) -> Iterator[str]:
+        for block, _, _ in list(self._blocks):
+            yield block.decode("utf-8", "surrogatepass")
+        if self._pieces:
+            yield "".join(self._pieces)
+
+    def text(self) -> str:
+        if not self._blocks:
+            return "".join(self._pieces)
+        head = b"".join(block for block, _, _ in self._blocks).decode("utf-8", "surrogatepass")
+        return head + "".join(self._pieces) if self._pieces else head
+
+    def since(self, skip: int) -> str:
+        """The kept text after its first `skip` characters (counted from the reply's start),
+        reading from the end."""
+        remaining = self.length - max(skip, self._dropped)
         if remaining <= 0:
-            break
-        tail.append(part[-remaining:] if len(part) > remaining else part)
-        remaining -= len(part)
-    return "".join(reversed(tail))
+            return ""
+        tail: list[str] = []
+        for piece in reversed(self._pieces):
+            tail.append(piece[-remaining:] if len(piece) > remaining else piece)
+            remaining -= len(piece)
+            if remaining <= 0:
+                return "".join(reversed(tail))
+        for block, chars, _ in reversed(self._blocks):
+            text = block.decode("utf-8", "surrogatepass")
+            tail.append(text[-remaining:] if chars > remaining else text)
+            remaining -= chars
+            if remaining <= 0:
+                break
+        return "".join(reversed(tail))
+
+    def take_utf8(self) -> list[bytes]:
+        """The blocks after the last take, as valid UTF-8 (shared, not copied), and move the
+        mark to the end; the ``"until_taken"`` policy forgets them."""
+        self._seal()
+        taken: list[bytes] = []
+        offset = self.length
+        for block, chars, valid in reversed(self._blocks):
+            if offset <= self._taken:
+                break
+            offset -= chars
+            taken.append(block if valid else block.decode("utf-8", "surrogatepass").encode("utf-8", "replace"))
+        taken.reverse()
+        self._taken = self.length
+        if self._policy == "until_taken":
+            self._blocks.clear()
+            self._dropped = self.length
+        return taken
+
+    def take(self) -> str:
+        start = max(self._taken, self._dropped)
+        text = self.since(start)
+        self.take_utf8()
+        return text

@@ -117,6 +117,19 @@ SENSITIVE_HEADERS = frozenset(
 """Headers that carry keys; httpx masks only the first two in its reprs."""
 
 
+def without_keys(text: str, headers: Mapping[str, str]) -> str:
+    """`text` with the values of `headers`' :data:`SENSITIVE_HEADERS` (and the token after a
+    scheme such as ``Bearer``) replaced by ``[REDACTED]``: an error body that echoes the
+    request's key must not reach a message, the history or a log."""
+    for name, value in headers.items():
+        if name.lower() not in SENSITIVE_HEADERS:
+            continue
+        for secret in {value, value.split()[-1] if value.split() else ""}:
+            if len(secret) >= 8:
+                text = text.replace(secret, "[REDACTED]")
+    return text
+
+
 class SecretHeaders(dict[str, str]):
     """Request headers whose repr hides the values of :data:`SENSITIVE_HEADERS`, so a
     traceback that shows local variables, or a debug log, cannot print a key."""
@@ -354,7 +367,8 @@ async def _attempt(
         async with asyncio.timeout_at(arm(policy.first_token_timeout)) as watchdog:
             async with client.stream("POST", url, json=body, headers=headers, timeout=timeout) as response:
                 if response.status_code >= 400:
-                    error = error_for_status(response.status_code, await read_limited(response), provider)
+                    body_text = without_keys(await read_limited(response), headers)
+                    error = error_for_status(response.status_code, body_text, provider)
                     error.retry_after = retry_after(response.headers)
                     raise error
                 if whole_json is not None and response.headers.get("content-type", "").startswith(
@@ -450,7 +464,7 @@ async def get_json(
     except httpx.HTTPError as exc:
         raise connect_error(url, exc, provider) from exc
     if response.status_code >= 400:
-        raise error_for_status(response.status_code, response.text, provider)
+        raise error_for_status(response.status_code, without_keys(response.text, headers), provider)
     try:
         return response.json()
     except ValueError:

@@ -167,3 +167,24 @@ def disable_search_index(db: sqlite3.Connection) -> None:
         for suffix in ("ai", "ad", "au"):
             db.execute(f"DROP TRIGGER IF EXISTS {table}_fts_{suffix}")
     db.execute("DELETE FROM _migrations WHERE name = 'search_index'")
+
+
+@migration
+def reply_chunks(db: sqlite3.Connection) -> None:
+    """The text of a streaming reply (UTF-8 blobs), one row per save, written into its message
+    row when it ends.
+
+    Appending to the message row itself (``content = content || ?``) makes SQLite rewrite the
+    whole row, and the full-text index re-read it, at every save: a long reply cost the square
+    of its length. A chunk row costs the size of the new text; the message row is written once,
+    when the reply is made final (or found interrupted). Replies left streaming by an older
+    llmchat keep their text in the message row, and the fold appends the chunks after it.
+    """
+    db.execute("""
+        CREATE TABLE reply_chunks (
+            seq INTEGER PRIMARY KEY,
+            message_id TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+            content BLOB NOT NULL DEFAULT x'',
+            reasoning BLOB NOT NULL DEFAULT x''
+        )""")
+    db.execute("CREATE INDEX reply_chunks_by_message ON reply_chunks (message_id, seq)")

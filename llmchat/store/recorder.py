@@ -1,10 +1,11 @@
 """Recorder: the write-ahead protocol of one conversation, shared by the TUI and `llmchat ask`.
 
 The user message is stored before its request is sent; the reply row is created when the
-stream starts, its partial text saved at most once a second while it streams (the
-heartbeat that keeps other processes from calling it interrupted), and made final however
-the stream ends. A database failure is reported once through `on_error` and recording
-stops, so the chat goes on in memory.
+stream starts, the text that arrived since the last save is appended at most once a second
+while it streams (the heartbeat that keeps other processes from calling it interrupted), and
+the reply is made final however the stream ends. Each save costs the size of the new text,
+never of the whole reply. A database failure is reported once through `on_error` and
+recording stops, so the chat goes on in memory.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ class Recorder:
         self._saved_at = 0.0
         self._saved_lengths = (0, 0)  # characters of content and reasoning saved so far
 
+    @property
+    def recording(self) -> bool:
+        """Whether replies are being stored (False: no store, or it failed)."""
+        return self.store is not None
+
     def _run(self, action: Callable[[Store], object]) -> object:
         if self.store is None:
             return None
@@ -80,28 +86,50 @@ class Recorder:
             self._saved_lengths = (0, 0)
 
     def heartbeat(self, accumulator: Accumulator) -> None:
-        """Save the new text of the reply if a second has passed since the last save."""
-        if self._reply_id is None or self.clock() - self._saved_at < SAVE_EVERY:
+        """Append the reply's new text if a second has passed since the last save.
+
+        The text is taken from `accumulator` (:meth:`Accumulator.take_text`), so one made
+        with the ``"until_taken"`` policy keeps only what arrived since. An accumulator
+        whose stream has ended is left alone (its reply was, or will be, finished with
+        :meth:`finish`). When nothing is being recorded the text is taken all the same,
+        so such an accumulator never grows.
+        """
+        if accumulator.ended_at is not None or self.clock() - self._saved_at < SAVE_EVERY:
             return
         self._saved_at = self.clock()
+        content, reasoning = accumulator.take_utf8()  # the blocks as they are: nothing joined
+        if self._reply_id is None:
+            return
         reply_id = self._reply_id
-        content, reasoning = accumulator.text_since(*self._saved_lengths)
-        self._saved_lengths = (self._saved_lengths[0] + len(content), self._saved_lengths[1] + len(reasoning))
-        self._run(lambda s: s.append_partial(reply_id, content, reasoning))
+        self._saved_lengths = (accumulator.content_length, accumulator.reasoning_length)
+        self._run(lambda s: s.append_chunks(reply_id, content, reasoning))
 
-    def finish(self, message: Message) -> None:
-        """Make the reply final (also when cancelled, failed or interrupted)."""
-        if self._reply_id is not None:
-            reply_id = self._reply_id
+    def finish(self, message: Message, accumulator: Accumulator | None = None) -> None:
+        """Make the reply final (also when cancelled, failed or interrupted).
+
+        Args:
+            message: the reply's message: finish reason, usage, timings, tool calls; its
+                content and reasoning give the text not saved yet, unless `accumulator` is given.
+            accumulator: the reply's accumulator, whose heartbeats were saved: the rest of the
+                text is taken from it, and `message`'s content and reasoning are not read (so
+                they may be left empty: ``accumulator.message(text=False)``).
+        """
+        if self._reply_id is None:
+            return
+        reply_id = self._reply_id
+        if accumulator is not None:
+            content, reasoning = accumulator.take_utf8()
+        else:
             saved_content, saved_reasoning = self._saved_lengths
-            content, reasoning = message.content[saved_content:], message.reasoning[saved_reasoning:]
+            content = [message.content[saved_content:].encode("utf-8", "replace")]
+            reasoning = [message.reasoning[saved_reasoning:].encode("utf-8", "replace")]
 
-            def write(store: Store) -> None:
-                store.append_partial(reply_id, content, reasoning)  # the rest, not it all again
-                store.finish_reply(reply_id, message, keep_text=True)
+        def write(store: Store) -> None:
+            store.append_chunks(reply_id, content, reasoning)  # the rest, not it all again
+            store.finish_reply(reply_id, message, keep_text=True)
 
-            self._run(write)
-            self._reply_id = None
+        self._run(write)
+        self._reply_id = None
 
     def new_conversation(self) -> None:
         """The next message starts a new conversation."""

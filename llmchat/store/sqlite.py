@@ -2,9 +2,17 @@
 
 Safe for several llmchat processes at once (a TUI and an ``ask``): WAL journal, a busy
 timeout, and every write in its own ``BEGIN IMMEDIATE`` transaction. Replies are written
-ahead: :meth:`Store.begin_reply` creates the row before the first token, :meth:`Store.save_partial`
-keeps it current while streaming (it doubles as a heartbeat), :meth:`Store.finish_reply` makes it
-final. Rows a killed process left streaming are marked interrupted by :meth:`Store.recover_interrupted`.
+ahead: :meth:`Store.begin_reply` creates the row before the first token,
+:meth:`Store.append_partial` adds the new text while streaming (it doubles as a heartbeat),
+:meth:`Store.finish_reply` makes it final. Rows a killed process left streaming are marked
+interrupted by :meth:`Store.recover_interrupted`.
+
+While a reply streams, its text is kept in ``reply_chunks`` (UTF-8 blobs), one row per save, so
+a save costs the size of the new text. When the reply is made final the chunks are joined
+inside SQLite, a chunk at a time (incremental blob I/O into one preallocated row), and written
+into the message row by one UPDATE: the text never passes through Python, and only that
+UPDATE holds it whole (SQLite, about three copies of it for that moment). Reading a streaming
+reply joins its chunks (:meth:`Store.load_conversation`).
 """
 
 from __future__ import annotations
@@ -12,8 +20,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from itertools import zip_longest
 from pathlib import Path
 
 from llmchat.chat.models import Conversation, Message
@@ -37,6 +46,15 @@ INTERRUPTED = "interrupted: llmchat stopped before the reply finished"
 """The error recorded on a reply whose process died while it streamed."""
 STALE_AFTER = 10.0
 """Seconds without a save after which a streaming reply counts as abandoned."""
+
+_FOLD = ", ".join(
+    f"{column} = CASE WHEN :text_row IS NULL THEN {column}"
+    f" WHEN {column} = '' THEN (SELECT CAST({column} AS TEXT) FROM reply_chunks WHERE seq = :text_row)"
+    f" ELSE {column} || (SELECT CAST({column} AS TEXT) FROM reply_chunks WHERE seq = :text_row) END"
+    for column in ("content", "reasoning")
+)
+"""The assignments that append a reply's saved text (the chunk row ``:text_row`` made by
+:func:`_join_chunks`, or nothing when it is NULL) to its message row."""
 
 _SUMMARY_SELECT = (
     "SELECT c.id, c.title, c.provider, c.model, c.system_prompt, c.created_at, c.updated_at,"
@@ -238,10 +256,10 @@ class Store:
         return message_id
 
     def save_partial(self, message_id: str, content: str, reasoning: str = "") -> bool:
-        """Save a streaming reply's text so far (one small UPDATE); call it about once a second.
+        """Replace a streaming reply's whole text so far (the text saved before is dropped).
 
-        It is also the heartbeat that tells other processes the reply is alive, so call it
-        even when no new text arrived (a model thinking silently for a minute).
+        Prefer :meth:`append_partial`, which sends only the new text. Like it, this is a
+        heartbeat that tells other processes the reply is alive.
 
         Returns:
             False when the row is already final or gone (deleted meanwhile); nothing changed.
@@ -254,33 +272,65 @@ class Store:
                 " WHERE id = ? AND (state = 'streaming' OR error = ?)",
                 (content, reasoning, ts, message_id, INTERRUPTED),
             )
-            return cursor.rowcount > 0
+            if cursor.rowcount == 0:
+                return False
+            db.execute("DELETE FROM reply_chunks WHERE message_id = ?", (message_id,))
+            return True
 
     def append_partial(self, message_id: str, content: str, reasoning: str = "") -> bool:
-        """Add the text that arrived since the last save to a streaming reply (the heartbeat,
-        like :meth:`save_partial`, but it sends only the new text, so a long reply costs the
-        same per save at its end as at its start).
+        """Add the text that arrived since the last save to a streaming reply; call it about
+        once a second, also with no new text (a model thinking silently for a minute): it is
+        the heartbeat that tells other processes the reply is alive.
+
+        The text goes into a chunk row of its own, so a save costs the size of the new text,
+        at the end of a long reply as at its start. A reply that was marked interrupted while
+        its process was only suspended (Ctrl-Z) is streaming again.
+
+        Returns:
+            False when the row is already final or gone (deleted meanwhile); nothing changed.
+        """
+        # A lone surrogate (half a pair a provider split) cannot be UTF-8: it is stored as "?".
+        encoded = content.encode("utf-8", "replace"), reasoning.encode("utf-8", "replace")
+        return self.append_chunks(message_id, [encoded[0]], [encoded[1]])
+
+    def append_chunks(
+        self, message_id: str, content: Sequence[bytes], reasoning: Sequence[bytes] = ()
+    ) -> bool:
+        """:meth:`append_partial` for text already in UTF-8 pieces (what
+        :meth:`~llmchat.chat.accumulator.Accumulator.take_utf8` hands out): each piece is
+        stored as it is, nothing is joined.
+
+        Args:
+            message_id: the streaming reply.
+            content: new answer text, UTF-8, in order.
+            reasoning: new reasoning text, UTF-8, in order.
 
         Returns:
             False when the row is already final or gone (deleted meanwhile); nothing changed.
         """
         _, ts = self._now()
+        rows = [(message_id, c, r) for c, r in zip_longest(content, reasoning, fillvalue=b"") if c or r]
         with self._write() as db:
             cursor = db.execute(
-                "UPDATE messages SET content = coalesce(content, '') || ?,"
-                " reasoning = coalesce(reasoning, '') || ?, updated_at = ?,"
-                " state = 'streaming', finish_reason = NULL, error = NULL"
-                " WHERE id = ? AND (state = 'streaming' OR error = ?)",
-                (content, reasoning, ts, message_id, INTERRUPTED),
+                "UPDATE messages SET updated_at = ?, state = 'streaming', finish_reason = NULL,"
+                " error = NULL WHERE id = ? AND (state = 'streaming' OR error = ?)",
+                (ts, message_id, INTERRUPTED),
             )
-            return cursor.rowcount > 0
+            if cursor.rowcount == 0:
+                return False
+            db.executemany(
+                "INSERT INTO reply_chunks (message_id, content, reasoning) VALUES (?, ?, ?)", rows
+            )
+            return True
 
     def finish_reply(self, message_id: str, message: Message, *, keep_text: bool = False) -> None:
         """Make a reply final: its text, finish reason (also cancelled/error and the error
         text), usage and timings. A reply wrongly marked interrupted is corrected.
 
-        With `keep_text` the stored content and reasoning stay as the appends left them (the
-        caller appended all of it), so a long reply is not written twice.
+        With `keep_text` the stored text is what the appends saved (the caller appended all
+        of it), folded into the row in one write, so a long reply never passes through
+        Python again; `message`'s content and reasoning are not read. Without it, the row
+        gets `message`'s content and reasoning and the appended text is dropped.
         """
         _, ts = self._now()
         values = message_values(message)
@@ -289,14 +339,18 @@ class Store:
             values.pop("content")
             values.pop("reasoning")
         assignments = ", ".join(f"{name} = :{name}" for name in values)
+        if keep_text:
+            assignments = f"{_FOLD}, {assignments}"
         with self._write() as db:
+            text_row = _join_chunks(db, message_id) if keep_text else None
             db.execute(
                 f"UPDATE messages SET {assignments}, state = 'final', updated_at = :ts,"
                 " provider = coalesce(:provider, provider), model = coalesce(:model, model)"
                 " WHERE id = :id",
                 {**values, "ts": ts, "id": message_id, "provider": message.provider,
-                 "model": message.model},
+                 "model": message.model, "text_row": text_row},
             )
+            db.execute("DELETE FROM reply_chunks WHERE message_id = ?", (message_id,))
             db.execute(
                 "UPDATE conversations SET updated_at = ? WHERE id ="
                 " (SELECT conversation_id FROM messages WHERE id = ?)",
@@ -307,17 +361,24 @@ class Store:
         """Finalize replies left streaming by a process that died; return how many.
 
         Only rows unsaved for `older_than` seconds are touched, so another process's live
-        reply (saved about once a second) is left alone. Their partial text is kept, with
-        finish reason "error" and the error :data:`INTERRUPTED`.
+        reply (saved about once a second) is left alone. Their partial text is kept (the
+        saved chunks folded in), with finish reason "error" and the error :data:`INTERRUPTED`.
         """
         now, ts = self._now()
         with self._write() as db:
-            cursor = db.execute(
-                "UPDATE messages SET state = 'final', finish_reason = 'error', error = ?,"
-                " updated_at = ? WHERE state = 'streaming' AND updated_at < ?",
-                (INTERRUPTED, ts, timestamp(now - older_than)),
-            )
-            return cursor.rowcount
+            stale = [row[0] for row in db.execute(
+                "SELECT id FROM messages WHERE state = 'streaming' AND updated_at < ?",
+                (timestamp(now - older_than),),
+            )]
+            for message_id in stale:
+                db.execute(
+                    f"UPDATE messages SET {_FOLD}, state = 'final', finish_reason = 'error',"
+                    " error = :error, updated_at = :ts WHERE id = :id",
+                    {"error": INTERRUPTED, "ts": ts, "id": message_id,
+                     "text_row": _join_chunks(db, message_id)},
+                )
+                db.execute("DELETE FROM reply_chunks WHERE message_id = ?", (message_id,))
+            return len(stale)
 
     def rename(self, ref: str, title: str) -> None:
         """Set a conversation's title; a blank title restores the default one."""
@@ -411,7 +472,8 @@ class Store:
                 " ORDER BY position",
                 (conversation_id,),
             ).fetchall()
-        return summary, Conversation(system=system, messages=[message_from_row(r) for r in rows])
+            messages = _messages(db, rows)
+        return summary, Conversation(system=system, messages=messages)
 
     def load_messages(
         self, ref: str, limit: int = 50, before_position: int | None = None
@@ -429,10 +491,11 @@ class Store:
                 (conversation_id, 2**62 if before_position is None else before_position,
                  max(limit, 0) + 1),
             ).fetchall()
-        has_more = len(rows) > limit
-        rows = rows[:limit][::-1]
+            has_more = len(rows) > limit
+            rows = rows[:limit][::-1]
+            messages = _messages(db, rows)
         first = rows[0]["position"] if rows else None
-        return MessagePage([message_from_row(r) for r in rows], first, has_more)
+        return MessagePage(messages, first, has_more)
 
     def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         """Conversations whose title or messages contain every word of `text`.
@@ -458,3 +521,46 @@ class Store:
         if format == "json":
             return exporting.to_json(summary, conversation)
         return exporting.to_markdown(summary, conversation)
+
+
+def _messages(db: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Message]:
+    """Messages from rows selected with MESSAGE_COLUMNS; a reply still streaming gets the
+    text saved in its chunks appended."""
+    messages = [message_from_row(row) for row in rows]
+    for message, row in zip(messages, rows, strict=True):
+        if row["state"] == "streaming":
+            chunks = db.execute(
+                "SELECT content, reasoning FROM reply_chunks WHERE message_id = ? ORDER BY seq",
+                (row["id"],),
+            ).fetchall()
+            if chunks:
+                message.content += b"".join(chunk[0] for chunk in chunks).decode()
+                message.reasoning += b"".join(chunk[1] for chunk in chunks).decode()
+    return messages
+
+
+def _join_chunks(db: sqlite3.Connection, message_id: str) -> int | None:
+    """The seq of one ``reply_chunks`` row holding all of a reply's saved text, in order
+    (None when nothing was saved). With several chunks a new row is made: zero-filled blobs
+    of the total size, written chunk by chunk with incremental blob I/O, so neither Python
+    nor SQLite holds the whole text here. Runs inside the caller's write transaction."""
+    count, content_size, reasoning_size, last = db.execute(
+        "SELECT count(*), coalesce(sum(length(content)), 0), coalesce(sum(length(reasoning)), 0),"
+        " max(seq) FROM reply_chunks WHERE message_id = ?",
+        (message_id,),
+    ).fetchone()
+    if count <= 1:
+        return last  # type: ignore[no-any-return]
+    row = db.execute(
+        "INSERT INTO reply_chunks (message_id, content, reasoning) VALUES (?, zeroblob(?), zeroblob(?))",
+        (message_id, content_size, reasoning_size),
+    ).lastrowid
+    for column, size in (("content", content_size), ("reasoning", reasoning_size)):
+        if size:
+            with db.blobopen("reply_chunks", column, row) as blob:
+                for (piece,) in db.execute(
+                    f"SELECT {column} FROM reply_chunks WHERE message_id = ? AND seq < ? ORDER BY seq",
+                    (message_id, row),
+                ):
+                    blob.write(piece)
+    return row

@@ -21,10 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmchat.chat.accumulator import Accumulator
-from llmchat.chat.models import Conversation, Message, ToolCall
-from llmchat.chat.reply import stream_reply
-from llmchat.providers.events import ContentDelta, Finish, ReasoningDelta, Usage
+from llmchat.chat.models import Message, ToolCall
+from llmchat.providers.events import Usage
 from llmchat.store import (
     INTERRUPTED,
     ConversationNotFound,
@@ -34,7 +32,6 @@ from llmchat.store import (
 )
 from llmchat.store.ids import new_id
 from llmchat.store.search import fts_query
-from tests.fakes import FakeProvider
 
 
 class Clock:
@@ -647,33 +644,7 @@ def test_a_closed_store_raises_store_error(db_path: Path) -> None:
         store.list_conversations()
 
 
-# -- secrets and imports ------------------------------------------------------------------
-
-
-async def test_no_api_key_reaches_the_database(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from llmchat.config import ProviderSettings
-
-    canary = "sk-test-CANARY-7f3a9c1e5b2d"
-    monkeypatch.setenv("OPENAI_API_KEY", canary)
-    settings = ProviderSettings(name="openai", kind="openai", base_url="http://127.0.0.1:9/v1",
-                                model="gpt-test", api_key=canary, api_key_env="OPENAI_API_KEY")
-    script = [ReasoningDelta("hm"), ContentDelta("Hello"), Usage(3, 1, 4), Finish("stop", "stop")]
-    provider = FakeProvider(script)
-    with Store.open(db_path) as store:
-        cid = store.create_conversation(settings.name, settings.model, "be brief")
-        user = Message("user", "hi")
-        store.add_message(cid, user)
-        mid = store.begin_reply(cid, settings.name, settings.model)
-        acc = Accumulator()
-        async for _ in stream_reply(provider, Conversation("be brief", [user]).request(settings.model), acc):
-            store.save_partial(mid, acc.content, acc.message().reasoning)
-        store.finish_reply(mid, acc.message())
-        store.export(cid, "json")
-        store.search("hello")
-        data = b"".join(p.read_bytes() for p in db_path.parent.iterdir() if p.is_file())
-    data += db_path.read_bytes()
-    assert b"Hello" in data  # the scan sees real content ...
-    assert canary.encode() not in data  # ... and no key
+# -- imports ------------------------------------------------------------------
 
 
 def test_importing_the_store_does_not_import_textual() -> None:
