@@ -11,7 +11,7 @@ recording stops, so the chat goes on in memory.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from llmchat.chat.accumulator import Accumulator
 from llmchat.chat.models import Message
@@ -67,12 +67,13 @@ class Recorder:
         self._meta = (provider, model, system)
 
     def user(self, message: Message) -> None:
-        """Store the user's message (before its request is sent)."""
+        """Store the user's (or a tool's) message before its request is sent; its
+        :attr:`~Message.id` becomes the store's id."""
 
         def write(store: Store) -> None:
             if self.conversation_id is None:
                 self.conversation_id = store.create_conversation(*self._meta)
-            store.add_message(self.conversation_id, message)
+            message.id = store.add_message(self.conversation_id, message)
 
         self._run(write)
 
@@ -116,7 +117,7 @@ class Recorder:
         """
         if self._reply_id is None:
             return
-        reply_id = self._reply_id
+        reply_id = message.id = self._reply_id
         if accumulator is not None:
             content, reasoning = accumulator.take_utf8()
         else:
@@ -130,6 +131,14 @@ class Recorder:
 
         self._run(write)
         self._reply_id = None
+
+    def forget(self, messages: Iterable[Message]) -> None:
+        """Delete stored messages that left the conversation (/retry drops the last answer,
+        /edit the last question too), so that continuing it later sends what is on screen.
+        Messages never stored (no :attr:`~Message.id`) are skipped."""
+        ids = [message.id for message in messages if message.id]
+        if ids:
+            self._run(lambda store: store.delete_messages(ids))
 
     def new_conversation(self) -> None:
         """The next message starts a new conversation."""

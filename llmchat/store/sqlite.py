@@ -20,7 +20,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from itertools import zip_longest
 from pathlib import Path
@@ -393,6 +393,16 @@ class Store:
                 ).fetchone()
                 new = default_title(first[0]) if first else None
             db.execute("UPDATE conversations SET title = ? WHERE id = ?", (new, conversation_id))
+
+    def delete_messages(self, message_ids: Iterable[str]) -> int:
+        """Delete messages by id (with their full-text entries and unsaved chunks), e.g. the
+        reply that /retry regenerates; return how many were deleted. Unknown ids are ignored."""
+        ids = list(message_ids)
+        if not ids:
+            return 0
+        with self._write() as db:
+            marks = ", ".join("?" * len(ids))
+            return db.execute(f"DELETE FROM messages WHERE id IN ({marks})", ids).rowcount
 
     def delete(self, ref: str) -> None:
         """Delete a conversation and all its messages."""

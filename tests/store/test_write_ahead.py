@@ -330,3 +330,34 @@ def test_recorder_without_a_store_takes_the_text_so_it_is_not_kept() -> None:
     clock.now += SAVE_EVERY
     recorder.heartbeat(acc)
     assert acc.content == "" and not recorder.recording
+
+
+# -- forgetting messages that left the conversation (/retry, /edit) -------------------------------
+
+
+def test_forgotten_messages_leave_the_history_and_its_search(store: Store) -> None:
+    recorder = Recorder(store, on_error=pytest.fail)
+    recorder.open(None, "openai", "m", None)
+    question = Message("user", "what is a zebra")
+    recorder.user(question)
+    recorder.begin_reply("openai", "m")
+    first = Accumulator()
+    first.add(ContentDelta("a striped horse, quagga-like"))
+    first.add(Finish("stop"))
+    answer = first.message()
+    recorder.finish(answer)
+    assert question.id and answer.id  # the store's ids are on the messages now
+    recorder.begin_reply("openai", "m")
+    chunked = Accumulator()
+    chunked.add(ContentDelta("half of a second quagga answer"))
+    recorder.heartbeat(chunked)  # may leave chunk rows behind: they go too
+    second = chunked.message()
+    recorder.finish(second)
+
+    recorder.forget([answer, second, Message("assistant", "never stored")])
+
+    assert recorder.conversation_id is not None
+    _, conversation = store.load_conversation(recorder.conversation_id)
+    assert [(m.role, m.content) for m in conversation.messages] == [("user", "what is a zebra")]
+    assert not any(hit for hit in store.search("quagga"))
+    assert store.delete_messages([]) == 0
