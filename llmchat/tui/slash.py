@@ -1,7 +1,7 @@
 """Slash commands typed in the prompt: a message that starts with ``/`` runs a command.
 
 ``//text`` sends ``/text`` as an ordinary message. The chat screen runs the commands
-(:meth:`llmchat.tui.screens.chat.ChatScreen.run_slash`); this module only knows their names.
+(:meth:`llmchat.tui.screens.chat_actions.ChatActions.run_slash`); this module only knows their names.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("retry", "", "regenerate the last answer"),
     SlashCommand("continue", "", "ask the model to go on where its last answer stopped"),
     SlashCommand("edit", "", "put the last message back in the prompt (it and its answer are dropped)"),
-    SlashCommand("copy", "", "copy the last answer to the clipboard"),
+    SlashCommand("copy", "[N]", "copy the last answer to the clipboard (N: only its code block N)"),
     SlashCommand("export", "", "write the conversation to llmchat-<id>.md here"),
     SlashCommand("theme", "[NAME]", "switch the theme (no NAME: choose from a list)"),
     SlashCommand("help", "", "list these commands"),

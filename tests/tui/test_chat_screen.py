@@ -468,7 +468,7 @@ async def test_system_prompt_is_sent_with_every_request() -> None:
         assert [r.system for r in provider.requests] == ["be terse", "be terse"]
 
 
-async def test_enter_while_streaming_does_not_start_a_second_reply() -> None:
+async def test_enter_while_streaming_queues_instead_of_starting_a_second_reply() -> None:
     never = asyncio.Event()
     provider = FakeProvider([ContentDelta("busy"), never, Finish("stop")])
     app = make_app(provider)
@@ -479,12 +479,15 @@ async def test_enter_while_streaming_does_not_start_a_second_reply() -> None:
         await send(pilot, "second")
         await pilot.pause()
         assert len(provider.requests) == 1
-        assert any("still streaming" in n.message for n in app._notifications)
-        assert screen.query_one(PromptInput).text == "second"  # kept for later
+        assert screen.query_one(PromptInput).text == ""
+        assert [v.queued for v in message_views(pilot)] == [False, False, True]
         assert screen.streaming is True
         await pilot.press("escape")
         await app.workers.wait_for_complete()
+        await wait_until(pilot, lambda: screen.query_one(PromptInput).text == "second")  # back, not lost
         assert provider.closed == 1
+        assert len(provider.requests) == 1
+        assert [v.role for v in message_views(pilot)] == ["user", "assistant"]
 
 
 async def test_ctrl_b_toggles_the_sidebar() -> None:

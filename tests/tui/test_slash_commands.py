@@ -67,6 +67,9 @@ async def test_unknown_command_notifies_and_double_slash_sends() -> None:
         await pilot.pause()
         assert provider.requests == []
         assert any("Unknown command /frobnicate" in n for n in notes(app))
+        prompt = chat_screen(pilot).query_one(PromptInput)
+        assert prompt.text == "/frobnicate now"  # kept: maybe it was meant as text
+        prompt.clear()
         await ask_and_wait(pilot, "//etc/hosts")
         assert chat_screen(pilot).conversation.messages[0].content == "/etc/hosts"
 
@@ -113,6 +116,9 @@ async def test_retry_regenerates_the_last_answer() -> None:
         body = views[1].body
         assert isinstance(body, StreamingMarkdown)
         await wait_until(pilot, lambda: "second answer" in body.source)
+        assert screen.store is not None and screen.recorder.conversation_id is not None
+        _, stored = screen.store.load_conversation(screen.recorder.conversation_id)
+        assert [m.content for m in stored.messages] == ["question", "second answer"]  # not both
 
 
 async def test_edit_puts_the_last_message_back() -> None:
@@ -128,6 +134,9 @@ async def test_edit_puts_the_last_message_back() -> None:
         assert prompt.text == "two with typo"
         assert [m.content for m in screen.conversation.messages] == ["one", "a1"]
         assert len(message_views(pilot)) == 2
+        assert screen.store is not None and screen.recorder.conversation_id is not None
+        _, stored = screen.store.load_conversation(screen.recorder.conversation_id)
+        assert [m.content for m in stored.messages] == ["one", "a1"]
 
 
 async def test_copy_and_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -183,7 +192,7 @@ async def test_provider_slash_command_switches_provider_and_model(monkeypatch) -
 async def test_a_failure_after_partial_text_offers_retry_and_continue() -> None:
     from llmchat.providers.errors import StreamInterrupted
     from llmchat.providers.events import ContentDelta, Finish
-    from llmchat.tui.screens.chat import CONTINUE_PROMPT
+    from llmchat.tui.screens.chat_actions import CONTINUE_PROMPT
     from tests.fakes import FakeProvider
     from tests.tui.helpers import chat_screen, make_app, send
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from contextlib import aclosing
-from datetime import datetime
-from functools import partial
-from pathlib import Path
 from typing import Any
 
 from textual import on, work
@@ -40,8 +37,8 @@ from llmchat.store import Store, StoreError
 from llmchat.store.recorder import Recorder
 from llmchat.tui import slash
 from llmchat.tui.screens.approve import Decision, ToolApprovalScreen
+from llmchat.tui.screens.chat_actions import ChatActions
 from llmchat.tui.screens.history import HistoryScreen
-from llmchat.tui.screens.text_prompt import TextPromptScreen
 from llmchat.tui.widgets.message_view import MessageView
 from llmchat.tui.widgets.prompt_input import PromptInput
 from llmchat.tui.widgets.sidebar import Sidebar
@@ -49,8 +46,6 @@ from llmchat.tui.widgets.stream_markdown import StreamingMarkdown
 from llmchat.tui.widgets.tool_call_view import ToolCallView
 from llmchat.tui.widgets.transcript import Transcript
 
-CONTINUE_PROMPT = "Continue exactly where your last answer stopped."
-"""What /continue sends after a reply was cut off."""
 SHOWN_AT_OPEN = 10
 """Stored messages shown when a conversation opens (and per "Show earlier"): about a screenful,
 because mounting Markdown widgets costs several milliseconds each (benchmarks/tui_open.py)."""
@@ -58,7 +53,7 @@ STREAM_GROUP = "stream"
 """Worker group of the reply stream; cancelling it stops the reply."""
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(ChatActions, Screen[None]):
     """One conversation with one provider and model."""
 
     BINDINGS = [
@@ -102,6 +97,13 @@ class ChatScreen(Screen[None]):
         self.approvals = ConversationApprovals(self._ask_approval)
         self.max_tool_rounds = 8
         """The most requests one turn with tools may send (the app sets it from the config)."""
+        self.queue: list[MessageView] = []
+        """User messages typed while a reply streamed, oldest first: shown marked "queued" and
+        sent one after another once the reply ends normally (see :meth:`_reply_ended`)."""
+        self._live_view: MessageView | None = None
+        """The assistant view of the reply in progress (its progress line follows the tick)."""
+        self._reply_failed = False
+        """The last reply ended with a provider error."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -130,31 +132,82 @@ class ChatScreen(Screen[None]):
         self.notify(message, title="History", severity="warning", timeout=8, markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "cancel_stream":
-            return True if self.streaming else None
+        if action == "cancel_stream":  # hidden on a selected message, where Escape goes back to the prompt
+            return True if self.streaming else False if isinstance(self.focused, MessageView) else None
         return True
 
     # -- sending ------------------------------------------------------------------------
 
     @on(PromptInput.Submitted)
     async def send(self, event: PromptInput.Submitted) -> None:
-        """Append the user's message and stream the reply to the whole conversation."""
+        """Append the user's message and stream the reply to the whole conversation.
+
+        Slash commands run at once, even while a reply streams. A message sent while a reply
+        streams (or while earlier ones wait) is queued: shown marked, sent after them.
+        """
         if slash.is_command(event.text):
+            name, _ = slash.parse(event.text)
+            if name not in slash.NAMES:  # the text stays in the prompt: maybe it was a path
+                self.notify(f"Unknown command /{name}. Type /help for the list; //text sends text "
+                            "that starts with /.", title="Command", severity="warning", markup=False)
+                return
             event.prompt_input.clear()
             await self.run_slash(event.text)
             return
-        if self.streaming:
-            self.notify("A reply is still streaming: press Escape to stop it first.", timeout=3)
-            return
         event.prompt_input.clear()
         text = slash.unescape(event.text)
+        transcript = self.query_one(Transcript)
+        if self.streaming or self.queue:
+            view = MessageView("user", text)
+            self.queue.append(view)
+            await transcript.mount(view)
+            view.set_queued(True)
+            transcript.anchor()
+            return
+        await self._send_text(text)
+
+    async def _send_text(self, text: str, shown: MessageView | None = None) -> None:
+        """Add user message `text` to the conversation and stream the reply; `shown` is its
+        queued view (already in the transcript), else a view is added at the end."""
         message = Message("user", text)
         self.conversation.messages.append(message)
         self.recorder.user(message)
         transcript = self.query_one(Transcript)
-        await transcript.add_message("user", text)
-        view = await transcript.add_message("assistant")
+        view = MessageView("assistant")
+        if shown is not None and shown.is_attached:
+            shown.set_queued(False)
+            await transcript.mount(view, after=shown)
+        else:
+            await transcript.add_message("user", text)
+            await transcript.mount(view)
         transcript.anchor()
+        self.start_reply(view)
+
+    async def _reply_ended(self, normally: bool) -> None:
+        """After a reply (and its tool loop): send the next queued message when it ended
+        normally; after Escape, an error or a new conversation, put the queued messages back in
+        the prompt instead (in order, blank-line separated, before any draft), so none is lost
+        and none is sent to a conversation that just failed."""
+        self._live_view = None
+        if not self.queue:
+            return
+        if normally:
+            view = self.queue.pop(0)
+            await self._send_text(view.text, view)
+            return
+        queued, self.queue = self.queue, []
+        for view in queued:
+            if view.is_attached:
+                await view.remove()
+        prompt = self.query_one(PromptInput)
+        prompt.put_back([view.text for view in queued])
+        count = f"{len(queued)} queued message{'s' if len(queued) != 1 else ''}"
+        self.notify(f"The reply stopped: {count} {'are' if len(queued) != 1 else 'is'} back in the prompt "
+                    "(Enter sends, edit first if you like).", title="Queue", timeout=6, markup=False)
+
+    def start_reply(self, view: MessageView) -> None:
+        """Stream the reply to the conversation into `view` (with the tool loop when tools
+        are on)."""
         if self.registry is not None and self.registry.names():
             self.fetch_with_tools(view)
         else:
@@ -175,13 +228,15 @@ class ChatScreen(Screen[None]):
         loop = ToolLoop(self.provider, self.conversation, self.model, self.registry or ToolRegistry(),
                         options=self.options, approve=self.approvals, max_rounds=self.max_tool_rounds)
         calls: dict[tuple[int, int], ToolCallView] = {}
-        self.streaming = True
+        self.streaming, self._reply_failed, self._live_view = True, False, view
         try:
             async with aclosing(loop.events()) as events:
                 async for event in events:
                     if isinstance(event, RoundStarted):
                         if event.round > 1:
-                            view = await transcript.add_message("assistant")
+                            view = MessageView("assistant")
+                            await transcript.mount(view, before=self._first_queued())
+                            self._live_view = view
                         self.recorder.begin_reply(self.provider.name, self.model)
                     elif isinstance(event, ContentDelta):
                         self.accumulator = loop.accumulator
@@ -198,7 +253,7 @@ class ChatScreen(Screen[None]):
                     elif isinstance(event, ToolCallStarted):
                         block = calls[(event.round, event.index)] = ToolCallView(
                             event.call.name, event.call.arguments)
-                        await transcript.mount(block)
+                        await transcript.mount(block, before=self._first_queued())
                     elif isinstance(event, ToolResult):
                         calls.pop((event.round, event.index)).show_result(event.output.status, event.output.text)
                         self.recorder.user(event.message)
@@ -221,6 +276,10 @@ class ChatScreen(Screen[None]):
             self._show_stats()
             self.query_one(Sidebar).rounds = (outcome.rounds, outcome.usage)
 
+    def _first_queued(self) -> MessageView | None:
+        """The first queued message on screen: what the reply's own widgets go before."""
+        return next((view for view in self.queue if view.is_attached), None)
+
     async def _end_view(self, view: MessageView, message: Message) -> None:
         if isinstance(view.body, StreamingMarkdown) and not view.body.finished:
             await view.body.finish()
@@ -238,7 +297,7 @@ class ChatScreen(Screen[None]):
         request = conversation.request(self.model, **self.options)
         body = view.body
         assert isinstance(body, StreamingMarkdown)
-        self.streaming = True
+        self.streaming, self._reply_failed, self._live_view = True, False, view
         self.recorder.begin_reply(self.provider.name, self.model)
         try:
             # aclosing: a cancellation that lands in an await outside the provider must still
@@ -269,13 +328,15 @@ class ChatScreen(Screen[None]):
     def _report_failure(self, error: ProviderError) -> None:
         """One notification for a failed reply; after partial text, how to go on (nothing is
         retried by itself once text was shown)."""
+        self._reply_failed = True
         text = error.describe()
         if self.accumulator is not None and self.accumulator.content:
             text += "\n/retry asks again from the start; /continue asks the model to go on."
         self.notify(text, title="Provider error", severity="error", timeout=12, markup=False)
 
     def _tick(self) -> None:
-        """Ten times a second while a reply streams: refresh the sidebar's live figures."""
+        """Ten times a second while a reply streams: refresh the live figures (the sidebar and
+        the progress line of the reply's view)."""
         if self.streaming:
             self._show_stats()
             if self.accumulator is not None:
@@ -283,7 +344,10 @@ class ChatScreen(Screen[None]):
 
     def _show_stats(self) -> None:
         if self.accumulator is not None:
-            self.query_one(Sidebar).stats = self.accumulator.stats()
+            stats = self.accumulator.stats()
+            self.query_one(Sidebar).stats = stats
+            if self._live_view is not None:
+                self._live_view.show_progress(stats if self.streaming else None)
 
     # -- actions ------------------------------------------------------------------------
 
@@ -291,9 +355,15 @@ class ChatScreen(Screen[None]):
         """Stop the reply now: the connection closes, the partial answer stays, marked cancelled."""
         self.workers.cancel_group(self, STREAM_GROUP)
 
+    def action_focus_prompt(self) -> None:
+        """Back to the prompt (Escape on a selected message)."""
+        self.query_one(PromptInput).focus()
+
     async def action_new_conversation(self) -> None:
-        """Stop any reply and start an empty conversation (same provider, model, system prompt)."""
+        """Stop any reply and start an empty conversation (same provider, model, system prompt);
+        queued messages go back to the prompt."""
         self.workers.cancel_group(self, STREAM_GROUP)
+        await self._reply_ended(normally=False)
         self.conversation = Conversation(system=self.conversation.system)
         self.recorder.new_conversation()
         self._first_shown = None
@@ -375,258 +445,14 @@ class ChatScreen(Screen[None]):
         sidebar = self.query_one(Sidebar)
         sidebar.display = not sidebar.display
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """Report an unexpected failure of the stream worker without stopping the app."""
+    async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Report an unexpected failure of a worker without stopping the app; when a reply
+        ends, go on with the queued messages (:meth:`_reply_ended`)."""
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             error = event.worker.error
             self.notify(f"{type(error).__name__}: {error}", title="Unexpected error", severity="error",
                         markup=False)
-
-    # -- commands (palette, slash commands, keys) ---------------------------------------
-
-    @on(PromptInput.Changed, "#prompt")
-    def show_slash_hint(self, event: PromptInput.Changed) -> None:
-        """Under the prompt, the slash commands that match what is typed."""
-        hint = self.query_one("#prompt-hint", Static)
-        text = event.text_area.text
-        if not slash.is_command(text) or "\n" in text:
-            hint.display = False
-            return
-        typed, _, _ = text.strip()[1:].partition(" ")
-        matches = [c for c in slash.COMMANDS if c.name.startswith(typed.lower())]
-        if not matches:
-            hint.update(f"unknown command /{typed} — /help lists them")
-        elif len(matches) == 1 or " " in text:
-            c = matches[0]
-            hint.update(f"/{c.name}{' ' + c.argument if c.argument else ''} — {c.help}  (→ completes)")
-        else:
-            hint.update("  ".join(f"/{c.name}" for c in matches) + "  (→ completes)")
-        hint.display = True
-
-    async def run_slash(self, text: str) -> None:
-        """Run one slash command typed in the prompt (see :mod:`llmchat.tui.slash`)."""
-        name, argument = slash.parse(text)
-        if name == "new":
-            await self.action_new_conversation()
-        elif name == "model":
-            if argument:
-                self.action_switch_model(argument)
-            else:
-                self.choose_model()
-        elif name == "provider":
-            if argument:
-                self.action_switch_provider(argument)
-            else:
-                await self.choose_provider()
-        elif name == "system":
-            if argument:
-                self.set_system(argument)
-            else:
-                self.action_set_system_prompt()
-        elif name == "retry":
-            await self.action_retry()
-        elif name == "continue":
-            self.post_message(PromptInput.Submitted(self.query_one(PromptInput), CONTINUE_PROMPT))
-        elif name == "edit":
-            await self.action_edit_last()
-        elif name == "copy":
-            self.action_copy_last()
-        elif name == "export":
-            self.action_export()
-        elif name == "theme":
-            if not argument:
-                self.app.search_themes()
-            elif argument in self.app.available_themes:
-                self.app.theme = argument
-                self.notify(f"Theme: {argument}", title="Theme", timeout=3, markup=False)
-            else:
-                self.notify(f"Unknown theme {argument!r}. Known: {', '.join(sorted(self.app.available_themes))}",
-                            title="Theme", severity="warning", markup=False)
-        elif name == "help":
-            self.notify(slash.help_text(), title="Slash commands", timeout=15, markup=False)
-        else:
-            self.notify(f"Unknown command /{name}. Type /help for the list.", title="Command",
-                        severity="warning", markup=False)
-
-    def last_answer(self) -> str | None:
-        """The text of the newest assistant reply that has any, or None."""
-        for message in reversed(self.conversation.messages):
-            if message.role == "assistant" and message.content.strip():
-                return message.content
-        return None
-
-    def action_copy_last(self) -> None:
-        """Copy the last answer to the clipboard (Textual's OSC 52: works over SSH)."""
-        text = self.last_answer()
-        if text is None:
-            self.notify("There is no answer to copy yet.", title="Copy", markup=False)
-            return
-        self.app.copy_to_clipboard(text)
-        self.notify(f"Copied the last answer ({len(text)} characters).", title="Copy", timeout=3,
-                    markup=False)
-
-    def conversation_markdown(self) -> str:
-        """The conversation as Markdown: the system prompt, then one section per message."""
-        lines = ["# llmchat conversation", "", f"- Provider: {self.provider.name}", f"- Model: {self.model}",
-                 f"- Exported: {datetime.now().isoformat(timespec='seconds')}", ""]
-        if self.conversation.system:
-            lines += ["## System", "", self.conversation.system, ""]
-        titles = {"user": "You", "assistant": "Assistant", "tool": "Tool result"}
-        for message in self.conversation.messages:
-            lines += [f"## {titles.get(message.role, message.role)}", ""]
-            if message.content:
-                lines += [message.content, ""]
-            for call in message.tool_calls:
-                lines += [f"Tool call: `{call.name}`", "", "```json", str(call.arguments), "```", ""]
-            if message.role == "assistant" and message.finish_reason not in (None, "stop", "tool_calls"):
-                lines += [f"*({message.finish_reason})*", ""]
-        return "\n".join(lines).rstrip() + "\n"
-
-    def action_export(self) -> Path | None:
-        """Write the conversation as Markdown to ``llmchat-<id or time>.md`` in the working
-        directory; notify the path. Returns it (None when there was nothing to write)."""
-        if not self.conversation.messages:
-            self.notify("Nothing to export yet.", title="Export", markup=False)
-            return None
-        stem = self.recorder.conversation_id or datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = Path.cwd() / f"llmchat-{stem}.md"
-        try:
-            path.write_text(self.conversation_markdown(), encoding="utf-8")
-        except OSError as exc:
-            self.notify(f"Could not write {path}: {exc.strerror or exc}", title="Export", severity="error",
-                        markup=False)
-            return None
-        self.notify(f"Exported to {path}", title="Export", timeout=6, markup=False)
-        return path
-
-    def action_switch_model(self, name: str) -> None:
-        """Use model `name` from the next request on (same provider and conversation)."""
-        name = name.strip()
-        if not name:
-            self.notify("Usage: /model NAME", title="Model", markup=False)
-            return
-        self.model = name
-        self.query_one(Sidebar).model = name
-        self.recorder.open(self.recorder.conversation_id, self.provider.name, name, self.conversation.system)
-        self.notify(f"Model: {name}", title="Model", timeout=3, markup=False)
-
-    @work(exclusive=True, group="models", exit_on_error=False)
-    async def choose_model(self) -> None:
-        """Offer the provider's models in the command palette; if they cannot be listed, say
-        why and ask for a name instead."""
-        try:
-            names = await self.provider.list_models()
-        except Exception as exc:  # noqa: BLE001 - any failure is reported, then a name is asked for
-            reason = exc.describe() if isinstance(exc, ProviderError) else f"{type(exc).__name__}: {exc}"
-            self.notify(f"Could not list the models: {reason}", title="Model", severity="warning",
-                        markup=False)
-            self.app.push_screen(TextPromptScreen("Model name", self.model),
-                                 lambda name: self.action_switch_model(name) if name else None)
-            return
-        if not names:
-            self.notify("The provider lists no models.", title="Model", severity="warning", markup=False)
-            return
-        await self.app.search_commands(
-            [(name, partial(self.action_switch_model, name), "current" if name == self.model else None)
-             for name in names],
-            placeholder="Switch model…",
-        )
-
-    def action_switch_provider(self, name: str) -> None:
-        """Use provider or profile `name` (and its default model) from the next request on."""
-        from llmchat.errors import ConfigError
-        from llmchat.tui.app import LlmChatApp
-
-        app = self.app
-        assert isinstance(app, LlmChatApp)
-        try:
-            provider, model = app.make_provider(name)
-        except ConfigError as exc:
-            self.notify(str(exc), title="Provider", severity="error", markup=False)
-            return
-        self.provider, self.model = provider, model
-        sidebar = self.query_one(Sidebar)
-        sidebar.provider, sidebar.model = provider.name, model
-        self.notify(f"{provider.name} · {model}", title="Provider", timeout=3, markup=False)
-
-    async def choose_provider(self) -> None:
-        """Offer the built-in providers and the config file's profiles in the palette."""
-        from llmchat.config import BUILTIN_PROFILES
-        from llmchat.tui.app import LlmChatApp
-
-        app = self.app
-        assert isinstance(app, LlmChatApp)
-        names = sorted({*BUILTIN_PROFILES, *app.settings.profiles})
-        await app.search_commands(
-            [(name, partial(self.action_switch_provider, name),
-              "current" if name == self.provider.name else None) for name in names],
-            placeholder="Switch provider…",
-        )
-
-    def set_system(self, text: str | None) -> None:
-        """Use `text` as the system prompt from the next request on (blank: none)."""
-        system = (text or "").strip() or None
-        self.conversation.system = system
-        self.recorder.open(self.recorder.conversation_id, self.provider.name, self.model, system)
-        self.notify("System prompt set." if system else "System prompt cleared.", title="System prompt",
-                    timeout=3, markup=False)
-
-    def action_set_system_prompt(self) -> None:
-        """Edit the system prompt in a small dialog."""
-        def chosen(text: str | None) -> None:
-            if text is not None:
-                self.set_system(text)
-
-        self.app.push_screen(TextPromptScreen("System prompt (empty: none)", self.conversation.system or ""),
-                             chosen)
-
-    async def _drop_after_last_user(self) -> int | None:
-        """Remove every message after the last user message (from the conversation and the
-        transcript). Returns the index of that user message, or None when there is none."""
-        messages = self.conversation.messages
-        index = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None)
-        if index is None:
-            return None
-        del messages[index + 1:]
-        views = [v for v in self.query_one(Transcript).query(MessageView)]
-        users = [i for i, v in enumerate(views) if v.role == "user"]
-        if users:
-            last_user_view = views[users[-1]]
-            transcript = self.query_one(Transcript)
-            after = transcript.children[transcript.children.index(last_user_view) + 1:]
-            for widget in list(after):
-                await widget.remove()
-        return index
-
-    async def action_retry(self) -> None:
-        """Regenerate the last answer: drop it and stream a new one to the same conversation."""
-        if self.streaming:
-            self.notify("A reply is still streaming: press Escape to stop it first.", timeout=3)
-            return
-        if await self._drop_after_last_user() is None:
-            self.notify("There is no message to answer again.", title="Retry", markup=False)
-            return
-        view = await self.query_one(Transcript).add_message("assistant")
-        self.query_one(Transcript).anchor()
-        if self.registry is not None and self.registry.names():
-            self.fetch_with_tools(view)
-        else:
-            self.fetch_reply(view)
-
-    async def action_edit_last(self) -> None:
-        """Put the last user message back in the prompt; drop it and its answer."""
-        if self.streaming:
-            self.notify("A reply is still streaming: press Escape to stop it first.", timeout=3)
-            return
-        index = await self._drop_after_last_user()
-        if index is None:
-            self.notify("There is no message to edit.", title="Edit", markup=False)
-            return
-        message = self.conversation.messages.pop(index)
-        users = [v for v in self.query_one(Transcript).query(MessageView) if v.role == "user"]
-        if users:
-            await users[-1].remove()
-        prompt = self.query_one(PromptInput)
-        prompt.load_text(message.content)
-        prompt.move_cursor(prompt.document.end)
-        prompt.focus()
+        if event.worker.group == STREAM_GROUP and event.state in (
+            WorkerState.SUCCESS, WorkerState.CANCELLED, WorkerState.ERROR
+        ):
+            await self._reply_ended(event.state is WorkerState.SUCCESS and not self._reply_failed)

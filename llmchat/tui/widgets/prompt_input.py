@@ -1,5 +1,11 @@
 """The multi-line prompt: Enter sends, Ctrl+J / Shift+Enter / Alt+Enter insert a newline,
-Up / Down on the first / last line recall earlier prompts, Ctrl+E opens ``$EDITOR``."""
+Up / Down on the first / last line recall earlier prompts, Ctrl+E opens ``$EDITOR``.
+
+A long paste (more than :data:`PASTE_INLINE_CHARS` characters or :data:`PASTE_INLINE_LINES`
+lines) shows as one placeholder, ``[Pasted text #1: 16,394 lines, 1.0 MB]``, that is sent as
+the pasted text: a TextArea soft-wraps its whole document on every edit, which for a 1 MB paste
+froze the screen for seconds (3.3 s to paste, then 0.2-0.4 s per keystroke).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,23 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from textual import events
 from textual.app import SuspendNotSupported
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
+
+PASTE_INLINE_CHARS = 10_000
+"""A paste longer than this becomes a placeholder in the prompt (about 30 ms to insert as text)."""
+PASTE_INLINE_LINES = 200
+"""A paste with this many lines or more becomes a placeholder too."""
+
+
+def _size(text: str) -> str:
+    """``"16,394 lines, 1.0 MB"``: how big a pasted text is."""
+    lines = text.count("\n") + 1
+    size = f"{len(text) / 1_000_000:.1f} MB" if len(text) >= 100_000 else f"{len(text) / 1000:.0f} kB"
+    return f"{lines:,} line{'s' if lines != 1 else ''}, {size}"
 
 
 class PromptInput(TextArea):
@@ -63,14 +82,76 @@ class PromptInput(TextArea):
         """Index in :attr:`sent` of the prompt shown, or None when editing a new one."""
         self._draft = ""
         """What was typed before recalling started (Down past the newest brings it back)."""
+        self.pastes: dict[str, str] = {}
+        """Long pastes of this session: placeholder -> the pasted text (kept for recall)."""
 
     def action_submit(self) -> None:
-        """Send the text (blank text is ignored)."""
+        """Send the text, placeholders replaced by what was pasted (blank text is ignored).
+
+        Enter is a priority binding, so this runs as the App receives the key, possibly
+        before keys typed just before it (a burst: fast typing, a browser through
+        ``llmchat serve``) reached this widget: the send waits behind them in its queue.
+        """
+        self.call_later(self._submit)
+
+    def _submit(self) -> None:
         if self.text.strip():
             if not self.sent or self.sent[-1] != self.text:
                 self.sent.append(self.text)
             self._recalled = None
-            self.post_message(self.Submitted(self, self.text))
+            self.post_message(self.Submitted(self, self.expand(self.text)))
+
+    # -- long pastes ----------------------------------------------------------------------
+
+    def expand(self, text: str) -> str:
+        """`text` with each paste placeholder replaced by its pasted text."""
+        if "[Pasted text #" in text:
+            for placeholder, pasted in self.pastes.items():
+                text = text.replace(placeholder, pasted)
+        return text
+
+    def collapse(self, text: str) -> str:
+        """`text` itself when it is short, else a new placeholder that stands for it."""
+        if len(text) <= PASTE_INLINE_CHARS and text.count("\n") < PASTE_INLINE_LINES:
+            return text
+        placeholder = f"[Pasted text #{len(self.pastes) + 1}: {_size(text)}]"
+        self.pastes[placeholder] = text
+        return placeholder
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        """A long paste goes in as a placeholder (instant); a short one as text."""
+        if self.read_only:
+            return
+        # Terminals send a pasted newline as CR (tmux and xterm do): a line break here.
+        text = event.text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in event.text else event.text
+        shown = self.collapse(text)
+        if shown is text:
+            return  # TextArea's own handler inserts it (it reads CR as a line break too)
+        event.prevent_default()
+        result = self.replace(shown, *self.selection)
+        self.move_cursor(result.end_location)
+        self.focus()
+
+    def action_delete_left(self) -> None:
+        """Backspace; right after a paste placeholder it deletes the whole placeholder."""
+        row, column = self.cursor_location
+        before = self.document.get_line(row)[:column]
+        if self.selection.is_empty and before.endswith("]"):
+            for placeholder in self.pastes:
+                if before.endswith(placeholder):
+                    self.delete((row, column - len(placeholder)), (row, column))
+                    return
+        super().action_delete_left()
+
+    def put_back(self, texts: list[str]) -> None:
+        """Put `texts` (messages that were not sent) back, in order and separated by blank
+        lines, before whatever the prompt holds; long ones as placeholders."""
+        parts = [self.collapse(text) for text in texts]
+        if self.text.strip():
+            parts.append(self.text)
+        self.load_text("\n\n".join(parts))
+        self.move_cursor(self.document.end)
+        self.focus()
 
     def action_newline(self) -> None:
         """Insert a line break at the cursor."""
@@ -143,9 +224,9 @@ class PromptInput(TextArea):
             return
         with tempfile.NamedTemporaryFile("w", suffix=".md", prefix="llmchat-prompt-", delete=False,
                                          encoding="utf-8") as handle:
-            handle.write(self.text)
+            handle.write(self.expand(self.text))
         path = Path(handle.name)
-        command = [*shlex.split(editor), str(path)]
+        command = [*shlex.split(editor), str(path)]  # the file holds the pasted texts themselves
         try:
             try:
                 with self.app.suspend():
@@ -167,6 +248,6 @@ class PromptInput(TextArea):
             self.notify(f"The editor exited with status {code}; the prompt is unchanged.", title="Editor",
                         severity="warning", markup=False)
             return
-        self.load_text(text.removesuffix("\n"))
+        self.load_text(self.collapse(text.removesuffix("\n")))
         self.move_cursor(self.document.end)
         self.focus()

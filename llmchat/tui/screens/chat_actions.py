@@ -1,0 +1,358 @@
+"""ChatActions: the slash commands and the palette's actions of ChatScreen (copy, export,
+switch model or provider, system prompt, retry, edit, continue).
+
+A mixin: ChatScreen (:mod:`llmchat.tui.screens.chat`) holds the conversation and the stream;
+these methods only read and change that state, and start replies through ``start_reply``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import work
+from textual.widgets import Static
+
+from llmchat.chat.models import Message
+from llmchat.providers.errors import ProviderError
+from llmchat.safety import terminal_safe
+from llmchat.tui import slash
+from llmchat.tui.screens.text_prompt import TextPromptScreen
+from llmchat.tui.widgets.message_view import MessageView, code_blocks, copy_code_block
+from llmchat.tui.widgets.prompt_input import PromptInput
+from llmchat.tui.widgets.sidebar import Sidebar
+from llmchat.tui.widgets.transcript import Transcript
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+    from llmchat.chat.models import Conversation
+    from llmchat.providers.base import Provider
+    from llmchat.store.recorder import Recorder
+
+    _Base = Screen[None]
+else:
+    _Base = object
+
+CONTINUE_PROMPT = "Continue exactly where your last answer stopped."
+"""What /continue sends after a reply was cut off."""
+EXPORT_GROUP = "export"
+"""Worker group of /export."""
+EXPORT_SLICE = 200
+"""Messages formatted between two yields to the screen while exporting."""
+EXPORT_NOTICE = 500
+"""From this many messages on, an export is announced ("Exporting 2,000 messages…")."""
+
+
+class ChatActions(_Base):
+    """Slash commands and palette actions, mixed into ChatScreen."""
+
+    if TYPE_CHECKING:  # ChatScreen's state these methods use
+        provider: Provider
+        model: str
+        conversation: Conversation
+        recorder: Recorder
+        streaming: bool
+        queue: list[MessageView]
+
+        def start_reply(self, view: MessageView) -> None: ...
+
+    def on_text_area_changed(self, event: PromptInput.Changed) -> None:
+        """Under the prompt, the slash commands that match what is typed.
+
+        (A handler named by convention: ``@on`` only registers in classes Textual builds,
+        not in this mixin.)
+        """
+        if event.text_area.id != "prompt":
+            return
+        hint = self.query_one("#prompt-hint", Static)
+        text = event.text_area.text
+        if not slash.is_command(text) or "\n" in text:
+            hint.display = False
+            return
+        typed, _, _ = text.strip()[1:].partition(" ")
+        matches = [c for c in slash.COMMANDS if c.name.startswith(typed.lower())]
+        if not matches:
+            hint.update(f"unknown command /{typed} — /help lists them")
+        elif len(matches) == 1 or " " in text:
+            c = matches[0]
+            hint.update(f"/{c.name}{' ' + c.argument if c.argument else ''} — {c.help}  (→ completes)")
+        else:
+            hint.update("  ".join(f"/{c.name}" for c in matches) + "  (→ completes)")
+        hint.display = True
+
+    async def run_slash(self, text: str) -> None:
+        """Run one slash command typed in the prompt (see :mod:`llmchat.tui.slash`)."""
+        name, argument = slash.parse(text)
+        if name == "new":
+            await self.action_new_conversation()
+        elif name == "model":
+            if argument:
+                self.action_switch_model(argument)
+            else:
+                self.choose_model()
+        elif name == "provider":
+            if argument:
+                self.action_switch_provider(argument)
+            else:
+                await self.choose_provider()
+        elif name == "system":
+            if argument:
+                self.set_system(argument)
+            else:
+                self.action_set_system_prompt()
+        elif name == "retry":
+            await self.action_retry()
+        elif name == "continue":
+            self.post_message(PromptInput.Submitted(self.query_one(PromptInput), CONTINUE_PROMPT))
+        elif name == "edit":
+            await self.action_edit_last()
+        elif name == "copy":
+            self.copy_from_last(argument)
+        elif name == "export":
+            self.action_export()
+        elif name == "theme":
+            if not argument:
+                self.app.search_themes()
+            elif argument in self.app.available_themes:
+                self.app.theme = argument
+                self.notify(f"Theme: {argument}", title="Theme", timeout=3, markup=False)
+            else:
+                self.notify(f"Unknown theme {argument!r}. Known: {', '.join(sorted(self.app.available_themes))}",
+                            title="Theme", severity="warning", markup=False)
+        elif name == "help":
+            self.notify(slash.help_text(), title="Slash commands", timeout=15, markup=False)
+        else:
+            self.notify(f"Unknown command /{name}. Type /help for the list.", title="Command",
+                        severity="warning", markup=False)
+
+    def last_answer(self) -> str | None:
+        """The text of the newest assistant reply that has any, or None."""
+        for message in reversed(self.conversation.messages):
+            if message.role == "assistant" and message.content.strip():
+                return message.content
+        return None
+
+    def action_copy_last(self) -> None:
+        """Copy the last answer to the clipboard (Textual's OSC 52: works over SSH)."""
+        self.copy_from_last("")
+
+    def copy_from_last(self, argument: str) -> None:
+        """``/copy``: the last answer; ``/copy N`` or ``/copy code N``: its code block N.
+
+        What is copied is the Markdown source as shown: control characters appear as visible
+        stand-ins (:func:`llmchat.safety.terminal_safe`), so a paste cannot carry escapes.
+        """
+        answer = self.last_answer()
+        if answer is None:
+            self.notify("There is no answer to copy yet.", title="Copy", markup=False)
+            return
+        text = terminal_safe(answer)
+        words = argument.lower().split()
+        if words and words[0] == "code":
+            words = words[1:] or ["1"]
+        if words:
+            if len(words) != 1 or not words[0].isdigit():
+                self.notify("Usage: /copy, /copy N or /copy code N (N: the code block's number).",
+                            title="Copy", severity="warning", markup=False)
+                return
+            copy_code_block(self, code_blocks(text), int(words[0]))
+            return
+        self.app.copy_to_clipboard(text)
+        self.notify(f"Copied the last answer ({len(text):,} characters).", title="Copy", timeout=3,
+                    markup=False)
+
+    def conversation_markdown(self) -> str:
+        """The conversation as Markdown: the system prompt, then one section per message."""
+        return "".join(self._markdown_parts(self.conversation.messages)).rstrip() + "\n"
+
+    def _markdown_parts(self, messages: list[Message]) -> Iterator[str]:
+        """The export's text in pieces: a header, then one piece per message."""
+        lines = ["# llmchat conversation", "", f"- Provider: {self.provider.name}", f"- Model: {self.model}",
+                 f"- Exported: {datetime.now().isoformat(timespec='seconds')}", ""]
+        if self.conversation.system:
+            lines += ["## System", "", self.conversation.system, ""]
+        yield "\n".join(lines) + "\n"
+        titles = {"user": "You", "assistant": "Assistant", "tool": "Tool result"}
+        for message in messages:
+            lines = [f"## {titles.get(message.role, message.role)}", ""]
+            if message.content:
+                lines += [message.content, ""]
+            for call in message.tool_calls:
+                lines += [f"Tool call: `{call.name}`", "", "```json", str(call.arguments), "```", ""]
+            if message.role == "assistant" and message.finish_reason not in (None, "stop", "tool_calls"):
+                lines += [f"*({message.finish_reason})*", ""]
+            yield "\n".join(lines) + "\n"
+
+    def action_export(self) -> None:
+        """Write the conversation as Markdown to ``llmchat-<id or time>.md`` in the working
+        directory, in a worker (:meth:`export_conversation`); notify the path."""
+        if not self.conversation.messages:
+            self.notify("Nothing to export yet.", title="Export", markup=False)
+            return
+        self.export_conversation()
+
+    @work(exclusive=True, group=EXPORT_GROUP, exit_on_error=False)
+    async def export_conversation(self) -> Path | None:
+        """Format the conversation as it is now, :data:`EXPORT_SLICE` messages between two
+        yields to the screen, write it from a thread and notify the path; a long one (from
+        :data:`EXPORT_NOTICE` messages) is announced with its count first.
+
+        Returns:
+            The file written, or None when it could not be written (the error is notified).
+        """
+        messages = list(self.conversation.messages)
+        stem = self.recorder.conversation_id or datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = Path.cwd() / f"llmchat-{stem}.md"
+        count = f"{len(messages):,} message{'s' if len(messages) != 1 else ''}"
+        if len(messages) >= EXPORT_NOTICE:
+            self.notify(f"Exporting {count}…", title="Export", timeout=4, markup=False)
+        parts: list[str] = []
+        for index, part in enumerate(self._markdown_parts(messages)):
+            parts.append(part)
+            if index % EXPORT_SLICE == 0:
+                await asyncio.sleep(0)
+        text = "".join(parts).rstrip() + "\n"
+        try:
+            await asyncio.to_thread(path.write_text, text, encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"Could not write {path}: {exc.strerror or exc}", title="Export", severity="error",
+                        markup=False)
+            return None
+        self.notify(f"Exported {count} to {path}", title="Export", timeout=6, markup=False)
+        return path
+
+    def action_switch_model(self, name: str) -> None:
+        """Use model `name` from the next request on (same provider and conversation)."""
+        name = name.strip()
+        if not name:
+            self.notify("Usage: /model NAME", title="Model", markup=False)
+            return
+        self.model = name
+        self.query_one(Sidebar).model = name
+        self.recorder.open(self.recorder.conversation_id, self.provider.name, name, self.conversation.system)
+        self.notify(f"Model: {name}", title="Model", timeout=3, markup=False)
+
+    @work(exclusive=True, group="models", exit_on_error=False)
+    async def choose_model(self) -> None:
+        """Offer the provider's models in the command palette; if they cannot be listed, say
+        why and ask for a name instead."""
+        try:
+            names = await self.provider.list_models()
+        except Exception as exc:  # noqa: BLE001 - any failure is reported, then a name is asked for
+            reason = exc.describe() if isinstance(exc, ProviderError) else f"{type(exc).__name__}: {exc}"
+            self.notify(f"Could not list the models: {reason}", title="Model", severity="warning",
+                        markup=False)
+            self.app.push_screen(TextPromptScreen("Model name", self.model),
+                                 lambda name: self.action_switch_model(name) if name else None)
+            return
+        if not names:
+            self.notify("The provider lists no models.", title="Model", severity="warning", markup=False)
+            return
+        await self.app.search_commands(
+            [(name, partial(self.action_switch_model, name), "current" if name == self.model else None)
+             for name in names],
+            placeholder="Switch model…",
+        )
+
+    def action_switch_provider(self, name: str) -> None:
+        """Use provider or profile `name` (and its default model) from the next request on."""
+        from llmchat.errors import ConfigError
+        from llmchat.tui.app import LlmChatApp
+
+        app = self.app
+        assert isinstance(app, LlmChatApp)
+        try:
+            provider, model = app.make_provider(name)
+        except ConfigError as exc:
+            self.notify(str(exc), title="Provider", severity="error", markup=False)
+            return
+        self.provider, self.model = provider, model
+        sidebar = self.query_one(Sidebar)
+        sidebar.provider, sidebar.model = provider.name, model
+        self.notify(f"{provider.name} · {model}", title="Provider", timeout=3, markup=False)
+
+    async def choose_provider(self) -> None:
+        """Offer the built-in providers and the config file's profiles in the palette."""
+        from llmchat.config import BUILTIN_PROFILES
+        from llmchat.tui.app import LlmChatApp
+
+        app = self.app
+        assert isinstance(app, LlmChatApp)
+        names = sorted({*BUILTIN_PROFILES, *app.settings.profiles})
+        await app.search_commands(
+            [(name, partial(self.action_switch_provider, name),
+              "current" if name == self.provider.name else None) for name in names],
+            placeholder="Switch provider…",
+        )
+
+    def set_system(self, text: str | None) -> None:
+        """Use `text` as the system prompt from the next request on (blank: none)."""
+        system = (text or "").strip() or None
+        self.conversation.system = system
+        self.recorder.open(self.recorder.conversation_id, self.provider.name, self.model, system)
+        self.notify("System prompt set." if system else "System prompt cleared.", title="System prompt",
+                    timeout=3, markup=False)
+
+    def action_set_system_prompt(self) -> None:
+        """Edit the system prompt in a small dialog."""
+        def chosen(text: str | None) -> None:
+            if text is not None:
+                self.set_system(text)
+
+        self.app.push_screen(TextPromptScreen("System prompt (empty: none)", self.conversation.system or ""),
+                             chosen)
+
+    async def _drop_after_last_user(self) -> int | None:
+        """Remove every message after the last user message (from the conversation, the
+        history and the transcript). Returns the index of that user message, or None when there is none."""
+        messages = self.conversation.messages
+        index = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None)
+        if index is None:
+            return None
+        self.recorder.forget(messages[index + 1:])  # continuing it later sends what is shown
+        del messages[index + 1:]
+        views = [v for v in self.query_one(Transcript).query(MessageView)]
+        users = [i for i, v in enumerate(views) if v.role == "user"]
+        if users:
+            last_user_view = views[users[-1]]
+            transcript = self.query_one(Transcript)
+            after = transcript.children[transcript.children.index(last_user_view) + 1:]
+            for widget in list(after):
+                await widget.remove()
+        return index
+
+    async def action_retry(self) -> None:
+        """Regenerate the last answer: drop it and stream a new one to the same conversation."""
+        if self.streaming or self.queue:
+            self.notify("A reply is still streaming: press Escape to stop it first.", timeout=3)
+            return
+        if await self._drop_after_last_user() is None:
+            self.notify("There is no message to answer again.", title="Retry", markup=False)
+            return
+        view = await self.query_one(Transcript).add_message("assistant")
+        self.query_one(Transcript).anchor()
+        self.start_reply(view)
+
+    async def action_edit_last(self) -> None:
+        """Put the last user message back in the prompt; drop it and its answer."""
+        if self.streaming or self.queue:
+            self.notify("A reply is still streaming: press Escape to stop it first.", timeout=3)
+            return
+        index = await self._drop_after_last_user()
+        if index is None:
+            self.notify("There is no message to edit.", title="Edit", markup=False)
+            return
+        message = self.conversation.messages.pop(index)
+        self.recorder.forget([message])
+        users = [v for v in self.query_one(Transcript).query(MessageView) if v.role == "user"]
+        if users:
+            await users[-1].remove()
+        prompt = self.query_one(PromptInput)
+        prompt.load_text(message.content)
+        prompt.move_cursor(prompt.document.end)
+        prompt.focus()
