@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from llmchat.chat.models import Message, ToolCall
 from llmchat.providers.errors import ProviderError, StreamInterrupted
@@ -26,6 +26,7 @@ from llmchat.providers.events import (
     RefusalDelta,
     Retrying,
     StreamEvent,
+    ThinkingBlock,
     ToolCallDelta,
     Usage,
 )
@@ -41,7 +42,7 @@ TextPolicy = Literal["keep", "until_taken", "drop"]
 - ``"drop"``: none of it (the caller showed it and needs it no more: ``ask`` to a pipe
   without history).
 
-Counts, usage, finish reason, tool calls, refusal and timings are always kept.
+Counts, usage, finish reason, tool calls, refusal, thinking blocks and timings are always kept.
 """
 
 
@@ -86,6 +87,9 @@ class Accumulator:
         self._reasoning = _Text(text)
         self._refusal: list[str] = []
         self._tools: dict[int, list[str]] = {}  # index -> [id, name, arguments...]
+        self.thinking_blocks: list[dict[str, Any]] = []
+        """The provider's reasoning blocks to send back (ThinkingBlock events), in order;
+        :meth:`message` gives them only to a reply with tool calls."""
         self.deltas = 0
         """Content, reasoning and tool-call deltas received."""
         self.usage: Usage | None = None
@@ -122,6 +126,9 @@ class Accumulator:
             self._refusal.append(event.text)
         elif isinstance(event, Usage):
             self.usage = event
+            return
+        elif isinstance(event, ThinkingBlock):  # its text came as ReasoningDelta events
+            self.thinking_blocks.append(event.block)
             return
         elif isinstance(event, Retrying):
             self.retry, self._retry_at = event, self._clock()
@@ -250,6 +257,9 @@ class Accumulator:
             error=self.error,
             ttft=self._since_start(self.first_token_at),
             duration=self._since_start(self.ended_at),
+            # only a turn continued with tool results needs them back: a reply without
+            # calls ends its turn, so its blocks (its reasoning text again) are not kept
+            thinking_blocks=list(self.thinking_blocks) if self._tools else [],
         )
 
     def stats(self) -> ReplyStats:

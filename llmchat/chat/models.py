@@ -53,6 +53,17 @@ class Message:
     """The model that wrote this reply, when known."""
     created_at: datetime | None = None
     """When the message was stored (UTC); None until it is saved."""
+    thinking_blocks: list[dict[str, Any]] = field(default_factory=list)
+    """Provider-specific and opaque: the reply's reasoning blocks that the provider wants back
+    unchanged when the turn goes on with tool results (Anthropic's ``thinking`` blocks with
+    their signature, ``redacted_thinking`` blocks with their data, in order). Sent as the
+    wire message's ``thinking_blocks``, which only the Anthropic provider reads (the others
+    drop it). Kept in memory only, not by :mod:`llmchat.store`: a resumed conversation goes on
+    with a new user turn, for which the API does not need earlier turns' blocks."""
+    is_error: bool = False
+    """For a "tool" message: the call failed (error, denied, timed out, not run). Sent as
+    the wire message's ``is_error`` (only when True), which only the Anthropic provider reads
+    (``tool_result.is_error``); the text says what went wrong for every provider."""
 
     def to_wire(self, tool_calls: Sequence[ToolCall] | None = None) -> dict[str, Any]:
         """This message in Chat Completions shape (``{"role": ..., "content": ...}``).
@@ -62,13 +73,19 @@ class Message:
         no text, as the Chat Completions API returns it; a ``tool`` message gets
         ``tool_call_id``. The providers translate this shape into their own.
 
+        Two keys outside Chat Completions, for the Anthropic provider only (the others leave
+        them out, see :data:`llmchat.providers.anthropic.WIRE_EXTENSIONS`): an assistant
+        message with :attr:`thinking_blocks` gets ``thinking_blocks`` (the same list, not
+        copied), a failed tool message gets ``"is_error": True``.
+
         Args:
             tool_calls: the calls to send instead of :attr:`tool_calls` (the conversation
                 leaves out calls that were never answered).
         """
         calls = self.tool_calls if tool_calls is None else tool_calls
+        wire: dict[str, Any]
         if self.role == "assistant" and calls:
-            return {
+            wire = {
                 "role": "assistant",
                 "content": self.content or None,
                 "tool_calls": [
@@ -80,9 +97,16 @@ class Message:
                     for call in calls
                 ],
             }
-        if self.role == "tool":
-            return {"role": "tool", "tool_call_id": self.tool_call_id or "", "content": self.content}
-        return {"role": self.role, "content": self.content}
+        elif self.role == "tool":
+            wire = {"role": "tool", "tool_call_id": self.tool_call_id or "", "content": self.content}
+            if self.is_error:
+                wire["is_error"] = True
+            return wire
+        else:
+            wire = {"role": self.role, "content": self.content}
+        if self.role == "assistant" and self.thinking_blocks:
+            wire["thinking_blocks"] = self.thinking_blocks
+        return wire
 
 
 @dataclass(slots=True)

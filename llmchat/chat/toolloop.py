@@ -378,7 +378,7 @@ class ToolLoop:
         return message
 
     def _record_result(self, index: int, call: ToolCall, output: ToolOutput) -> ToolResult:
-        message = Message("tool", output.text, tool_call_id=call.id)
+        message = Message("tool", output.text, tool_call_id=call.id, is_error=output.is_error)
         self._add(message)
         self._unanswered = [c for c in self._unanswered if c is not call]
         return ToolResult(self.round, index, call, output, message)

@@ -14,6 +14,7 @@ from llmchat.providers.events import (
     RefusalDelta,
     Retrying,
     StreamEvent,
+    ThinkingBlock,
     ToolCallDelta,
     Usage,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "StreamPolicy",
     "RefusalDelta",
     "StreamEvent",
+    "ThinkingBlock",
     "ToolCallDelta",
     "Usage",
     "create_provider",

@@ -8,7 +8,15 @@ follow "Errors" (https://docs.anthropic.com/en/api/errors): ``{"type": "error", 
 {"type": ..., "message": ...}}``, also sent as an in-band ``error`` event mid-stream.
 
 Requests are built from Chat Completions shaped messages (see :mod:`llmchat.providers.base`);
-:func:`convert_messages` and :func:`convert_tools` do the translation.
+:func:`convert_messages` and :func:`convert_tools` do the translation. Two keys of those
+messages are read by this provider only (:data:`WIRE_EXTENSIONS`; the others drop them):
+an assistant message's ``thinking_blocks`` and a tool message's ``is_error``.
+
+Extended thinking with tools follows "Building with extended thinking", "Extended thinking
+with tool use" / "Preserving thinking blocks": the assistant turn that called the tools is
+sent back with its ``thinking`` blocks (with ``signature``, which arrives as a
+``signature_delta`` just before ``content_block_stop``) and ``redacted_thinking`` blocks (with
+``data``) unchanged, in their order, before its text and ``tool_use`` blocks.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from typing import Any, NoReturn
 import httpx
 
 from llmchat import __version__
-from llmchat.providers.base import ChatRequest
+from llmchat.providers.base import WIRE_EXTENSIONS, ChatRequest
 from llmchat.providers.errors import (
     ServerError,
     StreamInterrupted,
@@ -32,6 +40,7 @@ from llmchat.providers.events import (
     FinishReason,
     ReasoningDelta,
     StreamEvent,
+    ThinkingBlock,
     ToolCallDelta,
     Usage,
 )
@@ -79,6 +88,7 @@ _MAPPED = frozenset(
 )
 
 
+
 def normalize_stop_reason(raw: str) -> FinishReason:
     """Map a Messages API ``stop_reason`` to a normalized finish reason (unknown -> "stop")."""
     return _STOP_REASONS.get(raw, "stop")
@@ -87,23 +97,34 @@ def normalize_stop_reason(raw: str) -> FinishReason:
 # --- request -----------------------------------------------------------------------------
 
 
-def convert_messages(messages: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+def convert_messages(
+    messages: Sequence[Mapping[str, Any]], *, replay_thinking: bool = True
+) -> tuple[list[dict[str, Any]], str]:
     """Translate Chat Completions messages to Messages API ``messages``.
 
     Follows the Messages API input rules: roles alternate ``user`` / ``assistant`` (runs of
     the same role are merged into one message), ``tool`` results become ``tool_result``
-    blocks of a user message, assistant ``tool_calls`` become ``tool_use`` blocks, and
-    empty text blocks (which the API rejects) are left out, so an assistant message with no
-    text and no tool calls disappears.
+    blocks of a user message (with ``is_error: true`` when the message says so), assistant
+    ``tool_calls`` become ``tool_use`` blocks, and empty text blocks (which the API rejects)
+    are left out, so an assistant message with no text and no tool calls disappears.
+
+    An assistant message's ``thinking_blocks`` (see :data:`WIRE_EXTENSIONS`) are put first in
+    its content, unchanged and in order, when it belongs to the turn still in progress: the
+    assistant messages after the last user message with no tool result in it, which is what
+    the API requires to continue a turn with tool results. Earlier turns' blocks are left
+    out: the API ignores them and they would only lengthen the request.
 
     Args:
         messages: Chat Completions shaped messages, oldest first.
+        replay_thinking: False leaves every thinking block out (the request disables
+            thinking, and the API rejects thinking blocks in the last assistant turn then).
 
     Returns:
         The converted messages, and the text of any ``system`` / ``developer`` messages
         found among them (joined by blank lines; "" when none), for the ``system`` field.
     """
     out: list[dict[str, Any]] = []
+    thinking: list[list[dict[str, Any]]] = []  # per message of `out`: blocks to put first
     system: list[str] = []
     for message in messages:
         role = message.get("role")
@@ -112,16 +133,22 @@ def convert_messages(messages: Sequence[Mapping[str, Any]]) -> tuple[list[dict[s
             if text:
                 system.append(text)
             continue
+        replay: list[dict[str, Any]] = []
         if role == "tool":
-            blocks: list[dict[str, Any]] = [
-                {
-                    "type": "tool_result",
-                    "tool_use_id": str(message.get("tool_call_id") or ""),
-                    "content": _tool_result_content(message.get("content")),
-                }
-            ]
+            result: dict[str, Any] = {
+                "type": "tool_result",
+                "tool_use_id": str(message.get("tool_call_id") or ""),
+                "content": _tool_result_content(message.get("content")),
+            }
+            if message.get("is_error"):
+                result["is_error"] = True
+            blocks: list[dict[str, Any]] = [result]
             role = "user"
         elif role == "assistant":
+            if replay_thinking:
+                replay = [
+                    dict(b) for b in message.get("thinking_blocks") or () if _replayable(b)
+                ]
             blocks = _content_blocks(message.get("content"))
             for call in message.get("tool_calls") or ():
                 function = call.get("function") or {}
@@ -140,8 +167,18 @@ def convert_messages(messages: Sequence[Mapping[str, Any]]) -> tuple[list[dict[s
             continue
         if out and out[-1]["role"] == role:
             out[-1]["content"].extend(blocks)
+            thinking[-1].extend(replay)
         else:
             out.append({"role": role, "content": blocks})
+            thinking.append(replay)
+    turn = 0  # where the turn in progress starts: after the last user message of its own
+    for i, message in enumerate(out):
+        if message["role"] == "user" and not any(
+            b.get("type") == "tool_result" for b in message["content"]
+        ):
+            turn = i + 1
+    for message, replay in zip(out[turn:], thinking[turn:]):
+        message["content"][:0] = replay
     for message in out:  # a lone text block is sent as a plain string, as the docs show
         content = message["content"]
         if len(content) == 1 and content[0]["type"] == "text":
@@ -220,6 +257,17 @@ def _tool_result_content(content: Any) -> Any:
     return _content_blocks(content)
 
 
+def _replayable(block: Any) -> bool:
+    """True for a thinking block that can be sent back: ``thinking`` with a signature, or
+    ``redacted_thinking`` with its data."""
+    if not isinstance(block, Mapping):
+        return False
+    kind = block.get("type")
+    if kind == "thinking":
+        return bool(block.get("signature"))
+    return kind == "redacted_thinking" and bool(block.get("data"))
+
+
 def _arguments_object(arguments: Any) -> dict[str, Any]:
     """A tool call's JSON arguments as the object ``tool_use.input`` requires ({} if invalid)."""
     if isinstance(arguments, Mapping):
@@ -238,7 +286,10 @@ class EventParser:
     """Turns Messages API SSE events into stream events; keeps the stop reason and usage.
 
     Usage and the stop reason are held back and given by :meth:`end`, so a stream always
-    ends ``..., Usage, Finish``; ``message_stop`` sets :attr:`done`.
+    ends ``..., Usage, Finish``; ``message_stop`` sets :attr:`done`. A ``thinking`` block is
+    streamed as ReasoningDelta events and, at its ``content_block_stop``, given whole with
+    its signature as a :class:`~llmchat.providers.events.ThinkingBlock`; so is a
+    ``redacted_thinking`` block (with its ``data``, nothing to show).
     """
 
     def __init__(self, provider: str) -> None:
@@ -248,6 +299,8 @@ class EventParser:
         """True once ``message_stop`` arrived."""
         self._usage: dict[str, int] = {}
         self._tool_blocks: dict[int, tuple[dict[str, Any], bool]] = {}  # index -> (block, got args)
+        # index -> (block, thinking pieces, signature pieces) of open thinking blocks
+        self._thinking: dict[int, tuple[dict[str, Any], list[str], list[str]]] = {}
         self._handlers: dict[str, Callable[[Mapping[str, Any]], list[StreamEvent]]] = {
             "message_start": self._on_message_start,
             "content_block_start": self._on_content_block_start,
@@ -305,12 +358,14 @@ class EventParser:
         kind = block.get("type")
         if kind == "text" and block.get("text"):
             return [ContentDelta(str(block["text"]))]
-        if kind == "thinking" and block.get("thinking"):
-            return [ReasoningDelta(str(block["thinking"]))]
+        if kind in ("thinking", "redacted_thinking"):
+            text = str(block.get("thinking") or "") if kind == "thinking" else ""
+            self._thinking[index] = (dict(block), [text], [str(block.get("signature") or "")])
+            return [ReasoningDelta(text)] if text else []
         if kind == "tool_use":
             self._tool_blocks[index] = (dict(block), False)
             return [ToolCallDelta(index, str(block.get("id", "")), str(block.get("name", "")), "")]
-        return []  # redacted_thinking, server tool blocks: nothing to show
+        return []  # server tool blocks: nothing to show
 
     def _on_content_block_delta(self, data: Mapping[str, Any]) -> list[StreamEvent]:
         index = int(data.get("index", 0))
@@ -319,17 +374,29 @@ class EventParser:
         if kind == "text_delta" and delta.get("text"):
             return [ContentDelta(str(delta["text"]))]
         if kind == "thinking_delta" and delta.get("thinking"):
-            return [ReasoningDelta(str(delta["thinking"]))]
+            text = str(delta["thinking"])
+            if index in self._thinking:
+                self._thinking[index][1].append(text)
+            return [ReasoningDelta(text)]
+        if kind == "signature_delta" and index in self._thinking:
+            self._thinking[index][2].append(str(delta.get("signature") or ""))
+            return []
         if kind == "input_json_delta" and index in self._tool_blocks:
             fragment = str(delta.get("partial_json") or "")
             if not fragment:
                 return []
             self._tool_blocks[index] = (self._tool_blocks[index][0], True)
             return [ToolCallDelta(index, None, None, fragment)]
-        return []  # signature_delta, citations_delta
+        return []  # citations_delta
 
     def _on_content_block_stop(self, data: Mapping[str, Any]) -> list[StreamEvent]:
         index = int(data.get("index", 0))
+        if index in self._thinking:
+            thought, texts, signatures = self._thinking.pop(index)
+            if thought.get("type") == "thinking":
+                thought["thinking"] = "".join(texts)
+                thought["signature"] = "".join(signatures)
+            return [ThinkingBlock(thought)] if _replayable(thought) else []
         block, got_arguments = self._tool_blocks.pop(index, ({}, True))
         if got_arguments:
             return []
@@ -400,6 +467,7 @@ class EventParser:
                 out.append(ToolCallDelta(index, block.get("id"), block.get("name"), arguments))
             else:
                 out += self._on_content_block_start({"index": index, "content_block": block})
+                out += self._on_content_block_stop({"index": index})
         self.done = True
         return out
 
@@ -464,10 +532,15 @@ class AnthropicProvider:
         (int) becomes ``thinking: {"type": "enabled", "budget_tokens": N}`` (and, when
         ``max_tokens`` was not given, raises it above the budget as the API requires);
         ``tool_choice`` is translated; Chat Completions-only options are dropped; anything
-        else is passed through as-is.
+        else is passed through as-is (e.g. ``thinking: {"type": "adaptive"}``).
+
+        Thinking blocks of the turn in progress are sent back (see :func:`convert_messages`)
+        unless the request disables thinking (a ``thinking`` option of type "disabled").
         """
         options = request.options
-        messages, extra_system = convert_messages(request.messages)
+        thinking_option = options.get("thinking")
+        disabled = isinstance(thinking_option, Mapping) and thinking_option.get("type") == "disabled"
+        messages, extra_system = convert_messages(request.messages, replay_thinking=not disabled)
         system = "\n\n".join(s for s in (request.system, extra_system) if s)
         explicit_max = options.get("max_tokens", options.get("max_completion_tokens"))
         max_tokens = int(explicit_max) if explicit_max is not None else self.default_max_tokens

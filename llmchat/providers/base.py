@@ -12,6 +12,17 @@ WireMessage = Mapping[str, Any]
 """One message in Chat Completions shape: ``{"role": "user"|"assistant"|"tool", "content": str, ...}``."""
 
 
+WIRE_EXTENSIONS = frozenset({"thinking_blocks", "is_error"})
+"""Keys llmchat adds to Chat Completions shaped messages for the Anthropic provider alone;
+every other provider leaves them out of its request (OpenAI-compatible servers may reject unknown keys).
+
+- ``thinking_blocks`` (assistant): Anthropic's own ``thinking`` / ``redacted_thinking`` block
+  dicts of that reply, in order, opaque (see :class:`~llmchat.providers.events.ThinkingBlock`).
+- ``is_error`` (tool): ``True`` when the call failed (denied, error, timeout, not run); sent
+  as ``tool_result.is_error``.
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
     """A provider-neutral chat request.

@@ -9,7 +9,7 @@ before it. Errors are not events: they are raised as :class:`~llmchat.providers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error", "cancelled"]
 """Normalized finish reasons; `cancelled` is set by the client (Escape / Ctrl-C)."""
@@ -29,6 +29,20 @@ class ReasoningDelta:
     """A piece of the model's reasoning ("thinking") text, shown apart from the answer."""
 
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingBlock:
+    """A finished reasoning block that the provider wants back, unchanged, when the reply is
+    continued (its tool calls answered): Anthropic's ``{"type": "thinking", "thinking",
+    "signature"}`` or ``{"type": "redacted_thinking", "data"}``.
+
+    `block` is the provider's own block, opaque to everything but that provider: its text was
+    already streamed as :class:`ReasoningDelta` events (a redacted block has none to show).
+    Only blocks that can be sent back are given (a thinking block with its signature).
+    """
+
+    block: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,5 +102,14 @@ class Retrying:
     error: str
 
 
-StreamEvent = ContentDelta | ReasoningDelta | RefusalDelta | ToolCallDelta | Usage | Finish | Retrying
+StreamEvent = (
+    ContentDelta
+    | ReasoningDelta
+    | ThinkingBlock
+    | RefusalDelta
+    | ToolCallDelta
+    | Usage
+    | Finish
+    | Retrying
+)
 """Everything a provider stream can yield."""

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from llmchat import __version__
-from llmchat.providers.base import ChatRequest
+from llmchat.providers.base import WIRE_EXTENSIONS, ChatRequest
 from llmchat.providers.errors import (
     ServerError,
     StreamInterrupted,
@@ -80,14 +80,15 @@ def convert_messages(
     The system prompt becomes the first ``{"role": "system"}`` message; assistant
     ``tool_calls`` take Ollama's ``{"function": {"name", "arguments": <object>}}`` shape;
     a ``tool`` message gets ``tool_name`` (looked up from the assistant call with the same
-    id) when it has none; list content is flattened to text plus base64 ``images``.
+    id) when it has none; list content is flattened to text plus base64 ``images``; the
+    Anthropic-only keys (:data:`~llmchat.providers.base.WIRE_EXTENSIONS`) are left out.
     """
     out: list[dict[str, Any]] = []
     if system:
         out.append({"role": "system", "content": system})
     names: dict[str, str] = {}
     for message in messages:
-        converted = dict(message)
+        converted = {k: v for k, v in message.items() if k not in WIRE_EXTENSIONS}
         content = message.get("content")
         if isinstance(content, list):
             converted["content"], images = _flatten(content)

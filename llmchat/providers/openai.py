@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from llmchat import __version__
-from llmchat.providers.base import ChatRequest
+from llmchat.providers.base import WIRE_EXTENSIONS, ChatRequest
 from llmchat.providers.errors import (
     ServerError,
     StreamInterrupted,
@@ -258,7 +258,9 @@ class OpenAIProvider:
         Neutral options map onto Chat Completions fields: ``max_tokens`` (sent as
         ``max_completion_tokens`` to api.openai.com, which deprecated the old name),
         ``temperature``, ``top_p``, ``stop``, ``seed``, ``reasoning_effort``; ``top_k`` only
-        to other servers (OpenAI rejects it); ``thinking_budget`` is Anthropic's and dropped.
+        to other servers (OpenAI rejects it); ``thinking_budget`` is Anthropic's and dropped,
+        and so are the Anthropic-only message keys (``thinking_blocks``, ``is_error``: see
+        :data:`~llmchat.providers.base.WIRE_EXTENSIONS`).
         """
         body: dict[str, Any] = {"model": request.model}
         if request.prompt is not None:
@@ -267,7 +269,9 @@ class OpenAIProvider:
             messages: list[Any] = []
             if request.system:
                 messages.append({"role": "system", "content": request.system})
-            messages.extend(dict(m) for m in request.messages)
+            messages.extend(
+                {k: v for k, v in m.items() if k not in WIRE_EXTENSIONS} for m in request.messages
+            )
             body["messages"] = messages
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}

@@ -12,6 +12,7 @@ from llmchat.providers.events import (
     Finish,
     ReasoningDelta,
     RefusalDelta,
+    ThinkingBlock,
     ToolCallDelta,
     Usage,
 )
@@ -350,3 +351,35 @@ def test_retrying_is_a_state_while_its_wait_runs_and_not_a_token() -> None:
     assert accumulator.state == "waiting" and accumulator.stats().retry is None
     accumulator.add(ContentDelta("hi"))
     assert accumulator.state == "streaming" and accumulator.message().ttft == 2.5
+
+
+SIGNED = {"type": "thinking", "thinking": "Call it.", "signature": "EuYBCkQ"}
+REDACTED = {"type": "redacted_thinking", "data": "EmwKAhgB"}
+
+
+@pytest.mark.parametrize("policy", ["keep", "until_taken", "drop"])
+def test_thinking_blocks_are_kept_in_order_for_a_reply_with_tool_calls(
+    clock: FakeClock, policy: str
+) -> None:
+    acc = Accumulator(clock=clock, text=policy)  # type: ignore[arg-type]
+    acc.start()
+    clock.advance(1.0)
+    acc.add(ThinkingBlock(REDACTED))  # nothing to show: neither a token nor a delta
+    assert (acc.first_token_at, acc.deltas) == (None, 0)
+    acc.add(ReasoningDelta("Call it."))
+    acc.add(ThinkingBlock(SIGNED))
+    acc.add(ToolCallDelta(0, "toolu_1", "weather", "{}"))
+    acc.add(Finish("tool_calls", "tool_use"))
+    message = acc.message(text=False)
+    assert message.thinking_blocks == [REDACTED, SIGNED]  # whatever the text policy
+    assert acc.deltas == 2 and message.ttft == 1.0
+    assert message.to_wire()["thinking_blocks"] == [REDACTED, SIGNED]
+
+
+def test_a_reply_without_tool_calls_ends_its_turn_and_keeps_no_blocks(acc: Accumulator) -> None:
+    acc.start()
+    for event in (ReasoningDelta("Call it."), ThinkingBlock(SIGNED), ContentDelta("Hi"), Finish("stop")):
+        acc.add(event)
+    message = acc.message()
+    assert message.reasoning == "Call it." and message.thinking_blocks == []
+    assert message.to_wire() == {"role": "assistant", "content": "Hi"}

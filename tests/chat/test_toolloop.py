@@ -186,7 +186,9 @@ class AnthropicWire:
                    for c in calls]
         assert messages[1] == {"role": "assistant", "content": blocks}
         assert messages[2] == {"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": c.id, "content": r} for c, r in zip(calls, results)
+            {"type": "tool_result", "tool_use_id": c.id, "content": r}
+            | ({"is_error": True} if r.startswith("Error:") else {})  # a failed call
+            for c, r in zip(calls, results)
         ]}
         assert len(messages) == 3
 
@@ -644,6 +646,12 @@ def test_to_wire_carries_tool_calls_and_results() -> None:
     assert Message("tool", "sunny", tool_call_id="c1").to_wire() == {
         "role": "tool", "tool_call_id": "c1", "content": "sunny"}
     assert Message("user", "hi").to_wire() == {"role": "user", "content": "hi"}
+    assert Message("tool", "Error: x", tool_call_id="c1", is_error=True).to_wire() == {
+        "role": "tool", "tool_call_id": "c1", "content": "Error: x", "is_error": True}
+    block = {"type": "redacted_thinking", "data": "EmwK"}
+    assert Message("assistant", "", tool_calls=[call], thinking_blocks=[block]).to_wire()[
+        "thinking_blocks"] == [block]
+    assert "thinking_blocks" not in Message("user", "hi", thinking_blocks=[block]).to_wire()
 
 
 def test_wire_messages_pair_calls_with_results() -> None:

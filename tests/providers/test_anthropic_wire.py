@@ -36,6 +36,7 @@ from llmchat.providers.events import (
     Finish,
     ReasoningDelta,
     StreamEvent,
+    ThinkingBlock,
     ToolCallDelta,
     Usage,
 )
@@ -440,6 +441,11 @@ async def test_thinking_block_then_text(server: LoopbackServer) -> None:
     assert await collect(server) == [
         ReasoningDelta("The user wants "),
         ReasoningDelta("a greeting."),
+        ThinkingBlock({
+            "type": "thinking",
+            "thinking": "The user wants a greeting.",
+            "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pk",
+        }),
         ContentDelta("Hi "),
         ContentDelta("there"),
         usage(40, 52),
@@ -447,7 +453,9 @@ async def test_thinking_block_then_text(server: LoopbackServer) -> None:
     ]
 
 
-async def test_redacted_thinking_citations_and_unknown_events_are_ignored(server: LoopbackServer) -> None:
+async def test_redacted_thinking_is_kept_citations_and_unknown_events_are_ignored(
+    server: LoopbackServer,
+) -> None:
     body = stream(
         message_start(),
         block_start(0, {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/LafPsn4a"}),
@@ -461,7 +469,12 @@ async def test_redacted_thinking_citations_and_unknown_events_are_ignored(server
         MESSAGE_STOP,
     )
     server.handler = reply_with(body)
-    assert await collect(server) == [ContentDelta("cited"), usage(25, 3), Finish("stop", "end_turn")]
+    assert await collect(server) == [
+        ThinkingBlock({"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/LafPsn4a"}),
+        ContentDelta("cited"),
+        usage(25, 3),
+        Finish("stop", "end_turn"),
+    ]
 
 
 async def test_two_tool_use_blocks_with_tiny_json_fragments(server: LoopbackServer) -> None:
@@ -584,6 +597,7 @@ async def test_non_streaming_json_message(server: LoopbackServer) -> None:
     )
     assert await collect(server) == [
         ReasoningDelta("hmm"),
+        ThinkingBlock({"type": "thinking", "thinking": "hmm", "signature": "sig"}),
         ContentDelta("Whole answer 世界"),
         ToolCallDelta(2, "toolu_9", "f", '{"x": 1}'),
         usage(5, 3),
