@@ -16,7 +16,8 @@ Printed, side by side: CPU time (time.process_time) in total, from the first tok
 screen is idle after the stream is stopped/finished, and per window of 1,000 tokens, first vs last.
 
 Then the final rendering of (b') (many passes: many cuts between blocks) is checked against a
-one-shot ``Markdown(full_text)``: both are shown in a 400-row terminal and scrolled page by page
+one-shot ``ChatMarkdown(full_text)`` (Textual's Markdown as llmchat renders with it: a code block
+without a language is plain text): both are shown in a 400-row terminal and scrolled page by page
 from the top to the bottom (the StreamingMarkdown mounts the chunks that come near, as when a user
 scrolls back); at each page the two apps' SVG screenshots (App.export_screenshot, a public API)
 must be identical strings: the same characters in the same colours and styles in every cell, so
@@ -47,6 +48,7 @@ from textual.pilot import Pilot, WaitForScreenTimeout
 from textual.widgets import Markdown
 
 from benchmarks.markdown_doc import markdown_reply
+from llmchat.tui.widgets.markdown_blocks import ChatMarkdown
 from llmchat.tui.widgets.stream_markdown import StreamingMarkdown
 
 WINDOW = 1000
@@ -164,7 +166,7 @@ async def page_screenshots(
 async def verify(tokens: list[str], size: tuple[int, int], pass_every: int) -> bool:
     """Stream into StreamingMarkdown, then compare its rendering with a one-shot Markdown, page by page."""
     text = "".join(tokens)
-    oneshot = RenderApp(Markdown(text), scrollbar=False)
+    oneshot = RenderApp(ChatMarkdown(text), scrollbar=False)
     async with oneshot.run_test(size=(size[0], PAGE)) as pilot:
         offsets, expected = await page_screenshots(oneshot, pilot, None)
     streamed = RenderApp(StreamingMarkdown(), scrollbar=False)

@@ -10,8 +10,11 @@ import signal
 from pathlib import Path
 
 import httpx
+from textual import events
 from textual.app import App
 from textual.binding import Binding
+from textual.errors import NoWidget
+from textual.geometry import Offset
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from llmchat import paths
@@ -25,6 +28,7 @@ from llmchat.tui.screens.chat import ChatScreen
 from llmchat.tui.screens.setup import SetupScreen
 from llmchat.tui.themes import load_themes
 from llmchat.tui.ui_state import read_ui_state, remember
+from llmchat.tui.widgets.transcript import Transcript
 
 
 class LlmChatApp(App[None]):
@@ -211,6 +215,39 @@ class LlmChatApp(App[None]):
             super()._fatal_error()
         finally:
             rich.traceback.Traceback = original  # type: ignore[misc]
+
+    async def on_event(self, event: events.Event) -> None:
+        """A vertical mouse wheel step over the transcript goes straight to the transcript.
+
+        Textual hands it to the widget under the pointer, from which it bubbles up, one message
+        queue per level, to the first widget that scrolls. Over a streaming reply that is a
+        dozen levels of Markdown widgets, each queue waiting behind the render work (wheel steps
+        took up to 0.7 s at 2,000 tokens/s), and a widget that the stream replaces before it
+        handles the step drops it. Nothing inside the transcript scrolls vertically itself.
+        """
+        if (
+            isinstance(event, (events.MouseScrollUp, events.MouseScrollDown))
+            and not event.is_forwarded
+            and not (event.shift or event.ctrl)
+        ):
+            transcript = self._transcript_at(event.x, event.y)
+            if transcript is not None and hasattr(event, "_set_forwarded"):
+                self.mouse_position = Offset(event.x, event.y)
+                event._set_forwarded()  # (so that it is not forwarded again if it bubbles back)
+                transcript.post_message(event)
+                return
+        await super().on_event(event)
+
+    def _transcript_at(self, x: int, y: int) -> Transcript | None:
+        """The transcript that the screen point (x, y) is over, if any."""
+        try:
+            widget, _ = self.get_widget_at(x, y)
+        except NoWidget:
+            return None
+        for node in widget.ancestors_with_self:
+            if isinstance(node, Transcript):
+                return node
+        return None
 
     async def on_unmount(self) -> None:
         gc.unfreeze()

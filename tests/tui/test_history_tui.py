@@ -15,6 +15,7 @@ from llmchat.tui.app import LlmChatApp
 from llmchat.tui.screens.chat import SHOWN_AT_OPEN
 from llmchat.tui.screens.history import HistoryScreen
 from llmchat.tui.widgets.message_view import MessageView
+from llmchat.tui.widgets.transcript import Transcript
 from tests.fakes import FakeProvider
 from tests.tui.helpers import SIZE, THEME_DIRS, chat_screen, fake_settings, send, wait_until
 
@@ -79,12 +80,49 @@ async def test_two_thousand_messages_open_fast_and_older_ones_load_on_demand(tmp
         started = time.monotonic()
         await screen.open_conversation(cid)
         elapsed = time.monotonic() - started
-        views = screen.query(MessageView)
-        assert len(views) == SHOWN_AT_OPEN and len(screen.conversation.messages) == 2000
+        views = list(screen.query(MessageView))
+        # The newest messages that fill the screen, not more; all 2,000 go with the next request.
+        assert 4 <= len(views) <= SHOWN_AT_OPEN and len(screen.conversation.messages) == 2000
+        assert views[-1].copy_text == "answer 999" and views[-2].copy_text == "question 999"
         assert elapsed < 5  # generous on a shared machine; the benchmark measures it properly
+        shown = len(views)
         screen.query_one("#load-earlier", Button).press()
-        await wait_until(pilot, lambda: len(screen.query(MessageView)) == 2 * SHOWN_AT_OPEN)
+        await wait_until(pilot, lambda: len(screen.query(MessageView)) > shown)
         await wait_until(pilot, lambda: bool(screen.query("#load-earlier")))
+        views = list(screen.query(MessageView))
+        assert [v.copy_text for v in views[-shown:]] == [v.copy_text for v in views[len(views) - shown:]]
+        first = 2000 - len(views)  # the earliest shown, by its index: the pages are contiguous
+        assert views[0].copy_text == (f"question {first // 2}" if first % 2 == 0 else f"answer {first // 2}")
+
+
+async def test_scrolling_up_loads_earlier_messages_without_moving_the_view(tmp_path: Path) -> None:
+    """Scrolling towards the top mounts the page before it above what is on screen; what the
+    user reads stays where it is (the scroll offset moves with it in the same layout)."""
+    db = tmp_path / "history.db"
+    with Store(db) as store:
+        cid = store.create_conversation("fake", "m", None)
+        for i in range(60):
+            store.add_message(cid, Message("user", f"question {i}"))
+            store.add_message(cid, Message("assistant", f"answer {i}\n\n- a list\n- of two\n", finish_reason="stop"))
+    app = app_with(FakeProvider(REPLY), db)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        await screen.open_conversation(cid)
+        await pilot.pause()
+        transcript = screen.query_one(Transcript)
+        reading = screen.query(MessageView).first()
+        mounted = len(screen.query(MessageView))
+        for _ in range(40):
+            y = reading.region.y
+            transcript.scroll_relative(y=-2, animate=False)
+            await pilot.pause()
+            await pilot.pause()
+            assert reading.region.y == y + 2, "the text jumped"
+            if len(screen.query(MessageView)) > mounted:
+                break
+        else:
+            raise AssertionError("scrolling up did not load earlier messages")
+        assert screen.query(MessageView).first().copy_text != reading.copy_text
 
 
 async def test_history_screen_opens_a_conversation(tmp_path: Path) -> None:

@@ -47,8 +47,9 @@ from llmchat.tui.widgets.tool_call_view import ToolCallView
 from llmchat.tui.widgets.transcript import Transcript
 
 SHOWN_AT_OPEN = 10
-"""Stored messages shown when a conversation opens (and per "Show earlier"): about a screenful,
-because mounting Markdown widgets costs several milliseconds each (benchmarks/tui_open.py)."""
+"""At most this many stored messages are mounted when a conversation opens (and per page of
+earlier ones): fewer when the newest already fill a screen, because mounting a message costs tens
+of milliseconds (benchmarks/tui_open.py)."""
 STREAM_GROUP = "stream"
 """Worker group of the reply stream; cancelling it stops the reply."""
 
@@ -385,15 +386,14 @@ class ChatScreen(ChatActions, Screen[None]):
         self.app.push_screen(HistoryScreen(self.store), chosen)
 
     async def open_conversation(self, ref: str) -> None:
-        """Continue a stored conversation: its newest messages are shown (older ones on
-        demand, so 2,000 messages open at once) and the whole of it is sent with the next
-        request."""
+        """Continue a stored conversation: the newest messages that fill the screen are shown
+        (older ones a page at a time as the user scrolls up, so 2,000 messages open at once)
+        and the whole of it is sent with the next request."""
         if self.store is None:
             return
         self.workers.cancel_group(self, STREAM_GROUP)
         try:
             summary, conversation = self.store.load_conversation(ref)
-            page = self.store.load_messages(summary.id, limit=SHOWN_AT_OPEN)
         except StoreError as exc:
             self.notify(str(exc), title="History", severity="error", markup=False)
             return
@@ -402,43 +402,54 @@ class ChatScreen(ChatActions, Screen[None]):
         self.accumulator = None
         self.query_one(Sidebar).stats = None
         transcript = self.query_one(Transcript)
-        await transcript.clear()
-        await self._show_page(page.messages, page.has_more, page.first_position)
+        with self.app.batch_update():  # one layout: the old messages go, the new ones come
+            await transcript.clear()
+            messages = conversation.messages
+            first = len(messages) - transcript.page_size(messages, limit=SHOWN_AT_OPEN)
+            await self._show_page(messages[first:], first)
         transcript.scroll_end(animate=False)
         transcript.anchor()
         self.notify(summary.display_title, title="Opened", timeout=3, markup=False)
 
-    async def _show_page(self, messages: list[Message], more: bool, first: int) -> None:
-        """Mount stored `messages` at the top of the transcript (older ones above a button).
+    async def _show_page(self, messages: list[Message], first: int) -> None:
+        """Mount stored `messages` (``conversation.messages[first:first + len(messages)]``) at the
+        top of the transcript, under a "Show earlier messages" button when `first` > 0.
 
-        All views are mounted in one go and their Markdown rendered concurrently, so a page
-        costs about one render pass, not one per message.
+        All views are mounted in one go and their Markdown rendered concurrently, in one batch:
+        a page costs one layout. What the user was reading stays where it is on screen.
         """
         transcript = self.query_one(Transcript)
+        shown = next(iter(transcript.query_children(MessageView)), None)
+        if shown is not None:
+            transcript.keep_in_view(shown)
         views = [MessageView(m.role, m.content if m.role != "assistant" else "") for m in messages]
-        await transcript.mount_all(views, before=0 if transcript.children else None)
-        bodies = []
-        for view, message in zip(views, messages):
-            if isinstance(view.body, StreamingMarkdown):
-                view.body.append(terminal_safe(message.content))
-                bodies.append(view.body.finish())
-        await asyncio.gather(*bodies)
-        for view, message in zip(views, messages):
-            if message.role == "assistant":
-                view.finish(message)
-        self._first_shown = first
-        if more:
-            await transcript.mount(Button("Show earlier messages", id="load-earlier"), before=0)
+        with self.app.batch_update():
+            await transcript.mount_all(views, before=0 if transcript.children else None)
+            bodies = []
+            for view, message in zip(views, messages):
+                if isinstance(view.body, StreamingMarkdown):
+                    view.body.append(terminal_safe(message.content))
+                    bodies.append(view.body.finish())
+            await asyncio.gather(*bodies)
+            for view, message in zip(views, messages):
+                if message.role == "assistant":
+                    view.finish(message)
+            self._first_shown = first
+            if first > 0:  # (the id is transcript.LOAD_EARLIER_ID: scrolling up presses it)
+                await transcript.mount(Button("Show earlier messages", id="load-earlier"), before=0)
 
     @on(Button.Pressed, "#load-earlier")
     async def load_earlier(self, event: Button.Pressed) -> None:
-        """Load the page of messages before the earliest one shown."""
-        await event.button.remove()
-        if self.store is None or self.recorder.conversation_id is None or self._first_shown is None:
-            return
-        page = self.store.load_messages(self.recorder.conversation_id, limit=SHOWN_AT_OPEN,
-                                        before_position=self._first_shown)
-        await self._show_page(page.messages, page.has_more, page.first_position)
+        """Mount the page of messages before the earliest one shown (about a screenful)."""
+        transcript = self.query_one(Transcript)
+        with self.app.batch_update():  # one layout, where the page replaces the button
+            await event.button.remove()
+            first = self._first_shown
+            if self.recorder.conversation_id is None or not first:
+                return
+            earlier = self.conversation.messages[:first]
+            count = transcript.page_size(earlier, limit=SHOWN_AT_OPEN)
+            await self._show_page(earlier[-count:], first - count)
 
     def action_toggle_sidebar(self) -> None:
         """Show or hide the sidebar."""

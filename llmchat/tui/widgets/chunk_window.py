@@ -3,12 +3,17 @@
 Textual lays out every displayed widget of the screen on each layout change, and builds a widget
 in about 1-2 ms (a Markdown table has one per cell), so a long reply cannot keep all of its
 widgets. A :class:`ChunkWindow` keeps each finished chunk's text and height; the chunks near the
-viewport are mounted as ``Markdown`` widgets, and each run of the others is one
+viewport are mounted as ``ChatMarkdown`` widgets, and each run of the others is one
 :class:`HiddenChunks` spacer as tall as they are: their height when they were last laid out, or an
 estimate for a chunk never shown (text that streamed past between two frames). A chunk is mounted
 when it comes within ``SHOW_WITHIN`` viewport heights of the viewport and removed beyond
 ``HIDE_BEYOND``. What is on screen is exact; the scroll bar is approximate until every estimated
 chunk has been seen, and after a change of width until the chunks are laid out again.
+
+A chunk is one or more consecutive top-level blocks (small blocks are grouped, up to
+``GROUP_ROWS`` of a viewport, so that a screenful is a few widgets, not one per paragraph); a chunk
+may also arrive with its widget already built (:meth:`ChunkWindow.adopt`: the stream's tail widget
+whose blocks just finished).
 """
 
 from __future__ import annotations
@@ -21,9 +26,9 @@ from textual.widget import AwaitMount, Widget
 from textual.widgets import Markdown
 
 from llmchat.tui.widgets.markdown_blocks import (
+    ChatMarkdown,
     estimate_height,
     lift_margins,
-    markdown_parser,
 )
 
 SHOW_WITHIN = 0.25
@@ -31,6 +36,11 @@ SHOW_WITHIN = 0.25
 
 HIDE_BEYOND = 0.75
 """A mounted chunk is removed when it is further than this many viewport heights away."""
+
+GROUP_ROWS = 0.25
+"""Consecutive blocks are grouped into one chunk while it is estimated at most this many viewport
+heights tall (a chunk is mounted whole: smaller chunks fit the viewport tighter, larger ones make
+fewer widgets)."""
 
 
 @dataclass(eq=False)
@@ -63,8 +73,10 @@ class ChunkWindow:
     def __init__(self, host: Widget, tail: Widget) -> None:
         self.host = host
         self.tail = tail
+        """The widget after the chunks (the stream's open block); the host may replace it."""
         self.chunks: list[Chunk] = []
-        self._spacers: list[HiddenChunks] = []
+        self._spacers: dict[int, HiddenChunks] = {}
+        """The spacer of each run of chunks without widgets, by the index of its first chunk."""
         self._scroller: Widget | None = None
 
     def attach(self) -> None:
@@ -98,17 +110,62 @@ class ChunkWindow:
         keep = max(int(viewport.height * HIDE_BEYOND), show + 1)
         return viewport.grow((show, 0, show, 0)), viewport.grow((keep, 0, keep, 0))
 
+    def following(self) -> bool:
+        """Whether the tail is near the viewport (the view follows the stream), or not laid out
+        yet (it will be shown where the view is)."""
+        viewport = self.viewport()
+        if viewport is None or not self.tail.outer_size.width:
+            return True
+        near, _ = self.bands(viewport)
+        tail = self.tail.region
+        return _overlaps(tail.y, tail.height, near)
+
+    def near_rows(self) -> int:
+        """How many rows above the bottom of the viewport are worth mounting (viewport + band)."""
+        viewport = self.viewport()
+        if viewport is None:
+            return 0
+        near, _ = self.bands(viewport)
+        return viewport.bottom - near.y
+
     async def add(self, texts: list[str]) -> None:
-        """Append finished chunks; mount the ones the view will show."""
+        """Append finished blocks (grouped into chunks); mount the ones the view will show."""
+        following = self.following()
         width = self.host.content_region.width or 80
-        self.chunks += [Chunk(text, estimate_height(text, width)) for text in texts]
-        await self.apply(self._wanted_after_add())
+        viewport = self.viewport()
+        limit = max(4, int(viewport.height * GROUP_ROWS)) if viewport is not None else 8
+        group: list[str] = []
+        rows = 0
+        for text in texts:
+            height = estimate_height(text, width)
+            if group and rows + height > limit:
+                self.chunks.append(Chunk("".join(group), rows))
+                group, rows = [], 0
+            group.append(text)
+            rows += height
+        if group:
+            self.chunks.append(Chunk("".join(group), rows))
+        await self.apply(self._wanted_after_add(following))
+
+    async def adopt(self, text: str, widget: Markdown, top: int, bottom: int, *, following: bool) -> None:
+        """Append one finished chunk whose widget is mounted already, just before :attr:`tail`.
+
+        Args:
+            text: The chunk's Markdown (what `widget` renders).
+            widget: Its Markdown widget, a child of the host, its margins lifted.
+            top: The margin lifted from its first block.
+            bottom: The margin lifted from its last block.
+            following: :meth:`following`, as it was before the widget stopped being the tail.
+        """
+        width = self.host.content_region.width or 80
+        self.chunks.append(Chunk(text, estimate_height(text, width), widget, top, bottom))
+        await self.apply(self._wanted_after_add(following, adopted=True))
 
     async def clear(self) -> None:
         """Forget every chunk and remove their widgets."""
         await self.host.remove_children([child for child in self.host.children if child is not self.tail])
         self.chunks.clear()
-        self._spacers.clear()
+        self._spacers = {}
 
     async def reconcile(self) -> None:
         """After a layout (scroll, resize, new text): mount what came near, remove what went far."""
@@ -117,24 +174,31 @@ class ChunkWindow:
             with self.host.app.batch_update():
                 await self.apply(wanted)
 
-    def _wanted_after_add(self) -> list[bool]:
+    def _wanted_after_add(self, following: bool, *, adopted: bool = False) -> list[bool]:
         """Chunks to keep or mount after some were added, by height from the bottom.
 
-        When the tail was near the viewport (the view follows the stream), the view will show the
-        bottom: mount what fits in the near band above the tail and keep what is mounted up to the
-        far band; nothing else (a pass may bring more than a screenful: text that streamed past is
-        not built). When the view is elsewhere, the new chunks get no widgets.
+        When the tail was near the viewport (`following`: the view follows the stream), the view
+        will show the bottom: mount what fits in the viewport above the tail and keep what is
+        mounted up to the near band above it; nothing else (a pass may bring more than a
+        screenful: text that streamed past is not built, and while the text moves up every pass,
+        widgets kept further up would only make each layout slower; scrolling up mounts them
+        again). When the view is elsewhere, the new chunks get no widgets (an adopted one loses
+        its widget).
         """
         wanted = [chunk.widget is not None for chunk in self.chunks]
         viewport = self.viewport()
         if viewport is None:
             return wanted
-        near, far = self.bands(viewport)
-        tail = self.tail.region
-        if self.tail.outer_size.width and not _overlaps(tail.y, tail.height, near):
+        for chunk in self.chunks:
+            if chunk.widget is not None and chunk.widget.outer_size.width:
+                chunk.height = chunk.widget.outer_size.height  # measured at the last layout
+        near, _ = self.bands(viewport)
+        if not following:
+            if adopted:
+                wanted[-1] = False
             return wanted
-        show = viewport.bottom - near.y  # rows from the bottom worth mounting
-        keep = viewport.bottom - far.y  # rows from the bottom worth keeping
+        show = viewport.height  # rows from the bottom worth mounting
+        keep = viewport.bottom - near.y  # rows from the bottom worth keeping
         distance = self.tail.outer_size.height  # from the bottom to the chunk's bottom edge
         for index in range(len(self.chunks) - 1, -1, -1):
             chunk = self.chunks[index]
@@ -150,10 +214,9 @@ class ChunkWindow:
             return None
         near, far = self.bands(viewport)
         wanted: list[bool] = []
-        spacers = iter(self._spacers)
         y: int | None = None
         previous: Chunk | None = None
-        for chunk in self.chunks:
+        for index, chunk in enumerate(self.chunks):
             widget = chunk.widget
             if widget is not None:
                 if widget.outer_size.width:  # laid out
@@ -164,7 +227,7 @@ class ChunkWindow:
                     wanted.append(True)
             else:
                 if previous is None or previous.widget is not None:  # first of a run: its spacer
-                    spacer = next(spacers, None)
+                    spacer = self._spacers.get(index)
                     y = spacer.region.y if spacer is not None and spacer.outer_size.width else None
                 elif y is not None:
                     y += max(previous.bottom, chunk.top)
@@ -175,51 +238,67 @@ class ChunkWindow:
         return wanted
 
     async def apply(self, wanted: list[bool]) -> None:
-        """Mount and remove chunk widgets as `wanted`, with one spacer per run of the others."""
+        """Mount and remove chunk widgets as `wanted`, with one spacer per run of the others.
+
+        A run that starts at the same chunk as before keeps its spacer (resized if need be): the
+        spacer sits right after the widget of the chunk before the run, where it still belongs.
+        """
         host = self.host
-        removed: list[Widget] = list(self._spacers)
+        removed: list[Widget] = []
         for chunk, want in zip(self.chunks, wanted, strict=True):
             if chunk.widget is not None and not want:
                 if chunk.widget.outer_size.width:
                     chunk.height = chunk.widget.outer_size.height
                 removed.append(chunk.widget)
                 chunk.widget = None
-        if removed:
-            await host.remove_children(removed)
-        self._spacers = []
+        old_spacers, self._spacers = self._spacers, {}
         mounts: list[AwaitMount] = []
         mounted: list[Chunk] = []
         anchor: Widget = self.tail
-        run: list[Chunk] = []
-        for chunk, want in reversed(list(zip(self.chunks, wanted, strict=True))):
+        end: int | None = None  # the run of unwanted chunks is [index + 1, end)
+        for index in range(len(self.chunks) - 1, -2, -1):
+            want = index < 0 or wanted[index]
             if not want:
-                run.append(chunk)
+                end = index + 1 if end is None else end
                 continue
-            if run:
-                anchor = self._add_spacer(run[::-1], anchor, mounts)
-                run = []
+            if end is not None:
+                anchor = self._spacer(index + 1, end, old_spacers, anchor, mounts)
+                end = None
+            if index < 0:
+                break
+            chunk = self.chunks[index]
             if chunk.widget is None:
-                chunk.widget = Markdown(chunk.text, parser_factory=markdown_parser)
+                chunk.widget = ChatMarkdown(chunk.text)
                 mounts.append(host.mount(chunk.widget, before=anchor))
                 mounted.append(chunk)
             anchor = chunk.widget
-        if run:
-            self._add_spacer(run[::-1], anchor, mounts)
+        removed += old_spacers.values()
+        if removed:
+            await host.remove_children(removed)
         for mount in mounts:
             await mount
         for chunk in mounted:
             assert chunk.widget is not None
             chunk.top, chunk.bottom = lift_margins(chunk.widget)
 
-    def _add_spacer(self, run: list[Chunk], before: Widget, mounts: list[AwaitMount]) -> HiddenChunks:
-        """Mount a spacer as tall as the chunks of `run` (in order), margins collapsed alike."""
-        spacer = HiddenChunks()
+    def _spacer(
+        self, first: int, end: int, old: dict[int, HiddenChunks], before: Widget, mounts: list[AwaitMount]
+    ) -> HiddenChunks:
+        """The spacer for chunks ``first`` to ``end - 1``, as tall as they are (margins collapsed
+        as blocks' are): the one that run had, or a new one mounted before `before`."""
+        run = self.chunks[first:end]
         height = sum(chunk.height for chunk in run)
         height += sum(max(above.bottom, below.top) for above, below in pairwise(run))
-        spacer.styles.height = height
-        spacer.styles.margin = (run[0].top, 0, run[-1].bottom, 0)
-        mounts.append(self.host.mount(spacer, before=before))
-        self._spacers.insert(0, spacer)
+        margin = (run[0].top, 0, run[-1].bottom, 0)
+        spacer = old.pop(first, None)
+        if spacer is None:
+            spacer = HiddenChunks()
+            mounts.append(self.host.mount(spacer, before=before))
+        if spacer.styles.height is None or spacer.styles.height.value != height:
+            spacer.styles.height = height
+        if tuple(spacer.styles.margin) != margin:
+            spacer.styles.margin = margin
+        self._spacers[first] = spacer
         return spacer
 
 

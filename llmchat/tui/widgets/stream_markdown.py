@@ -2,13 +2,22 @@
 
 Textual's ``Markdown.append`` re-joins and re-splits the whole source and re-lays out the widget on
 every call, so a long reply gets slower with every token. Here the text is cut into top-level
-Markdown blocks, found by markdown-it (the parser Textual uses) run on the *open tail* only
-(markdown_blocks.py):
+Markdown blocks, found by markdown-it (the parser Textual uses, block rules only) run on the *open
+tail* only (markdown_blocks.py):
 
-- a block followed by another block is *finished*: no later text can change it, so it becomes a
-  frozen chunk, rendered by its own ``Markdown`` widget and never updated;
-- only the last (open) block changes: the tail ``Markdown`` gets the new text at most once per
+- a block followed by another block is *finished*: no later text can change it, so it becomes part
+  of a frozen chunk, rendered by a ``ChatMarkdown`` widget and never updated;
+- only the last (open) block changes: the tail ``ChatMarkdown`` gets the new text at most once per
   render pass (``Markdown.append``, which updates its last block in place).
+
+When a pass finishes a few blocks while the view follows the stream, the tail widget itself
+becomes their chunk (its widgets are already built and laid out; building them again was half
+the cost of a pass): it gives up the widget of the block still open, which a new tail widget
+takes over. That is done only when the tail's blocks start on the very lines where the finished
+blocks start (a partial last line can make Textual's incremental parse cut a block where the
+complete line does not) and no table among them was updated in place; otherwise, and for passes
+that bring more than a screenful, the finished blocks are built afresh from their text, for the
+chunks near the viewport only.
 
 ``append`` only buffers (synchronous and cheap). A timer starts a render pass for what is pending,
 at most ``FRAME_RATE`` times a second and paced by how long the last pass took (``PACE``), so a
@@ -31,13 +40,15 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import MountError, Widget
-from textual.widgets import Markdown
+from textual.widgets.markdown import MarkdownBlock
 
 from llmchat.tui.widgets.chunk_window import ChunkWindow
 from llmchat.tui.widgets.markdown_blocks import (
     BlockSplitter,
+    ChatMarkdown,
+    ChatTable,
     MarginLift,
-    markdown_parser,
+    estimate_height,
     normalize_newlines,
 )
 
@@ -63,7 +74,7 @@ class StreamingMarkdown(Widget):
         color: $foreground;
         overflow-y: hidden;
     }
-    StreamingMarkdown > Markdown {
+    StreamingMarkdown > ChatMarkdown {
         padding: 0;
         margin: 0;
     }
@@ -91,7 +102,7 @@ class StreamingMarkdown(Widget):
         self._rendered_length = 0
         self._tail_text = ""
         """The open tail (from the start of the last top-level block to the end), as rendered."""
-        self._tail = Markdown(parser_factory=markdown_parser)
+        self._tail = ChatMarkdown()
         self._tail_lift = MarginLift()
         self._tail_appended = False
         """The tail was changed by Markdown.append since its last update() (not exact yet)."""
@@ -108,6 +119,8 @@ class StreamingMarkdown(Widget):
         self._finished = False
         self.render_passes = 0
         """How many render passes ran (for tests and benchmarks)."""
+        self.promotions = 0
+        """How many times the tail widget became a chunk (for tests and benchmarks)."""
 
     def compose(self) -> ComposeResult:
         yield self._tail
@@ -252,6 +265,11 @@ class StreamingMarkdown(Widget):
                 # Reference definitions reach across blocks: render the whole text in one piece.
                 await self._window.clear()
                 blocks, tail = [], normalize_newlines(self.source)
+            elif blocks and final and self._one_piece(blocks, tail):
+                blocks, tail = [], "".join(blocks) + tail
+            elif blocks and await self._promote_tail(new, blocks, tail, final=final):
+                blocks = []
+                new = ""
             if blocks:
                 await self._window.add(blocks)
             if final:
@@ -277,11 +295,79 @@ class StreamingMarkdown(Widget):
         self._tail_text = tail
         self._rendered_length += arrived
 
+    def _one_piece(self, blocks: list[str], tail: str) -> bool:
+        """Whether a text that arrived whole (nothing rendered before the final pass: a stored
+        message) is short enough, at most a screen, to be rendered by the tail widget alone: one
+        widget instead of a chunk per few blocks, and no chunk to keep track of."""
+        if self._window.chunks or self._tail_text:
+            return False
+        width = self.content_region.width or 80
+        rows = sum(estimate_height(block, width) for block in blocks) + estimate_height(tail, width)
+        return rows <= max(self._window.near_rows(), 24)
+
+    async def _promote_tail(self, new: str, blocks: list[str], tail: str, *, final: bool) -> bool:
+        """Make the tail widget the chunk of the `blocks` that just finished, if it can be.
+
+        The tail gets the rest of the finished blocks' text (complete lines: exact), gives up any
+        widget of the open block and becomes a chunk; a new tail widget takes the open block
+        (`tail`). Returns False, having changed nothing that the caller's rebuild does not
+        replace, when the view does not follow the stream, when the blocks are taller than what
+        is worth mounting, or when the tail's blocks do not match the finished blocks: each must
+        start on the line where a finished block starts and end before the open block.
+        """
+        old = self._tail
+        if not old.is_attached or not self._window.following():
+            return False
+        width = self.content_region.width or 80
+        if sum(estimate_height(block, width) for block in blocks) > self._window.near_rows():
+            return False
+        finished = sum(map(len, blocks))
+        given = len(self._tail_text)
+        if finished > given:
+            await old.append(new[: finished - given])
+        starts = []
+        line = 0
+        for block in blocks:
+            starts.append(line)
+            line += block.count("\n")
+        children = list(old.query_children(MarkdownBlock))
+        kept = [child for child in children if child.source_range[0] < line]
+        if (
+            [child.source_range[0] for child in kept] != starts
+            or kept[-1].source_range[1] > line
+            or any(isinstance(child, ChatTable) and child.patched for child in kept)
+        ):
+            self._tail_appended = True  # the caller rebuilds the tail from empty
+            return False
+        if len(kept) < len(children):
+            await old.remove_children(children[len(kept) :])
+        self._tail_lift.apply(old)
+        lift = self._tail_lift
+        self._tail = ChatMarkdown(tail) if final else ChatMarkdown()
+        self._window.tail = self._tail
+        await self.mount(self._tail)
+        if not final and tail:
+            await self._tail.append(tail)
+        self._tail_lift = MarginLift()
+        self._tail_appended = not final
+        await self._window.adopt("".join(blocks), old, lift.top, lift.bottom, following=True)
+        self.promotions += 1
+        return True
+
     # -- virtual chunks -------------------------------------------------------------------
 
     def _on_layout(self, screen: Screen[object]) -> None:
-        """After every layout of the screen (scroll, resize, new text): check what is near."""
-        if self._window.chunks and not self._reconcile_scheduled and self.call_later(self._reconcile):
+        """After every layout of the screen (scroll, resize, new text): check what is near.
+
+        Not while the view follows a stream that has text waiting: the next pass mounts and
+        removes chunks itself (by height from the bottom), and a second layout per pass would
+        cost as much as the pass.
+        """
+        if not self._window.chunks or self._reconcile_scheduled:
+            return
+        if not self._finished and self.pending and self._window.following():
+            return
+        if self.call_later(self._reconcile):
             self._reconcile_scheduled = True
 
     async def _reconcile(self) -> None:
