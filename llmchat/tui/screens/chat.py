@@ -282,9 +282,9 @@ class ChatScreen(ChatActions, Screen[None]):
         return next((view for view in self.queue if view.is_attached), None)
 
     async def _end_view(self, view: MessageView, message: Message) -> None:
+        view.finish(message)  # the mark first; the final render may take a while
         if isinstance(view.body, StreamingMarkdown) and not view.body.finished:
             await view.body.finish()
-        view.finish(message)
 
     @work(exclusive=True, group=STREAM_GROUP, exit_on_error=False)
     async def fetch_reply(self, view: MessageView) -> None:
@@ -318,11 +318,14 @@ class ChatScreen(ChatActions, Screen[None]):
             message.provider, message.model = self.provider.name, self.model
             conversation.messages.append(message)
             self.recorder.finish(message)
+            # The mark (cancelled, error ...) and the figures first: at 2,000 tokens/s the
+            # final render of what is pending can take a few hundred milliseconds.
+            view.finish(message)
+            self._show_stats()
             try:
                 # Renders what is still pending; it completes even if we are cancelled meanwhile.
                 await body.finish()
             finally:
-                view.finish(message)
                 self.streaming = False
                 self._show_stats()
 
