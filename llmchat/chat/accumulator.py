@@ -37,7 +37,7 @@ TextPolicy = Literal["keep", "until_taken", "drop"]
 """What an :class:`Accumulator` keeps of the content and reasoning text:
 
 - ``"keep"``: all of it (the TUI, ``--json``);
-- ``"until_taken"``: what :meth:`Accumulator.take_text` has not handed out yet (the text
+- ``"until_taken"``: what :meth:`Accumulator.take_utf8` has not handed out yet (the text
   is written ahead into the history as it arrives, and kept nowhere else);
 - ``"drop"``: none of it (the caller showed it and needs it no more: ``ask`` to a pipe
   without history).
@@ -186,24 +186,12 @@ class Accumulator:
         """Characters of reasoning text received in all (kept or not)."""
         return self._reasoning.length
 
-    def text_since(self, content_chars: int, reasoning_chars: int) -> tuple[str, str]:
-        """The content and reasoning after the first `content_chars` / `reasoning_chars`
-        characters (what arrived since a save), without joining the whole text.
-
-        Only text still kept can be returned (see :data:`TextPolicy`).
-        """
-        return self._content.since(content_chars), self._reasoning.since(reasoning_chars)
-
-    def take_text(self) -> tuple[str, str]:
-        """The content and reasoning that arrived since the last call (all of it the first
-        time), e.g. to save it. With the ``"until_taken"`` policy the accumulator forgets what
-        it hands out; with ``"keep"`` it only remembers how far it was taken; with ``"drop"``
-        it returns empty strings."""
-        return self._content.take(), self._reasoning.take()
-
     def take_utf8(self) -> tuple[list[bytes], list[bytes]]:
-        """What :meth:`take_text` would return, as pieces of valid UTF-8 (the sealed blocks
-        themselves: nothing is joined, decoded or copied), for a caller that stores bytes."""
+        """The content and reasoning that arrived since the last call (all of it the first
+        time), as pieces of valid UTF-8 (the sealed blocks themselves: nothing is joined,
+        decoded or copied), e.g. to save them. With the ``"until_taken"`` policy the
+        accumulator forgets what it hands out; with ``"keep"`` it only remembers how far it
+        was taken; with ``"drop"`` the lists are empty."""
         return self._content.take_utf8(), self._reasoning.take_utf8()
 
     def content_chunks(self) -> Iterator[str]:
@@ -302,7 +290,7 @@ class _Text:
     memory (``surrogatepass``) and becomes "?" in the UTF-8 handed out, which must be valid.
     """
 
-    __slots__ = ("_blocks", "_dropped", "_pending", "_pieces", "_policy", "_taken", "length")
+    __slots__ = ("_blocks", "_pending", "_pieces", "_policy", "_taken", "length")
 
     SEAL_PIECES = 512
     SEAL_CHARS = 1 << 16
@@ -312,15 +300,14 @@ class _Text:
         self._blocks: list[tuple[bytes, int, bool]] = []  # (UTF-8, characters, valid UTF-8)
         self._pieces: list[str] = []  # not sealed yet
         self._pending = 0  # characters in _pieces
-        self._dropped = 0  # characters forgotten before the first kept one
-        self._taken = 0  # characters handed out by take() (always at a block boundary)
+        self._taken = 0  # characters handed out by take_utf8() (always at a block boundary)
         self.length = 0
         """Characters received in all."""
 
     def append(self, text: str) -> None:
         self.length += len(text)
         if self._policy == "drop":
-            self._dropped = self._taken = self.length
+            self._taken = self.length
             return
         self._pieces.append(text)
         self._pending += len(text)
@@ -349,26 +336,6 @@ class _Text:
         head = b"".join(block for block, _, _ in self._blocks).decode("utf-8", "surrogatepass")
         return head + "".join(self._pieces) if self._pieces else head
 
-    def since(self, skip: int) -> str:
-        """The kept text after its first `skip` characters (counted from the reply's start),
-        reading from the end."""
-        remaining = self.length - max(skip, self._dropped)
-        if remaining <= 0:
-            return ""
-        tail: list[str] = []
-        for piece in reversed(self._pieces):
-            tail.append(piece[-remaining:] if len(piece) > remaining else piece)
-            remaining -= len(piece)
-            if remaining <= 0:
-                return "".join(reversed(tail))
-        for block, chars, _ in reversed(self._blocks):
-            text = block.decode("utf-8", "surrogatepass")
-            tail.append(text[-remaining:] if chars > remaining else text)
-            remaining -= chars
-            if remaining <= 0:
-                break
-        return "".join(reversed(tail))
-
     def take_utf8(self) -> list[bytes]:
         """The blocks after the last take, as valid UTF-8 (shared, not copied), and move the
         mark to the end; the ``"until_taken"`` policy forgets them."""
@@ -384,11 +351,4 @@ class _Text:
         self._taken = self.length
         if self._policy == "until_taken":
             self._blocks.clear()
-            self._dropped = self.length
         return taken
-
-    def take(self) -> str:
-        start = max(self._taken, self._dropped)
-        text = self.since(start)
-        self.take_utf8()
-        return text

@@ -89,7 +89,7 @@ class Recorder:
     def heartbeat(self, accumulator: Accumulator) -> None:
         """Append the reply's new text if a second has passed since the last save.
 
-        The text is taken from `accumulator` (:meth:`Accumulator.take_text`), so one made
+        The text is taken from `accumulator` (:meth:`Accumulator.take_utf8`), so one made
         with the ``"until_taken"`` policy keeps only what arrived since. An accumulator
         whose stream has ended is left alone (its reply was, or will be, finished with
         :meth:`finish`). When nothing is being recorded the text is taken all the same,
