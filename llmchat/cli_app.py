@@ -87,6 +87,17 @@ EffortOpt = Annotated[
 BudgetOpt = Annotated[
     Optional[int], typer.Option("--thinking-budget", help="Anthropic thinking budget, in tokens.")
 ]
+ThemeOpt = Annotated[
+    Optional[str], typer.Option("--theme", help="Theme name.", autocompletion=_complete_themes)
+]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Write a full log to the state directory.")]
+ContinueOpt = Annotated[bool, typer.Option("-c", "--continue", help="Continue the latest conversation.")]
+ConversationOpt = Annotated[
+    Optional[str], typer.Option("--conversation", help="Continue this conversation (ID or 'latest').")
+]
+SessionToolsOpt = Annotated[
+    bool, typer.Option("--tools", help="Offer tools; those that are not read-only ask first.")
+]
 
 
 def _version(value: bool) -> None:
@@ -101,9 +112,7 @@ def session(
     provider: ProviderOpt = None,
     model: ModelOpt = None,
     system: SystemOpt = None,
-    theme: Annotated[
-        Optional[str], typer.Option("--theme", help="Theme name.", autocompletion=_complete_themes)
-    ] = None,
+    theme: ThemeOpt = None,
     temperature: TemperatureOpt = None,
     top_p: TopPOpt = None,
     max_tokens: MaxTokensOpt = None,
@@ -111,16 +120,10 @@ def session(
     seed: SeedOpt = None,
     reasoning_effort: EffortOpt = None,
     thinking_budget: BudgetOpt = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Write a full log to the state directory.")] = False,
-    continue_latest: Annotated[
-        bool, typer.Option("-c", "--continue", help="Continue the latest conversation.")
-    ] = False,
-    conversation: Annotated[
-        Optional[str], typer.Option("--conversation", help="Continue this conversation (ID or 'latest').")
-    ] = None,
-    all_tools: Annotated[
-        bool, typer.Option("--tools", help="Offer tools; those that are not read-only ask first.")
-    ] = False,
+    debug: DebugOpt = False,
+    continue_latest: ContinueOpt = False,
+    conversation: ConversationOpt = None,
+    all_tools: SessionToolsOpt = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
@@ -166,12 +169,8 @@ def ask(
     complete: Annotated[
         bool, typer.Option("--complete", help="Text completion for base models (/v1/completions).")
     ] = False,
-    continue_latest: Annotated[
-        bool, typer.Option("-c", "--continue", help="Continue the latest conversation.")
-    ] = False,
-    conversation: Annotated[
-        Optional[str], typer.Option("--conversation", help="Continue this conversation (ID or 'latest').")
-    ] = None,
+    continue_latest: ContinueOpt = False,
+    conversation: ConversationOpt = None,
     no_log: Annotated[bool, typer.Option("--no-log", help="Do not store this exchange.")] = False,
     all_tools: Annotated[
         bool, typer.Option("--tools", help="Offer every tool (built-in, config, plugins).")
@@ -182,7 +181,7 @@ def ask(
     yes: Annotated[
         bool, typer.Option("--yes", help="Run tools that are not read-only without asking.")
     ] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Write a full log to the state directory.")] = False,
+    debug: DebugOpt = False,
     temperature: TemperatureOpt = None,
     top_p: TopPOpt = None,
     max_tokens: MaxTokensOpt = None,
@@ -518,7 +517,7 @@ def serve(
     provider: ProviderOpt = None,
     model: ModelOpt = None,
     system: SystemOpt = None,
-    theme: Annotated[Optional[str], typer.Option("--theme", help="Theme name.")] = None,
+    theme: ThemeOpt = None,
     temperature: TemperatureOpt = None,
     top_p: TopPOpt = None,
     max_tokens: MaxTokensOpt = None,
@@ -526,16 +525,10 @@ def serve(
     seed: SeedOpt = None,
     reasoning_effort: EffortOpt = None,
     thinking_budget: BudgetOpt = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Write a full log to the state directory.")] = False,
-    continue_latest: Annotated[
-        bool, typer.Option("-c", "--continue", help="Continue the latest conversation.")
-    ] = False,
-    conversation: Annotated[
-        Optional[str], typer.Option("--conversation", help="Continue this conversation (ID or 'latest').")
-    ] = None,
-    all_tools: Annotated[
-        bool, typer.Option("--tools", help="Offer tools; those that are not read-only ask first.")
-    ] = False,
+    debug: DebugOpt = False,
+    continue_latest: ContinueOpt = False,
+    conversation: ConversationOpt = None,
+    all_tools: SessionToolsOpt = False,
 ) -> None:
     """Serve the full-screen session to a web browser (textual-serve).
 
@@ -549,11 +542,6 @@ def serve(
     """
     from llmchat.serve import merge_params, serve_command
 
-    params = merge_params(ctx.parent.params if ctx.parent is not None else {}, {
-        "provider": provider, "model": model, "system": system, "theme": theme,
-        "temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "stop": stop,
-        "seed": seed, "reasoning_effort": reasoning_effort, "thinking_budget": thinking_budget,
-        "debug": debug, "continue_latest": continue_latest, "conversation": conversation,
-        "all_tools": all_tools,
-    })
+    # The session options given before `serve` (the callback's), then those given after it.
+    params = merge_params(ctx.parent.params if ctx.parent is not None else {}, ctx.params)
     serve_command(params, host=host, port=port, url=public_url)

@@ -83,13 +83,15 @@ def session_args(params: Mapping[str, Any]) -> list[str]:
 
 def merge_params(*layers: Mapping[str, Any]) -> dict[str, Any]:
     """The session parameters of several layers (e.g. the options given before ``serve``,
-    then those given after it): a later layer's given value (not None, False or []) wins."""
+    then those given after it, as Typer or click hold them): a later layer's given value wins.
+    Not given: None, False, an empty list or tuple (0 and 0.0 are given values)."""
     merged: dict[str, Any] = {}
     for layer in layers:
         for name in SESSION_PARAMS:
             value = layer.get(name)
-            if value not in (None, False, []):
-                merged[name] = value
+            if value is None or value is False or (isinstance(value, (list, tuple)) and not value):
+                continue
+            merged[name] = value
     return merged
 
 

@@ -161,6 +161,19 @@ def test_options_before_and_after_serve_reach_the_session(monkeypatch: pytest.Mo
     assert "warning: 0.0.0.0 is not a loopback address" in result.output
 
 
+def test_zero_is_a_given_value_for_serve(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from llmchat import serve
+    from llmchat.cli_app import app
+
+    calls: list[str] = []
+    monkeypatch.setattr(serve, "run_server", lambda command, **kw: calls.append(command))
+    result = CliRunner().invoke(app, ["--temperature", "0.7", "serve", "--temperature", "0", "--seed", "0"])
+    assert result.exit_code == 0, result.output
+    assert shlex.split(calls[0])[3:] == ["--temperature", "0.0", "--seed", "0"]
+
+
 @pytest.mark.timeout(60)
 def test_websocket_from_another_origin_is_refused(tmp_path: Path, server: LoopbackServer) -> None:
     with serving(tmp_path, server) as (url, log):
