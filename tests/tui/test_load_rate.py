@@ -85,6 +85,10 @@ class Typist(threading.Thread):
     def __init__(self, app: LlmChatApp, transcript: Transcript, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(daemon=True)
         self.app, self.transcript, self.loop = app, transcript, loop
+        # Read on the app's loop: a widget's region asks the compositor, which may arrange the
+        # screen, and arranging needs the app's context (a thread has none).
+        region = transcript.region
+        self.pointer = (region.x + region.width // 2, region.y + region.height // 2)
         self.changed: list[float] = []
         """When the prompt's TextArea.Changed arrived (appended by the message hook)."""
         self.stop = threading.Event()
@@ -119,8 +123,7 @@ class Typist(threading.Thread):
         self.keys.append(self.changed[count] - posted)
 
     def scroll(self, *, up: bool) -> None:
-        region = self.transcript.region
-        x, y = region.x + region.width // 2, region.y + region.height // 2
+        x, y = self.pointer
         kind = events.MouseScrollUp if up else events.MouseScrollDown
         before = self.transcript.scroll_y
         posted = time.monotonic()
