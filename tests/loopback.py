@@ -264,18 +264,29 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--rate", type=float, default=100.0, help="tokens per second (0: as fast as possible)")
     parser.add_argument("--repeat", type=int, default=3, help="how many times the story is repeated")
+    parser.add_argument(
+        "--markdown", type=int, default=0, metavar="TOKENS",
+        help="reply with a generated Markdown document of TOKENS tokens (benchmarks/markdown_doc.py) instead",
+    )
     args = parser.parse_args()
 
     def handler(request: Request) -> Reply:
         if request.path.endswith("/models"):
             return json_reply(200, {"object": "list", "data": [{"id": "test-model", "object": "model"}]})
-        tokens = story_tokens(args.repeat)
-        pause = 1 / args.rate if args.rate else 0
+        if args.markdown:
+            from benchmarks.markdown_doc import markdown_reply
+
+            tokens = markdown_reply(args.markdown)
+        else:
+            tokens = story_tokens(args.repeat)
+        # A write every 10 ms at most (one per token at 2,000 tokens/s would be paced by the
+        # sleeps' overhead, not by the rate).
+        per_write = max(1, round(args.rate / 100)) if args.rate else len(tokens)
         parts: list[Any] = [sse(chunk("", role=True), done=False)]
-        for tok in tokens:
-            parts.append(sse(chunk(tok), done=False))
-            if pause:
-                parts.append(pause)
+        for at in range(0, len(tokens), per_write):
+            parts.append(sse(*[chunk(tok) for tok in tokens[at : at + per_write]], done=False))
+            if args.rate:
+                parts.append(per_write / args.rate)
         parts.append(sse(chunk(finish="stop"), chunk(empty_choices=True, usage={
             "prompt_tokens": 12, "completion_tokens": len(tokens), "total_tokens": 12 + len(tokens)})))
         return Reply(parts=parts)

@@ -301,6 +301,61 @@ async def test_long_reply_mounts_only_what_is_near_and_scrolls_back_exactly() ->
             assert got == expected, f"page {page} differs"
 
 
+async def test_a_stream_too_fast_to_read_is_skimmed_then_rendered_exactly() -> None:
+    """While the view follows a stream that brings more than a screenful a second, its newest
+    text is drawn by the skim view and no Markdown widget is built for what flies past; scrolling
+    away brings the Markdown widgets back, and the final render equals a one-shot."""
+    text = "".join(
+        f"## Section {n}\n\nSome text for section {n}, long enough to wrap on a narrow screen.\n\n"
+        f"- item {n}.1\n- item {n}.2\n\n| k | v |\n|---|---|\n| {n} | {n * n} |\n\n```\ncode {n}\n```\n\n"
+        for n in range(24)
+    )
+    half = text.index("## Section 12")
+    widget = StreamingMarkdown()
+    oneshot = ChatMarkdown(text)
+    app = Host(oneshot, widget)
+    async with app.run_test(size=(60, 16)) as pilot:
+        oneshot.display = False
+        log = app.query_one("#log")
+        log.anchor()
+        skimmed = []
+        for n, piece in enumerate(random_pieces(text[:half], random.Random(5))):
+            widget.append(piece)
+            if n % 25 == 24:
+                await widget.flush()
+                await asyncio.sleep(0.01)  # the screen lays out between passes
+                skimmed.append(widget.skimming)
+        await widget.flush()
+        await pilot.pause()
+        assert widget.skimming and skimmed.count(True) > len(skimmed) / 2
+        assert widget.chunk_counts[0] == 0, "text that flew past got Markdown widgets"
+        assert "code&#160;11" in app.export_screenshot(), "the newest text is not on screen"
+
+        log.anchor(False)
+        log.scroll_home(animate=False)
+        await pilot.pause()
+        widget.append(text[half:])
+        await widget.flush()
+        assert not widget.skimming
+        await widget.finish()
+        await pilot.pause()
+
+        pages = []
+        for shown in (widget, oneshot):
+            for other in app.widgets:
+                other.display = other is shown
+            shots = []
+            for y in (0, 15, None):
+                for _ in range(1 if y is not None else 3):  # (the end moves while estimated
+                    log.scroll_to(y=y if y is not None else log.max_scroll_y, animate=False)
+                    await pilot.pause()  # chunks above it get measured)
+                    await pilot.pause()
+                shots.append(app.export_screenshot())
+            pages.append(shots)
+        for page, (got, expected) in enumerate(zip(*pages, strict=True)):
+            assert got == expected, f"page {page} differs"
+
+
 async def test_many_appends_are_rendered_in_few_passes() -> None:
     widget = StreamingMarkdown()
     app = Host(widget)

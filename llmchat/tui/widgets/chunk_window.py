@@ -78,6 +78,8 @@ class ChunkWindow:
         self._spacers: dict[int, HiddenChunks] = {}
         """The spacer of each run of chunks without widgets, by the index of its first chunk."""
         self._scroller: Widget | None = None
+        self.end: Widget | None = None
+        """The widget that ends the host's text, when not the tail (see :meth:`following`)."""
 
     def attach(self) -> None:
         """Find the scrolling container (once the host is mounted)."""
@@ -114,10 +116,11 @@ class ChunkWindow:
         """Whether the tail is near the viewport (the view follows the stream), or not laid out
         yet (it will be shown where the view is)."""
         viewport = self.viewport()
-        if viewport is None or not self.tail.outer_size.width:
+        end = self.end or self.tail
+        if viewport is None or not end.outer_size.width:
             return True
         near, _ = self.bands(viewport)
-        tail = self.tail.region
+        tail = end.region
         return _overlaps(tail.y, tail.height, near)
 
     def near_rows(self) -> int:
@@ -128,9 +131,12 @@ class ChunkWindow:
         near, _ = self.bands(viewport)
         return viewport.bottom - near.y
 
-    async def add(self, texts: list[str]) -> None:
-        """Append finished blocks (grouped into chunks); mount the ones the view will show."""
-        following = self.following()
+    async def add(self, texts: list[str], *, following: bool | None = None) -> None:
+        """Append finished blocks (grouped into chunks); mount the ones the view will show.
+
+        `following` is :meth:`following` unless given (False: mount none of them).
+        """
+        following = self.following() if following is None else following
         width = self.host.content_region.width or 80
         viewport = self.viewport()
         limit = max(4, int(viewport.height * GROUP_ROWS)) if viewport is not None else 8
@@ -163,9 +169,15 @@ class ChunkWindow:
 
     async def clear(self) -> None:
         """Forget every chunk and remove their widgets."""
-        await self.host.remove_children([child for child in self.host.children if child is not self.tail])
+        widgets = [chunk.widget for chunk in self.chunks if chunk.widget is not None]
+        await self.host.remove_children([*widgets, *self._spacers.values()])
         self.chunks.clear()
         self._spacers = {}
+
+    async def hide_all(self) -> None:
+        """Remove every chunk's widget (one spacer stands for them all)."""
+        if any(chunk.widget is not None for chunk in self.chunks):
+            await self.apply([False] * len(self.chunks))
 
     async def reconcile(self) -> None:
         """After a layout (scroll, resize, new text): mount what came near, remove what went far."""

@@ -34,6 +34,7 @@ once, in one piece, so that the final render is still exact (that reply is no lo
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from time import monotonic
 
 from textual.app import ComposeResult
@@ -51,6 +52,7 @@ from llmchat.tui.widgets.markdown_blocks import (
     estimate_height,
     normalize_newlines,
 )
+from llmchat.tui.widgets.skim_view import SkimView
 
 FRAME_RATE = 30
 """Render passes per second, at most, while text arrives."""
@@ -58,6 +60,16 @@ FRAME_RATE = 30
 PACE = 1.0
 """After a pass is on screen, wait this many times as long as it took (with its layout) before the
 next one: rendering takes about half the time at most, the rest is left to input and network."""
+
+SKIM_ABOVE = 1.0
+"""While the view follows a stream that brought more than this many viewport heights of text in
+the last second (faster than anyone reads), its newest text is drawn by a :class:`SkimView`."""
+
+SKIM_BELOW = 0.5
+"""... until the last second brought less than this many viewport heights."""
+
+SKIM_ROWS = 1.5
+"""How many viewport heights of finished blocks the SkimView shows above the open block."""
 
 
 class StreamingMarkdown(Widget):
@@ -108,6 +120,9 @@ class StreamingMarkdown(Widget):
         """The tail was changed by Markdown.append since its last update() (not exact yet)."""
         self._splitter = BlockSplitter()
         self._window = ChunkWindow(self, self._tail)
+        self._skim = SkimView()
+        self._arrivals: deque[tuple[float, int]] = deque()
+        """(time, estimated rows) of the text each pass of the last second brought."""
         self._timer: Timer | None = None
         self._idle = True
         """True while the frame timer is paused (nothing pending)."""
@@ -124,6 +139,7 @@ class StreamingMarkdown(Widget):
 
     def compose(self) -> ComposeResult:
         yield self._tail
+        yield self._skim
 
     def on_mount(self) -> None:
         self._idle = not self._pending
@@ -155,6 +171,11 @@ class StreamingMarkdown(Widget):
     def finished(self) -> bool:
         """True once :meth:`finish` was called (no more text is accepted)."""
         return self._finished
+
+    @property
+    def skimming(self) -> bool:
+        """True while the newest text is drawn by the skim view (a stream too fast to read)."""
+        return self._skim.active
 
     @property
     def chunk_counts(self) -> tuple[int, int]:
@@ -221,6 +242,18 @@ class StreamingMarkdown(Widget):
 
     async def _run_pass(self) -> None:
         self._pass_scheduled = False
+        if self._finished and self._pending and self._skim.active:
+            # The end of a skimmed stream: show the rest where the stream is shown (a frame's
+            # work), and leave the final render by the Markdown widgets to the next pass, once
+            # that is on screen.
+            try:
+                if self.is_attached:
+                    await self._render_pass(final=False)
+            except MountError:  # removed while rendering
+                pass
+            if self.call_after_refresh(self._run_pass):
+                self._pass_scheduled = True
+                return
         waiters, self._waiters = self._waiters, []
         started = monotonic()
         try:
@@ -247,7 +280,7 @@ class StreamingMarkdown(Widget):
     async def _render_pass(self, *, final: bool) -> None:
         """Freeze the blocks that are finished, mount those near the viewport, update the tail."""
         references = self._splitter.has_references
-        if not self._pending and not (final and (self._tail_appended or references)):
+        if not self._pending and not (final and (self._tail_appended or references or self._skim.active)):
             return
         new = "".join(self._pending)
         self._pending.clear()
@@ -261,6 +294,24 @@ class StreamingMarkdown(Widget):
         references = self._splitter.has_references
         self.render_passes += 1
         with self.app.batch_update():
+            if await self._skimmed(blocks, tail, new, final=final):
+                self._tail_text = tail
+                self._rendered_length += arrived
+                return
+            if self._skim.active:
+                # Back to the Markdown widgets: the blocks the skim view showed come first.
+                following = self._window.following()
+                self._window.end = None
+                blocks = self._skim.take() + blocks
+                if blocks:
+                    await self._window.add(blocks, following=following)
+                blocks = []
+                # The tail widget (empty while skimming) takes the open block, as after a pass
+                # that finished blocks: appended from empty, or, at the end, afresh.
+                self._tail_appended = True
+                new = tail if final else ""
+                if not final and tail:
+                    await self._tail.append(tail)
             if final and references:
                 # Reference definitions reach across blocks: render the whole text in one piece.
                 await self._window.clear()
@@ -294,6 +345,36 @@ class StreamingMarkdown(Widget):
             self._tail_lift.apply(self._tail)
         self._tail_text = tail
         self._rendered_length += arrived
+
+    async def _skimmed(self, blocks: list[str], tail: str, new: str, *, final: bool) -> bool:
+        """Render this pass with the skim view if the stream is too fast to read while the view
+        follows it (see :data:`SKIM_ABOVE`); returns False when the Markdown widgets should."""
+        if final:
+            return False
+        now = monotonic()
+        viewport = self._window.viewport()
+        width = self.content_region.width or 80
+        arrivals = self._arrivals
+        arrivals.append((now, estimate_height(new, width) if new else 0))
+        while arrivals and arrivals[0][0] < now - 1.0:
+            arrivals.popleft()
+        if viewport is None or not self._window.following():
+            return False
+        rows = sum(count for _, count in arrivals)
+        if rows < viewport.height * (SKIM_BELOW if self._skim.active else SKIM_ABOVE):
+            return False
+        if not self._skim.active:
+            # From here on the newest text is drawn by the skim view: the open block moves there,
+            # and the chunks above lose their widgets (they only scroll away).
+            await self._tail.update("")
+            self._tail_appended = False
+            self._tail_lift = MarginLift()
+            self._window.end = self._skim
+            await self._window.hide_all()
+        gone = self._skim.push(blocks, tail, int(viewport.height * SKIM_ROWS))
+        if gone:
+            await self._window.add(gone, following=False)
+        return True
 
     def _one_piece(self, blocks: list[str], tail: str) -> bool:
         """Whether a text that arrived whole (nothing rendered before the final pass: a stored
@@ -345,7 +426,7 @@ class StreamingMarkdown(Widget):
         lift = self._tail_lift
         self._tail = ChatMarkdown(tail) if final else ChatMarkdown()
         self._window.tail = self._tail
-        await self.mount(self._tail)
+        await self.mount(self._tail, before=self._skim)
         if not final and tail:
             await self._tail.append(tail)
         self._tail_lift = MarginLift()
@@ -365,7 +446,7 @@ class StreamingMarkdown(Widget):
         """
         if not self._window.chunks or self._reconcile_scheduled:
             return
-        if not self._finished and self.pending and self._window.following():
+        if not self._finished and (self.pending or self._skim.active) and self._window.following():
             return
         if self.call_later(self._reconcile):
             self._reconcile_scheduled = True
