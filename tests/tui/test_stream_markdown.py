@@ -17,7 +17,7 @@ from textual.pilot import Pilot
 from textual.widget import Widget
 
 from llmchat.tui.widgets.markdown_blocks import BlockSplitter, ChatMarkdown
-from llmchat.tui.widgets.stream_markdown import StreamingMarkdown
+from llmchat.tui.widgets.stream_markdown import SKIM_SETTLE, StreamingMarkdown
 
 LOOSE_LISTS = """\
 # Loose lists
@@ -303,14 +303,15 @@ async def test_long_reply_mounts_only_what_is_near_and_scrolls_back_exactly() ->
 
 async def test_a_stream_too_fast_to_read_is_skimmed_then_rendered_exactly() -> None:
     """While the view follows a stream that brings more than a screenful a second, its newest
-    text is drawn by the skim view and no Markdown widget is built for what flies past; scrolling
-    away brings the Markdown widgets back, and the final render equals a one-shot."""
+    text is drawn by the skim view and no Markdown widget is built for what flies past; a pause
+    in the stream or scrolling away brings the Markdown widgets back, and the final render
+    equals a one-shot."""
     text = "".join(
         f"## Section {n}\n\nSome text for section {n}, long enough to wrap on a narrow screen.\n\n"
         f"- item {n}.1\n- item {n}.2\n\n| k | v |\n|---|---|\n| {n} | {n * n} |\n\n```\ncode {n}\n```\n\n"
-        for n in range(24)
+        for n in range(36)
     )
-    half = text.index("## Section 12")
+    third, two_thirds = text.index("## Section 12"), text.index("## Section 24")
     widget = StreamingMarkdown()
     oneshot = ChatMarkdown(text)
     app = Host(oneshot, widget)
@@ -318,23 +319,36 @@ async def test_a_stream_too_fast_to_read_is_skimmed_then_rendered_exactly() -> N
         oneshot.display = False
         log = app.query_one("#log")
         log.anchor()
-        skimmed = []
-        for n, piece in enumerate(random_pieces(text[:half], random.Random(5))):
-            widget.append(piece)
-            if n % 25 == 24:
-                await widget.flush()
-                await asyncio.sleep(0.01)  # the screen lays out between passes
-                skimmed.append(widget.skimming)
-        await widget.flush()
-        await pilot.pause()
+
+        async def stream(part: str) -> list[bool]:
+            """Feed `part` fast, a pass every 25 pieces; whether each pass left it skimming."""
+            skimmed = []
+            for n, piece in enumerate(random_pieces(part, random.Random(5))):
+                widget.append(piece)
+                if n % 25 == 24:
+                    await widget.flush()
+                    await asyncio.sleep(0.01)  # the screen lays out between passes
+                    skimmed.append(widget.skimming)
+            await widget.flush()
+            await pilot.pause()
+            return skimmed
+
+        skimmed = await stream(text[:third])
         assert widget.skimming and skimmed.count(True) > len(skimmed) / 2
         assert widget.chunk_counts[0] == 0, "text that flew past got Markdown widgets"
         assert "code&#160;11" in app.export_screenshot(), "the newest text is not on screen"
 
+        await asyncio.sleep(SKIM_SETTLE + 0.3)  # the stream pauses
+        await pilot.pause()
+        assert not widget.skimming
+        assert widget.chunk_counts[0] > 0, "the text on screen has no Markdown widgets"
+
+        await stream(text[third:two_thirds])
+        assert widget.skimming
         log.anchor(False)
         log.scroll_home(animate=False)
         await pilot.pause()
-        widget.append(text[half:])
+        widget.append(text[two_thirds:])
         await widget.flush()
         assert not widget.skimming
         await widget.finish()

@@ -6,9 +6,9 @@ more CPU than the stream leaves, and a key press waits behind each render pass. 
 follows such a stream, :class:`StreamingMarkdown` shows its newest blocks here instead: one widget
 that draws them with Rich's Markdown renderer (a screenful in about 10 ms; one widget to lay out),
 each finished block rendered once, the open block on every pass. Blocks that scroll out of it are
-handed back to be kept (without widgets) by the chunk window. When the stream ends or slows down,
-or the user scrolls away from it, everything is rendered by the real Markdown widgets again, so
-the final render is exact.
+handed back to be kept (without widgets) by the chunk window. When the stream ends, slows down or
+pauses, or the user scrolls away from it, everything is rendered by the real Markdown widgets
+again, so the final render is exact.
 
 Model text reaches this widget already made terminal-safe (chat.py); Rich's hyperlinks are off,
 so no OSC 8 sequence carries a URL from the model to the terminal.

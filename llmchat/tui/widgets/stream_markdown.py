@@ -26,6 +26,11 @@ busy screen gets fewer, larger passes instead of falling behind. ``flush`` rende
 of the whole text. Frozen chunks far from the viewport have no widgets (chunk_window.py): the cost
 of a frame depends on what is near the screen, not on the length of the reply.
 
+A stream too fast to read (more than a screenful a second, :data:`SKIM_ABOVE`) is drawn, while
+the view follows it, by a :class:`SkimView` (skim_view.py): one widget, Rich's Markdown renderer,
+no Markdown widgets for text that only flies past. The Markdown widgets take over when the rate
+falls, the stream pauses for :data:`SKIM_SETTLE`, the view is scrolled away, or it ends.
+
 Limitation: a reference-style link definition (``[label]: url``) only applies to the chunk it was
 frozen with while the reply streams; when the text defines any, ``finish`` renders the whole reply
 once, in one piece, so that the final render is still exact (that reply is no longer virtual).
@@ -67,6 +72,15 @@ the last second (faster than anyone reads), its newest text is drawn by a :class
 
 SKIM_BELOW = 0.5
 """... until the last second brought less than this many viewport heights."""
+
+SKIM_SETTLE = 1.0
+"""Seconds without new text after which a skimmed stream (paused: a slow tool call, a thinking
+model) is rendered by the Markdown widgets."""
+
+SKIM_PACE = 0.5
+""":data:`PACE` while the skim view draws the stream: its passes are short (10-30 ms), so more of
+them keep the lag down without holding keys back (tui_rate.py: at 1.0, the end of a 2,000
+tokens/s reply was on screen 88-134 ms after the server sent it; at 0.5, 56-100 ms)."""
 
 SKIM_ROWS = 1.5
 """How many viewport heights of finished blocks the SkimView shows above the open block."""
@@ -123,6 +137,10 @@ class StreamingMarkdown(Widget):
         self._skim = SkimView()
         self._arrivals: deque[tuple[float, int]] = deque()
         """(time, estimated rows) of the text each pass of the last second brought."""
+        self._text_at = 0.0
+        """When text was last appended."""
+        self._skim_ended = False
+        """The end of the stream was shown in the skim view (the final pass comes next)."""
         self._timer: Timer | None = None
         self._idle = True
         """True while the frame timer is paused (nothing pending)."""
@@ -191,6 +209,7 @@ class StreamingMarkdown(Widget):
         if self._finished:
             raise RuntimeError("StreamingMarkdown.append() after finish()")
         if text:
+            self._text_at = monotonic()
             self._parts.append(text)
             self._pending.append(text)
             if self._idle and self._timer is not None:
@@ -227,6 +246,9 @@ class StreamingMarkdown(Widget):
         if self._pending:
             if monotonic() >= self._next_pass_at:
                 self._schedule_pass()
+        elif self._skim.active:
+            if monotonic() - self._text_at > SKIM_SETTLE:  # the stream paused: settle
+                self._schedule_pass()
         elif not self._pass_scheduled and self._timer is not None:
             self._idle = True
             self._timer.pause()
@@ -242,12 +264,13 @@ class StreamingMarkdown(Widget):
 
     async def _run_pass(self) -> None:
         self._pass_scheduled = False
-        if self._finished and self._pending and self._skim.active:
+        if self._finished and self._skim.active and not self._skim_ended:
             # The end of a skimmed stream: show the rest where the stream is shown (a frame's
             # work), and leave the final render by the Markdown widgets to the next pass, once
-            # that is on screen.
+            # the screen shows it (also when the last pass took the rest already).
+            self._skim_ended = True
             try:
-                if self.is_attached:
+                if self.is_attached and self._pending:
                     await self._render_pass(final=False)
             except MountError:  # removed while rendering
                 pass
@@ -268,7 +291,7 @@ class StreamingMarkdown(Widget):
     def _pace(self, started: float) -> None:
         """After a pass is on screen: hold the next one back in proportion to its cost."""
         now = monotonic()
-        self._next_pass_at = now + PACE * (now - started)
+        self._next_pass_at = now + (SKIM_PACE if self._skim.active else PACE) * (now - started)
 
     @staticmethod
     def _release_waiters(waiters: list[asyncio.Future[None]]) -> None:
@@ -280,7 +303,7 @@ class StreamingMarkdown(Widget):
     async def _render_pass(self, *, final: bool) -> None:
         """Freeze the blocks that are finished, mount those near the viewport, update the tail."""
         references = self._splitter.has_references
-        if not self._pending and not (final and (self._tail_appended or references or self._skim.active)):
+        if not self._pending and not self._skim.active and not (final and (self._tail_appended or references)):
             return
         new = "".join(self._pending)
         self._pending.clear()
