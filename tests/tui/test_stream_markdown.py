@@ -16,6 +16,7 @@ from textual.containers import VerticalScroll
 from textual.pilot import Pilot
 from textual.widget import Widget
 
+from llmchat.tui.widgets.chunk_window import HiddenChunks
 from llmchat.tui.widgets.markdown_blocks import BlockSplitter, ChatMarkdown
 from llmchat.tui.widgets.stream_markdown import SKIM_SETTLE, StreamingMarkdown
 
@@ -368,6 +369,17 @@ async def test_a_stream_too_fast_to_read_is_skimmed_then_rendered_exactly() -> N
             pages.append(shots)
         for page, (got, expected) in enumerate(zip(*pages, strict=True)):
             assert got == expected, f"page {page} differs"
+
+
+async def test_a_spacer_on_screen_is_blank() -> None:
+    """Scrolling faster than chunks get mounted shows a spacer for a moment: blank, not its name
+    (what a Textual widget without content shows)."""
+    spacer = HiddenChunks()
+    spacer.styles.height = 5
+    app = Host(spacer)
+    async with app.run_test(size=(40, 8)) as pilot:
+        await pilot.pause()
+        assert "HiddenChunks" not in app.export_screenshot()
 
 
 async def test_many_appends_are_rendered_in_few_passes() -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import pairwise
 
+from textual.app import RenderResult
 from textual.geometry import Region
 from textual.widget import AwaitMount, Widget
 from textual.widgets import Markdown
@@ -65,6 +66,9 @@ class HiddenChunks(Widget):
         height: 0;
     }
     """
+
+    def render(self) -> RenderResult:
+        return ""  # (a Widget shows its CSS name by default)
 
 
 class ChunkWindow:
