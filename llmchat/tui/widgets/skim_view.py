@@ -20,6 +20,7 @@ import io
 from functools import cache
 
 from rich.console import Console
+from rich.errors import StyleSyntaxError
 from rich.markdown import Markdown as RichMarkdown
 from rich.segment import Segment
 from rich.style import Style
@@ -61,7 +62,7 @@ def _theme(colours: tuple[tuple[str, str], ...]) -> Theme:
     for name, (variable, attributes) in _STYLES.items():
         try:
             styles[name] = Style.parse(f"{attributes} {palette.get(variable, '')}".strip() or "none")
-        except Exception:  # noqa: BLE001 - an unknown colour name: keep the attributes only
+        except StyleSyntaxError:  # a colour Rich does not know: keep the attributes only
             styles[name] = Style.parse(attributes or "none")
     return Theme(styles)
 
@@ -95,11 +96,6 @@ class SkimView(Widget):
     def active(self) -> bool:
         """True while it holds any text."""
         return bool(self._groups or self._tail)
-
-    @property
-    def line_count(self) -> int:
-        """Rows of text it shows."""
-        return len(self._lines)
 
     def push(self, blocks: list[str], tail: str, rows: int) -> list[str]:
         """Show `blocks` (finished, in order) after those shown and `tail` as the open block.
