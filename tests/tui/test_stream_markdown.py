@@ -193,6 +193,28 @@ async def screenshot_of(pilot: Pilot[None], shown: Widget) -> str:
     return app.export_screenshot()
 
 
+async def assert_same_pages(pilot: Pilot[None], widget: Widget, oneshot: Widget, offsets: list[int | None]) -> None:
+    """`widget` and `oneshot` (each shown alone in the Host's log) look the same, screenshot for
+    screenshot, scrolled to each of `offsets` (None: the end)."""
+    app = pilot.app
+    assert isinstance(app, Host)
+    log = app.query_one("#log")
+    pages = []
+    for shown in (widget, oneshot):
+        for other in app.widgets:
+            other.display = other is shown
+        shots = []
+        for y in offsets:
+            for _ in range(1 if y is not None else 3):  # (the end moves while chunks above it,
+                log.scroll_to(y=y if y is not None else log.max_scroll_y, animate=False)
+                await pilot.pause()  # estimated so far, get measured)
+                await pilot.pause()
+            shots.append(app.export_screenshot())
+        pages.append(shots)
+    for page, (got, expected) in enumerate(zip(*pages, strict=True)):
+        assert got == expected, f"page {page} differs"
+
+
 async def test_random_splits_render_like_one_shot() -> None:
     """Every document, fed in random splits, renders like a one-shot Markdown of it.
 
@@ -287,19 +309,7 @@ async def test_long_reply_mounts_only_what_is_near_and_scrolls_back_exactly() ->
         assert mounted < chunks / 3, "far chunks should not be mounted"
 
         log.anchor(False)
-        pages = []
-        for shown in (widget, oneshot):
-            for other in app.widgets:
-                other.display = other is shown
-            shots = []
-            for page in range(4):
-                log.scroll_to(y=page * 11, animate=False)
-                await pilot.pause()
-                await pilot.pause()
-                shots.append(app.export_screenshot())
-            pages.append(shots)
-        for page, (got, expected) in enumerate(zip(*pages, strict=True)):
-            assert got == expected, f"page {page} differs"
+        await assert_same_pages(pilot, widget, oneshot, [page * 11 for page in range(4)])
 
 
 async def test_a_stream_too_fast_to_read_is_skimmed_then_rendered_exactly() -> None:
@@ -355,20 +365,7 @@ async def test_a_stream_too_fast_to_read_is_skimmed_then_rendered_exactly() -> N
         await widget.finish()
         await pilot.pause()
 
-        pages = []
-        for shown in (widget, oneshot):
-            for other in app.widgets:
-                other.display = other is shown
-            shots = []
-            for y in (0, 15, None):
-                for _ in range(1 if y is not None else 3):  # (the end moves while estimated
-                    log.scroll_to(y=y if y is not None else log.max_scroll_y, animate=False)
-                    await pilot.pause()  # chunks above it get measured)
-                    await pilot.pause()
-                shots.append(app.export_screenshot())
-            pages.append(shots)
-        for page, (got, expected) in enumerate(zip(*pages, strict=True)):
-            assert got == expected, f"page {page} differs"
+        await assert_same_pages(pilot, widget, oneshot, [0, 15, None])
 
 
 async def test_a_spacer_on_screen_is_blank() -> None:
