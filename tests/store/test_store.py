@@ -32,27 +32,7 @@ from llmchat.store import (
 )
 from llmchat.store.ids import new_id
 from llmchat.store.search import fts_query
-
-
-class Clock:
-    """A settable Unix clock."""
-
-    def __init__(self, now: float = 1_750_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "llmchat" / "history.db"
-
-
-@pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    with Store.open(db_path) as opened:
-        yield opened
+from tests.store.conftest import Clock
 
 
 def _run(code: str, *args: str) -> subprocess.Popen[str]:

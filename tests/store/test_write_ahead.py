@@ -5,7 +5,6 @@ only the text its caller still needs."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from llmchat.chat.models import Message
 from llmchat.providers.events import ContentDelta, Finish, ReasoningDelta
 from llmchat.store import INTERRUPTED, ConversationNotFound, Store, migrations
 from llmchat.store.recorder import SAVE_EVERY, Recorder
+from tests.store.conftest import Clock
 
 # Deltas that cross the accumulator's sealing thresholds: non-ASCII, emoji, JSON-ish escapes.
 PIECES = ["Naïve ", "café ", "— “quoted” ", "東京 ", "🚀✨ ", 'a "quote" ', "\\ back\tslash\n", "word "]
@@ -22,25 +22,6 @@ PIECES = ["Naïve ", "café ", "— “quoted” ", "東京 ", "🚀✨ ", 'a "q
 
 def deltas(count: int) -> list[str]:
     return [f"{PIECES[i % len(PIECES)]}{i} " for i in range(count)]
-
-
-class Clock:
-    def __init__(self, now: float = 1_750_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "llmchat" / "history.db"
-
-
-@pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    with Store.open(db_path) as opened:
-        yield opened
 
 
 def chunk_rows(store: Store, message_id: str) -> int:
