@@ -81,8 +81,6 @@ class Accumulator:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, *, text: TextPolicy = "keep") -> None:
         self._clock = clock
-        self.text_policy: TextPolicy = text
-        """What this accumulator keeps of the text (see :data:`TextPolicy`)."""
         self._content = _Text(text)
         self._reasoning = _Text(text)
         self._refusal: list[str] = []

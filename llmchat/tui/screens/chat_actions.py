@@ -166,10 +166,6 @@ class ChatActions(_Base):
         self.notify(f"Copied the last answer ({len(text):,} characters).", title="Copy", timeout=3,
                     markup=False)
 
-    def conversation_markdown(self) -> str:
-        """The conversation as Markdown: the system prompt, then one section per message."""
-        return "".join(self._markdown_parts(self.conversation.messages)).rstrip() + "\n"
-
     def _markdown_parts(self, messages: list[Message]) -> Iterator[str]:
         """The export's text in pieces: a header, then one piece per message."""
         lines = ["# llmchat conversation", "", f"- Provider: {self.provider.name}", f"- Model: {self.model}",
