@@ -222,7 +222,7 @@ app.add_typer(history_app, name="history")
 @history_app.callback(invoke_without_command=True)
 def history(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("-n", "--limit", help="How many, newest first.")] = 20,
+    limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="How many, newest first.")] = 20,
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """List stored conversations, newest first."""
@@ -254,7 +254,7 @@ def history_show(ref: Annotated[str, typer.Argument(help="Conversation ID or 'la
 @history_app.command("search")
 def history_search(
     text: Annotated[str, typer.Argument(help="Words to find.")],
-    limit: Annotated[int, typer.Option("-n", "--limit")] = 20,
+    limit: Annotated[int, typer.Option("-n", "--limit", min=1)] = 20,
 ) -> None:
     """Search every stored message."""
     store = _open_store(required=True)

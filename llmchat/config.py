@@ -29,6 +29,7 @@ names (shared/DESIGN.md, "Environment and files").
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -110,6 +111,19 @@ _OPTION_TYPES: dict[str, tuple[type, ...]] = {
     "thinking_budget": (int,),
 }
 """Generation options (provider-neutral names; each provider maps them onto its own fields)."""
+_INT_MAX = 2**31 - 1
+_OPTION_RANGES: dict[str, tuple[float, float]] = {
+    "temperature": (0, 2),
+    "top_p": (0, 1),
+    "top_k": (1, _INT_MAX),
+    "max_tokens": (1, _INT_MAX),
+    "seed": (-(2**63), 2**63 - 1),
+    "thinking_budget": (0, _INT_MAX),
+}
+"""The accepted range of each numeric option, both ends included (the widest any supported
+API takes: OpenAI's temperature goes to 2, Anthropic's to 1; seeds are 64-bit)."""
+MAX_SECONDS = 86_400
+"""The longest timeout the config accepts (one day): longer ones overflow the socket layer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,8 +269,8 @@ def load_settings(
         if key == "retries":
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10:
                 raise ConfigError(f"{where}: 'retries' must be a whole number from 0 to 10")
-        elif isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ConfigError(f"{where}: {key!r} must be a positive number of seconds")
+        else:
+            value = seconds(value, f"{where}: {key!r}")
         policy[attribute] = value
     merged_options = {
         **_options(data.get("options", {}), f"{where}: options"),
@@ -270,7 +284,7 @@ def load_settings(
         theme=chosen_theme or DEFAULT_THEME,
         theme_explicit=bool(chosen_theme),
         policy=StreamPolicy(**policy),
-        tools=_table(data.get("tools", {}), f"{where}: tools"),
+        tools=_tools(data.get("tools", {}), where),
         tool_output_chars=_count(data, "tool_output_chars", where, 20_000),
         max_tool_rounds=_count(data, "max_tool_rounds", where, 8),
         options=merged_options,
@@ -326,10 +340,25 @@ def _provider(
     )
 
 
+def seconds(value: Any, what: str) -> float:
+    """`value` as a timeout in seconds: a finite number above 0 and at most :data:`MAX_SECONDS`.
+
+    Raises:
+        ConfigError: anything else (``nan``, ``inf``, 0, a negative number, a string);
+            the message starts with `what` (the file and the key).
+    """
+    if (
+        isinstance(value, bool) or not isinstance(value, int | float)
+        or not math.isfinite(value) or not 0 < value <= MAX_SECONDS
+    ):
+        raise ConfigError(f"{what} must be a number of seconds above 0 and at most {MAX_SECONDS} (got {value!r})")
+    return float(value)
+
+
 def _count(table: Mapping[str, Any], key: str, where: str, default: int) -> int:
     value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{where}: {key!r} must be a whole number of at least 1")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _INT_MAX:
+        raise ConfigError(f"{where}: {key!r} must be a whole number from 1 to {_INT_MAX}")
     return value
 
 
@@ -337,6 +366,17 @@ def _table(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{where}: must be a table")
     return dict(value)
+
+
+def _tools(value: Any, where: str) -> dict[str, Any]:
+    """The ``[tools.NAME]`` tables, checked now (so a bad one is a config error at start,
+    naming the file and key, not a failure when ``--tools`` first builds them)."""
+    table = _table(value, f"{where}: tools")
+    if table:
+        from llmchat.chat.tools import tools_from_config  # only when the file has tools
+
+        tools_from_config(table, where=where)
+    return table
 
 
 def _options(table: Any, where: str) -> dict[str, Any]:
@@ -348,6 +388,11 @@ def _options(table: Any, where: str) -> dict[str, Any]:
             raise ConfigError(f"{where}: unknown option {key!r} (known: {', '.join(_OPTION_TYPES)})")
         if isinstance(value, bool) or not isinstance(value, types):
             raise ConfigError(f"{where}: {key!r} has the wrong type ({type(value).__name__})")
+        low, high = _OPTION_RANGES.get(key, (-math.inf, math.inf))
+        if isinstance(value, int | float) and not (math.isfinite(value) and low <= value <= high):
+            label = f"--{key.replace('_', '-')}" if where == "option" else f"{where}: {key!r}"
+            whole = "whole " if types == (int,) else ""
+            raise ConfigError(f"{label} must be a {whole}number from {low} to {high} (got {value!r})")
         if key == "stop" and isinstance(value, list) and not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: 'stop' must be a string or a list of strings")
     return dict(table)

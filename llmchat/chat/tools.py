@@ -17,6 +17,7 @@ import asyncio
 import importlib.metadata
 import inspect
 import json
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
@@ -340,6 +341,8 @@ class CommandTool(Tool):
         return stdout
 
 
+MAX_TOOL_TIMEOUT = 86_400
+"""The longest tool timeout the config accepts, in seconds (one day)."""
 _CONFIG_KEYS = frozenset({"description", "parameters", "command", "read_only", "timeout", "cwd"})
 
 
@@ -392,8 +395,13 @@ def tools_from_config(table: Mapping[str, Any], *, where: str = "config") -> lis
         if not isinstance(read_only, bool):
             raise ConfigError(f"{here}: 'read_only' must be true or false")
         timeout = spec.get("timeout", DEFAULT_TIMEOUT)
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-            raise ConfigError(f"{here}: 'timeout' must be a positive number of seconds")
+        if (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float)
+            or not math.isfinite(timeout) or not 0 < timeout <= MAX_TOOL_TIMEOUT
+        ):
+            raise ConfigError(
+                f"{here}: 'timeout' must be a number of seconds above 0 and at most {MAX_TOOL_TIMEOUT} (got {timeout!r})"
+            )
         cwd = spec.get("cwd")
         if cwd is not None and not isinstance(cwd, str):
             raise ConfigError(f"{here}: 'cwd' must be a directory path")
