@@ -28,7 +28,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from llmchat.chat.accumulator import Accumulator
+from llmchat.chat.accumulator import Accumulator, TextPolicy
 from llmchat.chat.models import Conversation, Message, ToolCall
 from llmchat.chat.reply import stream_reply
 from llmchat.chat.tools import Tool, ToolOutput, ToolRegistry, error_output
@@ -220,6 +220,11 @@ class ToolLoop:
         max_rounds: the most requests sent; a reply that asks for tools in the last round
             gets "not run" results instead and the loop stops (:class:`RoundLimitReached`).
         clock: the monotonic clock of the accumulators.
+        text: what each round's accumulator keeps of the text (see
+            :data:`~llmchat.chat.accumulator.TextPolicy`; `llmchat ask` to a pipe keeps none).
+        fold_text: put each reply's text into its message in the conversation; False leaves
+            it out (the caller reads it from :attr:`accumulator`), except for a reply whose
+            tool calls continue the turn, which the next request must carry.
     """
 
     def __init__(
@@ -233,6 +238,8 @@ class ToolLoop:
         options: Mapping[str, Any] | None = None,
         max_rounds: int = DEFAULT_MAX_ROUNDS,
         clock: Callable[[], float] = time.monotonic,
+        text: TextPolicy = "keep",
+        fold_text: bool = True,
     ) -> None:
         if max_rounds < 1:
             raise ValueError("max_rounds must be at least 1")
@@ -244,6 +251,8 @@ class ToolLoop:
         self.options = dict(options or {})
         self.max_rounds = max_rounds
         self._clock = clock
+        self.text: TextPolicy = text
+        self.fold_text = fold_text
         self.round = 0
         """Requests sent so far."""
         self.accumulator: Accumulator | None = None
@@ -298,17 +307,18 @@ class ToolLoop:
         self._started = True
         try:
             while True:
-                request = self.conversation.request(
-                    self.model, tools=self.registry.definitions(), **self.options
-                )
-                yield RoundStarted(self.round + 1, request)
+                request = self.next_request()
                 self.round += 1
-                accumulator = self.accumulator = Accumulator(self._clock)
+                accumulator = self.accumulator = Accumulator(self._clock, text=self.text)
                 try:
+                    yield RoundStarted(self.round, request)
                     reply = stream_reply(self.provider, request, accumulator)
                     async with aclosing(cast(AsyncGenerator[StreamEvent, None], reply)) as stream:
                         async for event in stream:
                             yield event
+                except (asyncio.CancelledError, GeneratorExit):
+                    accumulator.cancel()  # also when stopped before the request was sent
+                    raise
                 finally:
                     message = self._record_reply(accumulator)
                 yield ReplyFinished(self.round, message)
@@ -335,6 +345,10 @@ class ToolLoop:
             self._answer_unanswered()
             raise
         yield LoopFinished(self.outcome())
+
+    def next_request(self) -> ChatRequest:
+        """The request of the next round: the conversation as it stands, with the tools."""
+        return self.conversation.request(self.model, tools=self.registry.definitions(), **self.options)
 
     async def _run_call(self, index: int, call: ToolCall) -> AsyncGenerator[LoopEvent, None]:
         resolved = self.registry.resolve(call.name, call.arguments)
@@ -367,7 +381,9 @@ class ToolLoop:
 
     def _record_reply(self, accumulator: Accumulator) -> Message:
         """Append the round's assistant message (partial or whole) to the conversation."""
-        message = accumulator.message()
+        message = accumulator.message(text=self.fold_text)
+        if not self.fold_text and wants_tools(message):  # the next request carries it
+            message.content, message.reasoning = accumulator.content, accumulator.reasoning
         message.provider = getattr(self.provider, "name", None)
         message.model = self.model
         used = {c.id for m in self.conversation.messages for c in m.tool_calls}
