@@ -127,7 +127,9 @@ def ask_command(
         raise _fail("the prompt is empty")
     settings = _ensure_credentials(settings, interactive=stdin_text is None and sys.stderr.isatty())
     ref = "latest" if continue_latest else conversation
-    store = _open_store(required=True) if ref is not None else None if no_log else _open_store()
+    store = (
+        _open_store(required=True, read_only_ok=True) if ref is not None else None if no_log else _open_store()
+    )
     history, conversation_id = Conversation(system=settings.system), None
     if store is not None and ref is not None:
         try:
@@ -137,7 +139,7 @@ def ask_command(
         conversation_id = summary.id
         if choice.system is not None:  # -s given now replaces the stored system prompt
             history.system = settings.system
-    recorder = Recorder(None if no_log else store, _warn)
+    recorder = Recorder(None if no_log or (store is not None and store.read_only) else store, _warn)
     recorder.open(conversation_id, settings.provider.name, settings.provider.model, history.system)
     user = Message("user", text)
     history.messages.append(user)
@@ -166,13 +168,30 @@ def _warn(message: str) -> None:
     print(f"llmchat: warning: {message}", file=sys.stderr)
 
 
-def _open_store(*, required: bool = False) -> Store | None:
-    """The history store; None (after one warning) when it cannot be opened, unless `required`."""
-    from llmchat.store import Store, StoreError
+def _open_store(*, required: bool = False, read_only_ok: bool = False) -> Store | None:
+    """The history store; None (after one warning) when it cannot be opened, unless `required`.
 
+    With `read_only_ok`, a database llmchat may not write (a read-only data directory or
+    file) is opened for reading, after one warning that new replies will not be stored. A
+    database of a newer llmchat is never opened (:class:`~llmchat.store.SchemaTooNew`).
+    """
+    from llmchat.store import SchemaTooNew, Store, StoreError
+
+    path = paths.history_db()
     try:
-        store = Store.open(paths.history_db())
+        store = Store.open(path)
     except StoreError as exc:
+        if read_only_ok and not isinstance(exc, SchemaTooNew) and path.is_file() and not (
+            exc.code or ""
+        ).startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            try:
+                store = Store.open(path, read_only=True)
+            except StoreError:
+                pass
+            else:
+                _warn(f"history database {path} cannot be written: opened read-only, "
+                      "new replies will not be stored")
+                return store
         if required:
             raise _fail(str(exc)) from None
         _warn(f"history is off for this session: {exc}")

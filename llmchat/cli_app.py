@@ -228,7 +228,7 @@ def history(
     """List stored conversations, newest first."""
     if ctx.invoked_subcommand is not None:
         return
-    store = _open_store(required=True)
+    store = _open_store(required=True, read_only_ok=True)
     assert store is not None
     rows = store.list_conversations(limit=limit)
     if json_output:
@@ -257,7 +257,7 @@ def history_search(
     limit: Annotated[int, typer.Option("-n", "--limit", min=1)] = 20,
 ) -> None:
     """Search every stored message."""
-    store = _open_store(required=True)
+    store = _open_store(required=True, read_only_ok=True)
     assert store is not None
     for hit in store.search(text, limit=limit):
         print(f"{hit.conversation_id}  {one_line(hit.title or '', 40):<40}  {one_line(hit.snippet, 80)}")
@@ -286,7 +286,7 @@ def export(
 
 
 def _export(ref: str, format: str) -> None:  # noqa: A002
-    store = _open_store(required=True)
+    store = _open_store(required=True, read_only_ok=True)
     assert store is not None
     try:
         text = store.export(ref, format)

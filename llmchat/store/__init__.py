@@ -15,7 +15,7 @@ memory. Nothing here ever receives provider settings, so no API key can reach th
 
 from __future__ import annotations
 
-from llmchat.store.errors import ConversationNotFound, StoreError
+from llmchat.store.errors import ConversationNotFound, SchemaTooNew, StoreError
 from llmchat.store.export import FORMATS as EXPORT_FORMATS
 from llmchat.store.records import ConversationSummary, MessagePage, SearchHit
 from llmchat.store.sqlite import INTERRUPTED, STALE_AFTER, Store
@@ -27,6 +27,7 @@ __all__ = [
     "ConversationNotFound",
     "ConversationSummary",
     "MessagePage",
+    "SchemaTooNew",
     "SearchHit",
     "Store",
     "StoreError",

@@ -4,7 +4,8 @@ Hierarchy::
 
     LlmchatError                     (llmchat.errors)
     └── StoreError                   the history database cannot be opened, read or written
-        └── ConversationNotFound     no conversation matches the id, prefix or "latest"
+        ├── ConversationNotFound     no conversation matches the id, prefix or "latest"
+        └── SchemaTooNew             a newer llmchat wrote the database (it is left untouched)
 
 A :class:`StoreError` means only that history is not being saved: callers report it once and
 keep the conversation in memory. Raw :class:`sqlite3.Error` never leaves the store.
@@ -34,6 +35,23 @@ class StoreError(LlmchatError):
 
 class ConversationNotFound(StoreError):
     """No stored conversation matches the reference (or a prefix matches several)."""
+
+
+class SchemaTooNew(StoreError):
+    """The database was written by a newer llmchat: this one refuses it and writes nothing.
+
+    Raised by :func:`llmchat.store.migrations.migrate` with the cause only; the store adds
+    the file name (:func:`schema_too_new`).
+    """
+
+
+def schema_too_new(problem: str, path: Path) -> SchemaTooNew:
+    """The one-line error for a database of a newer llmchat at `path` (`problem`: the cause)."""
+    return SchemaTooNew(
+        f"history database {path} was written by a newer llmchat ({problem}); upgrade llmchat, "
+        "or point XDG_DATA_HOME elsewhere. Nothing was written to it",
+        path=path, code="SCHEMA_TOO_NEW",
+    )
 
 
 _ADVICE: tuple[tuple[str, str, str], ...] = (

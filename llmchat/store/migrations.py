@@ -13,6 +13,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from llmchat.store.errors import SchemaTooNew
+
 Migration = Callable[[sqlite3.Connection], bool | None]
 """Changes the schema; returning False means "not applied now, try again next open"."""
 
@@ -25,6 +27,32 @@ def migration(fn: Migration) -> Migration:
     return fn
 
 
+def schema_version() -> int:
+    """This llmchat's schema version: the number of migrations it knows. It is recorded in
+    the file's header (``PRAGMA user_version``) by :func:`migrate`."""
+    return len(MIGRATIONS)
+
+
+def newer_schema(db: sqlite3.Connection) -> str | None:
+    """Why the database was written by a newer llmchat (a higher recorded schema version, or
+    applied migrations this llmchat does not know), or None when this llmchat can use it.
+
+    Only reads; safe on a read-only connection, before anything is written.
+    """
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    has_table = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
+    ).fetchone()
+    known = {name for name, _ in MIGRATIONS}
+    unknown = sorted(
+        row[0] for row in db.execute("SELECT name FROM _migrations") if row[0] not in known
+    ) if has_table else []
+    if version <= schema_version() and not unknown:
+        return None
+    detail = f"schema version {version}" if version > schema_version() else f"unknown migration {unknown[0]!r}"
+    return f"{detail}; this llmchat knows up to version {schema_version()}"
+
+
 def migrate(db: sqlite3.Connection) -> list[str]:
     """Apply every pending migration inside the caller's write transaction.
 
@@ -33,7 +61,14 @@ def migrate(db: sqlite3.Connection) -> list[str]:
 
     Returns:
         The names applied now, in order (empty when the schema was current).
+
+    Raises:
+        SchemaTooNew: a newer llmchat wrote the database (see :func:`newer_schema`);
+            nothing was changed.
     """
+    problem = newer_schema(db)
+    if problem is not None:
+        raise SchemaTooNew(problem)
     db.execute(
         "CREATE TABLE IF NOT EXISTS _migrations ("
         " name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ')))"
@@ -47,6 +82,8 @@ def migrate(db: sqlite3.Connection) -> list[str]:
             continue
         db.execute("INSERT INTO _migrations (name) VALUES (?)", (name,))
         applied.append(name)
+    if db.execute("PRAGMA user_version").fetchone()[0] != schema_version():
+        db.execute(f"PRAGMA user_version = {schema_version()}")
     return applied
 
 

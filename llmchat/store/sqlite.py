@@ -28,8 +28,8 @@ from pathlib import Path
 from llmchat.chat.models import Conversation, Message
 from llmchat.store import export as exporting
 from llmchat.store import migrations, search
-from llmchat.store.connection import connect
-from llmchat.store.errors import ConversationNotFound, StoreError, store_error
+from llmchat.store.connection import connect, connect_read_only
+from llmchat.store.errors import ConversationNotFound, SchemaTooNew, StoreError, schema_too_new, store_error
 from llmchat.store.ids import new_id, timestamp
 from llmchat.store.records import (
     MESSAGE_COLUMNS,
@@ -82,7 +82,8 @@ class Store:
     """
 
     def __init__(
-        self, path: Path, *, clock: Callable[[], float] = time.time, busy_timeout: float = 10.0
+        self, path: Path, *, clock: Callable[[], float] = time.time, busy_timeout: float = 10.0,
+        read_only: bool = False,
     ) -> None:
         self.path = Path(path)
         self._clock = clock
@@ -92,14 +93,24 @@ class Store:
         """Whether search uses the FTS5 index (False: the LIKE fallback)."""
         self.recovered = 0
         """How many interrupted replies opening this store marked as such."""
+        self.read_only = read_only
+        """Opened for reading only (every write raises StoreError)."""
         try:
-            self._conn = connect(self.path, busy_timeout)
+            if read_only:
+                self._conn = connect_read_only(self.path)
+                _refuse_newer(self._conn)
+                self.full_text = migrations.has_search_index(self._conn) and migrations.fts5_available(self._conn)
+                return
+            self._conn = connect(self.path, busy_timeout, check=_refuse_newer)
             with self._write() as db:
                 migrations.migrate(db)
                 if migrations.has_search_index(db) and not migrations.fts5_available(db):
                     migrations.disable_search_index(db)
                 self.full_text = migrations.has_search_index(db)
             self.recovered = self.recover_interrupted()
+        except SchemaTooNew as exc:
+            self.close()
+            raise schema_too_new(str(exc), self.path) from None
         except (sqlite3.Error, OSError) as exc:
             self.close()
             raise store_error(exc, self.path) from exc
@@ -109,10 +120,17 @@ class Store:
 
     @classmethod
     def open(
-        cls, path: Path, *, clock: Callable[[], float] = time.time, busy_timeout: float = 10.0
+        cls, path: Path, *, clock: Callable[[], float] = time.time, busy_timeout: float = 10.0,
+        read_only: bool = False,
     ) -> Store:
-        """Open (creating if needed) the store at `path`; see :class:`Store`."""
-        return cls(path, clock=clock, busy_timeout=busy_timeout)
+        """Open the store at `path` (see :class:`Store`): created if needed, or with
+        `read_only` only read (nothing created, migrated or recovered).
+
+        Raises:
+            SchemaTooNew: a newer llmchat wrote the file; nothing was written to it.
+            StoreError: the file cannot be created, opened, migrated or written.
+        """
+        return cls(path, clock=clock, busy_timeout=busy_timeout, read_only=read_only)
 
     def close(self) -> None:
         """Close the database (further calls raise StoreError). Safe to call twice."""
@@ -531,6 +549,12 @@ class Store:
         if format == "json":
             return exporting.to_json(summary, conversation)
         return exporting.to_markdown(summary, conversation)
+
+
+def _refuse_newer(db: sqlite3.Connection) -> None:
+    problem = migrations.newer_schema(db)
+    if problem is not None:
+        raise SchemaTooNew(problem)
 
 
 def _messages(db: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Message]:
