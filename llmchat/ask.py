@@ -22,21 +22,37 @@ import os
 import signal
 import sys
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from llmchat.chat.accumulator import Accumulator
+from llmchat.chat.accumulator import Accumulator, TextPolicy
+from llmchat.chat.engine import (
+    ChatSession,
+    ContentDelta,
+    Failed,
+    ReasoningDelta,
+    ReplyFinished,
+    Retrying,
+    RoundLimitReached,
+    RoundStarted,
+    ToolCallStarted,
+    ToolResult,
+    TurnFinished,
+)
 from llmchat.chat.models import Conversation, Message
-from llmchat.chat.reply import stream_reply
+from llmchat.chat.toolloop import LoopOutcome, approve_all, deny_all
 from llmchat.config import Settings
 from llmchat.providers import make_client
-from llmchat.providers.base import ChatRequest
-from llmchat.providers.errors import ProviderError
-from llmchat.providers.events import ContentDelta, ReasoningDelta, Retrying, StreamEvent
+from llmchat.providers.events import StreamEvent
 from llmchat.safety import one_line, terminal_safe
-from llmchat.store.recorder import SAVE_EVERY, Recorder
+from llmchat.store.recorder import Recorder
+
+if TYPE_CHECKING:
+    import httpx
+
+    from llmchat.chat.tools import ToolRegistry
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
@@ -207,22 +223,11 @@ class ReasoningTee:
         self._open = False
 
 
-def make_request(
-    settings: Settings, conversation: Conversation, *, complete: bool = False
-) -> ChatRequest:
-    """The request for one `ask`: the conversation's next reply, or with `complete` a raw
-    text completion of its last (user) message."""
-    model = settings.provider.model
-    if complete:
-        prompt = conversation.messages[-1].content
-        return ChatRequest(model=model, messages=[], prompt=prompt, options=settings.options)
-    return conversation.request(model, **settings.options)
-
-
 def run_ask(
     settings: Settings,
-    request: ChatRequest,
+    conversation: Conversation,
     *,
+    complete: bool = False,
     json_output: bool = False,
     show_reasoning: bool = False,
     recorder: Recorder | None = None,
@@ -230,11 +235,14 @@ def run_ask(
     stdout: IO[str] | None = None,
     stderr: IO[str] | None = None,
 ) -> int:
-    """Stream the reply to `request` and return the exit status (see the module docstring).
+    """Stream the reply to `conversation` (its last message is the question) and return the
+    exit status (see the module docstring). The turn is one :class:`ChatSession` turn; this
+    function only renders its events.
 
     Args:
-        settings: resolved settings (provider, timeout).
-        request: what to send (see :func:`make_request`).
+        settings: resolved settings (provider, model, options, timeout, tool limits).
+        conversation: the conversation, ending with the user's message (already recorded).
+        complete: send a raw text completion of the last message (``--complete``).
         json_output: print one JSON object at the end instead of streaming the text.
         show_reasoning: stream reasoning text to stderr (``--reasoning``).
         recorder: writes the reply ahead into the history (None: not recorded).
@@ -257,20 +265,17 @@ def run_ask(
     if show_reasoning:
         sink = ReasoningTee(sink, stderr)
     recorder = recorder or Recorder(None, lambda _: None)
-    # The text is kept only where it is needed again: for --json; else the sink showed it and
-    # the history (when on) takes it once a second and builds the final row from what it saved.
-    accumulator = Accumulator(text="keep" if json_output else "until_taken" if recorder.recording else "drop")
-    loops: list[Any] = []  # the ToolLoop, once made
+    # The text is kept only where it is needed again: for --json and for the rounds of a tool
+    # loop; else the sink showed it and the history (when on) takes it once a second and builds
+    # the final row from what it saved.
+    text: TextPolicy = "keep" if json_output or tools is not None else (
+        "until_taken" if recorder.recording else "drop")
+    sessions: list[ChatSession] = []  # the session, once made
     try:
-        if tools is None:
-            code = asyncio.run(_stream(settings, request, accumulator, sink, recorder))
-        else:
-            code = asyncio.run(_stream_tools(settings, tools, loops, sink, recorder, stderr))
+        code = asyncio.run(_run(settings, conversation, complete, tools, sink, recorder, text, stderr, sessions))
     except KeyboardInterrupt:
-        accumulator.cancel()
         code = EXIT_INTERRUPTED
     except asyncio.CancelledError:  # SIGTERM (see _cancel_on_sigterm)
-        accumulator.cancel()
         code = EXIT_TERMINATED
     finally:
         sink.close()
@@ -279,15 +284,18 @@ def run_ask(
             code = -1
         else:
             _silence_stdout(stdout)
+    session = sessions[0] if sessions else None
+    accumulator = (session.accumulator if session else None) or Accumulator()
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+        accumulator.cancel()
+    outcome = session.outcome() if session else None
     text_from: Accumulator | None = None  # where --json reads the text (None: the message)
-    if loops:
-        message = _loop_message(loops[0])
-        accumulator = loops[0].accumulator or accumulator
+    if outcome is not None and outcome.rounds > 1:
+        message = _turn_message(outcome)
     else:
         message = accumulator.message(text=False)  # the text stays in its pieces
-        message.provider, message.model = settings.provider.name, settings.provider.model
-        recorder.finish(message, accumulator)
         text_from = accumulator
+    message.provider, message.model = settings.provider.name, settings.provider.model
     if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
         print("llmchat: cancelled" if code == EXIT_INTERRUPTED else "llmchat: terminated", file=stderr)
     elif message.error:
@@ -310,27 +318,90 @@ def run_ask(
     return code
 
 
-async def _stream(
-    settings: Settings, request: ChatRequest, accumulator: Accumulator, sink: Sink, recorder: Recorder
+@dataclass(frozen=True)
+class ToolChoice:
+    """Tools for one `ask`: which, and whether tools that are not read-only may run."""
+
+    names: tuple[str, ...] = ()
+    """Offer only these (``-T NAME``); empty: every tool (``--tools``)."""
+    yes: bool = False
+    """Run tools that are not read-only without asking (``--yes``); else they are denied."""
+    config: Mapping[str, Any] | None = None
+    """The config file's ``[tools]`` table."""
+
+
+async def _run(
+    settings: Settings, conversation: Conversation, complete: bool, choice: ToolChoice | None,
+    sink: Sink, recorder: Recorder, text: TextPolicy, err: IO[str], sessions: list[ChatSession],
 ) -> int:
+    """One turn of a :class:`ChatSession`, rendered: content to the sink (the rounds' texts
+    joined by a blank line), tool calls, retries and problems to `err`."""
     _cancel_on_sigterm()
     async with make_client() as client:
-        provider = settings.provider.create(client, settings.policy)
-        recorder.begin_reply(settings.provider.name, settings.provider.model)
-        beat = asyncio.create_task(_heartbeat(recorder, lambda: accumulator))
+        registry = None
+        if choice is not None:
+            registry = _tool_registry(settings, choice, client, err)
+            if registry is None:
+                return EXIT_USAGE
+        session = ChatSession(
+            settings.provider.create(client, settings.policy), settings.provider.model, conversation,
+            options=settings.options, tools=registry, recorder=recorder,
+            approve=approve_all if choice is not None and choice.yes else deny_all,
+            max_tool_rounds=settings.max_tool_rounds, text=text, fold_text=choice is not None,
+            completion=complete,
+        )
+        sessions.append(session)
+        code = EXIT_OK
+        wrote = separate = False  # stdout = the rounds' texts joined by a blank line
         try:
-            async with aclosing(stream_reply(provider, request, accumulator)) as events:
+            async with aclosing(session.reply()) as events:
                 async for event in events:
-                    if isinstance(event, Retrying):
-                        _note_retry(event, sys.stderr)
-                    sink.event(event)
-        except ProviderError:
-            return EXIT_ERROR
+                    if isinstance(event, ContentDelta):
+                        if event.text:
+                            if separate:
+                                sink.event(ContentDelta("\n\n"))
+                            wrote, separate = True, False
+                            sink.event(event)
+                    elif isinstance(event, RoundStarted):
+                        separate = wrote
+                    elif isinstance(event, ToolCallStarted):
+                        note = " (needs --yes: denied)" if event.needs_approval and choice and not choice.yes else ""
+                        print(f"llmchat: tool {one_line(event.call.name, 40)}({one_line(event.call.arguments, 80)}){note}",
+                              file=err, flush=True)
+                    elif isinstance(event, ToolResult):
+                        print(f"llmchat: tool {event.call.name} -> {event.output.status}, "
+                              f"{len(event.output.text)} chars", file=err, flush=True)
+                    elif isinstance(event, Failed):
+                        code = EXIT_ERROR
+                    elif isinstance(event, (ReplyFinished, RoundLimitReached, TurnFinished)):
+                        pass
+                    else:
+                        if isinstance(event, Retrying):
+                            _note_retry(event, err)
+                        sink.event(event)
         except BrokenPipeError:
             return -1
-        finally:
-            beat.cancel()
-    return EXIT_OK
+    return code
+
+
+def _tool_registry(
+    settings: Settings, choice: ToolChoice, client: httpx.AsyncClient, err: IO[str]
+) -> ToolRegistry | None:
+    """The tools `choice` offers; None (after a message on `err`) when a name is unknown."""
+    from llmchat.chat.builtin_tools import default_registry
+
+    registry, problems = default_registry(
+        os.getcwd(), client, config=choice.config, max_output_chars=settings.tool_output_chars
+    )
+    for problem in problems:
+        print(f"llmchat: warning: {problem}", file=err)
+    if choice.names:
+        try:
+            registry = registry.select(choice.names)
+        except KeyError as exc:
+            print(f"llmchat: error: {exc.args[0]}", file=err)
+            return None
+    return registry
 
 
 def _note_retry(event: Retrying, err: IO[str]) -> None:
@@ -348,102 +419,13 @@ def _cancel_on_sigterm() -> None:
             pass  # not the main thread, or no signals here
 
 
-async def _heartbeat(recorder: Recorder, accumulator: Callable[[], Accumulator | None]) -> None:
-    """Save the partial reply about once a second, also while the model is silent."""
-    while True:
-        await asyncio.sleep(SAVE_EVERY)
-        current = accumulator()
-        if current is not None:
-            recorder.heartbeat(current)
-
-
-@dataclass(frozen=True)
-class ToolChoice:
-    """Tools for one `ask`: which, and whether tools that are not read-only may run."""
-
-    conversation: Conversation
-    """The conversation the loop continues (it appends its messages)."""
-    names: tuple[str, ...] = ()
-    """Offer only these (``-T NAME``); empty: every tool (``--tools``)."""
-    yes: bool = False
-    """Run tools that are not read-only without asking (``--yes``); else they are denied."""
-    config: Mapping[str, Any] | None = None
-    """The config file's ``[tools]`` table."""
-
-
-async def _stream_tools(
-    settings: Settings, choice: ToolChoice, loops: list[Any], sink: Sink, recorder: Recorder,
-    err: IO[str],
-) -> int:
-    from llmchat.chat.builtin_tools import default_registry
-    from llmchat.chat.toolloop import (
-        ReplyFinished, RoundStarted, ToolCallStarted, ToolLoop, ToolResult, approve_all, deny_all,
-    )
-
-    _cancel_on_sigterm()
-    async with make_client() as client:
-        registry, problems = default_registry(
-            os.getcwd(), client, config=choice.config, max_output_chars=settings.tool_output_chars
-        )
-        for problem in problems:
-            print(f"llmchat: warning: {problem}", file=err)
-        if choice.names:
-            try:
-                registry = registry.select(choice.names)
-            except KeyError as exc:
-                print(f"llmchat: error: {exc.args[0]}", file=err)
-                return EXIT_USAGE
-        loop = ToolLoop(
-            settings.provider.create(client, settings.policy), choice.conversation,
-            settings.provider.model, registry, options=settings.options,
-            approve=approve_all if choice.yes else deny_all, max_rounds=settings.max_tool_rounds,
-        )
-        loops.append(loop)
-        beat = asyncio.create_task(_heartbeat(recorder, lambda: loop.accumulator))
-        wrote = separate = False  # stdout = the rounds' texts joined by a blank line
-        try:
-            async with aclosing(loop.events()) as events:
-                async for event in events:
-                    if isinstance(event, ContentDelta) and event.text:
-                        if separate:
-                            sink.event(ContentDelta("\n\n"))
-                        wrote, separate = True, False
-                        sink.event(event)
-                    elif isinstance(event, RoundStarted):
-                        separate = wrote
-                        recorder.begin_reply(settings.provider.name, settings.provider.model)
-                    elif isinstance(event, ReplyFinished):
-                        recorder.finish(event.message)
-                    elif isinstance(event, ToolCallStarted):
-                        note = " (needs --yes: denied)" if event.needs_approval and not choice.yes else ""
-                        print(f"llmchat: tool {one_line(event.call.name, 40)}({one_line(event.call.arguments, 80)}){note}",
-                              file=err, flush=True)
-                    elif isinstance(event, ToolResult):
-                        recorder.user(event.message)
-                        print(f"llmchat: tool {event.call.name} -> {event.output.status}, "
-                              f"{len(event.output.text)} chars", file=err, flush=True)
-                    elif isinstance(event, Retrying):
-                        _note_retry(event, err)
-                    else:
-                        sink.event(event)  # type: ignore[arg-type]  # sinks skip loop events
-        except ProviderError:
-            return EXIT_ERROR
-        except BrokenPipeError:
-            return -1
-        finally:
-            beat.cancel()
-    return EXIT_OK
-
-
-def _loop_message(loop: Any) -> Message:
-    """The tool loop's outcome as one message, for --json and the exit status."""
-    outcome = loop.outcome()
+def _turn_message(outcome: LoopOutcome) -> Message:
+    """A turn of several rounds as one message, for --json and the exit status."""
     return Message(
         "assistant", content=outcome.content, reasoning=outcome.reasoning, refusal=outcome.refusal,
         tool_calls=outcome.tool_calls, finish_reason=outcome.finish_reason, usage=outcome.usage,
         error=outcome.error,
     )
-
 
 
 def status_line(settings: Settings, accumulator: Accumulator) -> str:

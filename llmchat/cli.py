@@ -101,7 +101,7 @@ def ask_command(
 ) -> NoReturn:
     """``llmchat ask`` (options: see :func:`llmchat.cli_app.ask`); `parent` holds the
     options given before ``ask``. Always ends with SystemExit and the exit status."""
-    from llmchat.ask import join_prompt, make_request, run_ask
+    from llmchat.ask import join_prompt, run_ask
     from llmchat.chat.models import Conversation, Message
     from llmchat.store import StoreError
     from llmchat.store.recorder import Recorder
@@ -144,15 +144,14 @@ def ask_command(
     user = Message("user", text)
     history.messages.append(user)
     recorder.user(user)
-    request = make_request(settings, history, complete=complete)
     tools = None
     if all_tools or tool:
         from llmchat.ask import ToolChoice
 
-        tools = ToolChoice(history, tuple(tool or ()), yes=yes, config=settings.tools)
+        tools = ToolChoice(tuple(tool or ()), yes=yes, config=settings.tools)
     raise SystemExit(run_ask(
-        settings, request, json_output=json_output, show_reasoning=reasoning, recorder=recorder,
-        tools=tools,
+        settings, history, complete=complete, json_output=json_output, show_reasoning=reasoning,
+        recorder=recorder, tools=tools,
     ))
 
 

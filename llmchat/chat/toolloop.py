@@ -322,7 +322,7 @@ class ToolLoop:
                 finally:
                     message = self._record_reply(accumulator)
                 yield ReplyFinished(self.round, message)
-                if not wants_tools(message):
+                if not self.goes_on(message):
                     break
                 if self.round >= self.max_rounds:
                     self.round_limit_reached = True
@@ -345,6 +345,12 @@ class ToolLoop:
             self._answer_unanswered()
             raise
         yield LoopFinished(self.outcome())
+
+    def goes_on(self, message: Message) -> bool:
+        """True when the turn goes on after this reply: it asks for tools
+        (:func:`wants_tools`) and tools were offered (a model that calls tools nobody offered
+        ends its turn with the calls, as a reply without tools always did)."""
+        return wants_tools(message) and len(self.registry) > 0
 
     def next_request(self) -> ChatRequest:
         """The request of the next round: the conversation as it stands, with the tools."""
@@ -382,7 +388,7 @@ class ToolLoop:
     def _record_reply(self, accumulator: Accumulator) -> Message:
         """Append the round's assistant message (partial or whole) to the conversation."""
         message = accumulator.message(text=self.fold_text)
-        if not self.fold_text and wants_tools(message):  # the next request carries it
+        if not self.fold_text and self.goes_on(message):  # the next request carries it
             message.content, message.reasoning = accumulator.content, accumulator.reasoning
         message.provider = getattr(self.provider, "name", None)
         message.model = self.model
@@ -390,7 +396,7 @@ class ToolLoop:
         _ensure_call_ids(message.tool_calls, used)
         self._recorded = accumulator
         self._add(message)
-        self._unanswered = list(message.tool_calls) if wants_tools(message) else []
+        self._unanswered = list(message.tool_calls) if self.goes_on(message) else []
         return message
 
     def _record_result(self, index: int, call: ToolCall, output: ToolOutput) -> ToolResult:

@@ -322,3 +322,12 @@ async def test_a_raw_completion_sends_the_last_message_as_the_prompt(
     assert server.requests[0].path.endswith("/completions") and "chat" not in server.requests[0].path
     assert server.requests[0].json()["prompt"] == "The answer is"
     assert isinstance(events[-2], ReplyFinished) and events[-2].message.content == "42"
+
+
+async def test_tool_calls_nobody_offered_end_the_turn(server: LoopbackServer, client: httpx.AsyncClient) -> None:
+    server.handler = lambda _r: Reply(parts=[tool_call_reply("call_1", "lookup", {"q": "x"})])
+    session = make_session(server, client)
+    events = await run(session.send("hi"))
+    assert len(server.requests) == 1 and not any(isinstance(e, ToolCallStarted) for e in events)
+    reply = session.conversation.messages[-1]
+    assert (reply.finish_reason, [c.name for c in reply.tool_calls]) == ("tool_calls", ["lookup"])
