@@ -46,7 +46,7 @@ from llmchat.chat.toolloop import LoopOutcome, approve_all, deny_all
 from llmchat.config import Settings
 from llmchat.providers import make_client
 from llmchat.providers.events import StreamEvent
-from llmchat.safety import one_line, terminal_safe
+from llmchat.safety import is_terminal, json_safe, note, one_line, terminal_safe
 from llmchat.store.recorder import Recorder
 
 if TYPE_CHECKING:
@@ -171,12 +171,16 @@ def write_json(out: IO[str], settings: Settings, message: Message, accumulator: 
         BrokenPipeError: the reader closed stdout.
     """
     obj = json_result(settings, message)
+    safe = is_terminal(out)  # escape what a terminal would obey (the value stays the same)
     if accumulator is None:
-        print(json.dumps(obj, ensure_ascii=False), file=out, flush=True)
+        text = json.dumps(obj, ensure_ascii=False)
+        print(json_safe(text) if safe else text, file=out, flush=True)
         return
     mark = uuid.uuid4().hex  # stands for the text in the serialized object; never in real values
     obj["content"], obj["reasoning"] = f"{mark}-content", f"{mark}-reasoning"
     rest = json.dumps(obj, ensure_ascii=False)
+    if safe:
+        rest = json_safe(rest)
     texts = {f'"{mark}-content"': accumulator.content_chunks, f'"{mark}-reasoning"': accumulator.reasoning_chunks}
     for placeholder in sorted(texts, key=rest.index):
         chunks = texts[placeholder]
@@ -184,7 +188,8 @@ def write_json(out: IO[str], settings: Settings, message: Message, accumulator: 
         out.write(head)
         out.write('"')
         for chunk in chunks():  # escaping is per character, so pieces escape like the whole
-            out.write(json.dumps(chunk, ensure_ascii=False)[1:-1])
+            piece = json.dumps(chunk, ensure_ascii=False)[1:-1]
+            out.write(json_safe(piece) if safe else piece)
         out.write('"')
     out.write(rest)
     out.write("\n")
@@ -297,9 +302,9 @@ def run_ask(
         text_from = accumulator
     message.provider, message.model = settings.provider.name, settings.provider.model
     if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
-        print("llmchat: cancelled" if code == EXIT_INTERRUPTED else "llmchat: terminated", file=stderr)
+        note("cancelled" if code == EXIT_INTERRUPTED else "terminated", file=stderr)
     elif message.error:
-        print(f"llmchat: error: {message.error}", file=stderr)
+        note(f"error: {message.error}", file=stderr)
     if code == -1:  # stdout closed under us: quiet, and keep Python from complaining at exit
         _silence_stdout(stdout)
         return EXIT_OK
@@ -309,12 +314,12 @@ def run_ask(
         except BrokenPipeError:  # `llmchat ask --json | head`: as quiet as the plain case
             _silence_stdout(stdout)
     if message.refusal and not json_output:
-        print(f"llmchat: the model refused: {message.refusal}", file=stderr)
+        note(f"the model refused: {message.refusal}", file=stderr, width=4000)
     warning = _FINISH_WARNINGS.get(message.finish_reason or "")
     if warning:
-        print(f"llmchat: {warning}", file=stderr)
+        note(warning, file=stderr)
     if code == EXIT_OK and stderr.isatty() and not json_output:
-        print(status_line(settings, accumulator), file=stderr)
+        stderr.write(one_line(status_line(settings, accumulator), 400) + "\n")
     return code
 
 
@@ -365,12 +370,12 @@ async def _run(
                     elif isinstance(event, RoundStarted):
                         separate = wrote
                     elif isinstance(event, ToolCallStarted):
-                        note = " (needs --yes: denied)" if event.needs_approval and choice and not choice.yes else ""
-                        print(f"llmchat: tool {one_line(event.call.name, 40)}({one_line(event.call.arguments, 80)}){note}",
-                              file=err, flush=True)
+                        denied = " (needs --yes: denied)" if event.needs_approval and choice and not choice.yes else ""
+                        note(f"tool {one_line(event.call.name, 40)}({one_line(event.call.arguments, 80)}){denied}",
+                             file=err)
                     elif isinstance(event, ToolResult):
-                        print(f"llmchat: tool {event.call.name} -> {event.output.status}, "
-                              f"{len(event.output.text)} chars", file=err, flush=True)
+                        note(f"tool {one_line(event.call.name, 40)} -> {event.output.status}, "
+                             f"{len(event.output.text)} chars", file=err)
                     elif isinstance(event, Failed):
                         code = EXIT_ERROR
                     elif isinstance(event, (ReplyFinished, RoundLimitReached, TurnFinished)):
@@ -394,18 +399,18 @@ def _tool_registry(
         os.getcwd(), client, config=choice.config, max_output_chars=settings.tool_output_chars
     )
     for problem in problems:
-        print(f"llmchat: warning: {problem}", file=err)
+        note(f"warning: {problem}", file=err)
     if choice.names:
         try:
             registry = registry.select(choice.names)
         except KeyError as exc:
-            print(f"llmchat: error: {exc.args[0]}", file=err)
+            note(f"error: {exc.args[0]}", file=err)
             return None
     return registry
 
 
 def _note_retry(event: Retrying, err: IO[str]) -> None:
-    print(f"llmchat: retrying in {event.delay:.1f} s after {event.error}", file=err, flush=True)
+    note(f"retrying in {event.delay:.1f} s after {event.error}", file=err)
 
 
 def _cancel_on_sigterm() -> None:

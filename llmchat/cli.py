@@ -70,7 +70,9 @@ def _options(**values: Any) -> dict[str, Any]:
 
 
 def _fail(message: str, code: int = 2) -> SystemExit:
-    print(f"llmchat: error: {message}", file=sys.stderr)
+    from llmchat.safety import note
+
+    note(f"error: {message}")
     return SystemExit(code)
 
 
@@ -159,12 +161,16 @@ def start_debug_log(settings: Settings) -> None:
     """``--debug``: log everything of this run to the state directory, keys redacted."""
     from llmchat import debuglog
 
+    from llmchat.safety import note
+
     path = debuglog.enable(paths.state_dir(), [settings.provider.api_key or ""])
-    print(f"llmchat: debug log: {path}", file=sys.stderr)
+    note(f"debug log: {path}")
 
 
 def _warn(message: str) -> None:
-    print(f"llmchat: warning: {message}", file=sys.stderr)
+    from llmchat.safety import note
+
+    note(f"warning: {message}")
 
 
 def _open_store(*, required: bool = False, read_only_ok: bool = False) -> Store | None:
@@ -209,25 +215,18 @@ def _ensure_credentials(settings: Settings, *, interactive: bool) -> Settings:
     import asyncio
 
     from llmchat.discovery import find_local_servers
+    from llmchat.safety import note, one_line
 
     servers = [s for s in asyncio.run(find_local_servers()) if s.models]
-    print(f"llmchat: {problem}", file=sys.stderr)
-    for server in servers:
-        print(
-            f"llmchat: found {server.label} at {server.base_url} "
-            f"(models: {', '.join(server.models[:5])})",
-            file=sys.stderr,
-        )
+    note(problem)
+    for server in servers:  # model ids come from the server: shown made safe
+        note(f"found {server.label} at {server.base_url} (models: {', '.join(server.models[:5])})")
         if interactive:
-            answer = input(f"Use {server.label} with model {server.models[0]}? [Y/n] ")
+            answer = input(f"Use {server.label} with model {one_line(server.models[0], 80)}? [Y/n] ")
             if answer.strip().lower() in ("", "y", "yes"):
                 return settings.with_provider(server.provider_settings())
         else:
-            print(
-                f"llmchat: to use it: export OPENAI_BASE_URL={server.base_url}  "
-                f"(and -m {server.models[0]})",
-                file=sys.stderr,
-            )
+            note(f"to use it: export OPENAI_BASE_URL={server.base_url}  (and -m {server.models[0]})")
     raise SystemExit(2)
 
 

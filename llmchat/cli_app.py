@@ -10,7 +10,6 @@ docs/performance.md). Textual is imported only inside the TUI command.
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from dataclasses import replace
 from typing import Annotated, Optional
@@ -27,7 +26,7 @@ from llmchat.cli import (
     ask_command,
     start_debug_log,
 )
-from llmchat.safety import one_line
+from llmchat.safety import for_stream, is_terminal, json_safe, json_text, note, one_line
 from llmchat.store import EXPORT_FORMATS, StoreError
 
 app = typer.Typer(
@@ -232,17 +231,17 @@ def history(
     assert store is not None
     rows = store.list_conversations(limit=limit)
     if json_output:
-        print(json.dumps([
+        print(json_text([
             {"id": r.id, "title": r.display_title, "provider": r.provider, "model": r.model,
              "created_at": r.created_at.isoformat(), "updated_at": r.updated_at.isoformat(),
              "message_count": r.message_count}
             for r in rows
-        ], ensure_ascii=False))
+        ], sys.stdout))
         return
     for r in rows:
         title = one_line(r.display_title, 50)
         print(f"{r.id}  {r.updated_at:%Y-%m-%d %H:%M}  {r.message_count:>4} msgs  "
-              f"{r.model or '-':<24}  {title}")
+              f"{one_line(r.model or '-', 60):<24}  {title}")
 
 
 @history_app.command("show")
@@ -292,7 +291,10 @@ def _export(ref: str, format: str) -> None:  # noqa: A002
         text = store.export(ref, format)
     except StoreError as exc:
         raise _fail(str(exc)) from None
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    text = text if text.endswith("\n") else text + "\n"
+    # A terminal gets the transcript made safe (it holds server text); a pipe or file, exactly.
+    sys.stdout.write((json_safe if is_terminal(sys.stdout) else str)(text) if format == "json"
+                     else for_stream(text, sys.stdout))
 
 
 
@@ -317,7 +319,13 @@ def models(
         names = asyncio.run(fetch())
     except ProviderError as exc:
         raise _fail(exc.describe(), 1) from None
-    print(json.dumps(names) if json_output else "\n".join(names))
+    # Model ids come from the server: one safe line each (a name with controls cannot be
+    # meant); --json gives them exactly (escaped on a terminal).
+    if json_output:
+        print(json_text(names, sys.stdout))
+    else:
+        for name in names:
+            print(one_line(name, 200))
 
 
 keys_app = typer.Typer(help="Keep API keys in an owner-only key file (used when the env variable is unset).")
@@ -340,7 +348,7 @@ def keys_set(name: Annotated[str, typer.Argument(help="Provider or profile name,
         set_key(paths.keys_file(), name, value)
     except (ConfigError, OSError) as exc:
         raise _fail(str(exc)) from None
-    print(f"llmchat: key for {name} saved in {paths.keys_file()} (mode 600)", file=sys.stderr)
+    note(f"key for {name} saved in {paths.keys_file()} (mode 600)")
 
 
 @keys_app.command("list")
@@ -453,7 +461,7 @@ def config_show(
         "tools": sorted(settings.tools),
     }
     if json_output:
-        print(json.dumps(shown, indent=2, ensure_ascii=False))
+        print(json_text(shown, sys.stdout, indent=2))
         return
     for name, value in shown.items():
         if isinstance(value, dict):
@@ -462,7 +470,7 @@ def config_show(
             value = ", ".join(map(str, value)) or "-"
         elif value is None:
             value = "-"
-        print(f"{name:<20} {value}")
+        print(for_stream(f"{name:<20} {value}", sys.stdout))
 
 
 @config_app.command("edit")
@@ -486,7 +494,7 @@ def config_edit() -> None:
             path.write_text(CONFIG_TEMPLATE, encoding="utf-8")
         except OSError as exc:
             raise _fail(f"cannot create {path}: {exc.strerror}") from None
-        print(f"llmchat: created {path}", file=sys.stderr)
+        note(f"created {path}")
     try:
         code = subprocess.call([*shlex.split(editor), str(path)])
     except OSError as exc:
@@ -499,7 +507,7 @@ def config_edit() -> None:
         load_settings(path, os.environ, keys_path=paths.keys_file())
     except ConfigError as exc:
         raise _fail(str(exc)) from None
-    print(f"llmchat: {path} is valid", file=sys.stderr)
+    note(f"{path} is valid")
 
 
 @app.command()

@@ -15,6 +15,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.errors import NoWidget
 from textual.geometry import Offset
+from textual.notifications import SeverityLevel
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from llmchat import paths
@@ -22,6 +23,7 @@ from llmchat.config import DEFAULT_THEME, Settings
 from llmchat.discovery import LocalServer
 from llmchat.providers import make_client
 from llmchat.providers.base import Provider
+from llmchat.safety import one_line, safe_lines
 from llmchat.store import Store, StoreError
 from llmchat.tui.commands import ChatCommands
 from llmchat.tui.screens.chat import ChatScreen
@@ -122,6 +124,23 @@ class LlmChatApp(App[None]):
         if self._remember_theme and not remember(self._ui_state, theme=theme):
             self.notify(f"Could not save the theme choice to {self._ui_state}.", title="Theme",
                         severity="warning", markup=False)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification of the app (widgets and screens call this one) is made safe
+        here: server text in a message or title (an error body, a model id, a conversation
+        title) cannot carry a terminal escape, bidi control or invisible character, and a
+        line cannot run on (:func:`llmchat.safety.safe_lines`)."""
+        super().notify(
+            safe_lines(message), title=one_line(title, 80), severity=severity, timeout=timeout, markup=markup
+        )
 
     def make_provider(self, name: str) -> tuple[Provider, str]:
         """A provider for `name` (built-in or profile) with its default model, on this app's

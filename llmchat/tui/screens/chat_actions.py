@@ -19,7 +19,7 @@ from textual.widgets import Static
 
 from llmchat.chat.models import Message
 from llmchat.providers.errors import ProviderError
-from llmchat.safety import terminal_safe
+from llmchat.safety import one_line, terminal_safe
 from llmchat.tui import slash
 from llmchat.tui.screens.text_prompt import TextPromptScreen
 from llmchat.tui.widgets.message_view import MessageView, code_blocks, copy_code_block
@@ -250,8 +250,9 @@ class ChatActions(_Base):
             self.notify("The provider lists no models.", title="Model", severity="warning", markup=False)
             return
         await self.app.search_commands(
-            [(name, partial(self.action_switch_model, name), "current" if name == self.model else None)
-             for name in names],
+            # Model ids come from the server: the list shows them made safe; the id sent stays exact.
+            [(one_line(name, 200), partial(self.action_switch_model, name),
+              "current" if name == self.model else None) for name in names],
             placeholder="Switch model…",
         )
 

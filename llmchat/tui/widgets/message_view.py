@@ -21,7 +21,7 @@ from textual.widgets import Collapsible, Static
 
 from llmchat.chat.accumulator import ReplyStats
 from llmchat.chat.models import Message
-from llmchat.safety import terminal_safe
+from llmchat.safety import one_line, terminal_safe
 from llmchat.tui.widgets.markdown_blocks import block_parser
 from llmchat.tui.widgets.stream_markdown import StreamingMarkdown
 
@@ -186,7 +186,7 @@ class MessageView(Vertical, can_focus=True):
         if reason == "cancelled":
             note = "■ cancelled"
         elif reason == "error":
-            note = f"✖ {message.error or 'error'}"
+            note = f"✖ {one_line(message.error or 'error', 300)}"
         elif reason == "length":
             note = "… cut off at the token limit (length)"
         elif reason == "content_filter":

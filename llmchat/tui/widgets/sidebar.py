@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from llmchat.chat.accumulator import ReplyStats
 from llmchat.providers.events import Usage
+from llmchat.safety import one_line
 
 _STATE_STYLE = {
     "idle": "dim",
@@ -90,7 +91,8 @@ class Sidebar(Vertical):
     watch_model = watch_provider
 
     def _show_model(self) -> None:
-        table = _table([("Provider", self.provider), ("Model", self.model)])
+        # The model id may come from the server (the model picker): shown made safe.
+        table = _table([("Provider", one_line(self.provider, 200)), ("Model", one_line(self.model, 200))])
         self.query_one("#sidebar-model", Static).update(table)
 
     def watch_rounds(self, rounds: tuple[int, Usage | None]) -> None:
@@ -115,6 +117,7 @@ class Sidebar(Vertical):
         self.query_one("#sidebar-stats", Static).update(table, layout=shape != self._stats_shape)
         self._stats_shape = shape
         note = None if stats is None else stats.error or (stats.retry.error if stats.retry else None)
+        note = one_line(note, 300) if note else None  # provider text: one safe line
         error = self.query_one("#sidebar-error", Static)
         if (note or "") != self._error_note:
             error.update(note or "")
