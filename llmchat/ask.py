@@ -44,6 +44,7 @@ from llmchat.chat.engine import (
 from llmchat.chat.models import Conversation, Message
 from llmchat.chat.toolloop import LoopOutcome, approve_all, deny_all
 from llmchat.config import Settings
+from llmchat.hangup import detach, terminal_fds
 from llmchat.providers import make_client
 from llmchat.providers.events import StreamEvent
 from llmchat.safety import is_terminal, json_safe, note, one_line, terminal_safe
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
     from llmchat.chat.tools import ToolRegistry
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+EXIT_HANGUP = 129
+"""SIGHUP (the terminal was closed): 128 + 1, as a shell reports a process it killed."""
 
 _FINISH_WARNINGS = {
     "length": "the reply was cut off at the token limit (finish reason: length)",
@@ -280,8 +283,8 @@ def run_ask(
         code = asyncio.run(_run(settings, conversation, complete, tools, sink, recorder, text, stderr, sessions))
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
-    except asyncio.CancelledError:  # SIGTERM (see _cancel_on_sigterm)
-        code = EXIT_TERMINATED
+    except asyncio.CancelledError as exc:  # SIGTERM or SIGHUP (see _cancel_on_sigterm)
+        code = EXIT_HANGUP if "SIGHUP" in exc.args else EXIT_TERMINATED
     finally:
         sink.close()
     if pipe is not None and pipe.broken:  # the reader left after the last delta was written
@@ -291,7 +294,7 @@ def run_ask(
             _silence_stdout(stdout)
     session = sessions[0] if sessions else None
     accumulator = (session.accumulator if session else None) or Accumulator()
-    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_HANGUP):
         accumulator.cancel()
     outcome = session.outcome() if session else None
     text_from: Accumulator | None = None  # where --json reads the text (None: the message)
@@ -301,7 +304,7 @@ def run_ask(
         message = accumulator.message(text=False)  # the text stays in its pieces
         text_from = accumulator
     message.provider, message.model = settings.provider.name, settings.provider.model
-    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_HANGUP):
         note("cancelled" if code == EXIT_INTERRUPTED else "terminated", file=stderr)
     elif message.error:
         note(f"error: {message.error}", file=stderr)
@@ -414,14 +417,26 @@ def _note_retry(event: Retrying, err: IO[str]) -> None:
 
 
 def _cancel_on_sigterm() -> None:
-    """SIGTERM cancels the stream like Ctrl-C does: what arrived is kept and flushed, the
-    connection is closed, the exit status is 143."""
+    """SIGTERM and SIGHUP cancel the stream like Ctrl-C does: what arrived is kept (stored
+    as cancelled) and flushed, the connection is closed, the exit status is 143 (SIGTERM) or
+    129 (SIGHUP). SIGHUP means the terminal is gone: the streams that were a terminal are
+    pointed at /dev/null first (:mod:`llmchat.hangup`), so writing to them cannot fail
+    while the reply is saved."""
     task = asyncio.current_task()
-    if task is not None:
-        try:
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass  # not the main thread, or no signals here
+    if task is None:
+        return
+    terminals = terminal_fds()
+
+    def hangup() -> None:
+        detach(terminals)
+        task.cancel("SIGHUP")
+
+    try:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        loop.add_signal_handler(signal.SIGHUP, hangup)
+    except (NotImplementedError, RuntimeError, ValueError, AttributeError):
+        pass  # not the main thread, or no such signals here
 
 
 def _turn_message(outcome: LoopOutcome) -> Message:

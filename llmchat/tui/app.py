@@ -21,6 +21,7 @@ from textual.worker import WorkerCancelled, WorkerFailed
 from llmchat import paths
 from llmchat.config import DEFAULT_THEME, Settings
 from llmchat.discovery import LocalServer
+from llmchat.hangup import detach, terminal_fds
 from llmchat.providers import make_client
 from llmchat.providers.base import Provider
 from llmchat.safety import one_line, safe_lines
@@ -87,11 +88,11 @@ class LlmChatApp(App[None]):
         gc.set_threshold(700, 10, 1000)
         self._apply_themes()
         self._open_history()
-        try:  # SIGTERM: stop the reply (its partial text is saved), restore the terminal, exit
-            asyncio.get_running_loop().add_signal_handler(
-                signal.SIGTERM, lambda: self.call_later(self._terminate)
-            )
-        except (NotImplementedError, RuntimeError, ValueError):
+        try:  # SIGTERM, SIGHUP: stop the reply (its partial text is saved), restore the terminal, exit
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, lambda: self.call_later(self._terminate))
+            loop.add_signal_handler(signal.SIGHUP, self._hang_up, terminal_fds())
+        except (NotImplementedError, RuntimeError, ValueError, AttributeError):
             pass
         if self._provider is None:
             problem = self.settings.provider.missing_credentials()
@@ -162,15 +163,35 @@ class LlmChatApp(App[None]):
             self._client = make_client()
         return settings.provider.create(self._client, self.settings.policy), settings.provider.model
 
-    async def _terminate(self) -> None:
+    def _hang_up(self, terminals: list[int]) -> None:
+        """SIGHUP: the terminal is gone. Writes go to /dev/null from now on, so Textual can
+        wind down; the reply is saved as for SIGTERM, and the exit status is 129."""
+        detach(terminals)
+        self.call_later(self._terminate, 129)
+
+    async def _hung_up(self) -> None:
+        """After SIGHUP, once the reply is saved: close the history and leave at once.
+
+        Textual's own shutdown would restore a terminal that no longer exists, and the
+        SIGCONT the kernel sends with the hang-up makes its driver start a second output
+        thread; waiting for it never ends. There is nothing left to show or restore.
+        """
+        if self.store is not None:
+            self.store.close()
+        os._exit(129)
+
+    async def _terminate(self, return_code: int = 143) -> None:
         """Cancel every worker (a streaming reply is finalized as cancelled and stored), then
-        exit normally so Textual restores the terminal."""
+        exit normally so Textual restores the terminal; `return_code` is 143 for SIGTERM,
+        129 for SIGHUP (the terminal was closed)."""
         workers = list(self.workers)
         self.workers.cancel_all()
         for worker in workers:
             with contextlib.suppress(WorkerCancelled, WorkerFailed):
                 await worker.wait()
-        self.exit(return_code=143)
+        if return_code == 129:
+            await self._hung_up()
+        self.exit(return_code=return_code)
 
     def _open_history(self) -> None:
         try:
