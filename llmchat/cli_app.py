@@ -515,7 +515,7 @@ def serve(
     ctx: typer.Context,
     host: Annotated[
         str, typer.Option("--host", help="Address to listen on. Not a loopback one: anyone who can "
-                          "reach it chats with your keys.")
+                          "reach it and sees the token chats with your keys.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
     public_url: Annotated[
@@ -541,10 +541,11 @@ def serve(
     """Serve the full-screen session to a web browser (textual-serve).
 
     Each browser tab gets its own session, run with the options given here (or before
-    `serve`) and this process's environment (API keys, base URLs). There is no login, so
-    the default address is 127.0.0.1. Examples:
+    `serve`) and this process's environment (API keys, base URLs). The page needs the
+    secret token in the URL printed at start (a new one each time; set LLMCHAT_SERVE_TOKEN
+    to fix it), and the default address is 127.0.0.1. Examples:
 
-        llmchat serve                        # then open http://127.0.0.1:8000
+        llmchat serve                        # then open the printed http://127.0.0.1:8000/?token=...
 
         llmchat serve --port 9000 -m gpt-4o -s "Answer briefly."
     """

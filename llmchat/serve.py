@@ -6,13 +6,16 @@ command and relays keys and screen updates. That command is this same Python int
 running ``python -m llmchat`` with the session options given to ``serve``, so each tab is an
 ordinary ``llmchat`` session with the environment (API keys, base URLs) of the server.
 
-There is no login: whoever can open the page chats with the server's keys. So the server
-listens on 127.0.0.1 by default, warns when told to listen elsewhere, and refuses WebSocket
-connections whose ``Origin`` is not the server's own page, so that another web site open in
-the same browser cannot drive a session (cross-site WebSocket hijacking). On a loopback
-address the allowed origins are fixed (localhost, 127.0.0.1, [::1] on the port, or
-``--public-url``), which also defeats DNS rebinding; on another address without
-``--public-url`` the origin must match the ``Host`` the request was sent to.
+Whoever uses the page chats with the server's keys, so the page is not open to whoever can
+reach the port (another user of the machine, a web site open in the same browser, a
+DNS-rebinding page): every request needs a secret token, printed in the URL at start, and
+a request naming an ``Origin`` must name one of a list fixed at start (see
+:mod:`llmchat.serve_guard`). The server listens on 127.0.0.1 by default and warns when told
+to listen elsewhere.
+
+The page is textual-serve's, from our own template (``serve_page/``): it loads nothing from
+another host (the font is the one textual-serve ships) and puts the keyboard focus in the
+terminal once the session is connected, so typing works without a click.
 
 textual-serve (and aiohttp) are imported only inside :func:`run_server`: nothing else in
 llmchat loads them, and ``llmchat ask`` never does.
@@ -20,13 +23,25 @@ llmchat loads them, and ``llmchat ask`` never does.
 
 from __future__ import annotations
 
-import ipaddress
+import logging
 import os
 import shlex
 import sys
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+
+from llmchat.serve_guard import (  # is_loopback, loopback_origins: also this module's interface
+    TOKEN_ENV,
+    Guard,
+    allowed_origins,
+    check_token,
+    is_loopback,
+    loopback_origins,
+    new_token,
+    printable,
+    url_host,
+)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -103,19 +118,6 @@ def session_command(args: Iterable[str], python: str | None = None) -> str:
     return shlex.join([python or sys.executable, "-m", "llmchat", *args])
 
 
-def is_loopback(host: str) -> bool:
-    """True when `host` only accepts connections from this machine: ``localhost`` or a
-    loopback address (127.0.0.0/8, ::1). Any other name or address (0.0.0.0, a LAN
-    address, a host name) is reachable from the network, as far as we can tell."""
-    name = host.strip("[]").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
 def public_url(host: str, port: int) -> str:
     """The URL a browser on this machine opens for `host` and `port`: IPv6 addresses are
     bracketed, and a wildcard address (0.0.0.0, ::) becomes 127.0.0.1 / [::1].
@@ -128,21 +130,7 @@ def public_url(host: str, port: int) -> str:
         name = "127.0.0.1"
     elif name == "::":
         name = "::1"
-    if ":" in name:
-        name = f"[{name}]"
-    return f"http://{name}:{port}"
-
-
-def origin_of(url: str) -> str:
-    """The origin (``scheme://host:port``, lower case) of `url`."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def loopback_origins(port: int) -> frozenset[str]:
-    """The origins of the page opened on this machine through ``localhost``,
-    ``127.0.0.1`` or ``[::1]`` on `port`."""
-    return frozenset(f"http://{name}:{port}" for name in ("localhost", "127.0.0.1", "[::1]"))
+    return f"http://{url_host(name)}:{port}"
 
 
 def warning_for(host: str) -> str | None:
@@ -150,8 +138,9 @@ def warning_for(host: str) -> str | None:
     if is_loopback(host):
         return None
     return (
-        f"{host} is not a loopback address: anyone who can reach this port gets a chat "
-        "session with your API keys (there is no login). Use it only on a network you trust."
+        f"{host} is not a loopback address: whoever can reach this port and has the URL "
+        "(its token) chats with your API keys, and plain HTTP shows the token to anyone on the "
+        "network path. Use it only on a network you trust, or behind HTTPS (--public-url)."
     )
 
 
@@ -168,20 +157,46 @@ def check_address(host: str, port: int) -> None:
             probe.bind(address)
 
 
+class OneLineFormatter(logging.Formatter):
+    """Log records of the web server as one line for the terminal: ``llmchat: serve:``, the
+    message and the exception's type and text (never a traceback), made safe by
+    :func:`llmchat.serve_guard.printable`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one safe line."""
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            text += f": {type(error).__name__}: {error}"
+        return f"llmchat: serve: {printable(' '.join(text.split()))}"
+
+
+PAGE_TEMPLATES = Path(__file__).parent / "serve_page"
+"""Our copy of textual-serve's page template (no outside font; focus on connect)."""
+
+
+def page_url(base: str, token: str) -> str:
+    """The URL to open: `base` (no trailing slash) with the token in the query.
+
+    >>> page_url("http://127.0.0.1:8000", "abc")
+    'http://127.0.0.1:8000/?token=abc'
+    """
+    return f"{base.rstrip('/')}/?token={token}"
+
+
 def run_server(
     command: str, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, url: str | None = None,
-    title: str = "llmchat",
+    token: str | None = None, title: str = "llmchat",
 ) -> None:
     """Serve `command` (see :func:`session_command`) on `host`:`port` until Ctrl+C or
-    SIGTERM, printing the URL to open on stdout.
+    SIGTERM, printing the URL to open (with the token) on stdout.
 
-    `url` is the public URL the page uses to reach the server (behind a proxy, say). Without
-    it, a loopback `host` uses :func:`public_url`, and any other host uses the address the
-    browser asked for (the request's ``Host``), so the page works from other machines too.
-
-    A WebSocket connection is refused (HTTP 403) when its ``Origin`` is not the server's
-    page: the origin of `url`; for a loopback `host` the page through localhost, 127.0.0.1
-    or [::1]; otherwise the ``Host`` the request was sent to.
+    `token` is the secret every request must carry (default: a new one, see
+    :func:`llmchat.serve_guard.new_token`). `url` is the public URL the page uses to reach
+    the server (behind a proxy, say). Without it the page uses :func:`public_url`, or, on a
+    wildcard or other non-loopback `host`, the address the browser asked for when that is
+    one of the allowed origins (:func:`llmchat.serve_guard.allowed_origins`, fixed now from
+    `host`, `port` and `url`; never from a request's ``Host``).
 
     Raises OSError when the address cannot be bound (e.g. the port is in use, the host is
     unknown).
@@ -190,36 +205,45 @@ def run_server(
     from aiohttp import web
     from textual_serve.server import Server
 
-    fixed = url or (public_url(host, port) if is_loopback(host) else None)
-    origins = frozenset({origin_of(fixed)}) if fixed else frozenset()
-    if is_loopback(host):
-        origins |= loopback_origins(port)
+    token = token or new_token()
+    default = url or public_url(host, port)
+    guard = Guard(token, allowed_origins(host, port, url), port, secure=default.startswith("https:"))
+    middleware = guard.middleware()
 
     class LlmChatServer(Server):
-        """textual-serve's server with an Origin check, page URLs that follow the request
-        when no public URL is fixed, and a one-line start-up banner."""
+        """textual-serve's server behind the token and Origin check of `guard`, with our
+        page template, page URLs that follow the request when its origin is an allowed one
+        and no public URL is fixed, and a one-line start-up banner."""
 
-        def _own_origin(self, request: web.Request) -> str:
-            return f"{request.scheme}://{request.host}".lower()
+        async def _make_app(self) -> web.Application:
+            # textual-serve builds its aiohttp app here and offers no other hook: add the
+            # guard in front of every route (the page, /ws, /download, /static).
+            app = await super()._make_app()
+            app.middlewares.insert(0, middleware)
+            app.on_response_prepare.append(guard.on_response_prepare)
+            return app
+
+        def initialize_logging(self) -> None:
+            # Not textual-serve's: no access log (it prints each URL's token) and no
+            # tracebacks with local variables for a malformed request; one safe line each.
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(OneLineFormatter())
+            logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
 
         async def handle_index(self, request: web.Request) -> web.StreamResponse:
-            if fixed is None:  # no await before the page is rendered: safe per request
-                self.public_url = self._own_origin(request)
+            own = f"{request.scheme}://{request.host}"
+            # No await before the page is rendered: setting the URL per request is safe.
+            self.public_url = own if url is None and guard.allows_origin(own) else default
             return await super().handle_index(request)
 
-        async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
-            origin = request.headers.get("Origin")
-            allowed = origins if fixed else {self._own_origin(request)}
-            if origin is not None and origin.lower() not in allowed:
-                print(f"llmchat: refused a connection from origin {origin!r}", file=sys.stderr, flush=True)
-                raise web.HTTPForbidden(text="llmchat serve: cross-origin connection refused\n")
-            return await super().handle_websocket(request)
-
         async def on_startup(self, app: web.Application) -> None:
-            shown = fixed or public_url(host, port)
-            print(f"llmchat: serving on {shown} (open it in a browser; Ctrl+C stops)", flush=True)
+            if middleware not in app.middlewares:  # textual-serve changed: never serve unguarded
+                raise RuntimeError("llmchat serve: the access check could not be installed")
+            print(f"llmchat: serving on {page_url(default, token)} (open it in a browser; "
+                  "Ctrl+C stops)", flush=True)
 
-    LlmChatServer(command, host=host, port=port, title=title, public_url=fixed or public_url(host, port)).serve()
+    LlmChatServer(command, host=host, port=port, title=title, public_url=default,
+                  templates_path=PAGE_TEMPLATES).serve()
 
 
 def serve_command(
@@ -227,19 +251,26 @@ def serve_command(
     url: str | None = None,
 ) -> None:
     """``llmchat serve``: check the session options (`params`, parameter name -> value as
-    :func:`session_args` reads them) the way the session would, warn about a non-loopback
-    `host`, then serve until stopped. Exits 2 on a configuration problem or an address that
-    cannot be used."""
+    :func:`session_args` reads them) the way the session would, read a fixed token from
+    ``$LLMCHAT_SERVE_TOKEN`` (removed from the environment, so sessions do not inherit it),
+    warn about a non-loopback `host`, then serve until stopped. Exits 2 on a configuration
+    problem, a bad token or an address that cannot be used."""
     from llmchat.cli import Choice, _fail, _options
 
     Choice(params.get("provider"), params.get("model"), params.get("system"), params.get("theme"),
            _options(**{name: params.get(name) for name in (
                "temperature", "top_p", "max_tokens", "stop", "seed", "reasoning_effort",
                "thinking_budget")})).settings()  # exits 2 with the config problem
+    token = os.environ.pop(TOKEN_ENV, None)
+    if token is not None:
+        try:
+            check_token(token)
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
     warning = warning_for(host)
     if warning:
         print(f"llmchat: warning: {warning}", file=sys.stderr, flush=True)
     try:
-        run_server(session_command(session_args(params)), host=host, port=port, url=url)
+        run_server(session_command(session_args(params)), host=host, port=port, url=url, token=token)
     except OSError as exc:
         raise _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None

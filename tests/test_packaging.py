@@ -24,6 +24,7 @@ def test_wheel_contains_themes_and_console_script(tmp_path: Path) -> None:
         names = set(zf.namelist())
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
         assert "llmchat = llmchat.cli:main" in zf.read(entry_points).decode()
+    assert "llmchat/serve_page/app_index.html" in names  # llmchat serve's page template
     shipped = {p.name for p in (ROOT / "themes").glob("*.toml")}
     assert shipped, "the repo ships no themes"
     assert {n.rsplit("/", 1)[1] for n in names if n.startswith("llmchat/themes/")} == shipped
