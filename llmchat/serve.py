@@ -39,9 +39,9 @@ from llmchat.serve_guard import (  # is_loopback, loopback_origins: also this mo
     is_loopback,
     loopback_origins,
     new_token,
-    printable,
     url_host,
 )
+from llmchat.safety import NOTE_WIDTH, note, one_line
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -160,7 +160,7 @@ def check_address(host: str, port: int) -> None:
 class OneLineFormatter(logging.Formatter):
     """Log records of the web server as one line for the terminal: ``llmchat: serve:``, the
     message and the exception's type and text (never a traceback), made safe by
-    :func:`llmchat.serve_guard.printable`."""
+    :func:`llmchat.safety.one_line`."""
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as one safe line."""
@@ -168,7 +168,7 @@ class OneLineFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[1] is not None:
             error = record.exc_info[1]
             text += f": {type(error).__name__}: {error}"
-        return f"llmchat: serve: {printable(' '.join(text.split()))}"
+        return one_line(f"llmchat: serve: {text}", NOTE_WIDTH)
 
 
 PAGE_TEMPLATES = Path(__file__).parent / "serve_page"
@@ -269,7 +269,7 @@ def serve_command(
             raise _fail(str(exc)) from None
     warning = warning_for(host)
     if warning:
-        print(f"llmchat: warning: {warning}", file=sys.stderr, flush=True)
+        note(f"warning: {warning}")
     try:
         run_server(session_command(session_args(params)), host=host, port=port, url=url, token=token)
     except OSError as exc:

@@ -25,10 +25,11 @@ import ipaddress
 import re
 import secrets
 import socket
-import sys
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
+
+from llmchat.safety import note, one_line
 
 TOKEN_ENV = "LLMCHAT_SERVE_TOKEN"
 """The environment variable that fixes the token (for scripts); by default each start makes
@@ -180,24 +181,16 @@ def allowed_origins(
     return frozenset(origins)
 
 
-def printable(text: str, limit: int = 200) -> str:
-    """`text` for one log line on a terminal: every character Python does not call
-    printable (controls, C1, bidi overrides, zero-width and tag characters, line breaks)
-    written as its escape (``\\x1b``, ``\\u202e``), cut to `limit` characters."""
-    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
-
-
 def _shown(value: str) -> str:
-    """`value` quoted for a log line (see :func:`printable`)."""
-    return f"'{printable(value, 120)}'"
+    """`value` quoted for a log line, made safe and cut short by :func:`llmchat.safety.one_line`."""
+    return f"'{one_line(value, 120)}'"
 
 
 class Guard:
     """The access check of one server: its `token`, the `origins` allowed (normalized, see
     :func:`allowed_origins`) and the cookie name for its `port`; `secure` marks the cookie
-    for HTTPS only (when the public URL is https). `log` receives one line per refused
-    request (default: stderr)."""
+    for HTTPS only (when the public URL is https). `log` receives one message per refused
+    request (default: :func:`llmchat.safety.note`, one safe ``llmchat:`` line on stderr)."""
 
     def __init__(
         self, token: str, origins: Iterable[str], port: int, *, secure: bool = False,
@@ -207,7 +200,7 @@ class Guard:
         self.origins = frozenset(origins)
         self.cookie = cookie_name(port)
         self.secure = secure
-        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.log = log or note
 
     def refusal(self, query_token: str | None, cookie_token: str | None, origin: str | None,
                 websocket: bool) -> str | None:
@@ -242,7 +235,7 @@ class Guard:
             reason = self.refusal(query_token, request.cookies.get(self.cookie),
                                   request.headers.get("Origin"), websocket)
             if reason is not None:
-                self.log(f"llmchat: refused {request.method} {_shown(request.path)}: {reason}")
+                self.log(f"refused {request.method} {_shown(request.path)}: {reason}")
                 text = REFUSED_ORIGIN if reason.startswith(("origin", "a WebSocket")) else REFUSED_TOKEN
                 return web.Response(status=403, text=text, headers=self.headers())
             response = await handler(request)
