@@ -144,7 +144,7 @@ def json_result(settings: Settings, message: Message) -> dict[str, Any]:
     usage = message.usage
     return {
         "provider": settings.provider.name,
-        "model": settings.provider.model,
+        "model": message.model or settings.provider.model,  # the answering model, as the SDKs
         "content": message.content,
         "reasoning": message.reasoning,
         "tool_calls": [
@@ -299,11 +299,11 @@ def run_ask(
     outcome = session.outcome() if session else None
     text_from: Accumulator | None = None  # where --json reads the text (None: the message)
     if outcome is not None and outcome.rounds > 1:
-        message = _turn_message(outcome)
+        message = _turn_message(outcome, accumulator.model)
     else:
         message = accumulator.message(text=False)  # the text stays in its pieces
         text_from = accumulator
-    message.provider, message.model = settings.provider.name, settings.provider.model
+    message.provider, message.model = settings.provider.name, message.model or settings.provider.model
     if code in (EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_HANGUP):
         note("cancelled" if code == EXIT_INTERRUPTED else "terminated", file=stderr)
     elif message.error:
@@ -439,12 +439,13 @@ def _cancel_on_sigterm() -> None:
         pass  # not the main thread, or no such signals here
 
 
-def _turn_message(outcome: LoopOutcome) -> Message:
-    """A turn of several rounds as one message, for --json and the exit status."""
+def _turn_message(outcome: LoopOutcome, model: str | None) -> Message:
+    """A turn of several rounds as one message, for --json and the exit status; `model` is
+    the model the server named in the last round (None: it named none)."""
     return Message(
         "assistant", content=outcome.content, reasoning=outcome.reasoning, refusal=outcome.refusal,
         tool_calls=outcome.tool_calls, finish_reason=outcome.finish_reason, usage=outcome.usage,
-        error=outcome.error,
+        error=outcome.error, model=model,
     )
 
 

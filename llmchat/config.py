@@ -14,17 +14,19 @@ The config file lives at ``paths.config_file()``::
     temperature = 0.7
 
     [providers.work]               # any server, selected with -p work ([profiles.NAME] works too)
-    kind = "openai"                # openai (Chat Completions), anthropic or ollama
+    kind = "openai"                # openai (Chat Completions), openai-responses, anthropic, ollama or gemini
     base_url = "https://llm.example.com/v1"
     api_key_env = "WORK_API_KEY"   # the key is read from this variable, never from the file
     model = "llama-3.3-70b"
     options = { max_tokens = 2048 }
 
-Built-in providers (:data:`BUILTIN_PROFILES`): openai, anthropic, ollama, openrouter, groq,
-deepseek, mistral, together, fireworks. Environment: ``LLMCHAT_PROVIDER``, ``LLMCHAT_MODEL``,
-``LLMCHAT_SYSTEM``, ``LLMCHAT_THEME``; ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``,
-``ANTHROPIC_API_KEY`` / ``ANTHROPIC_BASE_URL`` and ``OLLAMA_HOST`` for the built-ins of those
-names (shared/DESIGN.md, "Environment and files").
+Built-in providers (:data:`BUILTIN_PROFILES`): openai, openai-responses, anthropic, ollama,
+gemini, openrouter, groq, deepseek, mistral, together, fireworks. Environment:
+``LLMCHAT_PROVIDER``, ``LLMCHAT_MODEL``, ``LLMCHAT_SYSTEM``, ``LLMCHAT_THEME``;
+``OPENAI_API_KEY`` / ``OPENAI_BASE_URL`` (openai and openai-responses),
+``ANTHROPIC_API_KEY`` / ``ANTHROPIC_BASE_URL``, ``OLLAMA_HOST``, and ``GEMINI_API_KEY`` (else
+``GOOGLE_API_KEY``) / ``GEMINI_BASE_URL`` for the built-ins of those names (shared/DESIGN.md,
+"Environment and files", "More wire formats").
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ BUILTIN_PROFILES: dict[str, Builtin] = {
         "anthropic", ANTHROPIC_DEFAULT_BASE_URL, "ANTHROPIC_API_KEY", "claude-sonnet-4-5", "ANTHROPIC_BASE_URL"
     ),
     "ollama": Builtin("ollama", "http://127.0.0.1:11434", None, "llama3.2", "OLLAMA_HOST"),
+    "openai-responses": Builtin(
+        "openai-responses", OPENAI_DEFAULT_BASE_URL, "OPENAI_API_KEY", OPENAI_DEFAULT_MODEL, "OPENAI_BASE_URL"
+    ),
     "openrouter": Builtin("openai", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", "openai/gpt-4o-mini"),
     "groq": Builtin("openai", "https://api.groq.com/openai/v1", "GROQ_API_KEY", "llama-3.3-70b-versatile"),
     "deepseek": Builtin("openai", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", "deepseek-chat"),
@@ -133,7 +138,8 @@ class ProviderSettings:
     name: str
     """The provider or profile name (``openai``, ``groq``, or a ``[providers.NAME]``)."""
     kind: str
-    """The wire protocol: ``openai`` (Chat Completions), ``anthropic`` or ``ollama``."""
+    """The wire protocol: ``openai`` (Chat Completions), ``openai-responses``, ``anthropic``,
+    ``ollama`` or ``gemini``."""
     base_url: str
     """API root; for ``openai`` it includes ``/v1``."""
     model: str
@@ -148,7 +154,7 @@ class ProviderSettings:
         """Why this provider cannot be used as configured, and how to fix it; None if it can."""
         if self.api_key or not self.requires_key:
             return None
-        if self.name == "openai":
+        if self.name in ("openai", "openai-responses"):
             return (
                 "no OpenAI API key: set OPENAI_API_KEY, or point OPENAI_BASE_URL at an "
                 "OpenAI-compatible server (e.g. http://127.0.0.1:11434/v1 for Ollama)"

@@ -93,6 +93,8 @@ class Accumulator:
         self.usage: Usage | None = None
         self.finish_reason: FinishReason | None = None
         self.raw_finish_reason: str | None = None
+        self.model: str | None = None
+        """The model the server says answered (from the Finish event), or None."""
         self.error: str | None = None
         self.started_at: float | None = None
         self.first_token_at: float | None = None
@@ -132,6 +134,7 @@ class Accumulator:
             self.retry, self._retry_at = event, self._clock()
             return
         elif isinstance(event, Finish):
+            self.model = event.model or self.model
             self._end(event.reason, event.raw)
             return
         self.deltas += 1
@@ -241,6 +244,7 @@ class Accumulator:
             raw_finish_reason=self.raw_finish_reason,
             usage=self.usage,
             error=self.error,
+            model=self.model,
             ttft=self._since_start(self.first_token_at),
             duration=self._since_start(self.ended_at),
             # only a turn continued with tool results needs them back: a reply without

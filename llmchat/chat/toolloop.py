@@ -391,7 +391,7 @@ class ToolLoop:
         if not self.fold_text and self.goes_on(message):  # the next request carries it
             message.content, message.reasoning = accumulator.content, accumulator.reasoning
         message.provider = getattr(self.provider, "name", None)
-        message.model = self.model
+        message.model = message.model or self.model  # the answering model, when the server named it
         used = {c.id for m in self.conversation.messages for c in m.tool_calls}
         _ensure_call_ids(message.tool_calls, used)
         self._recorded = accumulator

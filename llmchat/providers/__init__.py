@@ -39,7 +39,7 @@ __all__ = [
     "make_client",
 ]
 
-KINDS = ("openai", "anthropic", "ollama")
+KINDS = ("openai", "anthropic", "ollama", "openai-responses")
 """Wire protocols implemented so far."""
 
 
@@ -67,7 +67,8 @@ def create_provider(
     `base_url` is what each protocol expects: for ``openai`` the API root including ``/v1``
     (requests go to ``{base_url}/chat/completions``); for ``anthropic`` the root without
     ``/v1`` (``{base_url}/v1/messages``; a trailing ``/v1`` is accepted); for ``ollama`` the
-    server root, i.e. ``OLLAMA_HOST`` parsed (``{base_url}/api/chat``).
+    server root, i.e. ``OLLAMA_HOST`` parsed (``{base_url}/api/chat``); for
+    ``openai-responses`` the same root as ``openai`` (``{base_url}/responses``).
 
     Raises:
         ValueError: for an unknown `kind`.
@@ -78,6 +79,8 @@ def create_provider(
         from llmchat.providers.anthropic import AnthropicProvider as cls  # type: ignore[assignment]
     elif kind == "ollama":
         from llmchat.providers.ollama import OllamaProvider as cls  # type: ignore[assignment]
+    elif kind == "openai-responses":
+        from llmchat.providers.responses import ResponsesProvider as cls  # type: ignore[assignment]
     else:
         raise ValueError(f"unknown provider kind {kind!r}; known: {', '.join(KINDS)}")
     return cls(client=client, base_url=base_url, api_key=api_key, name=name, headers=headers, policy=policy)

@@ -297,6 +297,8 @@ class EventParser:
         self.stop_raw: str | None = None
         self.done = False
         """True once ``message_stop`` arrived."""
+        self.model: str | None = None
+        """``message_start``'s ``message.model`` (the model that answered)."""
         self._usage: dict[str, int] = {}
         self._tool_blocks: dict[int, tuple[dict[str, Any], bool]] = {}  # index -> (block, got args)
         # index -> (block, thinking pieces, signature pieces) of open thinking blocks
@@ -347,6 +349,8 @@ class EventParser:
 
     def _on_message_start(self, data: Mapping[str, Any]) -> list[StreamEvent]:
         message = data.get("message") or {}
+        if message.get("model"):
+            self.model = str(message["model"])
         self._add_usage(message.get("usage"))
         if message.get("stop_reason"):
             self.stop_raw = str(message["stop_reason"])
@@ -428,13 +432,12 @@ class EventParser:
         counts = self._usage
         if "input_tokens" not in counts and "output_tokens" not in counts:
             return None
-        inp, out = counts.get("input_tokens", 0), counts.get("output_tokens", 0)
-        return Usage(
-            input_tokens=inp,
-            output_tokens=out,
-            total_tokens=inp + out,
-            cached_tokens=counts.get("cache_read_input_tokens"),
-        )
+        # Cached input is input: the API's input_tokens counts only what came after the last
+        # cache breakpoint (llama-server: 1 + 85 cache_read for an 86-token prompt).
+        read = counts.get("cache_read_input_tokens")
+        inp = counts.get("input_tokens", 0) + (read or 0) + counts.get("cache_creation_input_tokens", 0)
+        out = counts.get("output_tokens", 0)
+        return Usage(input_tokens=inp, output_tokens=out, total_tokens=inp + out, cached_tokens=read)
 
     def end(self, *, complete: bool) -> list[StreamEvent]:
         """The closing events when the body ended; `complete` is False on a dropped connection.
@@ -452,7 +455,7 @@ class EventParser:
         usage = self.usage
         out: list[StreamEvent] = [usage] if usage else []
         raw = self.stop_raw
-        out.append(Finish(normalize_stop_reason(raw) if raw else "stop", raw))
+        out.append(Finish(normalize_stop_reason(raw) if raw else "stop", raw, model=self.model))
         return out
 
     def feed_message(self, message: Mapping[str, Any]) -> list[StreamEvent]:

@@ -127,7 +127,25 @@ _CONTEXT_MARKERS = (
     "too many tokens",
     "prompt is too long",  # Anthropic: "prompt is too long: 210000 tokens > 200000 maximum"
     "exceed context limit",  # Anthropic: "input length and `max_tokens` exceed context limit"
+    "exceed_context_size_error",  # llama.cpp's llama-server: the error's `type`
+    "exceeds the available context size",  # llama.cpp: "request (N tokens) exceeds the ..."
+    "contextwindowexceedederror",  # LiteLLM: "litellm.ContextWindowExceededError: ..."
+    "context_window_exceeded",
+    "maximum model length",  # vLLM: "... is longer than the maximum model length of N"
+    "is too long and exceeds limit",  # vLLM: "Input prompt (N tokens) is too long and exceeds limit of M"
+    "exceeds the maximum number of tokens",  # Gemini: "The input token count (N) exceeds the maximum ..."
+    "reduce the length of the messages",  # Groq, OpenAI: "Please reduce the length of the messages"
 )
+"""Lower-case pieces of the context-overflow messages (and error types or codes) of OpenAI,
+Anthropic, llama.cpp, vLLM, LiteLLM, OpenRouter ("maximum context length"), Ollama ("the
+input length exceeds the context length"), Groq and Gemini."""
+
+
+def is_context_overflow(text: str) -> bool:
+    """True when an error's text (message, code, type or whole body) says the conversation
+    is longer than the model's context (:data:`_CONTEXT_MARKERS`)."""
+    lowered = text.lower()
+    return any(marker in lowered for marker in _CONTEXT_MARKERS)
 
 
 def error_message(body: bytes | str) -> tuple[str, str | None]:
@@ -179,7 +197,10 @@ def error_for_status(status: int, body: bytes | str, provider: str) -> ProviderE
         if any(word in lowered for word in ("insufficient_quota", "quota", "credit", "billing")):
             hint = "the account is out of quota or credits: check its billing"
     elif status in (400, 413, 422):
-        kind = ContextLengthError if any(m in lowered for m in _CONTEXT_MARKERS) else BadRequestError
+        # the whole body too: llama.cpp's numeric `code: 400` hides its `type` from `code`
+        text = body if isinstance(body, str) else body.decode("utf-8", "replace")
+        overflow = is_context_overflow(lowered) or is_context_overflow(text[:4096])
+        kind = ContextLengthError if overflow else BadRequestError
     elif status >= 500:
         kind = ServerError
     else:
@@ -203,3 +224,16 @@ def connect_error(url: str, exc: Exception, provider: str) -> ConnectError:
     else:
         hint = None
     return ConnectError(f"cannot reach {url}: {text}", provider=provider, hint=hint)
+
+
+def in_band_error(message: str, code: str | None, provider: str) -> ProviderError:
+    """The error for an error event inside a stream (Responses ``error`` / ``response.failed``,
+    a Gemini error chunk): a :class:`ContextLengthError` (status 400) for a context overflow, a
+    :class:`RateLimitError` (status 429) for a rate limit or exhausted quota, else a
+    :class:`ServerError` (no status). `code` is the event's error code or type, if any."""
+    lowered = f"{message} {code or ''}".lower()
+    if is_context_overflow(lowered):
+        return ContextLengthError(message, status=400, provider=provider)
+    if any(word in lowered for word in ("rate_limit", "rate limit", "resource_exhausted")):
+        return RateLimitError(message, status=429, provider=provider)
+    return ServerError(message, provider=provider)

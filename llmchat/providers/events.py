@@ -8,7 +8,7 @@ before it. Errors are not events: they are raised as :class:`~llmchat.providers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error", "cancelled"]
@@ -84,10 +84,15 @@ class Finish:
     """The terminal event: why the model stopped.
 
     `reason` is normalized; `raw` keeps the provider's own value (e.g. `"end_turn"`).
+    `model` is the model the server says answered (Chat Completions ``model``, Anthropic
+    ``message.model``, Ollama ``model``, Responses ``response.model``, Gemini
+    ``modelVersion``), or None when the stream never named one; it can differ from the
+    model asked for (routers, llama-server serving any name). It takes no part in equality.
     """
 
     reason: FinishReason
     raw: str | None = None
+    model: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

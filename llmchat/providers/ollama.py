@@ -156,6 +156,8 @@ class LineParser:
         self.usage: Usage | None = None
         self.tool_calls = 0
         """Tool calls received so far (the next call's index)."""
+        self.model: str | None = None
+        """The model named by the stream's lines (the one that answered)."""
 
     def feed(self, line: str) -> list[StreamEvent]:
         """Parse one NDJSON line.
@@ -191,6 +193,8 @@ class LineParser:
             self.tool_calls += 1
             call_id = str(call.get("id") or f"call_{index}")
             out.append(ToolCallDelta(index, call_id, str(function.get("name") or ""), fragment))
+        if data.get("model"):
+            self.model = str(data["model"])
         if data.get("done"):
             self.done = True
             self.done_raw = str(data["done_reason"]) if data.get("done_reason") else None
@@ -214,7 +218,7 @@ class LineParser:
         if reason == "stop" and self.tool_calls:
             reason = "tool_calls"
         out: list[StreamEvent] = [self.usage] if self.usage else []
-        out.append(Finish(reason, self.done_raw))
+        out.append(Finish(reason, self.done_raw, model=self.model))
         return out
 
 

@@ -62,7 +62,11 @@ def normalize_finish_reason(raw: str) -> FinishReason:
 
 
 def parse_usage(data: Mapping[str, Any]) -> Usage | None:
-    """Read a Chat Completions ``usage`` object; None when it holds no token counts."""
+    """Read a Chat Completions ``usage`` object; None when it holds no token counts.
+
+    ``prompt_tokens`` already counts cached input: the cached part
+    (``prompt_tokens_details.cached_tokens``, DeepSeek's ``prompt_cache_hit_tokens``,
+    LiteLLM's ``cache_read_input_tokens``) is reported as `cached_tokens`, never added."""
     input_tokens = data.get("prompt_tokens")
     output_tokens = data.get("completion_tokens")
     if input_tokens is None and output_tokens is None:
@@ -71,6 +75,8 @@ def parse_usage(data: Mapping[str, Any]) -> Usage | None:
     prompt_details = data.get("prompt_tokens_details") or {}
     completion_details = data.get("completion_tokens_details") or {}
     cached = prompt_details.get("cached_tokens") if isinstance(prompt_details, dict) else None
+    if cached is None:  # already part of prompt_tokens: reported, never added again
+        cached = data.get("prompt_cache_hit_tokens", data.get("cache_read_input_tokens"))  # DeepSeek, LiteLLM
     reasoning = (
         completion_details.get("reasoning_tokens") if isinstance(completion_details, dict) else None
     )
@@ -96,6 +102,8 @@ class ChunkParser:
         self.usage: Usage | None = None
         self.done = False
         """True once ``[DONE]`` arrived."""
+        self.model: str | None = None
+        """The model the chunks name (the one that answered; routers may swap it)."""
         self._tool_ids: dict[str, int] = {}
 
     def feed(self, data: str) -> list[StreamEvent]:
@@ -118,6 +126,9 @@ class ChunkParser:
         get = chunk.get
         if get("error"):
             self.raise_in_band(data)
+        model = get("model")
+        if model and isinstance(model, str):
+            self.model = model
         usage = get("usage")
         groq = get("x_groq")
         groq_usage = groq.get("usage") if groq else None
@@ -188,7 +199,7 @@ class ChunkParser:
             )
         out: list[StreamEvent] = [self.usage] if self.usage else []
         raw = self.finish_raw
-        out.append(Finish(normalize_finish_reason(raw) if raw else "stop", raw))
+        out.append(Finish(normalize_finish_reason(raw) if raw else "stop", raw, model=self.model))
         return out
 
     def feed_sse(self, sse: SSEEvent) -> list[StreamEvent]:

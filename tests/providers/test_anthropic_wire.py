@@ -398,7 +398,7 @@ async def test_whole_text_stream(server: LoopbackServer) -> None:
         ContentDelta("Hello"),
         ContentDelta(", world"),
         ContentDelta("!"),
-        usage(25, 15, cached=16),
+        usage(25 + 16, 15, cached=16),  # cached input is input
         Finish("stop", "end_turn"),
     ]
 
@@ -563,7 +563,29 @@ async def test_cumulative_usage_in_message_delta_wins(server: LoopbackServer) ->
         MESSAGE_STOP,
     )
     server.handler = reply_with(body)
-    assert (await collect(server))[-2:] == [usage(120, 5, cached=100), Finish("stop", "end_turn")]
+    assert (await collect(server))[-2:] == [usage(220, 5, cached=100), Finish("stop", "end_turn")]
+
+
+async def test_cached_input_counts_as_input_as_llama_server_reports_it(server: LoopbackServer) -> None:
+    """llama-server over the Messages API: an 86-token prompt, 85 of them from its cache."""
+    body = stream(
+        message_start(1, 0, cache_read_input_tokens=85, cache_creation_input_tokens=0),
+        text_start(0), text_delta(0, "a"), block_stop(0),
+        message_delta("end_turn", 3), MESSAGE_STOP,
+    )
+    server.handler = reply_with(body)
+    events = await collect(server)
+    assert events[-2] == Usage(86, 3, 89, cached_tokens=85)
+    assert events[-1].model == "claude-sonnet-4-20250514"  # the answering model, from message_start
+
+
+async def test_cache_creation_tokens_are_input_too(server: LoopbackServer) -> None:
+    body = stream(
+        message_start(10, 1, cache_creation_input_tokens=2000, cache_read_input_tokens=0),
+        text_start(0), text_delta(0, "a"), block_stop(0), message_delta("end_turn", 4), MESSAGE_STOP,
+    )
+    server.handler = reply_with(body)
+    assert (await collect(server))[-2] == Usage(2010, 4, 2014, cached_tokens=0)
 
 
 async def test_message_stop_as_the_last_unterminated_event(server: LoopbackServer) -> None:
