@@ -287,7 +287,7 @@ class ChatSession:
     def _finish_reply(self, message: Message, accumulator: Accumulator | None) -> None:
         if id(message) not in self._finished:
             self._finished.add(id(message))
-            message.provider, message.model = self.provider.name, self.model
+            message.provider, message.model = self.provider.name, message.model or self.model
             self.recorder.finish(message, accumulator)
 
     def _settle(self, loop: ToolLoop) -> None:

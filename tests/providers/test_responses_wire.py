@@ -31,7 +31,8 @@ from llmchat.providers.events import (
     Usage,
 )
 from llmchat.providers.http import StreamPolicy
-from llmchat.providers.responses import ResponsesProvider, convert_input
+from llmchat.providers.responses import ResponsesProvider
+from llmchat.providers.responses_request import convert_input
 from tests.loopback import DROP, LoopbackServer, Reply, Request, json_reply, split_every
 from tests.streams import (
     RESPONSES_MODEL,
