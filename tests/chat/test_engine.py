@@ -105,7 +105,7 @@ async def test_a_turn_without_tools_is_one_round(server: LoopbackServer, client:
     assert body["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
     assert body["temperature"] == 0.5 and "tools" not in body
     reply = session.conversation.messages[-1]
-    assert (reply.role, reply.content, reply.provider, reply.model) == ("assistant", "Hello!", "openai", "m")
+    assert (reply.role, reply.content, reply.provider, reply.model) == ("assistant", "Hello!", "openai", "test-model")  # the server named its model
     assert stored(store, session) == [("user", "Hi", None), ("assistant", "Hello!", "stop")]
 
 
