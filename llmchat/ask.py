@@ -23,7 +23,7 @@ import signal
 import sys
 import uuid
 from collections.abc import Mapping
-from contextlib import aclosing
+from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     import httpx
 
     from llmchat.chat.tools import ToolRegistry
+    from llmchat.mcp.config import ServerConfig
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 EXIT_HANGUP = 129
@@ -336,6 +337,13 @@ class ToolChoice:
     """Run tools that are not read-only without asking (``--yes``); else they are denied."""
     config: Mapping[str, Any] | None = None
     """The config file's ``[tools]`` table."""
+    builtin: bool = True
+    """Offer the built-in, config and plugin tools (False: only MCP tools, ``--mcp`` alone)."""
+    mcp: tuple[ServerConfig, ...] = ()
+    """MCP servers whose tools are offered too (``--mcp NAME``)."""
+    mcp_strict: bool = True
+    """A named MCP server that fails to start ends the run (exit 1); False (``--mcp all``):
+    it is reported and left out."""
 
 
 async def _run(
@@ -345,12 +353,16 @@ async def _run(
     """One turn of a :class:`ChatSession`, rendered: content to the sink (the rounds' texts
     joined by a blank line), tool calls, retries and problems to `err`."""
     _cancel_on_sigterm()
-    async with make_client() as client:
+    async with make_client() as client, AsyncExitStack() as stack:
         registry = None
         if choice is not None:
             registry = _tool_registry(settings, choice, client, err)
             if registry is None:
                 return EXIT_USAGE
+            if choice.mcp or not choice.builtin:
+                registry = await _with_mcp_tools(settings, choice, registry, stack, err)
+                if registry is None:
+                    return EXIT_ERROR
         session = ChatSession(
             settings.provider.create(client, settings.policy), settings.provider.model, conversation,
             options=settings.options, tools=registry, recorder=recorder,
@@ -410,6 +422,29 @@ def _tool_registry(
             note(f"error: {exc.args[0]}", file=err)
             return None
     return registry
+
+
+async def _with_mcp_tools(
+    settings: Settings, choice: ToolChoice, registry: ToolRegistry, stack: AsyncExitStack, err: IO[str]
+) -> ToolRegistry | None:
+    """`registry` (or nothing, without ``--tools`` / ``-T``) and the tools of ``--mcp``'s
+    servers, started now and stopped when `stack` closes; None (after a message on `err`)
+    when a named server did not start."""
+    from llmchat.chat.tools import ToolRegistry
+    from llmchat.mcp.use import ServerFailed, open_tools
+
+    try:
+        extra = await open_tools(stack, choice.mcp, strict=choice.mcp_strict,
+                                 warn=lambda line: note(f"warning: {line}", file=err))
+    except ServerFailed as exc:
+        note(f"error: {exc}", file=err)
+        return None
+    merged, problems = ToolRegistry.merge(
+        registry if choice.builtin else (), extra, max_output_chars=settings.tool_output_chars
+    )
+    for problem in problems:
+        note(f"warning: {problem}", file=err)
+    return merged
 
 
 def _note_retry(event: Retrying, err: IO[str]) -> None:

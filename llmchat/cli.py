@@ -100,6 +100,8 @@ def ask_command(
     tool: list[str] | None = None,
     yes: bool = False,
     debug: bool = False,
+    mcp: list[str] | None = None,
+    mcp_config: str | None = None,
 ) -> NoReturn:
     """``llmchat ask`` (options: see :func:`llmchat.cli_app.ask`); `parent` holds the
     options given before ``ask``. Always ends with SystemExit and the exit status."""
@@ -115,8 +117,9 @@ def ask_command(
     settings = choice.settings()
     if debug:
         start_debug_log(settings)
-    if complete and (all_tools or tool):
+    if complete and (all_tools or tool or mcp):
         raise _fail("--complete cannot use tools")
+    mcp_servers = _mcp_servers(mcp, mcp_config)
     if complete and settings.provider.kind != "openai":
         raise _fail("--complete needs an OpenAI-compatible provider (/v1/completions)")
     stdin_text = None
@@ -147,14 +150,36 @@ def ask_command(
     history.messages.append(user)
     recorder.user(user)
     tools = None
-    if all_tools or tool:
+    if all_tools or tool or mcp:
         from llmchat.ask import ToolChoice
 
-        tools = ToolChoice(tuple(tool or ()), yes=yes, config=settings.tools)
+        tools = ToolChoice(
+            tuple(tool or ()), yes=yes, config=settings.tools, builtin=bool(all_tools or tool),
+            mcp=tuple(mcp_servers), mcp_strict="all" not in (mcp or ()),
+        )
     raise SystemExit(run_ask(
         settings, history, complete=complete, json_output=json_output, show_reasoning=reasoning,
         recorder=recorder, tools=tools,
     ))
+
+
+def _mcp_servers(names: list[str] | None, config_file: str | None) -> list[Any]:
+    """The MCP servers of ``--mcp NAME`` (and ``--mcp-config FILE``), or exit 2 naming the
+    problem before anything is sent."""
+    if not names:
+        if config_file is not None:
+            raise _fail("--mcp-config needs --mcp NAME (or --mcp all)")
+        return []
+    from llmchat.mcp.use import load_config
+
+    try:
+        config = load_config(config_file)
+        chosen = config.select(names)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    if not chosen:
+        raise _fail(f"no MCP servers configured in {config.where}")
+    return chosen
 
 
 def start_debug_log(settings: Settings) -> None:
@@ -273,6 +298,8 @@ _ASK_OPTIONS: dict[str, tuple[str, Any]] = {
     "--thinking-budget": ("thinking_budget", _int),
     "-T": ("tool", str),
     "--tool": ("tool", str),
+    "--mcp": ("mcp", str),
+    "--mcp-config": ("mcp_config", str),
 }
 """Options of ``ask`` that take a value: its parameter name and how the value converts."""
 
@@ -297,7 +324,7 @@ def parse_ask(args: list[str]) -> dict[str, Any] | None:
     the same way; an option given twice (but ``--stop``) also goes to Typer.
     """
     values: dict[str, Any] = {}
-    repeated: dict[str, list[str]] = {"stop": [], "tool": []}
+    repeated: dict[str, list[str]] = {"stop": [], "tool": [], "mcp": []}
     i = 0
     while i < len(args):
         arg = args[i]

@@ -27,6 +27,7 @@ from llmchat.cli import (
     start_debug_log,
 )
 from llmchat.safety import for_stream, is_terminal, json_safe, json_text, note, one_line
+from llmchat.cli_mcp import mcp_app
 from llmchat.store import EXPORT_FORMATS, StoreError
 
 app = typer.Typer(
@@ -93,6 +94,9 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Write a full log to the
 ContinueOpt = Annotated[bool, typer.Option("-c", "--continue", help="Continue the latest conversation.")]
 ConversationOpt = Annotated[
     Optional[str], typer.Option("--conversation", help="Continue this conversation (ID or 'latest').")
+]
+McpConfigOpt = Annotated[
+    Optional[str], typer.Option("--mcp-config", help="Read MCP servers from this file instead of mcp.json.")
 ]
 SessionToolsOpt = Annotated[
     bool, typer.Option("--tools", help="Offer tools; those that are not read-only ask first.")
@@ -180,6 +184,11 @@ def ask(
     yes: Annotated[
         bool, typer.Option("--yes", help="Run tools that are not read-only without asking.")
     ] = False,
+    mcp: Annotated[
+        Optional[list[str]],
+        typer.Option("--mcp", help="Offer the tools of this MCP server from mcp.json (repeatable; 'all')."),
+    ] = None,
+    mcp_config: McpConfigOpt = None,
     debug: DebugOpt = False,
     temperature: TemperatureOpt = None,
     top_p: TopPOpt = None,
@@ -203,6 +212,8 @@ def ask(
         llmchat ask -c "And in French?"      # continue the latest conversation
 
         llmchat ask -T read_file "Summarize README.md"   # let the model read files here
+
+        llmchat ask --mcp github "Open issues about the parser?"   # tools of an MCP server
     """
     ask_command(
         ctx.obj or Choice(),
@@ -211,6 +222,7 @@ def ask(
         conversation=conversation, no_log=no_log, temperature=temperature, top_p=top_p,
         max_tokens=max_tokens, stop=stop, seed=seed, reasoning_effort=reasoning_effort,
         thinking_budget=thinking_budget, all_tools=all_tools, tool=tool, yes=yes, debug=debug,
+        mcp=mcp, mcp_config=mcp_config,
     )
 
 
@@ -380,6 +392,8 @@ def keys_rm(name: Annotated[str, typer.Argument(help="Provider or profile name."
     if not found:
         raise _fail(f"no stored key for {name!r}", 1)
 
+
+app.add_typer(mcp_app, name="mcp")
 
 config_app = typer.Typer(help="Show, locate or edit the configuration (API keys are never printed).")
 app.add_typer(config_app, name="config")

@@ -27,6 +27,16 @@ def keys_file() -> Path:
     return config_dir() / "keys.json"
 
 
+def mcp_config_file() -> Path:
+    """The MCP servers, in Claude Desktop's format: ``config_dir()/mcp.json`` (see llmchat.mcp)."""
+    return config_dir() / "mcp.json"
+
+
+def mcp_log_dir() -> Path:
+    """Each MCP server's stderr and protocol errors: ``state_dir()/mcp/NAME.log``."""
+    return state_dir() / "mcp"
+
+
 def data_dir() -> Path:
     """The user's data directory (``$XDG_DATA_HOME/llmchat`` on Linux)."""
     return platformdirs.user_data_path(APP_NAME)

@@ -19,7 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "reasoning": False, "complete": False, "continue_latest": False, "conversation": None,
     "no_log": False, "temperature": None, "top_p": None, "max_tokens": None, "stop": None,
     "seed": None, "reasoning_effort": None, "thinking_budget": None, "all_tools": False, "tool": None,
-    "yes": False, "debug": False,
+    "yes": False, "debug": False, "mcp": None, "mcp_config": None,
 }
 
 PLAIN = [
@@ -38,6 +38,7 @@ PLAIN = [
     ["-p", "ollama", "-m", "llama3.2", "naïve café 東京 🚀"],
     ["--json", "--json", "hi"],
     ["--tools", "--yes", "-T", "read_file", "--tool=list_directory", "--debug", "hi"],
+    ["--mcp", "files", "--mcp=all", "--mcp-config", "servers.json", "hi"],
 ]
 
 NOT_PLAIN = [
@@ -97,11 +98,12 @@ def test_cli_app_is_reachable_as_before() -> None:
     assert cli.app is cli_app.app
 
 
-def test_plain_ask_never_imports_typer_pydantic_rich_or_textual(server: LoopbackServer) -> None:
+def test_plain_ask_never_imports_typer_pydantic_rich_textual_or_mcp(server: LoopbackServer) -> None:
     server.handler = lambda r: Reply(parts=[completion(["Hello"])])
     code = (
         "import atexit, sys\n"
-        "heavy = ('typer', 'click', 'pydantic', 'pydantic_core', 'rich', 'textual')\n"
+        "heavy = ('typer', 'click', 'pydantic', 'pydantic_core', 'rich', 'textual', 'mcp', 'mcp_types',"
+        " 'httpx2')\n"
         "atexit.register(lambda: sys.stderr.write('HEAVY ' + ' '.join(sorted(\n"
         "    m for m in sys.modules if m.split('.')[0] in heavy)) + '\\n'))\n"
         "sys.argv = ['llmchat', 'ask', '-m', 'test-model', '--temperature', '0.5', 'hi']\n"
