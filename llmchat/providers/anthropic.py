@@ -462,6 +462,8 @@ class EventParser:
         """Parse a whole (non-streaming) Message object, for servers that ignore ``stream``."""
         if message.get("type") == "error":
             self.raise_in_band(message)
+        if message.get("type") != "message" and "content" not in message:
+            return []  # not a reply (a wrong base URL?): the end says what the body was
         out: list[StreamEvent] = []
         self._on_message_start({"message": message})
         for index, block in enumerate(message.get("content") or ()):

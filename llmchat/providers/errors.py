@@ -9,6 +9,8 @@ Hierarchy::
     │   └── ContextLengthError     the conversation is longer than the model's context
     ├── RateLimitError             429
     ├── ServerError                5xx, or an error event inside a stream
+    ├── RedirectError              3xx: never followed (the key must not travel)
+    ├── NotAStream                 a 2xx answer that is a web page or JSON, not a stream
     ├── ConnectError               the server could not be reached (DNS, refused, TLS)
     ├── ProviderTimeout            no answer within a timeout
     │   ├── ConnectTimeout         no connection within the connect timeout
@@ -21,8 +23,15 @@ Hierarchy::
 
 from __future__ import annotations
 
+import html
+import http
 import json
+import re
 from typing import Any
+from urllib.parse import urljoin
+
+MAX_MESSAGE = 300
+"""Most characters of an error message (a server's text is cut here, with "…")."""
 
 
 class ProviderError(Exception):
@@ -45,8 +54,10 @@ class ProviderError(Exception):
         provider: str = "",
         hint: str | None = None,
     ) -> None:
+        message = one_line(message, MAX_MESSAGE)
         super().__init__(message)
         self.message = message
+        """One line: whitespace (newlines too) folded, cut to :data:`MAX_MESSAGE` characters."""
         self.status = status
         self.provider = provider
         self.hint = hint if hint is not None else self.hint_default
@@ -61,7 +72,7 @@ class ProviderError(Exception):
         line = ": ".join(parts) + f": {self.message}"
         if self.hint:
             line += f" ({self.hint})"
-        return line
+        return one_line(line, 2 * MAX_MESSAGE)
 
 
 class AuthenticationError(ProviderError):
@@ -112,6 +123,23 @@ class DeadlineExceeded(ProviderTimeout):
     pass
 
 
+class RedirectError(ProviderError):
+    """A 3xx answer. Never followed: the request carries the API key, which must not travel
+    to another address (the OpenAI and Anthropic SDKs do not follow either)."""
+
+    hint_default = (
+        "llmchat does not follow redirects, so the key is not sent elsewhere: "
+        "if the new address is right, set the base URL to it"
+    )
+
+
+class NotAStream(ProviderError):
+    """A 2xx answer whose body is a web page or a JSON object that is not a reply, where an
+    event stream was expected (a captive portal, a login page, a wrong base URL)."""
+
+    hint_default = "a captive portal or login page, or a base URL that points elsewhere: check the base URL and your network"
+
+
 class StreamTooLarge(ProviderError):
     """An SSE event / NDJSON line or the whole reply passed its size cap (memory stays bounded)."""
 
@@ -148,39 +176,84 @@ def is_context_overflow(text: str) -> bool:
     return any(marker in lowered for marker in _CONTEXT_MARKERS)
 
 
+HTML_PAGE = "an HTML page from the server"
+"""What an error body that is a web page is reported as (its markup is never shown)."""
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+
+
+def one_line(text: str, width: int) -> str:
+    """`text` with its whitespace (newlines too) folded to single spaces, cut to `width`
+    characters with "…". (Terminal safety is the front-ends' job: llmchat.safety.)"""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: max(width - 1, 0)] + "…"
+
+
+def is_html(text: str) -> bool:
+    """True when a body is a web page (an nginx, proxy or captive-portal page), not a message."""
+    head = text.lstrip()[:1024].lower()
+    return head.startswith(("<!doctype html", "<html", "<head", "<body", "<?xml")) or (
+        head.startswith("<") and ("<html" in head or "<body" in head or "<title" in head)
+    )
+
+
+def html_title(text: str) -> str | None:
+    """The ``<title>`` of a web page, unescaped and on one line (None when it has none)."""
+    match = _TITLE.search(text[:65536])
+    title = one_line(html.unescape(match.group(1)), 80) if match else ""
+    return title or None
+
+
+def status_phrase(status: int) -> str:
+    """The reason phrase of an HTTP status (RFC 9110), e.g. 500 -> "Internal Server Error";
+    "" for a status without one."""
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
 def error_message(body: bytes | str) -> tuple[str, str | None]:
     """Extract (message, code) from an error body.
 
     Understands the OpenAI shape ``{"error": {"message": ..., "code": ..., "type": ...}}``,
     Anthropic's ``{"type": "error", "error": {"type": ..., "message": ...}}`` (code = the
     error type), Ollama's ``{"error": "text"}``, ``{"message": ...}``, ``{"detail": ...}``
-    and plain text.
+    and plain text. A web page gives :data:`HTML_PAGE`, never its markup. The message is
+    one line (whitespace folded) of at most :data:`MAX_MESSAGE` characters.
     """
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     text = text.strip()
     try:
         data: Any = json.loads(text)
     except ValueError:
-        return (text[:500] or "no message"), None
+        if is_html(text):
+            return HTML_PAGE, None
+        return (one_line(text, MAX_MESSAGE) or "no message"), None
     if isinstance(data, dict):
         err = data.get("error", data)
         if isinstance(err, dict):
             message = err.get("message") or err.get("detail") or err.get("error")
             code = err.get("code") or err.get("type")
             if message:
-                return str(message), str(code) if code is not None else None
+                return one_line(str(message), MAX_MESSAGE), str(code) if code is not None else None
         elif isinstance(err, str) and err:
-            return err, None
+            return one_line(err, MAX_MESSAGE), None
         for key in ("message", "detail"):
             if data.get(key):
-                return str(data[key]), None
-    return text[:500], None
+                return one_line(str(data[key]), MAX_MESSAGE), None
+    return one_line(text, MAX_MESSAGE) or "no message", None
 
 
 def error_for_status(status: int, body: bytes | str, provider: str) -> ProviderError:
     """Map an HTTP error status and body to the matching :class:`ProviderError` subclass,
     with a hint that says what to do (shown after the provider's own message)."""
     message, code = error_message(body)
+    page = message == HTML_PAGE
+    if page or message == "no message":  # "HTTP 500: Internal Server Error (an HTML page ...)"
+        phrase = status_phrase(status)
+        if phrase:
+            message = f"{phrase} ({message})" if page else phrase
     kind: type[ProviderError]
     hint = None
     lowered = f"{message} {code or ''}".lower()
@@ -190,7 +263,7 @@ def error_for_status(status: int, body: bytes | str, provider: str) -> ProviderE
             hint = "the key is valid but has no access to this model or endpoint"
     elif status == 404:
         kind = NotFoundError
-        if "<html" in lowered or "not found" == message.strip().lower():
+        if page or "not found" == message.strip().lower():
             hint = "nothing answers at this path: check the base URL (OpenAI-compatible ones end in /v1)"
     elif status == 429:
         kind = RateLimitError
@@ -237,3 +310,35 @@ def in_band_error(message: str, code: str | None, provider: str) -> ProviderErro
     if any(word in lowered for word in ("rate_limit", "rate limit", "resource_exhausted")):
         return RateLimitError(message, status=429, provider=provider)
     return ServerError(message, provider=provider)
+
+
+def not_a_stream(head: bytes, content_type: str, provider: str) -> NotAStream | None:
+    """The error for a 2xx body that is a web page or a JSON document where an event stream
+    was expected (`head`: its first bytes), or None when it is neither.
+
+    A captive portal or login page answers 200 with HTML; a base URL that points at another
+    API answers with JSON. Both used to end as "the connection closed".
+    """
+    text = head.decode("utf-8", "replace").strip()
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "text/html" or is_html(text):
+        title = html_title(text)
+        page = f"an HTML page titled {title!r}" if title else "an HTML page"
+        return NotAStream(f"the server answered with {page} instead of an event stream",
+                          status=200, provider=provider)
+    if kind == "application/json" or text.startswith(("{", "[")):
+        message, _ = error_message(text) if text.startswith("{") else ("", None)
+        said = f": {message}" if message and not message.startswith(("{", "[")) else ""
+        return NotAStream(f"the server answered with a JSON document instead of an event stream{said}",
+                          status=200, provider=provider)
+    return None
+
+
+def redirect_error(status: int, location: str | None, url: str, provider: str) -> RedirectError:
+    """A :class:`RedirectError` for a 3xx answer to `url` that names where it points
+    (`location` resolved against `url`). The redirect is never followed."""
+    location = (location or "").strip()
+    where = f"to {urljoin(url, location)}" if location else "without saying where (no Location header)"
+    phrase = status_phrase(status)
+    return RedirectError(f"the server redirected the request {where}{f' ({phrase})' if phrase else ''}",
+                         status=status, provider=provider)

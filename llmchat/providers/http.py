@@ -28,17 +28,25 @@ from llmchat.providers.errors import (
     DeadlineExceeded,
     FirstTokenTimeout,
     IdleTimeout,
+    NotAStream,
     ProviderError,
     ProviderTimeout,
     ServerError,
+    StreamInterrupted,
     StreamTooLarge,
     connect_error,
     error_for_status,
+    html_title,
+    is_html,
+    not_a_stream,
+    redirect_error,
 )
 from llmchat.providers.events import Retrying, StreamEvent
 
 MAX_ERROR_BODY = 64 * 1024
 """Bytes of an error body kept for its message."""
+BODY_HEAD = 4096
+"""Bytes of a stream's start kept to say what it was when it held no event (a web page?)."""
 
 Item = TypeVar("Item")
 
@@ -345,6 +353,9 @@ async def _attempt(
         return limit if deadline is None else min(limit, deadline)
 
     received = 0
+    yielded = False  # an event came from the body (else the end says what the body was)
+    head = bytearray()  # the body's first BODY_HEAD bytes
+    content_type = ""
 
     def malformed(exc: Exception, item: Any) -> ServerError:
         return ServerError(
@@ -371,10 +382,14 @@ async def _attempt(
                     error = error_for_status(response.status_code, body_text, provider)
                     error.retry_after = retry_after(response.headers)
                     raise error
-                if whole_json is not None and response.headers.get("content-type", "").startswith(
-                    "application/json"
-                ):
-                    events = parsed(await read_limited(response, policy.max_reply_bytes), whole_json)
+                if response.status_code >= 300:
+                    raise redirect_error(response.status_code, response.headers.get("location"), url, provider)
+                content_type = response.headers.get("content-type", "")
+                if whole_json is not None and content_type.startswith("application/json"):
+                    whole = await read_limited(response, policy.max_reply_bytes)
+                    head += whole[:BODY_HEAD].encode("utf-8", "replace")
+                    events = parsed(whole, whole_json)
+                    yielded = bool(events)
                     watchdog.reschedule(None)
                     for event in events:
                         yield event
@@ -383,6 +398,8 @@ async def _attempt(
                     max_reply, max_event = policy.max_reply_bytes, policy.max_event_bytes
                     try:
                         async for raw in response.aiter_bytes():
+                            if received < BODY_HEAD:
+                                head += raw[: BODY_HEAD - received]
                             received += len(raw)
                             if received > max_reply:
                                 raise StreamTooLarge(
@@ -399,6 +416,7 @@ async def _attempt(
                                 except _MALFORMED as exc:
                                     raise malformed(exc, item) from None
                                 if events:
+                                    yielded = True
                                     if phase != "idle":
                                         watchdog.reschedule(None)  # the first token came
                                         phase = "idle"
@@ -413,6 +431,7 @@ async def _attempt(
                         else:
                             for item in decoder.close():
                                 for event in parsed(item, parse):
+                                    yielded = True
                                     yield event
                                 if parser.done:
                                     break
@@ -431,6 +450,11 @@ async def _attempt(
         raise FirstTokenTimeout(
             f"no first token after {policy.first_token_timeout:g} s", provider=provider
         ) from None
+    except ServerError as error:
+        # A web page where NDJSON was expected fails as "malformed": say what it was instead.
+        if not yielded and head and is_html(head[:1024].decode("utf-8", "replace")):
+            raise not_a_stream(bytes(head), content_type, provider) or error from None
+        raise
     except ProviderError:
         raise
     except httpx.ConnectTimeout as exc:
@@ -442,13 +466,27 @@ async def _attempt(
     except httpx.TimeoutException as exc:
         raise ProviderTimeout(f"no answer from {url} in time", provider=provider) from exc
     except (httpx.RemoteProtocolError, httpx.ReadError):
-        for event in parser.end(complete=False):
+        for event in _end(parser, complete=False, yielded=yielded, head=head, content_type=content_type):
             yield event
         return
     except httpx.HTTPError as exc:
         raise ProviderError(f"{type(exc).__name__}: {reason(exc)}", provider=provider) from exc
-    for event in parser.end(complete=True):
+    for event in _end(parser, complete=True, yielded=yielded, head=head, content_type=content_type):
         yield event
+
+
+def _end(parser: Parser, *, complete: bool, yielded: bool, head: bytearray, content_type: str) -> list[StreamEvent]:
+    """``parser.end``; when the body held no event at all and was a web page or JSON, a
+    :class:`NotAStream` that says so instead of "the connection closed"."""
+    try:
+        return parser.end(complete=complete)
+    except StreamInterrupted as interrupted:
+        if yielded:
+            raise
+        error = not_a_stream(bytes(head), content_type, interrupted.provider)
+        if error is None:
+            raise
+        raise error from None
 
 
 async def get_json(
@@ -465,10 +503,17 @@ async def get_json(
         raise connect_error(url, exc, provider) from exc
     if response.status_code >= 400:
         raise error_for_status(response.status_code, without_keys(response.text, headers), provider)
+    if response.status_code >= 300:
+        raise redirect_error(response.status_code, response.headers.get("location"), url, provider)
     try:
         return response.json()
     except ValueError:
-        raise ServerError(f"{url} did not answer with JSON", provider=provider) from None
+        what = ""
+        if is_html(response.text):
+            title = html_title(response.text)
+            what = f" but with an HTML page{f' titled {title!r}' if title else ''}"
+        raise ServerError(f"{url} did not answer with JSON{what}", provider=provider,
+                          hint=NotAStream.hint_default if what else None) from None
 
 
 async def read_limited(response: httpx.Response, limit: int = MAX_ERROR_BODY) -> str:
