@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from typing import Any
 
@@ -17,21 +17,23 @@ from textual.widgets import Button, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from llmchat.chat.accumulator import Accumulator
-from llmchat.chat.models import Conversation, Message
-from llmchat.chat.reply import stream_reply
-from llmchat.chat.toolloop import (
-    ConversationApprovals,
+from llmchat.chat.engine import (
+    ChatSession,
+    ContentDelta,
+    EngineEvent,
+    Failed,
+    ReasoningDelta,
     ReplyFinished,
     RoundLimitReached,
     RoundStarted,
     ToolCallStarted,
-    ToolLoop,
     ToolResult,
 )
+from llmchat.chat.models import Conversation, Message
+from llmchat.chat.toolloop import ConversationApprovals
 from llmchat.chat.tools import Tool, ToolRegistry
 from llmchat.providers.base import Provider
 from llmchat.providers.errors import ProviderError
-from llmchat.providers.events import ContentDelta, ReasoningDelta
 from llmchat.safety import terminal_safe
 from llmchat.store import Store, StoreError
 from llmchat.store.recorder import Recorder
@@ -79,25 +81,21 @@ class ChatScreen(ChatActions, Screen[None]):
         registry: ToolRegistry | None = None,
     ) -> None:
         super().__init__()
-        self.provider = provider
-        self.model = model
-        self.options = dict(options or {})
-        """Generation options sent with every request."""
-        self.conversation = Conversation(system=system)
         self.accumulator: Accumulator | None = None
-        """The current or last reply's accumulator."""
+        """The current or last reply's accumulator (its figures are shown)."""
         self.store = store
         self.recorder = Recorder(store, self._history_failed)
         """Writes every message ahead into the history (nothing when `store` is None)."""
         self.recorder.open(None, provider.name, model, system)
+        self.approvals = ConversationApprovals(self._ask_approval)
+        self.session = ChatSession(
+            provider, model, system=system, options=options, tools=registry, approve=self.approvals,
+            recorder=self.recorder,
+        )
+        """The conversation engine: it runs every turn; this screen renders its events."""
         self._open_at_start = conversation_id
         self._first_shown: int | None = None
         """Position of the earliest stored message on screen (older ones load on demand)."""
-        self.registry = registry
-        """Tools offered to the model (None: no tools)."""
-        self.approvals = ConversationApprovals(self._ask_approval)
-        self.max_tool_rounds = 8
-        """The most requests one turn with tools may send (the app sets it from the config)."""
         self.queue: list[MessageView] = []
         """User messages typed while a reply streamed, oldest first: shown marked "queued" and
         sent one after another once the reply ends normally (see :meth:`_reply_ended`)."""
@@ -105,6 +103,58 @@ class ChatScreen(ChatActions, Screen[None]):
         """The assistant view of the reply in progress (its progress line follows the tick)."""
         self._reply_failed = False
         """The last reply ended with a provider error."""
+
+    # -- the session's state, by the names the screen and its actions use -------------------
+
+    @property
+    def provider(self) -> Provider:
+        """The provider of the next request."""
+        return self.session.provider
+
+    @provider.setter
+    def provider(self, provider: Provider) -> None:
+        self.session.provider = provider
+
+    @property
+    def model(self) -> str:
+        """The model of the next request."""
+        return self.session.model
+
+    @model.setter
+    def model(self, model: str) -> None:
+        self.session.model = model
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Generation options sent with every request."""
+        return self.session.options
+
+    @property
+    def conversation(self) -> Conversation:
+        """The conversation on screen."""
+        return self.session.conversation
+
+    @conversation.setter
+    def conversation(self, conversation: Conversation) -> None:
+        self.session.conversation = conversation
+
+    @property
+    def registry(self) -> ToolRegistry | None:
+        """Tools offered to the model (None: no tools)."""
+        return self.session.tools
+
+    @registry.setter
+    def registry(self, registry: ToolRegistry | None) -> None:
+        self.session.tools = registry
+
+    @property
+    def max_tool_rounds(self) -> int:
+        """The most requests one turn with tools may send (the app sets it from the config)."""
+        return self.session.max_tool_rounds
+
+    @max_tool_rounds.setter
+    def max_tool_rounds(self, rounds: int) -> None:
+        self.session.max_tool_rounds = rounds
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -170,9 +220,7 @@ class ChatScreen(ChatActions, Screen[None]):
     async def _send_text(self, text: str, shown: MessageView | None = None) -> None:
         """Add user message `text` to the conversation and stream the reply; `shown` is its
         queued view (already in the transcript), else a view is added at the end."""
-        message = Message("user", text)
-        self.conversation.messages.append(message)
-        self.recorder.user(message)
+        turn = self.session.send(text)
         transcript = self.query_one(Transcript)
         view = MessageView("assistant")
         if shown is not None and shown.is_attached:
@@ -182,7 +230,7 @@ class ChatScreen(ChatActions, Screen[None]):
             await transcript.add_message("user", text)
             await transcript.mount(view)
         transcript.anchor()
-        self.start_reply(view)
+        self.start_reply(view, turn)
 
     async def _reply_ended(self, normally: bool) -> None:
         """After a reply (and its tool loop): send the next queued message when it ended
@@ -206,50 +254,46 @@ class ChatScreen(ChatActions, Screen[None]):
         self.notify(f"The reply stopped: {count} {'are' if len(queued) != 1 else 'is'} back in the prompt "
                     "(Enter sends, edit first if you like).", title="Queue", timeout=6, markup=False)
 
-    def start_reply(self, view: MessageView) -> None:
-        """Stream the reply to the conversation into `view` (with the tool loop when tools
-        are on)."""
-        if self.registry is not None and self.registry.names():
-            self.fetch_with_tools(view)
-        else:
-            self.fetch_reply(view)
+    def start_reply(self, view: MessageView, turn: AsyncGenerator[EngineEvent, None] | None = None) -> None:
+        """Stream `turn` (default: a reply to the conversation as it stands) into `view`."""
+        self.fetch_reply(view, turn if turn is not None else self.session.reply())
 
     async def _ask_approval(self, tool: Tool, arguments: dict[str, Any]) -> Decision:
         """The approval modal, for a tool that is not read-only (runs inside the worker)."""
         return await self.app.push_screen_wait(ToolApprovalScreen(tool.name, tool.description, arguments))
 
     @work(exclusive=True, group=STREAM_GROUP, exit_on_error=False)
-    async def fetch_with_tools(self, view: MessageView) -> None:
-        """Stream replies and run the tools they call, round after round (ToolLoop).
+    async def fetch_reply(self, view: MessageView, turn: AsyncGenerator[EngineEvent, None]) -> None:
+        """Render one turn of the session: each round's reply in its own assistant view (the
+        first is `view`), each tool call a collapsible block with its result.
 
-        Each round gets its own assistant view; each call a collapsible block with its result.
-        The loop adds every message to the conversation itself; the recorder stores them.
+        Each delta is only buffered by the view's StreamingMarkdown (no await), which renders at
+        the frame rate: the network read never waits for the screen. However the turn ends, the
+        session has kept and recorded the (partial) reply before this method's ``finally``.
         """
         transcript = self.query_one(Transcript)
-        loop = ToolLoop(self.provider, self.conversation, self.model, self.registry or ToolRegistry(),
-                        options=self.options, approve=self.approvals, max_rounds=self.max_tool_rounds)
         calls: dict[tuple[int, int], ToolCallView] = {}
+        ended: Message | None = None  # the last reply whose view was finished
         self.streaming, self._reply_failed, self._live_view = True, False, view
         try:
-            async with aclosing(loop.events()) as events:
+            # aclosing: a cancellation that lands in an await outside the provider must still
+            # close the stream, so the connection drops and the reply is marked cancelled.
+            async with aclosing(turn) as events:
                 async for event in events:
-                    if isinstance(event, RoundStarted):
-                        if event.round > 1:
-                            view = MessageView("assistant")
-                            await transcript.mount(view, before=self._first_queued())
-                            self._live_view = view
-                        self.recorder.begin_reply(self.provider.name, self.model)
-                    elif isinstance(event, ContentDelta):
-                        self.accumulator = loop.accumulator
+                    if isinstance(event, ContentDelta):
                         assert isinstance(view.body, StreamingMarkdown)
                         view.body.append(terminal_safe(event.text))
                         view.answer_started()
                     elif isinstance(event, ReasoningDelta):
                         view.add_reasoning(event.text)
+                    elif isinstance(event, RoundStarted):
+                        if event.round > 1:
+                            view = MessageView("assistant")
+                            await transcript.mount(view, before=self._first_queued())
+                            self._live_view = view
+                        self.accumulator = self.session.accumulator
                     elif isinstance(event, ReplyFinished):
-                        self.accumulator = loop.accumulator
-                        event.message.provider, event.message.model = self.provider.name, self.model
-                        self.recorder.finish(event.message)
+                        ended = event.message
                         await self._end_view(view, event.message)
                     elif isinstance(event, ToolCallStarted):
                         block = calls[(event.round, event.index)] = ToolCallView(
@@ -257,77 +301,37 @@ class ChatScreen(ChatActions, Screen[None]):
                         await transcript.mount(block, before=self._first_queued())
                     elif isinstance(event, ToolResult):
                         calls.pop((event.round, event.index)).show_result(event.output.status, event.output.text)
-                        self.recorder.user(event.message)
                     elif isinstance(event, RoundLimitReached):
                         self.notify(f"Stopped after {event.max_rounds} rounds of tool calls.",
                                     title="Tools", severity="warning", markup=False)
-                    self.accumulator = loop.accumulator or self.accumulator
-        except ProviderError as exc:
-            self._report_failure(exc)
+                    elif isinstance(event, Failed):
+                        self._report_failure(event.error)
         finally:
-            for block in calls.values():  # calls that never got a result: the loop was stopped
+            for block in calls.values():  # calls that never got a result: the turn was stopped
                 block.show_result("cancelled", "stopped before it finished")
-            outcome = loop.outcome()
-            if outcome.replies:  # a cancelled or failed round ends here, not in ReplyFinished
-                last = outcome.replies[-1]
-                last.provider, last.model = self.provider.name, self.model
-                self.recorder.finish(last)  # nothing happens when it was finished already
-                await self._end_view(view, last)
-            self.streaming = False
-            self._show_stats()
-            self.query_one(Sidebar).rounds = (outcome.rounds, outcome.usage)
+            outcome = self.session.outcome()
+            try:
+                if outcome is not None and outcome.replies and outcome.replies[-1] is not ended:
+                    # a cancelled or failed round ends here, not in ReplyFinished
+                    await self._end_view(view, outcome.replies[-1])
+            finally:
+                self.streaming = False
+                self._show_stats()
+                if outcome is not None:
+                    self.query_one(Sidebar).rounds = (outcome.rounds, outcome.usage)
 
     def _first_queued(self) -> MessageView | None:
         """The first queued message on screen: what the reply's own widgets go before."""
         return next((view for view in self.queue if view.is_attached), None)
 
     async def _end_view(self, view: MessageView, message: Message) -> None:
-        view.finish(message)  # the mark first; the final render may take a while
+        """Mark how the reply ended, show the figures, then finish its render (at 2,000
+        tokens/s the final render of what is pending can take a few hundred milliseconds, so
+        the mark and the figures come first). The render completes even if cancelled meanwhile."""
+        view.finish(message)
+        self._show_stats()
         if isinstance(view.body, StreamingMarkdown) and not view.body.finished:
             await view.body.finish()
-
-    @work(exclusive=True, group=STREAM_GROUP, exit_on_error=False)
-    async def fetch_reply(self, view: MessageView) -> None:
-        """Stream one reply into `view`; on any end the partial reply is kept in the conversation.
-
-        Each delta is only buffered by the view's StreamingMarkdown (no await), which renders at
-        the frame rate: the network read never waits for the screen.
-        """
-        accumulator = self.accumulator = Accumulator()
-        conversation = self.conversation
-        request = conversation.request(self.model, **self.options)
-        body = view.body
-        assert isinstance(body, StreamingMarkdown)
-        self.streaming, self._reply_failed, self._live_view = True, False, view
-        self.recorder.begin_reply(self.provider.name, self.model)
-        try:
-            # aclosing: a cancellation that lands in an await outside the provider must still
-            # close the stream, so the connection drops and the reply is marked cancelled.
-            async with aclosing(stream_reply(self.provider, request, accumulator)) as events:
-                async for event in events:
-                    if isinstance(event, ContentDelta):
-                        body.append(terminal_safe(event.text))
-                        view.answer_started()
-                    elif isinstance(event, ReasoningDelta):
-                        view.add_reasoning(event.text)
-        except ProviderError as exc:
-            self._report_failure(exc)
-        finally:
-            # Store the reply before any await, so nothing below can lose it.
-            message = accumulator.message()
-            message.provider, message.model = self.provider.name, self.model
-            conversation.messages.append(message)
-            self.recorder.finish(message)
-            # The mark (cancelled, error ...) and the figures first: at 2,000 tokens/s the
-            # final render of what is pending can take a few hundred milliseconds.
-            view.finish(message)
-            self._show_stats()
-            try:
-                # Renders what is still pending; it completes even if we are cancelled meanwhile.
-                await body.finish()
-            finally:
-                self.streaming = False
-                self._show_stats()
 
     def _report_failure(self, error: ProviderError) -> None:
         """One notification for a failed reply; after partial text, how to go on (nothing is
@@ -343,8 +347,6 @@ class ChatScreen(ChatActions, Screen[None]):
         the progress line of the reply's view)."""
         if self.streaming:
             self._show_stats()
-            if self.accumulator is not None:
-                self.recorder.heartbeat(self.accumulator)  # the partial reply, once a second
 
     def _show_stats(self) -> None:
         if self.accumulator is not None:

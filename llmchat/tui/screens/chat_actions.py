@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from textual import work
 from textual.widgets import Static
 
+from llmchat.chat.engine import CONTINUE_PROMPT
 from llmchat.chat.models import Message
 from llmchat.providers.errors import ProviderError
 from llmchat.safety import one_line, terminal_safe
@@ -28,8 +29,11 @@ from llmchat.tui.widgets.sidebar import Sidebar
 from llmchat.tui.widgets.transcript import Transcript
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+
     from textual.screen import Screen
 
+    from llmchat.chat.engine import ChatSession, EngineEvent
     from llmchat.chat.models import Conversation
     from llmchat.providers.base import Provider
     from llmchat.store.recorder import Recorder
@@ -38,8 +42,6 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
-CONTINUE_PROMPT = "Continue exactly where your last answer stopped."
-"""What /continue sends after a reply was cut off."""
 EXPORT_GROUP = "export"
 """Worker group of /export."""
 EXPORT_SLICE = 200
@@ -59,7 +61,9 @@ class ChatActions(_Base):
         streaming: bool
         queue: list[MessageView]
 
-        def start_reply(self, view: MessageView) -> None: ...
+        session: ChatSession
+
+        def start_reply(self, view: MessageView, turn: AsyncGenerator[EngineEvent, None] | None = None) -> None: ...
 
     def on_text_area_changed(self, event: PromptInput.Changed) -> None:
         """Under the prompt, the slash commands that match what is typed.
@@ -304,51 +308,45 @@ class ChatActions(_Base):
         self.app.push_screen(TextPromptScreen("System prompt (empty: none)", self.conversation.system or ""),
                              chosen)
 
-    async def _drop_after_last_user(self) -> int | None:
-        """Remove every message after the last user message (from the conversation, the
-        history and the transcript). Returns the index of that user message, or None when there is none."""
-        messages = self.conversation.messages
-        index = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None)
-        if index is None:
+    async def _remove_views_after_last_user(self) -> MessageView | None:
+        """Remove every widget after the last user message's view; return that view."""
+        transcript = self.query_one(Transcript)
+        users = [v for v in transcript.query(MessageView) if v.role == "user"]
+        if not users:
             return None
-        self.recorder.forget(messages[index + 1:])  # continuing it later sends what is shown
-        del messages[index + 1:]
-        views = [v for v in self.query_one(Transcript).query(MessageView)]
-        users = [i for i, v in enumerate(views) if v.role == "user"]
-        if users:
-            last_user_view = views[users[-1]]
-            transcript = self.query_one(Transcript)
-            after = transcript.children[transcript.children.index(last_user_view) + 1:]
-            for widget in list(after):
-                await widget.remove()
-        return index
+        after = transcript.children[transcript.children.index(users[-1]) + 1:]
+        for widget in list(after):
+            await widget.remove()
+        return users[-1]
 
     async def action_retry(self) -> None:
         """Regenerate the last answer: drop it and stream a new one to the same conversation."""
         if self.streaming or self.queue:
             self.notify("A reply is still streaming: press Escape to stop it first.", timeout=3)
             return
-        if await self._drop_after_last_user() is None:
+        try:
+            turn = self.session.regenerate()  # the answer leaves the conversation and the history
+        except ValueError:
             self.notify("There is no message to answer again.", title="Retry", markup=False)
             return
+        await self._remove_views_after_last_user()
         view = await self.query_one(Transcript).add_message("assistant")
         self.query_one(Transcript).anchor()
-        self.start_reply(view)
+        self.start_reply(view, turn)
 
     async def action_edit_last(self) -> None:
         """Put the last user message back in the prompt; drop it and its answer."""
         if self.streaming or self.queue:
             self.notify("A reply is still streaming: press Escape to stop it first.", timeout=3)
             return
-        index = await self._drop_after_last_user()
-        if index is None:
+        try:
+            message = self.session.rewind()
+        except ValueError:
             self.notify("There is no message to edit.", title="Edit", markup=False)
             return
-        message = self.conversation.messages.pop(index)
-        self.recorder.forget([message])
-        users = [v for v in self.query_one(Transcript).query(MessageView) if v.role == "user"]
-        if users:
-            await users[-1].remove()
+        last_user = await self._remove_views_after_last_user()
+        if last_user is not None:
+            await last_user.remove()
         prompt = self.query_one(PromptInput)
         prompt.load_text(message.content)
         prompt.move_cursor(prompt.document.end)
