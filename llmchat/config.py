@@ -64,6 +64,8 @@ class Builtin:
     model: str
     base_url_env: str | None = None
     """An environment variable that overrides `base_url`."""
+    fallback_key_env: str | None = None
+    """A second variable for the key, read when `api_key_env` is not set (``GOOGLE_API_KEY``)."""
 
 
 BUILTIN_PROFILES: dict[str, Builtin] = {
@@ -72,6 +74,10 @@ BUILTIN_PROFILES: dict[str, Builtin] = {
         "anthropic", ANTHROPIC_DEFAULT_BASE_URL, "ANTHROPIC_API_KEY", "claude-sonnet-4-5", "ANTHROPIC_BASE_URL"
     ),
     "ollama": Builtin("ollama", "http://127.0.0.1:11434", None, "llama3.2", "OLLAMA_HOST"),
+    "gemini": Builtin(
+        "gemini", "https://generativelanguage.googleapis.com", "GEMINI_API_KEY", "gemini-2.5-flash",
+        "GEMINI_BASE_URL", "GOOGLE_API_KEY",
+    ),
     "openai-responses": Builtin(
         "openai-responses", OPENAI_DEFAULT_BASE_URL, "OPENAI_API_KEY", OPENAI_DEFAULT_MODEL, "OPENAI_BASE_URL"
     ),
@@ -159,6 +165,8 @@ class ProviderSettings:
                 "no OpenAI API key: set OPENAI_API_KEY, or point OPENAI_BASE_URL at an "
                 "OpenAI-compatible server (e.g. http://127.0.0.1:11434/v1 for Ollama)"
             )
+        if self.name == "gemini" and self.api_key_env == "GEMINI_API_KEY":
+            return "no Gemini API key: set GEMINI_API_KEY (or GOOGLE_API_KEY) in the environment"
         return f"no API key for {self.name!r}: set {self.api_key_env} in the environment"
 
     def create(self, client: httpx.AsyncClient, policy: StreamPolicy | None = None) -> Provider:
@@ -327,6 +335,9 @@ def _provider(
         if key_env is None and (not file_url or env_url):
             key_env = builtin.api_key_env
             requires_key = key_env is not None and base_url == builtin.base_url
+            if key_env and not env.get(key_env) and builtin.fallback_key_env:
+                if env.get(builtin.fallback_key_env):  # GEMINI_API_KEY, else GOOGLE_API_KEY
+                    key_env = builtin.fallback_key_env
         model = model or builtin.model
     elif file_url:
         base_url = file_url
@@ -334,6 +345,8 @@ def _provider(
         raise ConfigError(f"{here}: 'base_url' is required")
     if kind == "anthropic" and base_url.rstrip("/").endswith("/v1"):
         base_url = base_url.rstrip("/")[:-3]  # ANTHROPIC_BASE_URL may end in /v1: not doubled
+    if kind == "gemini" and base_url.rstrip("/").endswith("/v1beta"):
+        base_url = base_url.rstrip("/")[: -len("/v1beta")]  # GEMINI_BASE_URL may name the version
     return ProviderSettings(
         name=name,
         kind=kind,

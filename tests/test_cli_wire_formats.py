@@ -8,7 +8,15 @@ import os
 from typing import Any
 
 from tests.loopback import LoopbackServer, Reply, Request, chunk, json_reply, sse
-from tests.streams import RESPONSES_MODEL, responses_stream, responses_usage
+from tests.streams import (
+    GEMINI_MODEL,
+    RESPONSES_MODEL,
+    gemini_models,
+    gemini_stream,
+    gemini_usage,
+    responses_stream,
+    responses_usage,
+)
 from tests.test_cli import JSON_KEYS, ask, assert_clean_stderr
 
 
@@ -87,3 +95,71 @@ def test_models_lists_the_responses_providers_models(server: LoopbackServer) -> 
                             env=responses_env(server), capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [b"gpt-5", b"o4-mini"]
+
+
+# --- gemini ------------------------------------------------------------------------------
+
+
+def gemini_env(server: LoopbackServer, **extra: str) -> dict[str, str]:
+    return {**os.environ, "GEMINI_BASE_URL": f"http://127.0.0.1:{server.port}", "GOOGLE_API_KEY": "g-test-key",
+            "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-test", **extra}
+
+
+def test_ask_gemini_json_with_google_api_key(server: LoopbackServer) -> None:
+    server.handler = lambda r: Reply(parts=[gemini_stream(
+        ["Bon", "jour"], thoughts=["hmm"], usage=gemini_usage(10, 2, thoughts=6, cached=4))])
+    result = ask(server, "-p", "gemini", "--json", "hi", env=gemini_env(server))
+    assert result.returncode == 0, result.stderr
+    obj = json.loads(result.stdout)
+    assert (obj["provider"], obj["model"], obj["content"], obj["reasoning"]) == ("gemini", GEMINI_MODEL, "Bonjour", "hmm")
+    assert obj["usage"] == {"input_tokens": 10, "output_tokens": 8, "total_tokens": 18}
+    request = server.requests[0]
+    assert request.path == "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    assert request.headers["x-goog-api-key"] == "g-test-key"
+    assert_clean_stderr(result.stderr)
+
+
+def test_ask_gemini_continues_an_openai_conversation_and_refuses_complete(server: LoopbackServer) -> None:
+    def handler(request: Request) -> Reply:
+        if request.path.endswith("/chat/completions"):
+            return Reply(parts=[sse(chunk("first answer"), chunk(finish="stop"))])
+        return Reply(parts=[gemini_stream(["second"])])
+
+    server.handler = handler
+    env = gemini_env(server)
+    assert ask(server, "question one", env=env).returncode == 0
+    result = ask(server, "-p", "gemini", "-c", "question two", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"second"
+    assert server.requests[-1].json()["contents"] == [
+        {"role": "user", "parts": [{"text": "question one"}]},
+        {"role": "model", "parts": [{"text": "first answer"}]},
+        {"role": "user", "parts": [{"text": "question two"}]},
+    ]
+    refused = ask(server, "-p", "gemini", "--complete", "Once", env=env)
+    assert refused.returncode == 2 and b"--complete" in refused.stderr
+
+
+def test_gemini_profile_and_models(server: LoopbackServer) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    server.handler = lambda r: json_reply(200, gemini_models())
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "llmchat" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('[providers.g]\nkind = "gemini"\nbase_url = "http://127.0.0.1:%d"\n'
+                      'api_key_env = "MY_GEMINI_KEY"\n' % server.port)
+    env = {**os.environ, "MY_GEMINI_KEY": "mine-123456"}
+    result = subprocess.run([sys.executable, "-m", "llmchat", "models", "-p", "g"],
+                            env=env, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [b"gemini-2.5-flash"]  # the embedding model cannot generateContent
+    assert server.requests[0].headers["x-goog-api-key"] == "mine-123456"
+
+
+def test_gemini_without_a_key_names_both_variables() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
+    result = ask(None, "-p", "gemini", "hi", env=env)
+    assert result.returncode == 2
+    assert b"GEMINI_API_KEY" in result.stderr and b"GOOGLE_API_KEY" in result.stderr

@@ -39,7 +39,7 @@ __all__ = [
     "make_client",
 ]
 
-KINDS = ("openai", "anthropic", "ollama", "openai-responses")
+KINDS = ("openai", "anthropic", "ollama", "openai-responses", "gemini")
 """Wire protocols implemented so far."""
 
 
@@ -68,7 +68,9 @@ def create_provider(
     (requests go to ``{base_url}/chat/completions``); for ``anthropic`` the root without
     ``/v1`` (``{base_url}/v1/messages``; a trailing ``/v1`` is accepted); for ``ollama`` the
     server root, i.e. ``OLLAMA_HOST`` parsed (``{base_url}/api/chat``); for
-    ``openai-responses`` the same root as ``openai`` (``{base_url}/responses``).
+    ``openai-responses`` the same root as ``openai`` (``{base_url}/responses``); for
+    ``gemini`` the root without a version
+    (``{base_url}/v1beta/models/{model}:streamGenerateContent?alt=sse``).
 
     Raises:
         ValueError: for an unknown `kind`.
@@ -81,6 +83,8 @@ def create_provider(
         from llmchat.providers.ollama import OllamaProvider as cls  # type: ignore[assignment]
     elif kind == "openai-responses":
         from llmchat.providers.responses import ResponsesProvider as cls  # type: ignore[assignment]
+    elif kind == "gemini":
+        from llmchat.providers.gemini import GeminiProvider as cls  # type: ignore[assignment]
     else:
         raise ValueError(f"unknown provider kind {kind!r}; known: {', '.join(KINDS)}")
     return cls(client=client, base_url=base_url, api_key=api_key, name=name, headers=headers, policy=policy)

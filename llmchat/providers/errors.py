@@ -235,6 +235,8 @@ def error_message(body: bytes | str) -> tuple[str, str | None]:
         if isinstance(err, dict):
             message = err.get("message") or err.get("detail") or err.get("error")
             code = err.get("code") or err.get("type")
+            if isinstance(code, int):  # an HTTP status (llama.cpp, vLLM, Google): the name says more
+                code = err.get("type") or err.get("status") or code
             if message:
                 return one_line(str(message), MAX_MESSAGE), str(code) if code is not None else None
         elif isinstance(err, str) and err:
@@ -257,8 +259,8 @@ def error_for_status(status: int, body: bytes | str, provider: str) -> ProviderE
     kind: type[ProviderError]
     hint = None
     lowered = f"{message} {code or ''}".lower()
-    if status in (401, 403):
-        kind = AuthenticationError
+    if status in (401, 403) or (status == 400 and "api_key_invalid" in str(body).lower()):
+        kind = AuthenticationError  # Google answers a bad key with 400 INVALID_ARGUMENT, API_KEY_INVALID
         if status == 403 or "permission" in lowered or "access" in lowered:
             hint = "the key is valid but has no access to this model or endpoint"
     elif status == 404:
@@ -278,7 +280,28 @@ def error_for_status(status: int, body: bytes | str, provider: str) -> ProviderE
         kind = ServerError
     else:
         kind = ProviderError
-    return kind(message, status=status, provider=provider, hint=hint)
+    error = kind(message, status=status, provider=provider, hint=hint)
+    error.retry_after = retry_info_delay(body)
+    return error
+
+
+def retry_info_delay(body: bytes | str) -> float | None:
+    """Seconds from a Google API error's ``google.rpc.RetryInfo`` detail (``{"error":
+    {"details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay":
+    "46s"}]}}``, a protobuf Duration in seconds), or None when the body has none."""
+    try:
+        data = json.loads(body)
+        details = data["error"]["details"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    for detail in details if isinstance(details, list) else ():
+        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            delay = str(detail.get("retryDelay") or "")
+            try:
+                return max(0.0, float(delay.removesuffix("s")))
+            except ValueError:
+                return None
+    return None
 
 
 def connect_error(url: str, exc: Exception, provider: str) -> ConnectError:

@@ -380,7 +380,9 @@ async def _attempt(
                 if response.status_code >= 400:
                     body_text = without_keys(await read_limited(response), headers)
                     error = error_for_status(response.status_code, body_text, provider)
-                    error.retry_after = retry_after(response.headers)
+                    header = retry_after(response.headers)
+                    if header is not None:  # else the body's own delay (Gemini's RetryInfo)
+                        error.retry_after = header
                     raise error
                 if response.status_code >= 300:
                     raise redirect_error(response.status_code, response.headers.get("location"), url, provider)

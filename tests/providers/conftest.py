@@ -7,11 +7,11 @@ import functools
 
 import pytest
 
-from llmchat.providers import anthropic, ollama, openai
+from llmchat.providers import anthropic, gemini, ollama, openai
 from llmchat.providers.http import StreamPolicy
 
 
 @pytest.fixture(autouse=True)
 def no_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    for module in (openai, anthropic, ollama):
+    for module in (openai, anthropic, ollama, gemini):
         monkeypatch.setattr(module, "StreamPolicy", functools.partial(StreamPolicy, retries=0))
