@@ -14,6 +14,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -31,6 +32,7 @@ from tests.loopback import (
     split_every,
     sse,
 )
+from tests.procwait import wait_until_read_and_idle
 
 TIMEOUT = 30
 JSON_KEYS = {"provider", "model", "content", "reasoning", "tool_calls", "finish_reason", "usage", "refusal"}
@@ -391,17 +393,16 @@ def test_sigint_exits_130_keeping_partial_output_and_closing_the_stream(server: 
 
 
 def test_sigint_with_json_prints_partial_object_cancelled(server: LoopbackServer) -> None:
-    server.handler = _paused
+    sent = threading.Event()
+    server.handler = lambda request: Reply(parts=[*_paused(request).parts[:1], sent.set, 30.0])
     proc = subprocess.Popen(
         [sys.executable, "-m", "llmchat", "ask", "--json", "hi"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(server),
     )
     try:
-        deadline = time.monotonic() + TIMEOUT
-        while not server.requests and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.02)
-        assert server.requests, "no request arrived"
-        time.sleep(0.8)  # let the first chunk reach the client (the server sends it at once)
+        assert sent.wait(TIMEOUT), "no request arrived"
+        # --json shows nothing until the end: wait until the client has read and handled the chunk.
+        wait_until_read_and_idle(proc.pid, server.port, TIMEOUT)
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=TIMEOUT)
     finally:
@@ -417,32 +418,23 @@ def test_sigint_with_json_prints_partial_object_cancelled(server: LoopbackServer
 
 
 def test_closed_pipe_is_quiet_and_stops_the_stream(server: LoopbackServer) -> None:
-    tokens = [f"tok{i:04d} " for i in range(300)]  # 8 bytes each
+    tokens = [f"tok{i:04d} " for i in range(1000)]  # 8 bytes each, over 20 s: far longer than `ask` may take
     parts: list[Any] = [sse(chunk("", role=True), done=False)]
     for tok in tokens:
-        parts += [sse(chunk(tok), done=False), 0.01]
+        parts += [sse(chunk(tok), done=False), 0.02]
     parts.append(sse(chunk(finish="stop")))
-    full_stream_seconds = 300 * 0.01  # at least
-    asked_at: list[float] = []
-
-    def handler(request: Request) -> Reply:
-        asked_at.append(time.monotonic())
-        return Reply(parts=parts)
-
-    server.handler = handler
+    server.handler = lambda request: Reply(parts=parts)
     command = f"{shlex.quote(sys.executable)} -m llmchat ask hi | head -c 20"
     result = subprocess.run(
         ["bash", "-c", command], stdin=subprocess.DEVNULL, env=cli_env(server),
         capture_output=True, timeout=TIMEOUT,
     )
-    ended_at = time.monotonic()
     assert result.returncode == 0
     assert result.stdout == "".join(tokens).encode()[:20]
     assert result.stderr == b"", result.stderr  # no traceback, no "Exception ignored"
+    # `disconnected` is set only when the client leaves before the reply's end (20 s of tokens),
+    # and `ask` has exited (subprocess.run returned): it stopped the stream, not the server.
     assert server.disconnected.wait(5), "the server never saw the client go away"
-    assert asked_at and server.disconnected_at is not None
-    assert server.disconnected_at - asked_at[0] < full_stream_seconds / 2
-    assert ended_at - asked_at[0] < full_stream_seconds / 2 + 0.5
 
 
 def test_closed_pipe_with_json_exits_0_quietly(server: LoopbackServer) -> None:

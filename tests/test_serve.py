@@ -239,10 +239,9 @@ def test_browser_streams_a_reply_and_escape_cancels_it(tmp_path: Path, server: L
             assert not server.disconnected.is_set()
             page.screenshot(path=str(tmp_path / "serve-streaming.png"))
 
-            pressed = time.monotonic()
             page.keyboard.press("Escape")
-            assert server.disconnected.wait(10), "the provider connection was not closed after Escape"
-            assert server.disconnected_at is not None and server.disconnected_at - pressed < 10
+            # Set only if the client left before the reply's end (the server stalls far longer).
+            assert server.disconnected.wait(20), "the provider connection was not closed after Escape"
             wait_for(lambda: all(part in squash(screen()) for part in (
                 SEEN, "State cancelled", "Finish cancelled", "■ cancelled")), 10,
                 "the partial answer marked cancelled", screen, log)

@@ -54,7 +54,7 @@ def alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-async def wait_for_file(path: Path, timeout: float = 5.0) -> str:
+async def wait_for_file(path: Path, timeout: float = 30.0) -> str:
     for _ in range(int(timeout / 0.01)):
         if path.exists() and path.read_text().strip():
             return path.read_text()
@@ -62,7 +62,7 @@ async def wait_for_file(path: Path, timeout: float = 5.0) -> str:
     raise AssertionError(f"{path} was never written")
 
 
-async def wait_gone(pids: list[int], timeout: float = 3.0) -> None:
+async def wait_gone(pids: list[int], timeout: float = 20.0) -> None:
     for _ in range(int(timeout / 0.01)):
         if not any(alive(pid) for pid in pids):
             return

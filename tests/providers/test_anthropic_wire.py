@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -766,12 +765,10 @@ async def test_cancel_closes_the_connection(server: LoopbackServer) -> None:
         task = asyncio.create_task(consume(provider))
         await asyncio.wait_for(received.wait(), 5)
         assert not server.disconnected.is_set()
-        started = time.monotonic()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert await asyncio.to_thread(server.disconnected.wait, 5)
-        assert time.monotonic() - started < 2
+        assert await asyncio.to_thread(server.disconnected.wait, 15)  # well before the 30 s pause ends
     assert events == [ContentDelta("partial "), ContentDelta("answer")]
 
 

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import socket
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -607,12 +606,10 @@ async def test_cancel_closes_the_connection(server: LoopbackServer) -> None:
         task = asyncio.create_task(consume(provider))
         await asyncio.wait_for(first.wait(), 5)
         assert not server.disconnected.is_set()
-        started = time.monotonic()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert await asyncio.to_thread(server.disconnected.wait, 5)
-        assert time.monotonic() - started < 2
+        assert await asyncio.to_thread(server.disconnected.wait, 15)  # well before the 30 s pause ends
     assert ContentDelta("first") in events
     assert ContentDelta(" late") not in events
     assert not any(isinstance(e, Finish) for e in events)
@@ -622,13 +619,11 @@ async def test_aclose_closes_the_connection(server: LoopbackServer) -> None:
     server.handler = slow_stream
     async with httpx.AsyncClient(timeout=10) as client:
         provider = OpenAIProvider(client=client, base_url=server.base_url, api_key="sk-test")
-        started = time.monotonic()
         async with contextlib.aclosing(provider.stream(request())) as stream:
             async for event in stream:
                 assert event == ContentDelta("first")
                 break
-        assert await asyncio.to_thread(server.disconnected.wait, 5)
-        assert time.monotonic() - started < 2
+        assert await asyncio.to_thread(server.disconnected.wait, 15)  # well before the 30 s pause ends
 
 
 async def test_event_error_frame_carries_status_from_its_code(server: LoopbackServer) -> None:

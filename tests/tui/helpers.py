@@ -49,7 +49,7 @@ async def send(pilot: Pilot, text: str, *, typed: bool = False) -> None:
     await pilot.press("enter")
 
 
-async def wait_until(pilot: Pilot, condition: Callable[[], object], timeout: float = 5.0) -> None:
+async def wait_until(pilot: Pilot, condition: Callable[[], object], timeout: float = 30.0) -> None:
     """Pause the pilot until `condition()` is true (fails after `timeout` seconds)."""
     steps = int(timeout / 0.02)
     for _ in range(steps):

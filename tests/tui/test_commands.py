@@ -43,14 +43,23 @@ class ModelsProvider(FakeProvider):
         return self.models
 
 
+def first_hit(palette_screen) -> str:  # type: ignore[no-untyped-def]
+    """The plain text of the palette's first hit ("" while it lists none)."""
+    hits = palette_screen.query("CommandList").first()
+    if not hits.option_count:
+        return ""
+    prompt = hits.get_option_at_index(0).prompt
+    return getattr(prompt, "plain", str(prompt))
+
+
 async def palette(pilot, query: str, *, closes: bool = True) -> None:  # type: ignore[no-untyped-def]
     """Open the palette, type `query`, wait for the first hit and choose it."""
     await pilot.press("ctrl+p")
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette))
     await type_text(pilot, query)
     palette_screen = pilot.app.screen
-    await wait_until(pilot, lambda: palette_screen.query("CommandList").first().option_count > 0)
-    await pilot.pause(0.1)
+    # The search runs as the letters arrive: wait until the first hit is the command asked for.
+    await wait_until(pilot, lambda: first_hit(palette_screen).lower().startswith(query))
     await pilot.press("enter")
     await wait_until(pilot, lambda: pilot.app.screen is not palette_screen)
     if closes:
@@ -126,7 +135,7 @@ async def test_switch_model_lists_the_providers_models() -> None:
         models = app.screen
         await wait_until(pilot, lambda: models.query("CommandList").first().option_count > 0)
         await type_text(pilot, "beta")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: "beta-2" in first_hit(models))
         await pilot.press("enter")
         await wait_until(pilot, lambda: screen.model == "beta-2")
         assert screen.query_one(Sidebar).model == "beta-2"

@@ -4,7 +4,6 @@ stay one message without freezing the prompt, and exports of long conversations.
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
@@ -47,9 +46,11 @@ async def test_spinner_while_waiting_then_live_figures_then_nothing() -> None:
         view = message_views(pilot)[1]
         await wait_until(pilot, lambda: "waiting for first token…" in progress(view))
         assert progress(view)[0] in SPINNER and progress(view).endswith(" s")
-        await pilot.pause(0.35)
-        seconds = float(progress(view).split("…")[1].split()[0])
-        assert seconds >= 0.3  # the time waited counts up
+        def waited() -> float:
+            return float(progress(view).split("…")[1].split()[0])
+
+        shown = waited()
+        await wait_until(pilot, lambda: waited() > shown)  # the time waited counts up
 
         first.set()
         # Deltas are counted until usage comes (the line is refreshed ten times a second: it may
@@ -74,8 +75,7 @@ async def test_retry_countdown_under_the_reply() -> None:
         await wait_until(pilot, lambda: "retrying in" in progress(view))
         assert "(attempt 1)" in progress(view)
         left = float(progress(view).split("retrying in ")[1].split()[0])
-        await pilot.pause(0.4)
-        assert float(progress(view).split("retrying in ")[1].split()[0]) < left  # counts down
+        await wait_until(pilot, lambda: float(progress(view).split("retrying in ")[1].split()[0]) < left)  # counts down
         gate.set()
         await app.workers.wait_for_complete()
 
@@ -88,11 +88,9 @@ async def test_a_one_megabyte_paste_is_one_placeholder_and_one_message() -> None
         screen = chat_screen(pilot)
         prompt = screen.query_one(PromptInput)
         prompt.insert("Review this: ")
-        started = time.perf_counter()
         app.post_message(events.Paste(text))
         await wait_until(pilot, lambda: "[Pasted text #1:" in prompt.text)
         await pilot.pause()
-        pasted_in = time.perf_counter() - started
         assert prompt.text == "Review this: [Pasted text #1: 14,706 lines, 1.0 MB]"
         prompt.insert(" thanks")  # typing stays cheap: the prompt holds one short line
 
@@ -110,7 +108,6 @@ async def test_a_one_megabyte_paste_is_one_placeholder_and_one_message() -> None
         await pilot.press("c")
         assert app.clipboard == sent  # copying takes all of it
         assert prompt.text == ""
-        assert pasted_in < 5  # it took 3.3 s (and seconds per relayout) as text in the TextArea
 
 
 async def test_a_short_paste_goes_in_as_text_and_backspace_deletes_a_placeholder_whole() -> None:

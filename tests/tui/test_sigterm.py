@@ -6,11 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 from llmchat.store import Store
 from tests.loopback import LoopbackServer, Reply, chunk, sse
+from tests.procwait import wait_until_read_and_idle
 
 SCRIPT = """
 import sys
@@ -32,17 +33,15 @@ sys.exit(app.return_code or 0)
 
 
 def test_sigterm_saves_the_partial_reply_and_exits(server: LoopbackServer, tmp_path: Path) -> None:
-    server.handler = lambda _r: Reply(parts=[sse(chunk("Once upon a time"), done=False), 30.0])
+    sent = threading.Event()
+    server.handler = lambda _r: Reply(parts=[sse(chunk("Once upon a time"), done=False), sent.set, 30.0])
     db = tmp_path / "history.db"
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT, server.base_url, str(db)],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=dict(os.environ))
     try:
-        deadline = time.monotonic() + 30
-        while not server.requests and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert server.requests, "the app never sent its request"
-        time.sleep(0.5)  # the first chunk is on screen
+        assert sent.wait(30), "the app never sent its request"
+        wait_until_read_and_idle(proc.pid, server.port)  # the app has the first chunk
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=30)
     finally:

@@ -45,7 +45,7 @@ from llmchat.tui.widgets.message_view import MessageView
 from llmchat.tui.widgets.prompt_input import PromptInput
 from llmchat.tui.widgets.sidebar import Sidebar
 from llmchat.tui.widgets.stream_markdown import StreamingMarkdown
-from tests.tui.helpers import THEME_DIRS, fake_settings, send, wait_until
+from tests.tui.helpers import THEME_DIRS, fake_settings, plain_text, send, sidebar_rows, wait_until
 
 SIZE = (120, 36)
 """Terminal size of every snapshot (columns, rows)."""
@@ -245,9 +245,11 @@ async def reply_mid_stream(pilot: Pilot[None]) -> None:
     body = reply_body(screen)
     assert body is not None
     await body.flush()
-    # The live figures refresh ten times a second; with the clock standing still, more ticks
-    # change nothing, so let a few pass and every tick-driven widget shows the same figures.
-    await pilot.pause(0.3)
+    # The live figures refresh ten times a second; with the clock standing still, wait until
+    # each tick-driven widget shows the figures of this moment.
+    view = screen.query(MessageView).last()
+    await wait_until(pilot, lambda: sidebar_rows(pilot).get("Elapsed") == "0.97 s"
+                     and plain_text(view.progress).strip() == "~28 tokens · 51 tok/s")
 
 
 async def cancelled_reply(pilot: Pilot[None]) -> None:
@@ -259,12 +261,22 @@ async def cancelled_reply(pilot: Pilot[None]) -> None:
     await wait_for_end(pilot, screen, "cancelled")
 
 
-async def failed_reply(pilot: Pilot[None]) -> None:
-    """Send PROMPT; the provider fails; wait for the error under the reply and its notification."""
-    screen = await chat_ready(pilot)
-    await send(pilot, PROMPT)
-    await wait_for_end(pilot, screen, "error")
-    await wait_until(pilot, lambda: len(pilot.app.screen.query("Toast")) == 1)
+def failed_reply(*toast: str) -> RunBefore:
+    """Send PROMPT; the provider fails; wait for the error under the reply and its notification,
+    check that the notification says each of `toast`, then dismiss it: the toast sits over the
+    bottom of the transcript, where the ✖ line under test is."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        screen = await chat_ready(pilot)
+        await send(pilot, PROMPT)
+        await wait_for_end(pilot, screen, "error")
+        await wait_until(pilot, lambda: len(pilot.app.screen.query("Toast")) == 1)
+        said = " ".join(n.message for n in pilot.app._notifications)
+        assert all(part in said for part in toast), said
+        pilot.app.clear_notifications()
+        await wait_until(pilot, lambda: not pilot.app.screen.query("Toast"))
+
+    return run_before
 
 
 def snapshot(snap_compare: Snap, app: LlmChatApp, run_before: RunBefore) -> None:
@@ -295,16 +307,18 @@ def test_cancelled_reply(snap_compare: Snap, clock: FakeClock) -> None:
 
 
 def test_error_before_any_text(snap_compare: Snap, clock: FakeClock) -> None:
-    """A 401 before the first token: the message under the reply, in the sidebar and a toast."""
+    """A 401 before the first token: the message under the reply and in the sidebar (the toast,
+    which says it too, is checked and dismissed)."""
     error = AuthenticationError("Incorrect API key provided.", status=401, provider="openai")
-    snapshot(snap_compare, make_app(clock, [At(0.31), error]), failed_reply)
+    snapshot(snap_compare, make_app(clock, [At(0.31), error]), failed_reply("HTTP 401: Incorrect API key provided."))
 
 
 def test_error_mid_reply(snap_compare: Snap, clock: FakeClock) -> None:
-    """A 500 after part of the reply: the text stays, and the toast says how to go on."""
+    """A 500 after part of the reply: the text stays, the ✖ line under it; the toast (checked,
+    then dismissed) says how to go on."""
     error = ServerError("The server had an error while processing your request.", status=500,
                         provider="openai")
-    snapshot(snap_compare, make_app(clock, mid_stream(error)), failed_reply)
+    snapshot(snap_compare, make_app(clock, mid_stream(error)), failed_reply("HTTP 500", "/retry", "/continue"))
 
 
 @pytest.mark.parametrize("theme_file", THEME_FILES, ids=[p.stem for p in THEME_FILES])

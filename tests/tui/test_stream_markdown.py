@@ -19,6 +19,7 @@ from textual.widget import Widget
 from llmchat.tui.widgets.chunk_window import HiddenChunks
 from llmchat.tui.widgets.markdown_blocks import BlockSplitter, ChatMarkdown
 from llmchat.tui.widgets.stream_markdown import SKIM_SETTLE, StreamingMarkdown
+from tests.tui.helpers import wait_until
 
 LOOSE_LISTS = """\
 # Loose lists
@@ -349,10 +350,9 @@ async def test_a_stream_too_fast_to_read_is_skimmed_then_rendered_exactly() -> N
         assert widget.chunk_counts[0] == 0, "text that flew past got Markdown widgets"
         assert "code&#160;11" in app.export_screenshot(), "the newest text is not on screen"
 
-        await asyncio.sleep(SKIM_SETTLE + 0.3)  # the stream pauses
-        await pilot.pause()
-        assert not widget.skimming
-        assert widget.chunk_counts[0] > 0, "the text on screen has no Markdown widgets"
+        await asyncio.sleep(SKIM_SETTLE)  # the stream pauses (for at least the settle time) ...
+        await wait_until(pilot, lambda: not widget.skimming)  # ... and the skim view settles
+        await wait_until(pilot, lambda: widget.chunk_counts[0] > 0)  # Markdown widgets for the text on screen
 
         await stream(text[third:two_thirds])
         assert widget.skimming
