@@ -227,6 +227,9 @@ def test_browser_streams_a_reply_and_escape_cancels_it(tmp_path: Path, server: L
             wait_for(lambda: "Message (Enter to send" in screen(), 40, "the app's prompt", screen, log)
             # No click and no focus() from the test: the page puts the focus in the terminal.
             wait_for(lambda: page.evaluate(FOCUSED), 10, "the keyboard focus in the terminal", screen, log)
+            footer = squash(screen().rstrip().rsplit("\n", 1)[-1])
+            assert "alt+n New chat" in footer and "alt+o History" in footer, footer
+            assert not {"^n", "^o", "^p"} & set(footer.split()), f"browser-kept keys advertised: {footer}"
             page.keyboard.type("stream to the browser")
             wait_for(lambda: "stream to the browser" in screen(), 10, "the typed prompt", screen, log)
             page.keyboard.press("Enter")
@@ -247,6 +250,11 @@ def test_browser_streams_a_reply_and_escape_cancels_it(tmp_path: Path, server: L
                 "the partial answer marked cancelled", screen, log)
             assert "never shown" not in screen()
             keep_screenshot(page, tmp_path / "serve.png")
+
+            page.keyboard.press("Alt+o")  # the footer's key for the history reaches the app
+            wait_for(lambda: "History — type to search" in screen(), 10, "the history screen", screen, log)
+            page.keyboard.press("Escape")
+            wait_for(lambda: "History — type to search" not in screen(), 10, "the chat again", screen, log)
 
             # A reload has no token in its URL: the cookie set by the first answer carries it.
             page.reload(wait_until="domcontentloaded", timeout=30_000)

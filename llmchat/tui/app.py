@@ -34,6 +34,17 @@ from llmchat.tui.ui_state import read_ui_state, remember
 from llmchat.tui.widgets.transcript import Transcript
 
 
+BROWSER_KEYMAP: dict[str, str] = {
+    "chat.new": "alt+n,ctrl+n",
+    "chat.history": "alt+o,ctrl+o",
+    "app.palette": "alt+p,ctrl+p",
+}
+"""Keys in a web browser (``llmchat serve``), by binding id: on Linux and Windows browsers
+keep Ctrl+N for themselves (and may keep Ctrl+O and Ctrl+P), while Alt+letter reaches the
+page. The footer shows the first key; the Ctrl key stays as a second one (on macOS, Ctrl is
+not the browser's modifier and reaches the page)."""
+
+
 class LlmChatApp(App[None]):
     """The full-screen session.
 
@@ -47,12 +58,19 @@ class LlmChatApp(App[None]):
             ask first.
         ui_state: the JSON file where the chosen theme is remembered (default:
             ``paths.ui_state_file()``).
+        browser: use :data:`BROWSER_KEYMAP` (default: when the app runs in a web browser
+            through textual-serve, Textual's ``is_web``).
     """
 
     CSS_PATH = Path(__file__).parent / "app.tcss"
     TITLE = "llmchat"
     COMMANDS = App.COMMANDS | {ChatCommands}
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True)]
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
+        # Textual's own palette binding has no id, so no keymap could move it (see BROWSER_KEYMAP).
+        Binding("ctrl+p", "command_palette", "palette", show=False, id="app.palette", priority=True,
+                tooltip="Open the command palette"),
+    ]
     _remember_theme = False
 
     def __init__(
@@ -65,8 +83,10 @@ class LlmChatApp(App[None]):
         conversation: str | None = None,
         tools: bool = False,
         ui_state: Path | None = None,
+        browser: bool | None = None,
     ) -> None:
         super().__init__()
+        self._browser = browser
         self.settings = settings
         self._provider = provider
         self._history_path = history or paths.history_db()
@@ -86,6 +106,9 @@ class LlmChatApp(App[None]):
         # start-up are frozen out of collection and full collections are made rarer.
         gc.freeze()
         gc.set_threshold(700, 10, 1000)
+        if self.is_web if self._browser is None else self._browser:
+            self.COMMAND_PALETTE_BINDING = BROWSER_KEYMAP["app.palette"].split(",")[0]  # the footer's
+            self.update_keymap(BROWSER_KEYMAP)
         self._apply_themes()
         self._open_history()
         try:  # SIGTERM, SIGHUP: stop the reply (its partial text is saved), restore the terminal, exit

@@ -118,6 +118,20 @@ class PromptInput(TextArea):
         self.pastes[placeholder] = text
         return placeholder
 
+    def check_consume_key(self, key: str, character: str | None = None) -> bool:
+        """Alt+letter is a shortcut, never text: terminals send it as ESC + letter, which
+        Textual reports as a printable key, so a TextArea would type the letter and hide the
+        shortcut (``llmchat serve``'s Alt+N / Alt+O / Alt+P) from the bindings."""
+        if key.startswith("alt+") and key != "alt+enter":
+            return False
+        return super().check_consume_key(key, character)
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key.startswith("alt+") and event.is_printable:
+            # Not typed (see check_consume_key): stops TextArea's own _on_key, which Textual
+            # would call next; the key still goes on to the bindings.
+            event.prevent_default()
+
     async def _on_paste(self, event: events.Paste) -> None:
         """A long paste goes in as a placeholder (instant); a short one as text."""
         if self.read_only:
