@@ -12,6 +12,9 @@ The server records every request and whether the client went away before the rep
 Standalone, for trying llmchat by hand::
 
     python -m tests.loopback --port 8765 --rate 200    # then OPENAI_BASE_URL=http://127.0.0.1:8765/v1
+
+It answers Chat Completions, the Responses API (``-p openai-responses``, same base URL) and
+Gemini (``-p gemini`` with ``GEMINI_BASE_URL=http://127.0.0.1:8765``) in their own shapes.
 """
 
 from __future__ import annotations
@@ -270,8 +273,21 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    def paced(pieces: list[bytes], per_write: int) -> list[Any]:
+        parts: list[Any] = []
+        for at in range(0, len(pieces), per_write):
+            parts.append(b"".join(pieces[at : at + per_write]))
+            if args.rate:
+                parts.append(per_write / args.rate)
+        return parts
+
     def handler(request: Request) -> Reply:
-        if request.path.endswith("/models"):
+        from tests import streams  # the Responses and Gemini shapes
+
+        path = request.path.split("?")[0]
+        if path.endswith("/v1beta/models"):
+            return json_reply(200, streams.gemini_models())
+        if path.endswith("/models"):
             return json_reply(200, {"object": "list", "data": [{"id": "test-model", "object": "model"}]})
         if args.markdown:
             from benchmarks.markdown_doc import markdown_reply
@@ -282,6 +298,14 @@ def main() -> None:
         # A write every 10 ms at most (one per token at 2,000 tokens/s would be paced by the
         # sleeps' overhead, not by the rate).
         per_write = max(1, round(args.rate / 100)) if args.rate else len(tokens)
+        if path.endswith("/responses"):  # -p openai-responses
+            events = streams.responses_events(tokens, usage=streams.responses_usage(12, len(tokens)))
+            return Reply(parts=paced([streams.named_sse([e]) for e in events], per_write))
+        if ":streamGenerateContent" in path:  # -p gemini with GEMINI_BASE_URL=http://127.0.0.1:PORT
+            usage = streams.gemini_usage(12, len(tokens))
+            chunks = [streams.gemini_chunk({"text": t}) for t in tokens[:-1]]
+            chunks.append(streams.gemini_chunk({"text": tokens[-1]}, finish="STOP", usage=usage))
+            return Reply(parts=paced([streams.data_sse([c]) for c in chunks], per_write))
         parts: list[Any] = [sse(chunk("", role=True), done=False)]
         for at in range(0, len(tokens), per_write):
             parts.append(sse(*[chunk(tok) for tok in tokens[at : at + per_write]], done=False))

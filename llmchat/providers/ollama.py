@@ -21,6 +21,7 @@ from llmchat.providers.base import WIRE_EXTENSIONS, ChatRequest
 from llmchat.providers.errors import (
     ServerError,
     StreamInterrupted,
+    in_band_error,
 )
 from llmchat.providers.events import (
     ContentDelta,
@@ -173,8 +174,8 @@ class LineParser:
             ) from None
         if not isinstance(data, dict):
             raise ServerError(f"unexpected stream line: {line[:200]!r}", provider=self.provider)
-        if data.get("error"):
-            raise ServerError(str(data["error"]), provider=self.provider)
+        if data.get("error"):  # a context overflow or rate limit gets its own class
+            raise in_band_error(str(data["error"]), None, self.provider)
         out: list[StreamEvent] = []
         message = data.get("message") or {}
         if message.get("thinking"):

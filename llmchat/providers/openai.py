@@ -18,9 +18,11 @@ import httpx
 from llmchat import __version__
 from llmchat.providers.base import WIRE_EXTENSIONS, ChatRequest
 from llmchat.providers.errors import (
+    ContextLengthError,
     ServerError,
     StreamInterrupted,
     error_message,
+    is_context_overflow,
 )
 from llmchat.providers.events import (
     ContentDelta,
@@ -212,10 +214,11 @@ class ChunkParser:
         """Raise the error that an in-band error chunk or ``event: error`` carries.
 
         Raises:
-            ServerError: always, with the provider's message; its status is the error
+            ContextLengthError: when the error says the prompt is longer than the context.
+            ServerError: otherwise, with the provider's message; its status is the error
                 object's ``code`` when that is an HTTP status (e.g. OpenRouter's 502).
         """
-        message, _ = error_message(data)
+        message, code = error_message(data)
         try:
             error = json.loads(data).get("error")
             status: int | None = int(error.get("code"))
@@ -223,6 +226,8 @@ class ChunkParser:
             status = None
         if status is not None and not 400 <= status < 600:
             status = None
+        if is_context_overflow(f"{message} {code or ''}"):
+            raise ContextLengthError(message, status=status, provider=self.provider)
         raise ServerError(message, status=status, provider=self.provider)
 
 

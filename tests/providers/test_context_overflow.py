@@ -75,3 +75,25 @@ async def test_over_http(server: LoopbackServer, server_name: str) -> None:
     # The message is the server's own, on one line (issue 20: LiteLLM's spans three).
     assert info.value.status == 400 and info.value.message == " ".join(
         BODIES[server_name].get("error", BODIES[server_name]).get("message").split())  # type: ignore[union-attr]
+
+
+async def test_in_band_overflow_chunk_over_chat_completions(server: LoopbackServer) -> None:
+    """OpenRouter / LiteLLM send a provider's error as a chunk once the stream has begun."""
+    error = {"error": {"message": "This endpoint's maximum context length is 8192 tokens.", "code": 400}}
+    server.handler = lambda _r: Reply(parts=[b"data: " + json.dumps(error).encode() + b"\n\n"])
+    async with httpx.AsyncClient(timeout=10) as client:
+        provider = OpenAIProvider(client=client, base_url=server.base_url, api_key="k")
+        with pytest.raises(ContextLengthError) as info:
+            [e async for e in provider.stream(ChatRequest(model="m", messages=[{"role": "user", "content": "x"}]))]
+    assert info.value.status == 400
+
+
+async def test_in_band_overflow_line_over_ollama(server: LoopbackServer) -> None:
+    from llmchat.providers.ollama import OllamaProvider
+
+    line = json.dumps(OLLAMA).encode() + b"\n"
+    server.handler = lambda _r: Reply(parts=[line], headers={"content-type": "application/x-ndjson"})
+    async with httpx.AsyncClient(timeout=10) as client:
+        provider = OllamaProvider(client=client, base_url=f"http://127.0.0.1:{server.port}", api_key=None)
+        with pytest.raises(ContextLengthError):
+            [e async for e in provider.stream(ChatRequest(model="m", messages=[{"role": "user", "content": "x"}]))]
