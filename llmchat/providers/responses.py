@@ -102,7 +102,6 @@ class ResponsesParser:
         self._call_count = 0
         self._arguments: set[int] = set()  # tool indexes that got argument deltas
         self._texts: set[tuple[str, str]] = set()  # (kind, item id) that got text deltas
-        self._summary: dict[str, int] = {}  # reasoning item id -> last summary_index seen
         self._items: list[dict[str, Any]] = []  # finished output items, in order
         self._handlers: dict[str, Callable[[Mapping[str, Any]], list[StreamEvent]]] = {
             "response.created": self._on_response,
@@ -212,15 +211,8 @@ class ResponsesParser:
         return [ContentDelta(str(data["text"]))]  # a server that sends the text whole
 
     def _on_summary_delta(self, data: Mapping[str, Any]) -> list[StreamEvent]:
-        item, index = str(data.get("item_id")), int(data.get("summary_index") or 0)
-        previous = self._summary.get(item)
-        self._summary[item] = index
-        if not data.get("delta"):
-            return []
-        text = str(data["delta"])
-        if previous is not None and index != previous:
-            text = "\n\n" + text  # summary parts are separate paragraphs
-        return [ReasoningDelta(text)]
+        # the deltas as they come, parts joined as sent (as every summary delta is reasoning)
+        return [ReasoningDelta(str(data["delta"]))] if data.get("delta") else []
 
     def _on_reasoning_delta(self, data: Mapping[str, Any]) -> list[StreamEvent]:
         return [ReasoningDelta(str(data["delta"]))] if data.get("delta") else []
@@ -289,7 +281,7 @@ class ResponsesParser:
                     elif part.get("type") == "refusal" and part.get("refusal"):
                         out.append(RefusalDelta(str(part["refusal"])))
             elif kind == "reasoning":
-                summary = "\n\n".join(str(s.get("text") or "") for s in item.get("summary") or ())
+                summary = "".join(str(s.get("text") or "") for s in item.get("summary") or ())
                 if summary:
                     out.append(ReasoningDelta(summary))
             if kind == "function_call":

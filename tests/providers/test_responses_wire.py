@@ -172,7 +172,7 @@ async def test_reasoning_summaries_and_streamed_tool_arguments(server: LoopbackS
         calls=[("call_a", "get_weather", ['{"ci', 'ty": "Par', 'is"}']), ("call_b", "get_time", [])],
         usage=responses_usage(50, 40, reasoning=32)), 7))
     events = await collect(server)
-    assert "".join(e.text for e in events if isinstance(e, ReasoningDelta)) == "**Plan** look it up.\n\nThen answer."
+    assert "".join(e.text for e in events if isinstance(e, ReasoningDelta)) == "**Plan** look it up.Then answer."
     calls = [e for e in events if isinstance(e, ToolCallDelta)]
     assert calls[0] == ToolCallDelta(0, "call_a", "get_weather", "")
     assert "".join(c.arguments_fragment for c in calls if c.index == 0) == '{"city": "Paris"}'
