@@ -1,8 +1,9 @@
 """The Typer application behind ``llmchat``: the full-screen session, ``ask``, ``models``,
 ``history`` and ``export``, with their help texts.
 
-Contract: shared/DESIGN.md, "Command-line contract". The entry point and what the commands
-share live in :mod:`llmchat.cli`; a plain ``llmchat ask`` command line does not even import
+Contract: shared/DESIGN.md, "Command-line contract". What the commands share lives in
+:mod:`llmchat.cli_shared`, the entry point in :mod:`llmchat.cli`; a plain ``llmchat ask``
+command line does not even import
 this module (Typer, click and pydantic cost more than the rest of ``ask``; see
 docs/performance.md). Textual is imported only inside the TUI command.
 """
@@ -17,13 +18,13 @@ from typing import Annotated, Optional
 import typer
 
 from llmchat import __version__
-from llmchat.cli import (
+from llmchat.cli_ask import ask_command
+from llmchat.cli_shared import (
     Choice,
-    _ensure_credentials,
-    _fail,
-    _open_store,
-    _options,
-    ask_command,
+    ensure_credentials,
+    fail,
+    given_options,
+    open_store,
     start_debug_log,
 )
 from llmchat.safety import for_stream, is_terminal, json_safe, json_text, note, one_line
@@ -41,12 +42,12 @@ app = typer.Typer(
 
 def _complete_providers(incomplete: str) -> list[str]:
     """Shell completion for -p: the built-in providers and the config file's profiles."""
-    from llmchat.config import BUILTIN_PROFILES, _read_toml
+    from llmchat.config import BUILTIN_PROFILES, read_toml
     from llmchat.errors import ConfigError
     from llmchat.paths import config_file
 
     try:
-        table = _read_toml(config_file())
+        table = read_toml(config_file())
     except ConfigError:  # a broken config file must not break completion
         table = {}
     names = set(BUILTIN_PROFILES)
@@ -139,7 +140,7 @@ def session(
     Type /help in the prompt for the slash commands (/model, /system, /retry, /edit, /copy,
     /export, /theme, /new).
     """
-    choice = Choice(provider, model, system, theme, _options(
+    choice = Choice(provider, model, system, theme, given_options(
         temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop, seed=seed,
         reasoning_effort=reasoning_effort, thinking_budget=thinking_budget,
     ))
@@ -239,7 +240,7 @@ def history(
     """List stored conversations, newest first."""
     if ctx.invoked_subcommand is not None:
         return
-    store = _open_store(required=True, read_only_ok=True)
+    store = open_store(required=True, read_only_ok=True)
     assert store is not None
     rows = store.list_conversations(limit=limit)
     if json_output:
@@ -268,7 +269,7 @@ def history_search(
     limit: Annotated[int, typer.Option("-n", "--limit", min=1)] = 20,
 ) -> None:
     """Search every stored message."""
-    store = _open_store(required=True, read_only_ok=True)
+    store = open_store(required=True, read_only_ok=True)
     assert store is not None
     for hit in store.search(text, limit=limit):
         print(f"{hit.conversation_id}  {one_line(hit.title or '', 40):<40}  {one_line(hit.snippet, 80)}")
@@ -277,12 +278,12 @@ def history_search(
 @history_app.command("rm")
 def history_rm(ref: Annotated[str, typer.Argument(help="Conversation ID or 'latest'.")]) -> None:
     """Delete a conversation."""
-    store = _open_store(required=True)
+    store = open_store(required=True)
     assert store is not None
     try:
         store.delete(ref)
     except StoreError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 @app.command("export")
@@ -292,17 +293,17 @@ def export(
 ) -> None:
     """Write a stored conversation to stdout, with finish reasons and usage."""
     if format not in EXPORT_FORMATS:
-        raise _fail(f"unknown format {format!r}: use {' or '.join(EXPORT_FORMATS)}")
+        raise fail(f"unknown format {format!r}: use {' or '.join(EXPORT_FORMATS)}")
     _export(ref, format)
 
 
 def _export(ref: str, format: str) -> None:  # noqa: A002
-    store = _open_store(required=True, read_only_ok=True)
+    store = open_store(required=True, read_only_ok=True)
     assert store is not None
     try:
         text = store.export(ref, format)
     except StoreError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     text = text if text.endswith("\n") else text + "\n"
     # A terminal gets the transcript made safe (it holds server text); a pipe or file, exactly.
     sys.stdout.write((json_safe if is_terminal(sys.stdout) else str)(text) if format == "json"
@@ -321,7 +322,7 @@ def models(
     from llmchat.providers.errors import ProviderError
 
     settings = replace(Choice(provider).over(ctx.obj or Choice()), model=None).settings()
-    settings = _ensure_credentials(settings, interactive=False)
+    settings = ensure_credentials(settings, interactive=False)
 
     async def fetch() -> list[str]:
         async with make_client() as client:
@@ -330,7 +331,7 @@ def models(
     try:
         names = asyncio.run(fetch())
     except ProviderError as exc:
-        raise _fail(exc.describe(), 1) from None
+        raise fail(exc.describe(), 1) from None
     # Model ids come from the server: one safe line each (a name with controls cannot be
     # meant); --json gives them exactly (escaped on a terminal).
     if json_output:
@@ -355,11 +356,11 @@ def keys_set(name: Annotated[str, typer.Argument(help="Provider or profile name,
 
     value = getpass(f"API key for {name}: ") if sys.stdin.isatty() else sys.stdin.readline()
     if not value.strip():
-        raise _fail("no key given")
+        raise fail("no key given")
     try:
         set_key(paths.keys_file(), name, value)
     except (ConfigError, OSError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     note(f"key for {name} saved in {paths.keys_file()} (mode 600)")
 
 
@@ -373,7 +374,7 @@ def keys_list() -> None:
     try:
         names = sorted(read_keys(paths.keys_file()))
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     for name in names:
         print(name)
 
@@ -388,9 +389,9 @@ def keys_rm(name: Annotated[str, typer.Argument(help="Provider or profile name."
     try:
         found = delete_key(paths.keys_file(), name)
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if not found:
-        raise _fail(f"no stored key for {name!r}", 1)
+        raise fail(f"no stored key for {name!r}", 1)
 
 
 app.add_typer(mcp_app, name="mcp")
@@ -501,26 +502,26 @@ def config_edit() -> None:
     path = paths.config_file()
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
     if not editor:
-        raise _fail(f"set $EDITOR (or $VISUAL) to edit {path}")
+        raise fail(f"set $EDITOR (or $VISUAL) to edit {path}")
     if not path.exists():
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(CONFIG_TEMPLATE, encoding="utf-8")
         except OSError as exc:
-            raise _fail(f"cannot create {path}: {exc.strerror}") from None
+            raise fail(f"cannot create {path}: {exc.strerror}") from None
         note(f"created {path}")
     try:
         code = subprocess.call([*shlex.split(editor), str(path)])
     except OSError as exc:
-        raise _fail(f"cannot run {editor!r}: {exc.strerror}") from None
+        raise fail(f"cannot run {editor!r}: {exc.strerror}") from None
     if code != 0:
-        raise _fail(f"the editor exited with status {code}", 1)
+        raise fail(f"the editor exited with status {code}", 1)
     from llmchat.config import load_settings
 
     try:
         load_settings(path, os.environ, keys_path=paths.keys_file())
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     note(f"{path} is valid")
 
 

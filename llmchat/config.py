@@ -239,7 +239,7 @@ def load_settings(
         ConfigError: unreadable TOML, an unknown key, a value of the wrong type, or an
             unknown provider; the message names the file and the key.
     """
-    data = _read_toml(config_path)
+    data = read_toml(config_path)
     where = str(config_path) if config_path else "config"
     for key in data:
         if key not in _TOP_KEYS:
@@ -444,7 +444,9 @@ def ollama_host(value: str) -> str:
     return f"{parts.scheme}://{host}:{port}{path}"
 
 
-def _read_toml(path: Path | None) -> dict[str, Any]:
+def read_toml(path: Path | None) -> dict[str, Any]:
+    """The TOML file at `path` as a table ({} when there is none). Raises ConfigError naming
+    the file when it cannot be read or parsed."""
     if path is None or not path.exists():
         return {}
     import tomllib  # only when there is a file (start-up: docs/performance.md)

@@ -255,10 +255,10 @@ def serve_command(
     ``$LLMCHAT_SERVE_TOKEN`` (removed from the environment, so sessions do not inherit it),
     warn about a non-loopback `host`, then serve until stopped. Exits 2 on a configuration
     problem, a bad token or an address that cannot be used."""
-    from llmchat.cli import Choice, _fail, _options
+    from llmchat.cli_shared import Choice, fail, given_options
 
     Choice(params.get("provider"), params.get("model"), params.get("system"), params.get("theme"),
-           _options(**{name: params.get(name) for name in (
+           given_options(**{name: params.get(name) for name in (
                "temperature", "top_p", "max_tokens", "stop", "seed", "reasoning_effort",
                "thinking_budget")})).settings()  # exits 2 with the config problem
     token = os.environ.pop(TOKEN_ENV, None)
@@ -266,11 +266,11 @@ def serve_command(
         try:
             check_token(token)
         except ValueError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     warning = warning_for(host)
     if warning:
         note(f"warning: {warning}")
     try:
         run_server(session_command(session_args(params)), host=host, port=port, url=url, token=token)
     except OSError as exc:
-        raise _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+        raise fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None

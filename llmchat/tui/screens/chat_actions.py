@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from textual import work
 from textual.widgets import Static
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from llmchat.chat.engine import ChatSession, EngineEvent
     from llmchat.chat.models import Conversation
+    from llmchat.config import Settings
     from llmchat.providers.base import Provider
     from llmchat.store.recorder import Recorder
 
@@ -48,6 +49,18 @@ EXPORT_SLICE = 200
 """Messages formatted between two yields to the screen while exporting."""
 EXPORT_NOTICE = 500
 """From this many messages on, an export is announced ("Exporting 2,000 messages…")."""
+
+
+@runtime_checkable
+class ProviderHost(Protocol):
+    """What these actions need of the app (LlmChatApp) to switch providers; a protocol, so
+    that the screens never import the app that imports them."""
+
+    settings: Settings
+
+    def make_provider(self, name: str) -> tuple[Provider, str]:
+        """A provider for `name` (built-in or profile) and its default model."""
+        ...
 
 
 class ChatActions(_Base):
@@ -263,10 +276,9 @@ class ChatActions(_Base):
     def action_switch_provider(self, name: str) -> None:
         """Use provider or profile `name` (and its default model) from the next request on."""
         from llmchat.errors import ConfigError
-        from llmchat.tui.app import LlmChatApp
 
         app = self.app
-        assert isinstance(app, LlmChatApp)
+        assert isinstance(app, ProviderHost)
         try:
             provider, model = app.make_provider(name)
         except ConfigError as exc:
@@ -280,10 +292,9 @@ class ChatActions(_Base):
     async def choose_provider(self) -> None:
         """Offer the built-in providers and the config file's profiles in the palette."""
         from llmchat.config import BUILTIN_PROFILES
-        from llmchat.tui.app import LlmChatApp
 
         app = self.app
-        assert isinstance(app, LlmChatApp)
+        assert isinstance(app, ProviderHost)
         names = sorted({*BUILTIN_PROFILES, *app.settings.profiles})
         await app.search_commands(
             [(name, partial(self.action_switch_provider, name),

@@ -1,0 +1,126 @@
+"""``llmchat ask``: from the command line's values to one engine turn (:func:`ask_command`).
+
+The Typer command (:mod:`llmchat.cli_app`) and the fast path of :mod:`llmchat.cli` both
+call :func:`ask_command`; the turn itself is rendered by :mod:`llmchat.ask`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, NoReturn
+
+from llmchat.cli_shared import (
+    Choice,
+    ensure_credentials,
+    fail,
+    given_options,
+    open_store,
+    start_debug_log,
+    warn,
+)
+
+
+def ask_command(
+    parent: Choice,
+    *,
+    prompt: str | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+    system: str | None = None,
+    json_output: bool = False,
+    reasoning: bool = False,
+    complete: bool = False,
+    continue_latest: bool = False,
+    conversation: str | None = None,
+    no_log: bool = False,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    max_tokens: int | None = None,
+    stop: list[str] | None = None,
+    seed: int | None = None,
+    reasoning_effort: str | None = None,
+    thinking_budget: int | None = None,
+    all_tools: bool = False,
+    tool: list[str] | None = None,
+    yes: bool = False,
+    debug: bool = False,
+    mcp: list[str] | None = None,
+    mcp_config: str | None = None,
+) -> NoReturn:
+    """``llmchat ask`` (options: see :func:`llmchat.cli_app.ask`); `parent` holds the
+    options given before ``ask``. Always ends with SystemExit and the exit status."""
+    from llmchat.ask import join_prompt, run_ask
+    from llmchat.chat.models import Conversation, Message
+    from llmchat.store import StoreError
+    from llmchat.store.recorder import Recorder
+
+    choice = Choice(provider, model, system, None, given_options(
+        temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop, seed=seed,
+        reasoning_effort=reasoning_effort, thinking_budget=thinking_budget,
+    )).over(parent)
+    settings = choice.settings()
+    if debug:
+        start_debug_log(settings)
+    if complete and (all_tools or tool or mcp):
+        raise fail("--complete cannot use tools")
+    mcp_servers = _mcp_servers(mcp, mcp_config)
+    if complete and settings.provider.kind != "openai":
+        raise fail("--complete needs an OpenAI-compatible provider (/v1/completions)")
+    stdin_text = None
+    if sys.stdin is not None and not sys.stdin.isatty():
+        stdin_text = sys.stdin.buffer.read().decode("utf-8", "replace")
+    elif prompt is None:
+        raise fail('no prompt: give one (llmchat ask "...") or pipe text into llmchat ask')
+    text = join_prompt(prompt, stdin_text)
+    if not text.strip():
+        raise fail("the prompt is empty")
+    settings = ensure_credentials(settings, interactive=stdin_text is None and sys.stderr.isatty())
+    ref = "latest" if continue_latest else conversation
+    store = (
+        open_store(required=True, read_only_ok=True) if ref is not None else None if no_log else open_store()
+    )
+    history, conversation_id = Conversation(system=settings.system), None
+    if store is not None and ref is not None:
+        try:
+            summary, history = store.load_conversation(ref)
+        except StoreError as exc:
+            raise fail(str(exc)) from None
+        conversation_id = summary.id
+        if choice.system is not None:  # -s given now replaces the stored system prompt
+            history.system = settings.system
+    recorder = Recorder(None if no_log or (store is not None and store.read_only) else store, warn)
+    recorder.open(conversation_id, settings.provider.name, settings.provider.model, history.system)
+    user = Message("user", text)
+    history.messages.append(user)
+    recorder.user(user)
+    tools = None
+    if all_tools or tool or mcp:
+        from llmchat.ask import ToolChoice
+
+        tools = ToolChoice(
+            tuple(tool or ()), yes=yes, config=settings.tools, builtin=bool(all_tools or tool),
+            mcp=tuple(mcp_servers), mcp_strict="all" not in (mcp or ()),
+        )
+    raise SystemExit(run_ask(
+        settings, history, complete=complete, json_output=json_output, show_reasoning=reasoning,
+        recorder=recorder, tools=tools,
+    ))
+
+
+def _mcp_servers(names: list[str] | None, config_file: str | None) -> list[Any]:
+    """The MCP servers of ``--mcp NAME`` (and ``--mcp-config FILE``), or exit 2 naming the
+    problem before anything is sent."""
+    if not names:
+        if config_file is not None:
+            raise fail("--mcp-config needs --mcp NAME (or --mcp all)")
+        return []
+    from llmchat.mcp.use import load_config
+
+    try:
+        config = load_config(config_file)
+        chosen = config.select(names)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    if not chosen:
+        raise fail(f"no MCP servers configured in {config.where}")
+    return chosen
