@@ -127,3 +127,29 @@ def test_json_text_escapes_only_on_a_terminal() -> None:
     assert json_text(value, io.StringIO()) == json.dumps(value, ensure_ascii=False)
     shown = json_text(value, Tty())
     assert shown == '["m\\u009bodel\\u202e"]' and json.loads(shown) == value
+
+
+def test_the_ascii_and_the_non_ascii_paths_agree() -> None:
+    # ASCII text goes through str.translate, anything else through a regex: same result.
+    every = "".join([*map(chr, range(0x20)), "\x7f", *map(chr, range(0x80, 0xA0)), *sorted(BIDI),
+                     *sorted(ZERO_WIDTH), *sorted(TAGS)])
+    text = ("plain ascii\x1b[2J\r\n" + every + " 世界 🎉 ") * 3
+    assert terminal_safe(text) == "".join(map(spec, text))
+    ascii_only = text.encode("ascii", "ignore").decode()
+    assert terminal_safe(ascii_only) == "".join(map(spec, ascii_only))
+
+
+def spec(ch: str) -> str:
+    """What the module docstring promises for one character, written out independently."""
+    code = ord(ch)
+    if ch in "\t\n":
+        return ch
+    if ch == "\r":
+        return ""
+    if code < 0x20:
+        return chr(0x2400 + code)
+    if code == 0x7F:
+        return "\u2421"
+    if 0x80 <= code < 0xA0 or ch in BIDI or ch in ZERO_WIDTH or ch in TAGS:
+        return f"<U+{code:04X}>"
+    return ch
