@@ -39,6 +39,7 @@ from llmchat.serve_guard import (  # is_loopback, loopback_origins: also this mo
     is_loopback,
     loopback_origins,
     new_token,
+    page_policy,
     url_host,
 )
 from llmchat.safety import NOTE_WIDTH, note, one_line
@@ -234,7 +235,9 @@ def run_server(
             own = f"{request.scheme}://{request.host}"
             # No await before the page is rendered: setting the URL per request is safe.
             self.public_url = own if url is None and guard.allows_origin(own) else default
-            return await super().handle_index(request)
+            response = await super().handle_index(request)
+            response.headers["Content-Security-Policy"] = page_policy(self.public_url)
+            return response
 
         async def on_startup(self, app: web.Application) -> None:
             if middleware not in app.middlewares:  # textual-serve changed: never serve unguarded

@@ -181,9 +181,42 @@ def allowed_origins(
     return frozenset(origins)
 
 
+def header_token(value: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer TOKEN`` (RFC 6750) or ``Authorization: token
+    TOKEN`` (Jupyter's form) header, for scripts that keep the token out of URLs; None for
+    any other header or none.
+
+    >>> header_token("Bearer abc"), header_token("token abc"), header_token("Basic abc")
+    ('abc', 'abc', None)
+    """
+    if value is None:
+        return None
+    scheme, _, credentials = value.strip().partition(" ")
+    if scheme.lower() not in ("bearer", "token") or not credentials.strip():
+        return None
+    return credentials.strip()
+
+
 def _shown(value: str) -> str:
     """`value` quoted for a log line, made safe and cut short by :func:`llmchat.safety.one_line`."""
     return f"'{one_line(value, 120)}'"
+
+
+def page_policy(public_url: str) -> str:
+    """The Content-Security-Policy of the page served for `public_url`: scripts, styles,
+    fonts and images only from the page's own origin (the page's inline script and style,
+    and the styles xterm.js adds, are allowed inline), connections only to it (its WebSocket
+    included, ``ws:`` / ``wss:``), no frames, forms, plugins or base URL. So even a script
+    of the page cannot load or send anything to another host (CSP Level 3)."""
+    parts = urlsplit(public_url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    ws = f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
+    own = f"'self' {origin}"
+    return "; ".join((
+        "default-src 'none'", f"script-src {own} 'unsafe-inline'", f"style-src {own} 'unsafe-inline'",
+        f"font-src {own}", f"img-src {own} data:", f"connect-src {own} {ws}",
+        "frame-ancestors 'none'", "base-uri 'none'", "form-action 'none'",
+    ))
 
 
 class Guard:
@@ -205,8 +238,9 @@ class Guard:
     def refusal(self, query_token: str | None, cookie_token: str | None, origin: str | None,
                 websocket: bool) -> str | None:
         """Why a request is refused (a log line), or None when it may go on. The token comes
-        from the URL's ``token`` or else the cookie; `origin` is the ``Origin`` header (None
-        when absent), required for a WebSocket handshake."""
+        from the URL's ``token`` (or an ``Authorization`` header, see :func:`header_token`)
+        or else the cookie; `origin` is the ``Origin`` header (None when absent), required for
+        a WebSocket handshake."""
         given = query_token if query_token is not None else cookie_token
         if not token_matches(given, self.token):
             return "no token" if given is None else "a wrong token"
@@ -230,9 +264,12 @@ class Guard:
 
         @web.middleware
         async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable[Any]]) -> Any:
-            websocket = request.headers.get("Upgrade", "").lower() == "websocket"
+            route = request.match_info.route.name
+            websocket = route == "websocket" or "websocket" in request.headers.get("Upgrade", "").lower()
             query_token = request.query.get("token")
-            reason = self.refusal(query_token, request.cookies.get(self.cookie),
+            given = query_token if query_token is not None else header_token(
+                request.headers.get("Authorization"))
+            reason = self.refusal(given, request.cookies.get(self.cookie),
                                   request.headers.get("Origin"), websocket)
             if reason is not None:
                 self.log(f"refused {request.method} {_shown(request.path)}: {reason}")

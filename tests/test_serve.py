@@ -213,6 +213,8 @@ def test_browser_streams_a_reply_and_escape_cancels_it(tmp_path: Path, server: L
                     route.abort()
 
             page.route("**/*", only_loopback)
+            console: list[str] = []
+            page.on("console", lambda message: console.append(message.text))
             page.add_init_script(HOOK)
             page.goto(served.printed, wait_until="domcontentloaded", timeout=30_000)
             page.wait_for_function(  # textual.js builds its client on window.onload
@@ -273,6 +275,7 @@ def test_browser_streams_a_reply_and_escape_cancels_it(tmp_path: Path, server: L
     ]
     assert server.requests[0].headers["authorization"] == "Bearer sk-test"
     assert outside == [], "the page asked another host for something"
+    assert not [line for line in console if "Content Security Policy" in line], console
 
 
 # -- helpers -------------------------------------------------------------------------------

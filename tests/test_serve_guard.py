@@ -218,6 +218,55 @@ def test_fixed_token_from_the_environment(tmp_path: Path, server: LoopbackServer
 
 
 @pytest.mark.timeout(60)
+def test_scripts_may_send_the_token_in_an_authorization_header(tmp_path: Path, server: LoopbackServer) -> None:
+    with serving(tmp_path, server) as served:
+        port, token, jar = served.port, served.token, f"{cookie_name(served.port)}={served.token}"
+        assert get(port, "/", {"Authorization": f"Bearer {token}"}).status == 200
+        assert get(port, "/", {"Authorization": f"token {token}"}).status == 200
+        assert "Set-Cookie" not in get(port, "/", {"Authorization": f"Bearer {token}"}).headers
+        assert websocket(port, Authorization=f"Bearer {token}", Origin=served.url).status == 101
+        assert get(port, "/", {"Authorization": f"Bearer {token}x"}).status == 403
+        assert get(port, "/", {"Authorization": f"Bearer {token}x", "Cookie": jar}).status == 403
+        assert get(port, "/", {"Authorization": f"Basic {token}"}).status == 403
+        assert websocket(port, Authorization=f"Bearer {token}").status == 403  # still no Origin
+
+
+@pytest.mark.timeout(60)
+def test_the_websocket_route_needs_an_origin_even_without_upgrade(tmp_path: Path, server: LoopbackServer) -> None:
+    with serving(tmp_path, server) as served:
+        jar = f"{cookie_name(served.port)}={served.token}"
+        assert get(served.port, "/ws?width=80&height=24", {"Cookie": jar}).status == 403
+        assert websocket(served.port, Cookie=jar, Upgrade="WebSocket").status == 403
+
+
+@pytest.mark.timeout(60)
+def test_the_page_may_reach_only_its_own_server(tmp_path: Path, server: LoopbackServer) -> None:
+    with serving(tmp_path, server) as served:
+        policy = get(served.port, f"/?token={served.token}").headers["Content-Security-Policy"]
+        directives = {part.split()[0]: part.split()[1:] for part in policy.split("; ")}
+        assert directives["default-src"] == ["'none'"]
+        own = {"'self'", served.url, f"ws://127.0.0.1:{served.port}"}
+        for name in ("script-src", "style-src", "font-src", "img-src", "connect-src"):
+            assert set(directives[name]) - {"'unsafe-inline'", "data:"} <= own, (name, directives[name])
+        assert directives["frame-ancestors"] == ["'none'"]
+
+
+def test_the_fixed_token_is_not_inherited_by_the_sessions(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from llmchat import serve
+    from llmchat.cli_app import app
+
+    seen: list[tuple[object, object]] = []
+    monkeypatch.setattr(serve, "run_server", lambda command, **kw: seen.append(
+        (kw["token"], os.environ.get("LLMCHAT_SERVE_TOKEN"))))
+    monkeypatch.setenv("LLMCHAT_SERVE_TOKEN", "fixed-token-for-scripts-0123456789")
+    result = CliRunner().invoke(app, ["serve"])
+    assert result.exit_code == 0, result.output
+    assert seen == [("fixed-token-for-scripts-0123456789", None)]
+
+
+@pytest.mark.timeout(60)
 def test_hostile_request_bytes_never_reach_the_terminal_raw(tmp_path: Path, server: LoopbackServer) -> None:
     import socket
 
