@@ -12,7 +12,9 @@ one of a list fixed at start from ``--host``, ``--port`` and ``--public-url`` (s
 :func:`allowed_origins`), never from the request's own ``Host`` header, which a
 DNS-rebinding page controls. A WebSocket handshake without ``Origin`` (not a browser, or a
 browser's page that hides it) is refused too. The Origin check follows RFC 6454 (origins)
-and RFC 6455 section 10.2 (servers check ``Origin`` to refuse cross-site WebSockets).
+and RFC 6455 section 10.2 (servers check ``Origin`` to refuse cross-site WebSockets). The
+``Host`` header itself must name the server as one of those origins does (as Jupyter checks
+it): a page whose name was rebound to this machine sends its own name there.
 
 aiohttp is imported only inside :meth:`Guard.middleware`: importing this module loads
 nothing of the web server.
@@ -37,12 +39,15 @@ a new one."""
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9._~-]{16,256}")
 """A token a user may fix: 16 to 256 URL-safe characters (RFC 3986 "unreserved"), so it
 goes into a URL and a cookie as it is."""
+HOST_PATTERN = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+"""A ``Host`` header we read at all: a name or IPv4 address, or a bracketed IPv6 address,
+with an optional port (RFC 9110 section 7.2; no user info, path or zone)."""
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 REFUSED_TOKEN = (
     "llmchat serve: this page needs the token printed when the server started "
     "(open the URL with ?token=... that `llmchat serve` printed)\n"
 )
-REFUSED_ORIGIN = "llmchat serve: connection refused: the page's origin is not this server's\n"
+REFUSED_ORIGIN = "llmchat serve: refused: the page's origin or host name is not this server's\n"
 
 
 def new_token() -> str:
@@ -236,14 +241,17 @@ class Guard:
         self.log = log or note
 
     def refusal(self, query_token: str | None, cookie_token: str | None, origin: str | None,
-                websocket: bool) -> str | None:
+                websocket: bool, *, host: str | None) -> str | None:
         """Why a request is refused (a log line), or None when it may go on. The token comes
         from the URL's ``token`` (or an ``Authorization`` header, see :func:`header_token`)
-        or else the cookie; `origin` is the ``Origin`` header (None when absent), required for
-        a WebSocket handshake."""
+        or else the cookie; `host` is the ``Host`` header, which must name this server as one
+        of the allowed origins does (a DNS-rebinding page sends its own name); `origin` is the
+        ``Origin`` header (None when absent), required for a WebSocket handshake."""
         given = query_token if query_token is not None else cookie_token
         if not token_matches(given, self.token):
             return "no token" if given is None else "a wrong token"
+        if host is None or not self.allows_host(host):
+            return f"Host {_shown(host or '')}"
         if origin is None:
             return "a WebSocket without Origin" if websocket else None
         if normalize_origin(origin) not in self.origins:
@@ -253,6 +261,13 @@ class Guard:
     def allows_origin(self, url: str) -> bool:
         """True when the origin of `url` is one of the allowed ones."""
         return normalize_origin(url) in self.origins
+
+    def allows_host(self, host: str) -> bool:
+        """True when `host` (a ``Host`` header: name or address, maybe a port) names the
+        server as an allowed origin does, over http or https."""
+        if not HOST_PATTERN.fullmatch(host):
+            return False
+        return any(normalize_origin(f"{scheme}://{host}") in self.origins for scheme in ("http", "https"))
 
     def middleware(self) -> Callable[[Any, Callable[[Any], Awaitable[Any]]], Awaitable[Any]]:
         """An aiohttp middleware that refuses (403, plain text, nothing else run) every
@@ -270,10 +285,11 @@ class Guard:
             given = query_token if query_token is not None else header_token(
                 request.headers.get("Authorization"))
             reason = self.refusal(given, request.cookies.get(self.cookie),
-                                  request.headers.get("Origin"), websocket)
+                                  request.headers.get("Origin"), websocket,
+                                  host=request.headers.get("Host"))
             if reason is not None:
                 self.log(f"refused {request.method} {_shown(request.path)}: {reason}")
-                text = REFUSED_ORIGIN if reason.startswith(("origin", "a WebSocket")) else REFUSED_TOKEN
+                text = REFUSED_ORIGIN if reason.startswith(("origin", "a WebSocket", "Host")) else REFUSED_TOKEN
                 return web.Response(status=403, text=text, headers=self.headers())
             response = await handler(request)
             if query_token is not None and not websocket and not response.prepared:

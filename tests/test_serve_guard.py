@@ -68,16 +68,22 @@ def test_guard_refuses_without_token_without_origin_and_from_other_origins() -> 
     token = new_token()
     guard = Guard(token, allowed_origins("127.0.0.1", 8000, None), 8000, log=lambda line: None)
     ok_origin = "http://127.0.0.1:8000"
-    assert guard.refusal(None, None, ok_origin, websocket=True) == "no token"
-    assert guard.refusal("nope", None, ok_origin, websocket=True) == "a wrong token"
-    assert guard.refusal(None, "nope", ok_origin, websocket=False) == "a wrong token"
-    assert guard.refusal("nope", token, ok_origin, websocket=False) == "a wrong token"  # the URL wins
-    assert guard.refusal(None, token, None, websocket=True) == "a WebSocket without Origin"
-    assert guard.refusal(None, token, "http://evil.example", websocket=True) == "origin 'http://evil.example'"
-    assert guard.refusal(token, None, "null", websocket=False) == "origin 'null'"
-    assert guard.refusal(None, token, ok_origin, websocket=True) is None
-    assert guard.refusal(token, None, None, websocket=False) is None  # a page opened from the terminal
+    own_host = "127.0.0.1:8000"
+    assert guard.refusal(None, None, ok_origin, websocket=True, host=own_host) == "no token"
+    assert guard.refusal("nope", None, ok_origin, websocket=True, host=own_host) == "a wrong token"
+    assert guard.refusal(None, "nope", ok_origin, websocket=False, host=own_host) == "a wrong token"
+    assert guard.refusal("nope", token, ok_origin, websocket=False, host=own_host) == "a wrong token"  # the URL wins
+    assert guard.refusal(None, token, None, websocket=True, host=own_host) == "a WebSocket without Origin"
+    assert guard.refusal(None, token, "http://evil.example", websocket=True, host=own_host) == "origin 'http://evil.example'"
+    assert guard.refusal(token, None, "null", websocket=False, host=own_host) == "origin 'null'"
+    assert guard.refusal(None, token, ok_origin, websocket=True, host=own_host) is None
+    assert guard.refusal(token, None, None, websocket=False, host=own_host) is None  # a page opened from the terminal
     assert cookie_name(8000) != cookie_name(8001)
+    for host in (None, "", "evil.example", "evil.example:8000", "127.0.0.1:8001", "x@127.0.0.1:8000",
+                 "127.0.0.1:8000/x", "[::1%eth0]:8000"):
+        assert guard.refusal(token, None, None, websocket=False, host=host) == f"Host '{host or ''}'"
+    for host in ("127.0.0.1:8000", "LOCALHOST:8000", "[::1]:8000"):
+        assert guard.refusal(token, None, None, websocket=False, host=host) is None
 
 
 def test_a_bad_fixed_token_exits_2_with_one_line() -> None:
@@ -181,14 +187,31 @@ def test_host_header_is_not_trusted_on_every_interface(tmp_path: Path, server: L
         port = served.port
         jar = f"{cookie_name(port)}={served.token}"
         for host in ("evil.example", f"evil.example:{port}"):
-            answer = websocket(port, Cookie=jar, Host=host, Origin=f"http://{host}")
-            assert answer.status == 403, host
-            page = get(port, "/", {"Cookie": jar, "Host": host})
-            assert page.status == 200 and "evil.example" not in page.body
-            assert f"ws://127.0.0.1:{port}/ws" in page.body
+            assert websocket(port, Cookie=jar, Host=host, Origin=f"http://{host}").status == 403, host
+            assert websocket(port, Cookie=jar, Host=host, Origin=f"http://127.0.0.1:{port}").status == 403
+            assert get(port, "/", {"Cookie": jar, "Host": host}).status == 403
         assert get(port, "/", {"Host": "evil.example"}).status == 403  # and no token: no page
-        assert websocket(port, Cookie=jar, Host="evil.example", Origin=f"http://127.0.0.1:{port}").status == 101
-    assert "warning: 0.0.0.0 is not a loopback address" in served.log.read_text()
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}"):
+            page = get(port, "/", {"Cookie": jar, "Host": host})
+            assert page.status == 200 and f"ws://{host}/ws" in page.body
+        assert websocket(port, Cookie=jar, Origin=f"http://127.0.0.1:{port}").status == 101
+    log = served.log.read_text()
+    assert "warning: 0.0.0.0 is not a loopback address" in log
+    assert "refused GET '/ws': Host 'evil.example'" in log
+
+
+@pytest.mark.timeout(60)
+def test_a_rebound_host_name_is_refused_on_loopback_too(tmp_path: Path, server: LoopbackServer) -> None:
+    import socket
+
+    with serving(tmp_path, server) as served:
+        port, jar = served.port, f"{cookie_name(served.port)}={served.token}"
+        for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1:{port}@evil.example", ""):
+            assert get(port, f"/?token={served.token}", {"Host": host}).status == 403, host
+            assert websocket(port, Cookie=jar, Host=host, Origin=f"http://127.0.0.1:{port}").status == 403
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:  # HTTP/1.0: no Host
+            sock.sendall(f"GET /?token={served.token} HTTP/1.0\r\n\r\n".encode())
+            assert sock.recv(4096).startswith(b"HTTP/1.0 403")
 
 
 @pytest.mark.timeout(60)
