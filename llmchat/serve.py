@@ -39,6 +39,7 @@ from llmchat.serve_guard import (  # is_loopback, loopback_origins: also this mo
     is_loopback,
     loopback_origins,
     new_token,
+    normalize_origin,
     page_policy,
     url_host,
 )
@@ -244,6 +245,10 @@ def run_server(
                 raise RuntimeError("llmchat serve: the access check could not be installed")
             print(f"llmchat: serving on {page_url(default, token)} (open it in a browser; "
                   "Ctrl+C stops)", flush=True)
+            others = sorted(guard.origins - {normalize_origin(default)})
+            if not is_loopback(host) and others:
+                note(f"the page also opens at {', '.join(others)} with the same token; "
+                     "other names are refused (add one with --public-url)")
 
     LlmChatServer(command, host=host, port=port, title=title, public_url=default,
                   templates_path=PAGE_TEMPLATES).serve()

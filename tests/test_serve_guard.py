@@ -197,6 +197,7 @@ def test_host_header_is_not_trusted_on_every_interface(tmp_path: Path, server: L
         assert websocket(port, Cookie=jar, Origin=f"http://127.0.0.1:{port}").status == 101
     log = served.log.read_text()
     assert "warning: 0.0.0.0 is not a loopback address" in log
+    assert "the page also opens at" in log and f"http://localhost:{port}" in log
     assert "refused GET '/ws': Host 'evil.example'" in log
 
 
