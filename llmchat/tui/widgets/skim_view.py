@@ -29,6 +29,7 @@ from textual.geometry import Size
 from textual.strip import Strip
 from textual.widget import Widget
 
+from llmchat.markdown_text import render_lines, text_end
 from llmchat.tui.widgets.markdown_blocks import estimate_height
 
 _STYLES = {
@@ -86,6 +87,8 @@ class SkimView(Widget):
         self._groups: list[tuple[list[str], list[Strip]]] = []
         """Finished blocks shown here, in groups rendered together, with their lines."""
         self._tail = ""
+        self._rows = 24
+        """How many rows the view holds (the last push's)."""
         self._tail_lines: list[Strip] = []
         self._lines: list[Strip] = []
         self._width = 0
@@ -123,9 +126,17 @@ class SkimView(Widget):
             shown -= len(lines) + 1
             popped += group
         self._tail = tail
-        self._tail_lines = self._render_markdown(tail, width) if tail.strip() else []
+        self._rows = rows
+        self._tail_lines = self._render_tail(width)
         self._assemble()
         return popped + passed
+
+    def _render_tail(self, width: int) -> list[Strip]:
+        """The open block's last lines. Only its end is rendered (about four screens of
+        characters): the view shows its last rows, and rendering all of a long block (one
+        10 MB line) at every pass cost the square of its length."""
+        tail = text_end(self._tail, 4 * width * max(self._rows, 24))
+        return self._render_markdown(tail, width) if tail.strip() else []
 
     def take(self) -> list[str]:
         """Empty the view; returns the finished blocks it showed (the open block is the caller's)."""
@@ -163,7 +174,7 @@ class SkimView(Widget):
             self._rich_console = (key, console)
         console = self._rich_console[1]
         markdown = RichMarkdown(text, code_theme="monokai" if dark else "default", hyperlinks=False)
-        lines = [Strip(Segment.simplify(line)) for line in console.render_lines(markdown, pad=False)]
+        lines = [Strip(Segment.simplify(line)) for line in render_lines(console, markdown)]
         while lines and not lines[-1].text.strip():
             lines.pop()
         return lines
@@ -184,7 +195,7 @@ class SkimView(Widget):
     def _rerender(self, width: int) -> None:
         """Render everything again at a new width."""
         self._groups = [(group, self._render_markdown("".join(group), width)) for group, _ in self._groups]
-        self._tail_lines = self._render_markdown(self._tail, width) if self._tail.strip() else []
+        self._tail_lines = self._render_tail(width)
         self._assemble()
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
