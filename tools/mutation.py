@@ -1,0 +1,153 @@
+"""Mutation testing of the core, one module at a time, against that module's own tests (mutmut).
+
+Each run works in a scratch copy of the project (the work tree is never mutated) whose
+pyproject.toml tells mutmut which file to mutate (``only_mutate``) and which test files to run
+(``pytest_add_cli_args_test_selection``): a mutant counts as killed only if the module's own
+tests catch it, not some far-away end-to-end test. mutmut 3 runs, for each mutant, only the
+tests that reached the mutated function, forked from one process that has imported everything:
+minutes per module, not hours. It mutates inside functions only (not module-level constants).
+
+    python tools/mutation.py --list                      # the modules and their test files
+    python tools/mutation.py safety                      # one module: kill rate, survivors
+    python tools/mutation.py providers.sse providers.ndjson --jobs 1
+    python tools/mutation.py safety --show               # and the diff of each survivor
+
+Needs the ``mutation`` extra (``pip install -e '.[mutation]'``). The figures per module and the
+survivors judged equivalent are in docs/testing.md. Exit status: 0, or 1 when a module is
+under --threshold percent killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+MODULES: dict[str, list[str]] = {
+    "safety": ["tests/test_safety.py", "tests/test_safety_boundaries.py", "tests/test_render.py", "tests/test_no_color.py"],
+    "providers.sse": ["tests/providers/test_sse.py"],
+    "providers.ndjson": ["tests/providers/test_ndjson.py"],
+    "providers.errors": ["tests/providers/test_errors.py", "tests/providers/test_error_messages.py"],
+    "providers.events": ["tests/providers"],
+    "providers.http": ["tests/providers/test_resilience.py", "tests/providers/test_idle_watch.py",
+                       "tests/providers/test_errors.py", "tests/providers/test_http.py"],
+    "providers.openai": ["tests/providers/test_openai_wire.py", "tests/providers/test_openai_variants.py",
+                         "tests/providers/test_mappings.py"],
+    "providers.anthropic": ["tests/providers/test_anthropic_wire.py", "tests/providers/test_anthropic_thinking.py",
+                            "tests/providers/test_mappings.py"],
+    "providers.ollama": ["tests/providers/test_ollama_wire.py", "tests/providers/test_mappings.py"],
+    "chat.accumulator": ["tests/chat/test_accumulator.py"],
+    "chat.models": ["tests/chat"],
+    "chat.reply": ["tests/chat/test_reply.py"],
+    "chat.process": ["tests/chat/test_tools.py"],
+    "chat.tools": ["tests/chat/test_tools.py"],
+    "chat.toolloop": ["tests/chat/test_toolloop.py", "tests/chat/test_toolloop_thinking.py"],
+    "chat.engine": ["tests/chat/test_engine.py"],
+    "store.sqlite": ["tests/store"],
+    "store.recorder": ["tests/store"],
+    "store.search": ["tests/store"],
+    "store.records": ["tests/store"],
+    "store.export": ["tests/store", "tests/test_cli_history.py"],
+    "store.migrations": ["tests/store"],
+}
+"""Module (under llmchat/) -> the test files or folders that are its own tests (missing ones
+are skipped, so the table may name a file that another change adds)."""
+
+COPIED = ("llmchat", "tests", "benchmarks", "themes", "README.md", "CHANGELOG.md")
+
+
+def module_path(module: str) -> str:
+    return "llmchat/" + module.replace(".", "/") + ".py"
+
+
+def scratch_copy(module: str, tests: list[str], where: Path) -> None:
+    """The project, copied into `where`, with a pyproject.toml that points mutmut at `module`."""
+    for name in COPIED:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, where / name, ignore=shutil.ignore_patterns("__pycache__", "mutants"))
+        elif source.exists():
+            shutil.copy2(source, where / name)
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    selection = json.dumps(tests)
+    pyproject += (
+        "\n[tool.mutmut]\n"
+        'source_paths = ["llmchat"]\n'
+        f'only_mutate = ["{module_path(module)}"]\n'
+        f"pytest_add_cli_args_test_selection = {selection}\n"
+        # -p no:cacheprovider: no .pytest_cache in the copy; -x: a mutant dies at its first failure.
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-x", "-q"]\n'
+        "use_git_change_detection = false\n"
+    )
+    (where / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+
+
+def run_module(module: str, jobs: int, show: bool, keep: Path | None) -> tuple[int, int, list[str]]:
+    """Mutate `module` against its tests; returns (killed, total, survivor names)."""
+    tests = [t for t in MODULES[module] if (ROOT / t).exists()]
+    if not tests:
+        raise SystemExit(f"{module}: none of its test files exist: {MODULES[module]}")
+    where = keep or Path(tempfile.mkdtemp(prefix=f"mutation-{module}-"))
+    if keep is None or not (where / "pyproject.toml").exists():
+        where.mkdir(parents=True, exist_ok=True)
+        scratch_copy(module, tests, where)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    command = [sys.executable, "-m", "mutmut", "run", f"--max-children={jobs}"]
+    print(f"== {module}: {module_path(module)} against {' '.join(tests)}  ({where})", flush=True)
+    subprocess.run(command, cwd=where, env=env, check=False, stdout=subprocess.DEVNULL)
+    results = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=where, env=env,
+                             capture_output=True, text=True, check=False).stdout
+    statuses: dict[str, str] = {}
+    for line in results.splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if name:
+            statuses[name] = status
+    killed = sum(s == "killed" for s in statuses.values())
+    counted = {n: s for n, s in statuses.items() if s not in ("not checked", "skipped")}
+    survivors = sorted(n for n, s in counted.items() if s in ("survived", "no tests", "timeout", "suspicious"))
+    total = len(counted)
+    rate = 100.0 * killed / total if total else 100.0
+    print(f"{module}: {killed} of {total} mutants killed ({rate:.1f} %)", flush=True)
+    for name in survivors:
+        print(f"  {counted[name]:9}  {name}")
+        if show:
+            diff = subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=where, env=env,
+                                  capture_output=True, text=True, check=False).stdout
+            print("    " + diff.replace("\n", "\n    "))
+    if keep is None:
+        shutil.rmtree(where, ignore_errors=True)
+    return killed, total, survivors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("modules", nargs="*", help="modules under llmchat/ (e.g. safety, providers.sse)")
+    parser.add_argument("--list", action="store_true", help="list the modules and their tests")
+    parser.add_argument("--jobs", type=int, default=1, help="mutants run at once (default 1: a shared machine)")
+    parser.add_argument("--show", action="store_true", help="print the diff of each surviving mutant")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it (re-runs resume there)")
+    parser.add_argument("--threshold", type=float, default=85.0, help="percent killed below which to fail")
+    args = parser.parse_args()
+    if args.list or not args.modules:
+        for module, tests in MODULES.items():
+            print(f"{module:22} {module_path(module):36} {' '.join(tests)}")
+        return
+    failed = False
+    for module in args.modules:
+        if module not in MODULES:
+            raise SystemExit(f"unknown module {module!r}; --list shows them")
+        keep = args.keep / module if args.keep else None
+        killed, total, _ = run_module(module, args.jobs, args.show, keep)
+        failed |= total > 0 and 100.0 * killed / total < args.threshold
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
