@@ -17,11 +17,9 @@ from llmchat.tui.widgets.prompt_input import PromptInput
 from llmchat.tui.widgets.sidebar import Sidebar
 from llmchat.tui.widgets.stream_markdown import StreamingMarkdown
 from tests.fakes import FakeProvider
+from tests.tui.conftest import OpenChat
 from tests.tui.helpers import (
-    SIZE,
-    chat_screen,
     fake_settings,
-    make_app,
     message_views,
     plain_text,
     send,
@@ -39,11 +37,10 @@ def reply(*texts: str, usage: Usage | None = None) -> list[object]:
     return script
 
 
-async def test_message_and_streamed_reply_are_shown() -> None:
+async def test_message_and_streamed_reply_are_shown(open_chat: OpenChat) -> None:
     provider = FakeProvider(reply("Hello", ", ", "**world**", usage=Usage(11, 3, 14)))
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         assert isinstance(app.screen.focused, PromptInput)
         await send(pilot, "hi there", typed=True)
         await app.workers.wait_for_complete()
@@ -71,11 +68,10 @@ async def test_message_and_streamed_reply_are_shown() -> None:
         assert provider.closed == 0
 
 
-async def test_sidebar_shows_the_finished_reply_with_usage() -> None:
+async def test_sidebar_shows_the_finished_reply_with_usage(open_chat: OpenChat) -> None:
     provider = FakeProvider(reply("a", "b", "c", usage=Usage(input_tokens=11, output_tokens=3, total_tokens=14)))
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         sidebar = screen.query_one(Sidebar)
         assert sidebar.stats is None
         assert sidebar_rows(pilot)["State"] == "idle"
@@ -107,10 +103,10 @@ async def test_sidebar_shows_the_finished_reply_with_usage() -> None:
         assert app.settings.provider.model in model_text
 
 
-async def test_sidebar_estimates_output_without_usage() -> None:
+async def test_sidebar_estimates_output_without_usage(open_chat: OpenChat) -> None:
     provider = FakeProvider(reply("one", " two", " three"))
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
+    async with open_chat(provider) as chat:
+        app, pilot = chat.app, chat.pilot
         await send(pilot, "go")
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -121,15 +117,14 @@ async def test_sidebar_estimates_output_without_usage() -> None:
         assert rows["Total"] == "–"
 
 
-async def test_escape_mid_stream_cancels_and_keeps_the_partial_reply() -> None:
+async def test_escape_mid_stream_cancels_and_keeps_the_partial_reply(open_chat: OpenChat) -> None:
     never = asyncio.Event()
     provider = FakeProvider(
         [ContentDelta("Partial "), ContentDelta("answer"), never, ContentDelta(" never shown"), Finish("stop")],
         reply("Second ", "reply", usage=Usage(20, 2, 22)),
     )
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await send(pilot, "first")
         await wait_until(pilot, lambda: screen.accumulator is not None and screen.accumulator.content == "Partial answer")
         assert screen.streaming is True
@@ -180,12 +175,11 @@ async def test_escape_mid_stream_cancels_and_keeps_the_partial_reply() -> None:
         assert provider.closed == 1
 
 
-async def test_escape_while_waiting_for_the_first_token() -> None:
+async def test_escape_while_waiting_for_the_first_token(open_chat: OpenChat) -> None:
     never = asyncio.Event()
     provider = FakeProvider([never, ContentDelta("never"), Finish("stop")])
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await send(pilot, "first")
         await wait_until(pilot, lambda: screen.streaming)
         await pilot.press("escape")
@@ -200,11 +194,10 @@ async def test_escape_while_waiting_for_the_first_token() -> None:
         assert screen.conversation.wire_messages() == [{"role": "user", "content": "first"}]
 
 
-async def test_escape_when_idle_does_nothing() -> None:
+async def test_escape_when_idle_does_nothing(open_chat: OpenChat) -> None:
     provider = FakeProvider(reply("ok"))
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await pilot.press("escape")
         await pilot.pause()
         assert app.is_running
@@ -212,7 +205,7 @@ async def test_escape_when_idle_does_nothing() -> None:
         assert provider.requests == []
 
 
-async def test_escape_while_the_worker_is_busy_in_its_own_awaits() -> None:
+async def test_escape_while_the_worker_is_busy_in_its_own_awaits(open_chat: OpenChat) -> None:
     """Regression: a cancellation landing outside the provider must still close the stream.
 
     The worker no longer waits for the screen per token, so it reads a flood fast: the script is
@@ -220,9 +213,8 @@ async def test_escape_while_the_worker_is_busy_in_its_own_awaits() -> None:
     """
     flood = itertools.chain(itertools.repeat(ContentDelta("x"), 1_000_000), [Finish("stop")])
     provider = FakeProvider(flood)  # type: ignore[arg-type]
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await send(pilot, "flood")
         await wait_until(pilot, lambda: screen.accumulator is not None and screen.accumulator.deltas > 0)
         await pilot.press("escape")
@@ -238,7 +230,7 @@ async def test_escape_while_the_worker_is_busy_in_its_own_awaits() -> None:
         assert sidebar_rows(pilot)["State"] == "cancelled"
 
 
-async def test_escape_while_the_final_render_is_pending_keeps_the_reply(
+async def test_escape_while_the_final_render_is_pending_keeps_the_reply(open_chat: OpenChat, 
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The worker's only await of its own is `finish()` in `finally`: a cancel there loses nothing.
@@ -266,9 +258,8 @@ async def test_escape_while_the_final_render_is_pending_keeps_the_reply(
     monkeypatch.setattr(StreamingMarkdown, "_render_pass", held_render)
     gate = asyncio.Event()
     provider = FakeProvider([ContentDelta("only this"), ContentDelta(" and this"), gate, Finish("stop")])
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await send(pilot, "hello")
         await wait_until(pilot, lambda: screen.accumulator is not None and screen.accumulator.deltas == 2)
         gate.set()
@@ -293,14 +284,13 @@ async def test_escape_while_the_final_render_is_pending_keeps_the_reply(
         assert sidebar_rows(pilot)["State"] == "done"
 
 
-async def test_provider_error_notifies_and_keeps_the_app_running() -> None:
+async def test_provider_error_notifies_and_keeps_the_app_running(open_chat: OpenChat) -> None:
     provider = FakeProvider(
         [AuthenticationError("bad key", status=401, provider="fake")],
         reply("fine now"),
     )
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await send(pilot, "hello")
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -336,11 +326,10 @@ async def test_provider_error_notifies_and_keeps_the_app_running() -> None:
         assert not screen.query_one("#sidebar-error").display
 
 
-async def test_blank_input_is_ignored() -> None:
+async def test_blank_input_is_ignored(open_chat: OpenChat) -> None:
     provider = FakeProvider(reply("never"))
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await pilot.press("enter")
         await type_text(pilot, "   ")
         await pilot.press("ctrl+j", "enter")
@@ -352,11 +341,10 @@ async def test_blank_input_is_ignored() -> None:
         assert screen.accumulator is None
 
 
-async def test_ctrl_j_inserts_a_newline_instead_of_sending() -> None:
+async def test_ctrl_j_inserts_a_newline_instead_of_sending(open_chat: OpenChat) -> None:
     provider = FakeProvider(reply("ok"))
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         prompt = screen.query_one(PromptInput)
         await type_text(pilot, "line one")
         await pilot.press("ctrl+j")
@@ -374,11 +362,10 @@ async def test_ctrl_j_inserts_a_newline_instead_of_sending() -> None:
         assert prompt.text == ""
 
 
-async def test_ctrl_n_starts_a_new_conversation() -> None:
+async def test_ctrl_n_starts_a_new_conversation(open_chat: OpenChat) -> None:
     provider = FakeProvider(reply("first answer", usage=Usage(5, 2, 7)), reply("fresh answer"))
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await send(pilot, "first")
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -405,12 +392,11 @@ async def test_ctrl_n_starts_a_new_conversation() -> None:
         assert message_views(pilot)[1].body.source == "fresh answer"  # type: ignore[union-attr]
 
 
-async def test_ctrl_n_mid_stream_stops_the_reply() -> None:
+async def test_ctrl_n_mid_stream_stops_the_reply(open_chat: OpenChat) -> None:
     never = asyncio.Event()
     provider = FakeProvider([ContentDelta("part"), never, Finish("stop")], reply("new one"))
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await send(pilot, "first")
         await wait_until(pilot, lambda: screen.accumulator is not None and screen.accumulator.content == "part")
         old_conversation = screen.conversation
@@ -433,11 +419,10 @@ async def test_ctrl_n_mid_stream_stops_the_reply() -> None:
         assert screen.conversation.messages[-1].content == "new one"
 
 
-async def test_follow_up_messages_send_the_whole_conversation() -> None:
+async def test_follow_up_messages_send_the_whole_conversation(open_chat: OpenChat) -> None:
     provider = FakeProvider(reply("Paris"), reply("About two million"))
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await send(pilot, "capital of France")
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -457,10 +442,10 @@ async def test_follow_up_messages_send_the_whole_conversation() -> None:
         ]
 
 
-async def test_system_prompt_is_sent_with_every_request() -> None:
+async def test_system_prompt_is_sent_with_every_request(open_chat: OpenChat) -> None:
     provider = FakeProvider(reply("ok"))
-    app = make_app(provider, settings=fake_settings(LLMCHAT_SYSTEM="be terse"))
-    async with app.run_test(size=SIZE) as pilot:
+    async with open_chat(provider, settings=fake_settings(LLMCHAT_SYSTEM="be terse")) as chat:
+        app, pilot = chat.app, chat.pilot
         await send(pilot, "hi")
         await app.workers.wait_for_complete()
         await send(pilot, "again")
@@ -468,12 +453,11 @@ async def test_system_prompt_is_sent_with_every_request() -> None:
         assert [r.system for r in provider.requests] == ["be terse", "be terse"]
 
 
-async def test_enter_while_streaming_queues_instead_of_starting_a_second_reply() -> None:
+async def test_enter_while_streaming_queues_instead_of_starting_a_second_reply(open_chat: OpenChat) -> None:
     never = asyncio.Event()
     provider = FakeProvider([ContentDelta("busy"), never, Finish("stop")])
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await send(pilot, "first")
         await wait_until(pilot, lambda: screen.accumulator is not None and screen.accumulator.content == "busy")
         await send(pilot, "second")
@@ -490,10 +474,9 @@ async def test_enter_while_streaming_queues_instead_of_starting_a_second_reply()
         assert [v.role for v in message_views(pilot)] == ["user", "assistant"]
 
 
-async def test_ctrl_b_toggles_the_sidebar() -> None:
-    app = make_app(FakeProvider(reply("ok")))
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+async def test_ctrl_b_toggles_the_sidebar(open_chat: OpenChat) -> None:
+    async with open_chat(FakeProvider(reply("ok"))) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         sidebar = screen.query_one(Sidebar)
         assert sidebar.display
         await pilot.press("ctrl+b")

@@ -11,10 +11,9 @@ from llmchat.tui.widgets.message_view import (
 )
 from llmchat.tui.widgets.prompt_input import PromptInput
 from tests.fakes import FakeProvider
+from tests.tui.conftest import OpenChat
 from tests.tui.helpers import (
-    SIZE,
     chat_screen,
-    make_app,
     message_views,
     send,
     wait_until,
@@ -74,10 +73,9 @@ def test_the_hint_names_the_keys() -> None:
     assert "1–9 copy code block (12 blocks)" in copy_hint(many)
 
 
-async def test_shift_tab_selects_the_last_message_and_keys_copy_it_or_its_blocks() -> None:
-    app = make_app(FakeProvider(answer(ANSWER)))
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+async def test_shift_tab_selects_the_last_message_and_keys_copy_it_or_its_blocks(open_chat: OpenChat) -> None:
+    async with open_chat(FakeProvider(answer(ANSWER))) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await ask(pilot, "give me code")
         await pilot.press("shift+tab")
         views = message_views(pilot)
@@ -109,10 +107,9 @@ async def test_shift_tab_selects_the_last_message_and_keys_copy_it_or_its_blocks
         assert not views[1].hint.display
 
 
-async def test_a_click_selects_a_message() -> None:
-    app = make_app(FakeProvider(answer("short answer")))
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+async def test_a_click_selects_a_message(open_chat: OpenChat) -> None:
+    async with open_chat(FakeProvider(answer("short answer"))) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await ask(pilot, "hi")
         user = message_views(pilot)[0]
         await pilot.click(user)
@@ -121,9 +118,9 @@ async def test_a_click_selects_a_message() -> None:
         assert app.clipboard == "hi"
 
 
-async def test_copied_text_carries_no_terminal_escape() -> None:
-    app = make_app(FakeProvider(answer("red: \x1b[31mX\x1b]52;c;evil\x07\n\n```\n\x1b[2Jcode\n```")))
-    async with app.run_test(size=SIZE) as pilot:
+async def test_copied_text_carries_no_terminal_escape(open_chat: OpenChat) -> None:
+    async with open_chat(FakeProvider(answer("red: \x1b[31mX\x1b]52;c;evil\x07\n\n```\n\x1b[2Jcode\n```"))) as chat:
+        app, pilot = chat.app, chat.pilot
         await ask(pilot, "colour")
         await pilot.press("shift+tab")
         await pilot.press("c")
@@ -135,9 +132,9 @@ async def test_copied_text_carries_no_terminal_escape() -> None:
         assert "\x1b" not in app.clipboard
 
 
-async def test_slash_copy_n_copies_a_block_of_the_last_answer() -> None:
-    app = make_app(FakeProvider(answer(ANSWER)))
-    async with app.run_test(size=SIZE) as pilot:
+async def test_slash_copy_n_copies_a_block_of_the_last_answer(open_chat: OpenChat) -> None:
+    async with open_chat(FakeProvider(answer(ANSWER))) as chat:
+        app, pilot = chat.app, chat.pilot
         await ask(pilot, "code")
         await send(pilot, "/copy 2")
         assert app.clipboard == "python f.py"
@@ -150,13 +147,12 @@ async def test_slash_copy_n_copies_a_block_of_the_last_answer() -> None:
         assert app.clipboard == ANSWER
 
 
-async def test_a_message_still_streaming_can_be_selected_and_copied() -> None:
+async def test_a_message_still_streaming_can_be_selected_and_copied(open_chat: OpenChat) -> None:
     import asyncio
 
     gate = asyncio.Event()
-    app = make_app(FakeProvider([ContentDelta("partial "), gate, ContentDelta("rest"), Finish("stop", "stop")]))
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(FakeProvider([ContentDelta("partial "), gate, ContentDelta("rest"), Finish("stop", "stop")])) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await send(pilot, "go")
         await wait_until(pilot, lambda: screen.accumulator is not None and screen.accumulator.content == "partial ")
         view = message_views(pilot)[1]

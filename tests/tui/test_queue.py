@@ -13,10 +13,9 @@ from llmchat.tui.widgets.message_view import MessageView
 from llmchat.tui.widgets.prompt_input import PromptInput
 from llmchat.tui.widgets.tool_call_view import ToolCallView
 from tests.fakes import FakeProvider
+from tests.tui.conftest import OpenChat
 from tests.tui.helpers import (
-    SIZE,
     chat_screen,
-    make_app,
     message_views,
     plain_text,
     send,
@@ -39,14 +38,13 @@ async def streaming_with_gate(pilot, gate: asyncio.Event) -> None:  # type: igno
     await wait_until(pilot, lambda: screen.accumulator is not None and screen.accumulator.content == "a1 ")
 
 
-async def test_two_messages_typed_while_streaming_are_sent_in_order_after_the_reply() -> None:
+async def test_two_messages_typed_while_streaming_are_sent_in_order_after_the_reply(open_chat: OpenChat) -> None:
     gate = asyncio.Event()
     provider = FakeProvider([ContentDelta("a1 "), gate, ContentDelta("done"), Finish("stop", "stop")],
                             [ContentDelta("a2"), Finish("stop", "stop")],
                             [ContentDelta("a3"), Finish("stop", "stop")])
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await streaming_with_gate(pilot, gate)
         await send(pilot, "second")
         await send(pilot, "third")
@@ -73,12 +71,11 @@ async def test_two_messages_typed_while_streaming_are_sent_in_order_after_the_re
         assert "queued" not in plain_text(views[2].header)
 
 
-async def test_escape_puts_the_queued_messages_back_in_the_prompt_before_the_draft() -> None:
+async def test_escape_puts_the_queued_messages_back_in_the_prompt_before_the_draft(open_chat: OpenChat) -> None:
     gate = asyncio.Event()
     provider = FakeProvider([ContentDelta("a1 "), gate, Finish("stop", "stop")], [ContentDelta("a2"), Finish("stop")])
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await streaming_with_gate(pilot, gate)
         await send(pilot, "second")
         await send(pilot, "third")
@@ -98,12 +95,11 @@ async def test_escape_puts_the_queued_messages_back_in_the_prompt_before_the_dra
         await app.workers.wait_for_complete()
 
 
-async def test_a_provider_error_puts_the_queue_back_instead_of_sending_it() -> None:
+async def test_a_provider_error_puts_the_queue_back_instead_of_sending_it(open_chat: OpenChat) -> None:
     gate = asyncio.Event()
     provider = FakeProvider([ContentDelta("a1 "), gate, AuthenticationError("bad key", status=401)])
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await streaming_with_gate(pilot, gate)
         await send(pilot, "second")
         gate.set()
@@ -113,11 +109,10 @@ async def test_a_provider_error_puts_the_queue_back_instead_of_sending_it() -> N
         assert not screen.queue and len(message_views(pilot)) == 2
 
 
-async def test_ctrl_n_puts_the_queue_back_too() -> None:
+async def test_ctrl_n_puts_the_queue_back_too(open_chat: OpenChat) -> None:
     gate = asyncio.Event()
-    app = make_app(FakeProvider([ContentDelta("a1 "), gate, Finish("stop", "stop")]))
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(FakeProvider([ContentDelta("a1 "), gate, Finish("stop", "stop")])) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await streaming_with_gate(pilot, gate)
         await send(pilot, "second")
         await pilot.press("ctrl+n")
@@ -127,13 +122,12 @@ async def test_ctrl_n_puts_the_queue_back_too() -> None:
         assert screen.conversation.messages == []
 
 
-async def test_slash_commands_run_at_once_while_a_reply_streams() -> None:
+async def test_slash_commands_run_at_once_while_a_reply_streams(open_chat: OpenChat) -> None:
     gate = asyncio.Event()
     provider = FakeProvider([ContentDelta("a1 "), gate, Finish("stop", "stop")],
                             [ContentDelta("a2"), Finish("stop", "stop")])
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await streaming_with_gate(pilot, gate)
         await send(pilot, "/model other-model")
         await send(pilot, "second")
@@ -149,7 +143,7 @@ async def test_slash_commands_run_at_once_while_a_reply_streams() -> None:
         await app.workers.wait_for_complete()
 
 
-async def test_a_queued_message_waits_for_the_whole_tool_loop() -> None:
+async def test_a_queued_message_waits_for_the_whole_tool_loop(open_chat: OpenChat) -> None:
     async def shout(arguments: dict[str, Any]) -> str:
         return str(arguments["text"]).upper()
 
@@ -159,9 +153,8 @@ async def test_a_queued_message_waits_for_the_whole_tool_loop() -> None:
         [ContentDelta("Done: HI"), Finish("stop", "stop")],
         [ContentDelta("a2"), Finish("stop", "stop")],
     )
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         screen.registry = ToolRegistry([Tool("shout", "Upper-case", {"type": "object"}, handler=shout,
                                              read_only=True)])
         await send(pilot, "shout hi")
