@@ -224,6 +224,8 @@ def error_message(body: bytes | str) -> tuple[str, str | None]:
     """
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     text = text.strip()
+    if text.startswith("data:"):  # an error sent as an SSE event (LiteLLM's streaming 500s)
+        text = text.split("\n\n", 1)[0].removeprefix("data:").strip()
     try:
         data: Any = json.loads(text)
     except ValueError:
@@ -238,13 +240,39 @@ def error_message(body: bytes | str) -> tuple[str, str | None]:
             if isinstance(code, int):  # an HTTP status (llama.cpp, vLLM, Google): the name says more
                 code = err.get("type") or err.get("status") or code
             if message:
-                return one_line(str(message), MAX_MESSAGE), str(code) if code is not None else None
+                message = _inner_message(str(message))
+                return one_line(message, MAX_MESSAGE), str(code) if code is not None else None
         elif isinstance(err, str) and err:
             return one_line(err, MAX_MESSAGE), None
         for key in ("message", "detail"):
             if data.get(key):
                 return one_line(str(data[key]), MAX_MESSAGE), None
     return one_line(text, MAX_MESSAGE) or "no message", None
+
+
+def _inner_message(message: str) -> str:
+    """The text inside a message that is itself an error object printed as a Python dict or
+    JSON (LiteLLM: ``"{'error': '/chat/completions: Invalid model name ...'}"``), else
+    `message` unchanged."""
+    stripped = message.strip()
+    if not (stripped.startswith("{") and stripped.endswith("}")) or len(stripped) > 20_000:
+        return message
+    import ast
+
+    try:
+        inner = ast.literal_eval(stripped)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        try:
+            inner = json.loads(stripped)
+        except ValueError:
+            return message
+    if isinstance(inner, dict):
+        value = inner.get("error", inner.get("message"))
+        if isinstance(value, dict):
+            value = value.get("message")
+        if isinstance(value, str) and value.strip():
+            return value
+    return message
 
 
 def error_for_status(status: int, body: bytes | str, provider: str) -> ProviderError:

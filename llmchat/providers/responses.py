@@ -101,7 +101,7 @@ class ResponsesParser:
         self._calls: dict[str, int] = {}  # item id (or "#output_index") -> tool index
         self._call_count = 0
         self._arguments: set[int] = set()  # tool indexes that got argument deltas
-        self._texts: set[tuple[str, str]] = set()  # (kind, item id) that got text deltas
+        self._streamed_text = False  # an output_text delta arrived
         self._items: list[dict[str, Any]] = []  # finished output items, in order
         self._handlers: dict[str, Callable[[Mapping[str, Any]], list[StreamEvent]]] = {
             "response.created": self._on_response,
@@ -201,14 +201,15 @@ class ResponsesParser:
         return self._on_arguments_done({"item_id": item.get("id"), "arguments": item.get("arguments")})
 
     def _on_text_delta(self, data: Mapping[str, Any]) -> list[StreamEvent]:
-        self._texts.add(("text", str(data.get("item_id"))))
+        self._streamed_text = True
         return [ContentDelta(str(data["delta"]))] if data.get("delta") else []
 
     def _on_text_done(self, data: Mapping[str, Any]) -> list[StreamEvent]:
-        if ("text", str(data.get("item_id"))) in self._texts or not data.get("text"):
+        # Only for a server that sends the text whole: once any delta came, `done` repeats it
+        # (LiteLLM's bridge gives deltas and `done` different item ids, so ids cannot tell).
+        if self._streamed_text or not data.get("text"):
             return []
-        self._texts.add(("text", str(data.get("item_id"))))
-        return [ContentDelta(str(data["text"]))]  # a server that sends the text whole
+        return [ContentDelta(str(data["text"]))]
 
     def _on_summary_delta(self, data: Mapping[str, Any]) -> list[StreamEvent]:
         # the deltas as they come, parts joined as sent (as every summary delta is reasoning)

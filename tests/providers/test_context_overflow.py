@@ -97,3 +97,17 @@ async def test_in_band_overflow_line_over_ollama(server: LoopbackServer) -> None
         provider = OllamaProvider(client=client, base_url=f"http://127.0.0.1:{server.port}", api_key=None)
         with pytest.raises(ContextLengthError):
             [e async for e in provider.stream(ChatRequest(model="m", messages=[{"role": "user", "content": "x"}]))]
+
+
+def test_litellm_error_texts_are_unwrapped() -> None:
+    """LiteLLM's real bodies: a Python-dict repr inside `message`, and a streaming 500 sent
+    as an SSE event."""
+    invalid = {"error": {"message": "{'error': '/chat/completions: Invalid model name passed in model=nonexistent. "
+                                    "Call `/v1/models` to view available models for your key.'}",
+                         "type": "None", "param": "None", "code": "400"}}
+    error = error_for_status(400, json.dumps(invalid), "litellm")
+    assert error.message.startswith("/chat/completions: Invalid model name passed in model=nonexistent.")
+    sse_body = 'data: {"error": {"message": "\'async for\' requires an object with __aiter__ method, got dict", ' \
+               '"type": "None", "param": "None", "code": "500"}}\n\n'
+    error = error_for_status(500, sse_body, "litellm")
+    assert error.message == "'async for' requires an object with __aiter__ method, got dict"

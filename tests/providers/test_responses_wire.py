@@ -3,6 +3,7 @@ streams shaped as the OpenAI Responses API sends them (tests/streams.py)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -298,3 +299,27 @@ def test_bad_json_events_are_server_errors() -> None:
 
     with pytest.raises(ServerError):
         ResponsesParser("p").feed_sse(SSEEvent("{not json", "response.output_text.delta"))
+
+
+async def test_litellm_bridge_stream_with_mismatched_item_ids_is_not_doubled(server: LoopbackServer) -> None:
+    """LiteLLM's Responses bridge (to a Chat Completions upstream): no `event:` lines, deltas
+    under the upstream's chunk id, `done` events under other ids, then `data: [DONE]`."""
+    def data(obj: dict[str, Any]) -> bytes:
+        return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+    parts = [data({"type": "response.created", "response": response_object("in_progress", model="gpt-4o")}),
+             data({"type": "response.output_item.added", "output_index": 0,
+                   "item": {"id": "msg_e77e", "type": "message", "status": "in_progress", "role": "assistant", "content": []}})]
+    parts += [data({"type": "response.output_text.delta", "item_id": "chatcmpl-17961", "output_index": 0,
+                    "content_index": 0, "delta": d}) for d in ("[ech", "o] hi")]
+    parts += [data({"type": "response.output_text.done", "item_id": "msg_7da8", "output_index": 0, "content_index": 0,
+                    "text": "[echo] hi"}),
+              data({"type": "response.completed", "response": response_object(
+                  "completed", [{"type": "message", "id": "chatcmpl-17961", "role": "assistant",
+                                 "content": [{"type": "output_text", "text": "[echo] hi"}]}],
+                  model="gpt-4o", usage={"input_tokens": 2, "output_tokens": 10, "total_tokens": 12})}),
+              b"data: [DONE]\n\n"]
+    server.handler = reply_with(*parts)
+    events = await collect(server)
+    assert text(events) == "[echo] hi"
+    assert events[-2:] == [Usage(2, 10, 12), Finish("stop", "completed")] and events[-1].model == "gpt-4o"
