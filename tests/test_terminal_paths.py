@@ -27,10 +27,11 @@ from llmchat.config import load_settings
 from llmchat.store import Store
 from llmchat.tui.app import LlmChatApp
 from llmchat.tui.widgets.message_view import MessageView
+from tests.fakes import FakeProvider
 from tests.loopback import LoopbackServer, Reply, Request, chunk, completion, json_reply, sse
 from tests.test_cli import TIMEOUT, assert_clean_stderr, cli_env
 from tests.test_cli_tools import tool_call_reply
-from tests.tui.helpers import SIZE, THEME_DIRS, chat_screen, plain_text, send, type_text, wait_until
+from tests.tui.helpers import SIZE, THEME_DIRS, chat_screen, make_app, plain_text, send, type_text, wait_until
 
 HOSTILE = (
     "\x1b]52;c;ZXZpbA==\x07"  # OSC 52: write "evil" to the clipboard
@@ -225,3 +226,12 @@ async def test_one_hostile_string_through_every_session_path(server: LoopbackSer
             assert_nothing_raw(f"notification {note.title!r}", note.message + note.title)
         error = next(n for n in notes if n.severity == "error")
         assert "HTTP 503" in error.message and "\n" not in error.message.split("\n/retry")[0]
+
+
+async def test_notifications_never_read_server_text_as_markup() -> None:
+    app = make_app(FakeProvider([]))
+    async with app.run_test(size=SIZE) as pilot:
+        app.notify("model [@click=app.quit]quit[/] [b]bold[/b]", title="Model")  # markup=True by default
+        await pilot.pause(0.2)
+        note = list(app._notifications)[-1]
+        assert note.markup is False and "[@click=app.quit]quit[/]" in note.message

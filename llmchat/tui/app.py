@@ -161,9 +161,10 @@ class LlmChatApp(App[None]):
         """Every notification of the app (widgets and screens call this one) is made safe
         here: server text in a message or title (an error body, a model id, a conversation
         title) cannot carry a terminal escape, bidi control or invisible character, and a
-        line cannot run on (:func:`llmchat.safety.safe_lines`)."""
+        line cannot run on (:func:`llmchat.safety.safe_lines`). Content markup is always off
+        (`markup` is ignored): text like ``[@click=app.quit]`` from a server stays text."""
         super().notify(
-            safe_lines(message), title=one_line(title, 80), severity=severity, timeout=timeout, markup=markup
+            safe_lines(message), title=one_line(title, 80), severity=severity, timeout=timeout, markup=False
         )
 
     def make_provider(self, name: str) -> tuple[Provider, str]:
