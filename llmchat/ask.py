@@ -17,22 +17,29 @@ Exit status: 0 normal end (any finish reason but "error"; also a closed stdout p
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import sys
-import uuid
 from collections.abc import Mapping
 from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any
 
+from llmchat.ask_output import (
+    NullSink,
+    PipeSink,
+    ReasoningTee,
+    Sink,
+    TextAsBytes,
+    silence_stdout,
+    status_line,
+    write_json,
+)
 from llmchat.chat.accumulator import Accumulator, TextPolicy
 from llmchat.chat.engine import (
     ChatSession,
     ContentDelta,
     Failed,
-    ReasoningDelta,
     ReplyFinished,
     Retrying,
     RoundLimitReached,
@@ -46,8 +53,7 @@ from llmchat.chat.toolloop import LoopOutcome, approve_all, deny_all
 from llmchat.config import Settings
 from llmchat.hangup import detach, terminal_fds
 from llmchat.providers import make_client
-from llmchat.providers.events import StreamEvent
-from llmchat.safety import is_terminal, json_safe, note, one_line, terminal_safe
+from llmchat.safety import note, one_line
 from llmchat.store.recorder import Recorder
 
 if TYPE_CHECKING:
@@ -70,166 +76,6 @@ def join_prompt(prompt: str | None, stdin_text: str | None) -> str:
     """PROMPT, a blank line, then piped stdin (either may be missing)."""
     parts = [p for p in (prompt, stdin_text) if p]
     return "\n\n".join(parts)
-
-
-class Sink(Protocol):
-    """Where the stream goes while it arrives."""
-
-    def event(self, event: StreamEvent) -> None: ...
-    def close(self) -> None: ...
-
-
-class PipeSink:
-    """Writes exactly the content bytes to a binary stream, flushed before llmchat waits for
-    the network again.
-
-    The flush is a callback on the event loop, so it runs as soon as the stream has handled
-    what one network read brought: every delta is out before the next wait, with one write
-    per read instead of one per delta (a fast provider packs dozens of deltas into a read).
-    Outside an event loop every delta is flushed at once. A reader that closed the pipe
-    shows on the next delta (BrokenPipeError) or as :attr:`broken` after :meth:`close`.
-    """
-
-    def __init__(self, out: IO[bytes]) -> None:
-        self.out = out
-        self.broken = False
-        """The pipe was closed by its reader (a deferred flush failed)."""
-        self._error: BrokenPipeError | None = None
-        self._pending = False
-
-    def event(self, event: StreamEvent) -> None:
-        if self._error is not None:
-            raise self._error
-        if isinstance(event, ContentDelta):
-            self.out.write(event.text.encode("utf-8"))
-            if not self._pending:
-                try:
-                    asyncio.get_running_loop().call_soon(self._flush)
-                except RuntimeError:  # no event loop: flush now
-                    self.out.flush()
-                else:
-                    self._pending = True
-
-    def _flush(self) -> None:
-        self._pending = False
-        try:
-            self.out.flush()
-        except BrokenPipeError as exc:
-            self._error = exc
-            self.broken = True
-        except ValueError:  # closed under us
-            pass
-
-    def close(self) -> None:
-        self._pending = False
-        try:
-            self.out.flush()
-        except BrokenPipeError:
-            self.broken = True
-        except ValueError:
-            pass
-
-
-class NullSink:
-    """Shows nothing while streaming (``--json`` prints at the end)."""
-
-    def event(self, event: StreamEvent) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def json_result(settings: Settings, message: Message) -> dict[str, Any]:
-    """The ``--json`` object of shared/DESIGN.md for a (maybe partial) reply."""
-    usage = message.usage
-    return {
-        "provider": settings.provider.name,
-        "model": message.model or settings.provider.model,  # the answering model, as the SDKs
-        "content": message.content,
-        "reasoning": message.reasoning,
-        "tool_calls": [
-            {"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls
-        ],
-        "finish_reason": message.finish_reason,
-        "usage": None
-        if usage is None
-        else {
-            "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens,
-            "total_tokens": usage.total_tokens,
-        },
-        "refusal": message.refusal or None,
-    }
-
-
-def write_json(out: IO[str], settings: Settings, message: Message, accumulator: Accumulator | None = None) -> None:
-    """Print the ``--json`` object (see :func:`json_result`) and a newline, then flush.
-
-    With `accumulator`, the content and reasoning are written from its pieces
-    (:meth:`Accumulator.content_chunks`), so a long reply is never joined into one string or
-    serialized whole; `message`'s own content and reasoning are not read. The bytes are the
-    same as ``json.dumps(json_result(...), ensure_ascii=False)``.
-
-    Raises:
-        BrokenPipeError: the reader closed stdout.
-    """
-    obj = json_result(settings, message)
-    safe = is_terminal(out)  # escape what a terminal would obey (the value stays the same)
-    if accumulator is None:
-        text = json.dumps(obj, ensure_ascii=False)
-        print(json_safe(text) if safe else text, file=out, flush=True)
-        return
-    mark = uuid.uuid4().hex  # stands for the text in the serialized object; never in real values
-    obj["content"], obj["reasoning"] = f"{mark}-content", f"{mark}-reasoning"
-    rest = json.dumps(obj, ensure_ascii=False)
-    if safe:
-        rest = json_safe(rest)
-    texts = {f'"{mark}-content"': accumulator.content_chunks, f'"{mark}-reasoning"': accumulator.reasoning_chunks}
-    for placeholder in sorted(texts, key=rest.index):
-        chunks = texts[placeholder]
-        head, rest = rest.split(placeholder, 1)
-        out.write(head)
-        out.write('"')
-        for chunk in chunks():  # escaping is per character, so pieces escape like the whole
-            piece = json.dumps(chunk, ensure_ascii=False)[1:-1]
-            out.write(json_safe(piece) if safe else piece)
-        out.write('"')
-    out.write(rest)
-    out.write("\n")
-    out.flush()
-
-
-class ReasoningTee:
-    """Sends reasoning deltas to stderr (``--reasoning``), everything to the wrapped sink.
-
-    Reasoning never reaches stdout; on a terminal it is made safe like the answer.
-    """
-
-    def __init__(self, inner: Sink, err: IO[str]) -> None:
-        self.inner = inner
-        self.err = err
-        self._safe = err.isatty()
-        self._open = False  # reasoning was written and not yet ended with a newline
-
-    def event(self, event: StreamEvent) -> None:
-        if isinstance(event, ReasoningDelta):
-            self.err.write(terminal_safe(event.text) if self._safe else event.text)
-            self.err.flush()
-            self._open = not event.text.endswith("\n")
-        elif isinstance(event, ContentDelta) and self._open:
-            self._end()
-        self.inner.event(event)
-
-    def close(self) -> None:
-        if self._open:
-            self._end()
-        self.inner.close()
-
-    def _end(self) -> None:
-        self.err.write("\n")
-        self.err.flush()
-        self._open = False
 
 
 def run_ask(
@@ -270,7 +116,7 @@ def run_ask(
 
         sink = TerminalSink(stdout)
     else:
-        sink = pipe = PipeSink(stdout.buffer if hasattr(stdout, "buffer") else _TextAsBytes(stdout))
+        sink = pipe = PipeSink(stdout.buffer if hasattr(stdout, "buffer") else TextAsBytes(stdout))
     if show_reasoning:
         sink = ReasoningTee(sink, stderr)
     recorder = recorder or Recorder(None, lambda _: None)
@@ -292,7 +138,7 @@ def run_ask(
         if code == EXIT_OK:
             code = -1
         else:
-            _silence_stdout(stdout)
+            silence_stdout(stdout)
     session = sessions[0] if sessions else None
     accumulator = (session.accumulator if session else None) or Accumulator()
     if code in (EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_HANGUP):
@@ -310,13 +156,13 @@ def run_ask(
     elif message.error:
         note(f"error: {message.error}", file=stderr)
     if code == -1:  # stdout closed under us: quiet, and keep Python from complaining at exit
-        _silence_stdout(stdout)
+        silence_stdout(stdout)
         return EXIT_OK
     if json_output:
         try:
             write_json(stdout, settings, message, text_from)
         except BrokenPipeError:  # `llmchat ask --json | head`: as quiet as the plain case
-            _silence_stdout(stdout)
+            silence_stdout(stdout)
     if message.refusal and not json_output:
         note(f"the model refused: {message.refusal}", file=stderr, width=4000)
     warning = _FINISH_WARNINGS.get(message.finish_reason or "")
@@ -482,38 +328,4 @@ def _turn_message(outcome: LoopOutcome, model: str | None) -> Message:
         tool_calls=outcome.tool_calls, finish_reason=outcome.finish_reason, usage=outcome.usage,
         error=outcome.error, model=model,
     )
-
-
-def status_line(settings: Settings, accumulator: Accumulator) -> str:
-    """A one-line summary for stderr: model, finish reason, usage, TTFT, tokens/s."""
-    stats = accumulator.stats()
-    parts = [f"{settings.provider.name}/{settings.provider.model}", stats.finish_reason or "-"]
-    if stats.usage:
-        parts.append(f"{stats.usage.input_tokens} in / {stats.usage.output_tokens} out tokens")
-    if stats.ttft is not None:
-        parts.append(f"TTFT {stats.ttft:.2f} s")
-    if stats.tokens_per_second:
-        parts.append(f"{stats.tokens_per_second:.0f} tok/s")
-    return " · ".join(parts)
-
-
-class _TextAsBytes:
-    """Adapts a text stream without a `.buffer` (e.g. in tests) to the bytes interface."""
-
-    def __init__(self, out: IO[str]) -> None:
-        self.out = out
-
-    def write(self, data: bytes) -> int:
-        return self.out.write(data.decode("utf-8"))
-
-    def flush(self) -> None:
-        self.out.flush()
-
-
-def _silence_stdout(stdout: IO[str]) -> None:
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
 

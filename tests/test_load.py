@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.ask_memory import MB, BigReply, child_env, run_ask, serve
-from llmchat.ask import json_result, write_json
+from llmchat.ask_output import json_result, write_json
 from llmchat.chat.accumulator import Accumulator
 from llmchat.config import load_settings
 from llmchat.providers.events import ContentDelta, Finish, ReasoningDelta, Usage

@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from llmchat.ask import PipeSink
+from llmchat.ask_output import PipeSink
 from llmchat.providers.events import ContentDelta, Finish, ReasoningDelta
 
 
