@@ -18,7 +18,7 @@ from typing import Annotated, Optional
 import typer
 
 from llmchat import __version__
-from llmchat.cli_ask import ask_command
+from llmchat.cli_ask import ask_command, mcp_servers_of
 from llmchat.cli_shared import (
     Choice,
     ensure_credentials,
@@ -96,6 +96,10 @@ ContinueOpt = Annotated[bool, typer.Option("-c", "--continue", help="Continue th
 ConversationOpt = Annotated[
     Optional[str], typer.Option("--conversation", help="Continue this conversation (ID or 'latest').")
 ]
+McpOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--mcp", help="Offer the tools of this MCP server from mcp.json (repeatable; 'all')."),
+]
 McpConfigOpt = Annotated[
     Optional[str], typer.Option("--mcp-config", help="Read MCP servers from this file instead of mcp.json.")
 ]
@@ -128,6 +132,8 @@ def session(
     continue_latest: ContinueOpt = False,
     conversation: ConversationOpt = None,
     all_tools: SessionToolsOpt = False,
+    mcp: McpOpt = None,
+    mcp_config: McpConfigOpt = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
@@ -138,7 +144,7 @@ def session(
     Ctrl+N starts a new conversation, Ctrl+O opens the history, Ctrl+P opens the command
     palette, Ctrl+E edits the prompt in $EDITOR, Up/Down recall earlier prompts, Ctrl+Q quits.
     Type /help in the prompt for the slash commands (/model, /system, /retry, /edit, /copy,
-    /export, /theme, /new).
+    /export, /theme, /new, /mcp).
     """
     choice = Choice(provider, model, system, theme, given_options(
         temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop, seed=seed,
@@ -150,10 +156,13 @@ def session(
     settings = choice.settings()
     if debug:
         start_debug_log(settings)
+    if mcp or mcp_config:
+        mcp_servers_of(mcp, mcp_config)  # a broken mcp.json or an unknown name: exit 2 now
     from llmchat.tui.app import LlmChatApp
 
     LlmChatApp(
-        settings, conversation="latest" if continue_latest else conversation, tools=all_tools
+        settings, conversation="latest" if continue_latest else conversation, tools=all_tools,
+        mcp=tuple(mcp or ()), mcp_config=mcp_config,
     ).run()
 
 
@@ -185,10 +194,7 @@ def ask(
     yes: Annotated[
         bool, typer.Option("--yes", help="Run tools that are not read-only without asking.")
     ] = False,
-    mcp: Annotated[
-        Optional[list[str]],
-        typer.Option("--mcp", help="Offer the tools of this MCP server from mcp.json (repeatable; 'all')."),
-    ] = None,
+    mcp: McpOpt = None,
     mcp_config: McpConfigOpt = None,
     debug: DebugOpt = False,
     temperature: TemperatureOpt = None,

@@ -63,7 +63,7 @@ def ask_command(
         start_debug_log(settings)
     if complete and (all_tools or tool or mcp):
         raise fail("--complete cannot use tools")
-    mcp_servers = _mcp_servers(mcp, mcp_config)
+    mcp_servers = mcp_servers_of(mcp, mcp_config)
     if complete and settings.provider.kind != "openai":
         raise fail("--complete needs an OpenAI-compatible provider (/v1/completions)")
     stdin_text = None
@@ -107,15 +107,18 @@ def ask_command(
     ))
 
 
-def _mcp_servers(names: list[str] | None, config_file: str | None) -> list[Any]:
+def mcp_servers_of(names: list[str] | None, config_file: str | None) -> list[Any]:
     """The MCP servers of ``--mcp NAME`` (and ``--mcp-config FILE``), or exit 2 naming the
     problem before anything is sent."""
-    if not names:
-        if config_file is not None:
-            raise fail("--mcp-config needs --mcp NAME (or --mcp all)")
-        return []
     from llmchat.mcp.use import load_config
 
+    if not names:
+        if config_file is not None:  # the session: servers can be switched on in /mcp
+            try:
+                load_config(config_file)
+            except ConfigError as exc:
+                raise fail(str(exc)) from None
+        return []
     try:
         config = load_config(config_file)
         chosen = config.select(names)

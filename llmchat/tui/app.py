@@ -8,6 +8,7 @@ import gc
 import os
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 from textual import events
@@ -32,6 +33,9 @@ from llmchat.tui.screens.setup import SetupScreen
 from llmchat.tui.themes import load_themes
 from llmchat.tui.ui_state import read_ui_state, remember
 from llmchat.tui.widgets.transcript import Transcript
+
+if TYPE_CHECKING:
+    from llmchat.mcp.session import McpSession
 
 
 BROWSER_KEYMAP: dict[str, str] = {
@@ -60,6 +64,9 @@ class LlmChatApp(App[None]):
             ``paths.ui_state_file()``).
         browser: use :data:`BROWSER_KEYMAP` (default: when the app runs in a web browser
             through textual-serve, Textual's ``is_web``).
+        mcp: MCP servers of ``mcp.json`` switched on at start (``--mcp NAME``; ``all``);
+            the others can be switched on in ``/mcp``.
+        mcp_config: read MCP servers from this file instead of ``mcp.json``.
     """
 
     CSS_PATH = Path(__file__).parent / "app.tcss"
@@ -84,6 +91,8 @@ class LlmChatApp(App[None]):
         tools: bool = False,
         ui_state: Path | None = None,
         browser: bool | None = None,
+        mcp: tuple[str, ...] = (),
+        mcp_config: str | None = None,
     ) -> None:
         super().__init__()
         self._browser = browser
@@ -92,6 +101,11 @@ class LlmChatApp(App[None]):
         self._history_path = history or paths.history_db()
         self._conversation = conversation
         self._tools = tools
+        self._mcp_names = mcp
+        self.mcp_config = mcp_config
+        """``--mcp-config FILE`` (None: ``mcp.json`` in the config directory)."""
+        self.mcp: McpSession | None = None
+        """The session's MCP servers, made at start with ``--mcp`` or when ``/mcp`` opens."""
         self.store: Store | None = None
         self._gc_threshold = gc.get_threshold()
         self._client: httpx.AsyncClient | None = None
@@ -202,6 +216,9 @@ class LlmChatApp(App[None]):
         """
         if self.store is not None:
             self.store.close()
+        if self.mcp is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.mcp.aclose(), 5)
         os._exit(129)
 
     async def _terminate(self, return_code: int = 143) -> None:
@@ -259,7 +276,33 @@ class LlmChatApp(App[None]):
             registry=registry,
         )
         screen.max_tool_rounds = self.settings.max_tool_rounds
+        screen.tool_output_chars = self.settings.tool_output_chars
+        if self._mcp_names:
+            screen.mcp = self.mcp_session()
         self.push_screen(screen)
+        if screen.mcp is not None and screen.mcp.active:
+            self.run_worker(self._start_mcp(screen.mcp), exit_on_error=False)
+
+    def mcp_session(self) -> McpSession | None:
+        """The session's MCP servers (made on first use; None, after a notification, when
+        the MCP config is broken)."""
+        if self.mcp is None:
+            from llmchat.errors import ConfigError
+            from llmchat.mcp.session import McpSession
+            from llmchat.mcp.use import load_config
+
+            try:
+                self.mcp = McpSession(load_config(self.mcp_config), self._mcp_names)
+            except ConfigError as exc:
+                self.notify(safe_lines(str(exc)), title="MCP", severity="error", timeout=10, markup=False)
+        return self.mcp
+
+    async def _start_mcp(self, session: McpSession) -> None:
+        """Start the servers switched on at once, so the first turn need not wait for them."""
+        problems = await session.start()
+        if problems:
+            self.notify(safe_lines("\n".join(problems)), title="MCP", severity="warning", timeout=10,
+                        markup=False)
 
     def _fatal_error(self) -> None:
         """Report a crash without local variables: Textual's report shows them, and a local
@@ -316,6 +359,8 @@ class LlmChatApp(App[None]):
     async def on_unmount(self) -> None:
         gc.unfreeze()
         gc.set_threshold(*self._gc_threshold)
+        if self.mcp is not None:  # stop the MCP servers (a stdio server's process tree ends)
+            await self.mcp.aclose()
         if self._client is not None:
             await self._client.aclose()
         if self.store is not None:

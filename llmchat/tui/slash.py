@@ -28,6 +28,7 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("copy", "[N]", "copy the last answer to the clipboard (N: only its code block N)"),
     SlashCommand("export", "", "write the conversation to llmchat-<id>.md here"),
     SlashCommand("theme", "[NAME]", "switch the theme (no NAME: choose from a list)"),
+    SlashCommand("mcp", "", "MCP servers: switch servers and tools on or off, read their logs"),
     SlashCommand("help", "", "list these commands"),
 )
 NAMES = tuple(c.name for c in COMMANDS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -31,10 +31,10 @@ from llmchat.chat.engine import (
 )
 from llmchat.chat.models import Conversation, Message
 from llmchat.chat.toolloop import ConversationApprovals
-from llmchat.chat.tools import Tool, ToolRegistry
+from llmchat.chat.tools import DEFAULT_MAX_OUTPUT_CHARS, Tool, ToolRegistry
 from llmchat.providers.base import Provider
 from llmchat.providers.errors import ProviderError
-from llmchat.safety import terminal_safe
+from llmchat.safety import safe_lines, terminal_safe
 from llmchat.store import Store, StoreError
 from llmchat.store.recorder import Recorder
 from llmchat.tui import slash
@@ -47,6 +47,9 @@ from llmchat.tui.widgets.sidebar import Sidebar
 from llmchat.tui.widgets.stream_markdown import StreamingMarkdown
 from llmchat.tui.widgets.tool_call_view import ToolCallView
 from llmchat.tui.widgets.transcript import Transcript
+
+if TYPE_CHECKING:
+    from llmchat.mcp.session import McpSession
 
 SHOWN_AT_OPEN = 10
 """At most this many stored messages are mounted when a conversation opens (and per page of
@@ -93,6 +96,10 @@ class ChatScreen(ChatActions, Screen[None]):
             recorder=self.recorder,
         )
         """The conversation engine: it runs every turn; this screen renders its events."""
+        self.mcp: McpSession | None = None
+        """The session's MCP servers (the app sets it; None: no mcp.json was read yet)."""
+        self.tool_output_chars = DEFAULT_MAX_OUTPUT_CHARS
+        """Tool output is cut to this many characters (the app sets it from the config)."""
         self._open_at_start = conversation_id
         self._first_shown: int | None = None
         """Position of the earliest stored message on screen (older ones load on demand)."""
@@ -262,6 +269,19 @@ class ChatScreen(ChatActions, Screen[None]):
         """The approval modal, for a tool that is not read-only (runs inside the worker)."""
         return await self.app.push_screen_wait(ToolApprovalScreen(tool.name, tool.description, arguments))
 
+    async def turn_tools(self) -> ToolRegistry | None:
+        """The tools for this turn: the session's own (built-in, config, plugins) and those of
+        the MCP servers switched on, started now if they are not yet (each once per session)."""
+        own = [t for t in (self.session.tools or ()) if not t.source.startswith("mcp:")]
+        if self.mcp is None or not self.mcp.active:
+            return ToolRegistry(own, max_output_chars=self.tool_output_chars) if own else None
+        problems = await self.mcp.start()
+        registry, clashes = self.mcp.registry(ToolRegistry(own), self.tool_output_chars)
+        if problems or clashes:
+            self.notify(safe_lines("\n".join([*problems, *clashes])), title="MCP", severity="warning",
+                        timeout=10, markup=False)
+        return registry
+
     @work(exclusive=True, group=STREAM_GROUP, exit_on_error=False)
     async def fetch_reply(self, view: MessageView, turn: AsyncGenerator[EngineEvent, None]) -> None:
         """Render one turn of the session: each round's reply in its own assistant view (the
@@ -275,6 +295,13 @@ class ChatScreen(ChatActions, Screen[None]):
         calls: dict[tuple[int, int], ToolCallView] = {}
         ended: Message | None = None  # the last reply whose view was finished
         self.streaming, self._reply_failed, self._live_view = True, False, view
+        if self.mcp is not None:
+            try:
+                self.session.tools = await self.turn_tools()
+            except asyncio.CancelledError:  # Escape while the MCP servers started
+                await self._end_view(view, Message("assistant", finish_reason="cancelled"))
+                self.streaming = False
+                raise
         try:
             # aclosing: a cancellation that lands in an await outside the provider must still
             # close the stream, so the connection drops and the reply is marked cancelled.

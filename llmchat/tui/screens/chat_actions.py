@@ -141,6 +141,10 @@ class ChatActions(_Base):
             else:
                 self.notify(f"Unknown theme {argument!r}. Known: {', '.join(sorted(self.app.available_themes))}",
                             title="Theme", severity="warning", markup=False)
+        elif name == "mcp":
+            from llmchat.tui.screens.mcp import open_mcp_screen
+
+            open_mcp_screen(self)
         elif name == "help":
             self.notify(slash.help_text(), title="Slash commands", timeout=15, markup=False)
         else:

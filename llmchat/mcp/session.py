@@ -1,0 +1,105 @@
+"""MCP in a long session (the TUI): which servers and tools are on for this conversation.
+
+:class:`McpSession` holds every usable server of ``mcp.json``; those switched on are started
+when first needed (all at once, in parallel, each once) and their tools are offered. Servers
+and single tools can be switched on and off at any time (the ``/mcp`` screen); a server
+switched on later starts at the next turn. No Textual here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from llmchat.mcp.config import McpConfig
+
+if TYPE_CHECKING:
+    from llmchat.chat.tools import ToolRegistry
+    from llmchat.mcp.client import McpServer, McpServers
+    from llmchat.mcp.tools import McpTool
+
+
+class McpSession:
+    """The MCP servers of one session.
+
+    Args:
+        config: the servers of ``mcp.json``.
+        enabled: the servers switched on at start (``--mcp NAME``; ``all`` for every one).
+        log_dir: where each server's log goes (default: ``paths.mcp_log_dir()``).
+    """
+
+    def __init__(self, config: McpConfig, enabled: Iterable[str] = (), log_dir: Path | None = None) -> None:
+        from llmchat.mcp.use import servers
+
+        self.config = config
+        names = list(enabled)
+        self.enabled: set[str] = set(config.servers) if "all" in names else {n for n in names if n in config.servers}
+        self.disabled_tools: set[str] = set()
+        """llmchat names of tools switched off."""
+        self.group: McpServers = servers(list(config.servers.values()), log_dir)
+        self._reported: set[str] = set()
+
+    @property
+    def active(self) -> bool:
+        """True when at least one server is switched on."""
+        return bool(self.enabled)
+
+    def servers(self) -> list[McpServer]:
+        """Every usable server, in file order."""
+        return list(self.group)
+
+    async def start(self) -> list[str]:
+        """Start the servers that are on and not started yet (in parallel; each once).
+
+        Returns:
+            One line per server that failed and was not reported before.
+        """
+        wanted = [s.name for s in self.group if s.name in self.enabled and s.state in ("stopped", "starting")]
+        if wanted:
+            await self.group.start(wanted)
+        problems = []
+        for server in self.group:
+            if server.name in self.enabled and server.state == "failed" and server.name not in self._reported:
+                self._reported.add(server.name)
+                problems.append(f"MCP server {server.name!r} did not start: {server.error}")
+        return problems
+
+    def tools(self) -> list[McpTool]:
+        """The tools of the servers that are on and running, but those switched off."""
+        from llmchat.mcp.tools import mcp_tools
+
+        on = [s for s in self.group if s.name in self.enabled]
+        return [t for t in mcp_tools(self.group) if t.server in on and t.name not in self.disabled_tools]
+
+    def all_tools(self, server: McpServer) -> list[McpTool]:
+        """Every tool of `server` (on or off), with the names the model sees."""
+        from llmchat.mcp.tools import mcp_tools
+
+        return [t for t in mcp_tools(self.group) if t.server is server]
+
+    def registry(self, base: ToolRegistry | None, max_output_chars: int) -> tuple[ToolRegistry, list[str]]:
+        """`base`'s tools and the MCP tools that are on, in one registry (+ name clashes)."""
+        from llmchat.chat.tools import ToolRegistry
+
+        return ToolRegistry.merge(base or (), self.tools(), max_output_chars=max_output_chars)
+
+    def set_server(self, name: str, on: bool) -> None:
+        """Switch a server on or off for this conversation (it starts at the next turn)."""
+        if on:
+            self.enabled.add(name)
+            self._reported.discard(name)
+        else:
+            self.enabled.discard(name)
+
+    def set_tool(self, name: str, on: bool) -> None:
+        """Switch a tool (its llmchat name) on or off."""
+        if on:
+            self.disabled_tools.discard(name)
+        else:
+            self.disabled_tools.add(name)
+
+    async def aclose(self) -> None:
+        """Stop every server that was started."""
+        await asyncio.shield(self.group.aclose())
