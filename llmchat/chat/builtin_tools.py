@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import httpx
 
 from llmchat import __version__
+from llmchat.providers.decoding import ACCEPT_ENCODING, aiter_decoded
 from llmchat.chat.tools import (
     DEFAULT_MAX_OUTPUT_CHARS,
     Tool,
@@ -293,7 +294,8 @@ def fetch_url_tool(
             raise ToolError(f"invalid URL {url!r}: {exc}") from None
         if parsed.scheme not in ("http", "https"):
             raise ToolError(f"only http and https URLs can be fetched, not {url!r}")
-        headers = {"User-Agent": f"llmchat/{__version__}", "Accept": "text/*, application/json;q=0.9, */*;q=0.1"}
+        headers = {"User-Agent": f"llmchat/{__version__}", "Accept": "text/*, application/json;q=0.9, */*;q=0.1",
+                   "Accept-Encoding": ACCEPT_ENCODING}
         try:
             async with client.stream(
                 "GET", parsed, headers=headers, follow_redirects=True, timeout=timeout
@@ -306,7 +308,7 @@ def fetch_url_tool(
                     raise ToolError(f"{url} is not text (Content-Type: {content_type})")
                 body = bytearray()
                 truncated = False
-                async for piece in response.aiter_bytes():
+                async for piece in aiter_decoded(response):  # the cap holds on decoded size
                     body += piece
                     if len(body) > max_bytes:
                         del body[max_bytes:]

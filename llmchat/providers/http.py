@@ -22,6 +22,7 @@ from typing import Any, Generic, Protocol, Self, TypeVar
 
 import httpx
 
+from llmchat.providers.decoding import ACCEPT_ENCODING, aiter_decoded, read_capped
 from llmchat.providers.errors import (
     ConnectError,
     ConnectTimeout,
@@ -47,6 +48,8 @@ MAX_ERROR_BODY = 64 * 1024
 """Bytes of an error body kept for its message."""
 BODY_HEAD = 4096
 """Bytes of a stream's start kept to say what it was when it held no event (a web page?)."""
+MAX_JSON_BODY = 16 * 1024 * 1024
+"""Largest JSON body read whole (model lists)."""
 
 Item = TypeVar("Item")
 
@@ -376,7 +379,9 @@ async def _attempt(
     timeout = httpx.Timeout(None, connect=policy.connect_timeout, write=30.0, pool=policy.connect_timeout)
     try:
         async with asyncio.timeout_at(arm(policy.first_token_timeout)) as watchdog:
-            async with client.stream("POST", url, json=body, headers=headers, timeout=timeout) as response:
+            sent = SecretHeaders(headers)
+            sent["Accept-Encoding"] = ACCEPT_ENCODING  # only what is decoded in bounded pieces
+            async with client.stream("POST", url, json=body, headers=sent, timeout=timeout) as response:
                 if response.status_code >= 400:
                     body_text = without_keys(await read_limited(response), headers)
                     error = error_for_status(response.status_code, body_text, provider)
@@ -399,7 +404,7 @@ async def _attempt(
                     idle = _IdleWatch(loop, watchdog, policy.idle_timeout, deadline)
                     max_reply, max_event = policy.max_reply_bytes, policy.max_event_bytes
                     try:
-                        async for raw in response.aiter_bytes():
+                        async for raw in aiter_decoded(response):  # the cap holds on decoded size
                             if received < BODY_HEAD:
                                 head += raw[: BODY_HEAD - received]
                             received += len(raw)
@@ -494,38 +499,43 @@ def _end(parser: Parser, *, complete: bool, yielded: bool, head: bytearray, cont
 async def get_json(
     client: httpx.AsyncClient, url: str, headers: Mapping[str, str], provider: str
 ) -> Any:
-    """GET `url` and return its JSON (model lists).
+    """GET `url` and return its JSON (model lists), at most `MAX_JSON_BODY` bytes of it.
 
     Raises:
-        ProviderError: the matching subclass for an HTTP error status or a network failure.
+        ProviderError: the matching subclass for an HTTP error status or a network failure;
+            a ServerError for a body that is not JSON or passes the cap.
     """
+    sent = SecretHeaders(headers)
+    sent["Accept-Encoding"] = ACCEPT_ENCODING
     try:
-        response = await client.get(url, headers=headers)
+        async with client.stream("GET", url, headers=sent) as response:
+            if response.status_code >= 400:
+                text = without_keys(await read_limited(response), headers)
+                raise error_for_status(response.status_code, text, provider)
+            if response.status_code >= 300:
+                raise redirect_error(response.status_code, response.headers.get("location"), url, provider)
+            data, truncated = await read_capped(response, MAX_JSON_BODY)
     except httpx.HTTPError as exc:
         raise connect_error(url, exc, provider) from exc
-    if response.status_code >= 400:
-        raise error_for_status(response.status_code, without_keys(response.text, headers), provider)
-    if response.status_code >= 300:
-        raise redirect_error(response.status_code, response.headers.get("location"), url, provider)
+    if truncated:
+        raise ServerError(f"{url} answered with more than {MAX_JSON_BODY // 2**20} MiB", provider=provider)
     try:
-        return response.json()
+        return json.loads(data)
     except ValueError:
         what = ""
-        if is_html(response.text):
-            title = html_title(response.text)
+        text = data[:MAX_ERROR_BODY].decode("utf-8", "replace")
+        if is_html(text):
+            title = html_title(text)
             what = f" but with an HTML page{f' titled {title!r}' if title else ''}"
         raise ServerError(f"{url} did not answer with JSON{what}", provider=provider,
                           hint=NotAStream.hint_default if what else None) from None
 
 
 async def read_limited(response: httpx.Response, limit: int = MAX_ERROR_BODY) -> str:
-    """Read at most `limit` bytes of a response body as text."""
-    data = bytearray()
-    async for chunk in response.aiter_bytes():
-        data += chunk
-        if len(data) >= limit:
-            break
-    return data[:limit].decode("utf-8", "replace")
+    """Read at most `limit` decoded bytes of a response body as text (the rest is left
+    unread; a compressed body is decoded in bounded pieces, see llmchat.providers.decoding)."""
+    data, _ = await read_capped(response, limit)
+    return data.decode("utf-8", "replace")
 
 
 def reason(exc: Exception) -> str:

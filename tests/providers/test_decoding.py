@@ -1,0 +1,164 @@
+"""Bodies are decoded in bounded pieces whatever the Content-Encoding (issue 20: bombs).
+
+The unit tests check the decoders; the subprocess tests run `llmchat ask` against a loopback
+server sending stacked-compression bombs and read the child's peak RSS from ``wait4``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import httpx
+import pytest
+
+from llmchat.providers.base import ChatRequest
+from llmchat.providers.decoding import ACCEPT_ENCODING, PIECE, BodyDecoder
+from llmchat.providers.errors import StreamTooLarge
+from llmchat.providers.http import StreamPolicy
+from llmchat.providers.openai import OpenAIProvider
+from tests.bombs import MIB, bomb, sse_comments
+from tests.loopback import LoopbackServer, Reply
+from tests.test_cli import cli_env
+
+HAVE_BROTLI = "br" in ACCEPT_ENCODING
+needs_brotli = pytest.mark.skipif(not HAVE_BROTLI, reason="brotli (1.2+) is not installed")
+STACKS = ["gzip", "gzip, gzip", "deflate, gzip", "gzip, deflate, gzip",
+          pytest.param("gzip, br", marks=needs_brotli), pytest.param("deflate, br, gzip", marks=needs_brotli)]
+
+
+def encode(data: bytes, content_encoding: str) -> bytes:
+    """`data` with the encodings of a Content-Encoding value applied, in order."""
+    for encoding in (e.strip().lower() for e in content_encoding.split(",")):
+        if encoding in ("", "identity"):
+            continue
+        if encoding == "br":
+            import brotli
+
+            data = brotli.compress(data)
+            continue
+        wbits = {"gzip": zlib.MAX_WBITS | 16, "x-gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS,
+                 "raw-deflate": -zlib.MAX_WBITS}[encoding]
+        c = zlib.compressobj(6, zlib.DEFLATED, wbits)
+        data = c.compress(data) + c.flush()
+    return data
+
+
+def decode_in(content_encoding: str, body: bytes, step: int) -> bytes:
+    decoder = BodyDecoder(content_encoding)
+    return b"".join(piece for i in range(0, len(body), step) for piece in decoder.feed(body[i : i + step]))
+
+
+PLAIN = os.urandom(200_000) + b"data: hello\n\n" * 30_000
+
+
+@pytest.mark.parametrize("encoding", ["", "identity", "gzip", "x-gzip", "deflate", "GZIP, Deflate", *STACKS[1:]])
+@pytest.mark.parametrize("step", [1, 777, 1 << 20])
+def test_every_encoding_round_trips_in_any_pieces(encoding: str, step: int) -> None:
+    body = encode(PLAIN, encoding)
+    if step == 1:  # byte by byte (a prefix, to stay quick) decodes to a prefix
+        out = decode_in(encoding, body[:5000], step)
+        assert out and PLAIN.startswith(out)
+    else:
+        assert decode_in(encoding, body, step) == PLAIN
+
+
+def test_raw_deflate_and_trailing_junk_are_accepted_like_httpx() -> None:
+    assert decode_in("deflate", encode(PLAIN, "raw-deflate"), 4096) == PLAIN
+    assert decode_in("gzip", encode(PLAIN, "gzip") + b"trailing junk", 4096) == PLAIN
+
+
+def test_unknown_tokens_pass_through_and_undecodable_ones_are_errors() -> None:
+    assert decode_in("utf-8", b"plain text", 3) == b"plain text"
+    for encoding in ("zstd", "compress", "gzip, zstd"):
+        with pytest.raises(httpx.DecodingError, match="does not decode"):
+            BodyDecoder(encoding)
+    with pytest.raises(httpx.DecodingError, match="gzip body is corrupt"):
+        decode_in("gzip", b"\x1f\x8b\x08\x00garbage" * 10, 100)
+
+
+@pytest.mark.parametrize("encoding", STACKS)
+def test_a_bomb_comes_out_in_bounded_pieces(encoding: str) -> None:
+    body = bomb(encoding, 4096)  # 4 GiB of zeros
+    assert len(body) < 8 * MIB
+    decoder, seen, biggest = BodyDecoder(encoding), 0, 0
+    for raw in (body[i : i + 65536] for i in range(0, len(body), 65536)):
+        for piece in decoder.feed(raw):
+            seen += len(piece)
+            biggest = max(biggest, len(piece))
+            if seen > 8 * MIB:
+                break
+        if seen > 8 * MIB:
+            break
+    assert seen > 8 * MIB
+    assert biggest <= 2 * PIECE  # brotli may round its buffer up; zlib never passes PIECE
+
+
+async def test_the_reply_cap_holds_on_decoded_size(server: LoopbackServer) -> None:
+    body = bomb("gzip, gzip", 64, sse_comments())
+    server.handler = lambda request: Reply(parts=[body], headers={
+        "content-type": "text/event-stream", "content-encoding": "gzip, gzip"})
+    async with httpx.AsyncClient() as client:
+        provider = OpenAIProvider(client=client, base_url=server.base_url, api_key="k",
+                                  policy=StreamPolicy(retries=0, max_reply_bytes=2 * MIB))
+        with pytest.raises(StreamTooLarge, match="passed 2 MiB"):
+            async for _ in provider.stream(ChatRequest(model="m", messages=[{"role": "user", "content": "hi"}])):
+                pass
+    assert server.requests[0].headers["accept-encoding"] == ACCEPT_ENCODING
+
+
+# --- peak memory of a real `llmchat ask` ----------------------------------------------------
+
+
+def peak_rss_mib(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, int, bytes]:
+    """Run `argv`; return its exit status, its peak RSS in MiB (from wait4) and its stderr."""
+    with open(cwd / "out", "wb") as out, open(cwd / "err", "wb") as err:
+        child = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait again
+    return child.returncode, usage.ru_maxrss // 1024, (cwd / "err").read_bytes()
+
+
+@pytest.mark.parametrize(("encoding", "block"), [
+    ("gzip, gzip", "zeros"), ("gzip, gzip", "sse comments"), ("deflate, gzip", "sse comments"),
+    pytest.param("gzip, br", "sse comments", marks=needs_brotli)])
+def test_ask_stays_small_against_a_bomb(server: LoopbackServer, tmp_path: Path, encoding: str, block: str) -> None:
+    """1 GiB of decoded body: before the fix one network read decoded all of it at once."""
+    body = bomb(encoding, 1024, b"\0" * MIB if block == "zeros" else sse_comments())
+    server.handler = lambda request: Reply(parts=[body], headers={
+        "content-type": "text/event-stream", "content-encoding": encoding})
+    status, peak, stderr = peak_rss_mib([sys.executable, "-m", "llmchat", "ask", "--no-log", "hi"],
+                                        cli_env(server), tmp_path)
+    assert status == 1, stderr
+    assert peak < 150, f"peak RSS {peak} MiB"
+    lines = stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "passed" in lines[0] and "MiB" in lines[0], stderr
+
+
+FETCH = """
+import asyncio, sys, httpx
+from llmchat.chat.builtin_tools import fetch_url_tool
+
+async def main():
+    async with httpx.AsyncClient() as client:
+        text = await fetch_url_tool(client).run({"url": sys.argv[1]})
+    print(len(text), text[-80:])
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("encoding", ["gzip, gzip", pytest.param("deflate, br", marks=needs_brotli)])
+def test_fetch_url_stays_small_against_a_bomb(server: LoopbackServer, tmp_path: Path, encoding: str) -> None:
+    body = bomb(encoding, 1024, b"a" * MIB)
+    server.handler = lambda request: Reply(parts=[body], headers={
+        "content-type": "text/plain", "content-encoding": encoding})
+    url = f"http://127.0.0.1:{server.port}/bomb"
+    status, peak, stderr = peak_rss_mib([sys.executable, "-c", FETCH, url], cli_env(None), tmp_path)
+    assert status == 0, stderr
+    assert peak < 150, f"peak RSS {peak} MiB"
+    assert (tmp_path / "out").read_text().strip().endswith("[response truncated: only the first 524288 bytes were read]")
+    assert server.requests[0].headers["accept-encoding"] == ACCEPT_ENCODING
