@@ -64,8 +64,6 @@ for _code in [*range(0x00, 0x20), 0x7F]:
 for _char in [*map(chr, range(0x80, 0xA0)), *BIDI, *ZERO_WIDTH, *TAGS, *VARIATION_SELECTORS_SUPPLEMENT]:
     _TABLE[ord(_char)] = f"<U+{ord(_char):04X}>"
 
-_LINE_TABLE = {**_TABLE, 0x09: " ", 0x0A: " "}
-
 
 
 def _char_class(codes: list[int]) -> str:
@@ -107,8 +105,12 @@ def terminal_safe(text: str) -> str:
 
 def one_line(text: str, width: int) -> str:
     """`text` made safe, its whitespace folded to single spaces, cut to `width` with "…"."""
-    line = " ".join(text.translate(_LINE_TABLE).split())
-    return line if len(line) <= width else line[: max(width - 1, 0)] + "…"
+    limit = 8 * width + 1024  # a huge text costs no more than what can be shown of it
+    cut = len(text) > limit
+    line = " ".join(terminal_safe(text[:limit] if cut else text).split())
+    if len(line) > width or (cut and len(line) == width):
+        return line[: max(width - 1, 0)] + "…"
+    return line + "…" if cut else line
 
 
 def safe_lines(text: str, width: int = 300, max_lines: int = 12) -> str:

@@ -153,3 +153,10 @@ def spec(ch: str) -> str:
     if 0x80 <= code < 0xA0 or ch in BIDI or ch in ZERO_WIDTH or ch in TAGS:
         return f"<U+{code:04X}>"
     return ch
+
+
+def test_one_line_of_a_huge_text_costs_what_can_be_shown() -> None:
+    huge = "é " * 5_000_000 + "\x1b"
+    line = one_line(huge, 50)
+    assert len(line) == 50 and line.endswith("…") and "\x1b" not in line
+    assert one_line(" " * 100_000 + "x", 20) == "…"  # cut inside the blanks: still says it was cut

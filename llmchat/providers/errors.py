@@ -185,8 +185,12 @@ _TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
 def one_line(text: str, width: int) -> str:
     """`text` with its whitespace (newlines too) folded to single spaces, cut to `width`
     characters with "…". (Terminal safety is the front-ends' job: llmchat.safety.)"""
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: max(width - 1, 0)] + "…"
+    limit = 8 * width + 1024  # an 8 MiB error event costs no more than what is kept of it
+    cut = len(text) > limit
+    line = " ".join((text[:limit] if cut else text).split())
+    if len(line) > width or (cut and len(line) == width):
+        return line[: max(width - 1, 0)] + "…"
+    return line + "…" if cut else line
 
 
 def is_html(text: str) -> bool:
