@@ -32,11 +32,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 MODULES: dict[str, list[str]] = {
     "safety": ["tests/test_safety.py", "tests/test_safety_boundaries.py", "tests/test_render.py", "tests/test_no_color.py"],
-    "providers.sse": ["tests/providers/test_sse.py"],
+    "providers.sse": ["tests/providers/test_sse.py", "tests/providers/test_caps.py"],
     "providers.ndjson": ["tests/providers/test_ndjson.py"],
     "providers.errors": ["tests/providers/test_errors.py", "tests/providers/test_error_messages.py"],
     "providers.events": ["tests/providers"],
     "providers.http": ["tests/providers/test_resilience.py", "tests/providers/test_idle_watch.py",
+                       "tests/providers/test_timers.py", "tests/providers/test_caps.py",
                        "tests/providers/test_errors.py", "tests/providers/test_http.py"],
     "providers.openai": ["tests/providers/test_openai_wire.py", "tests/providers/test_openai_variants.py",
                          "tests/providers/test_mappings.py"],
@@ -47,7 +48,8 @@ MODULES: dict[str, list[str]] = {
     "chat.models": ["tests/chat"],
     "chat.reply": ["tests/chat/test_reply.py"],
     "chat.process": ["tests/chat/test_tools.py"],
-    "chat.tools": ["tests/chat/test_tools.py"],
+    "chat.tools": ["tests/chat/test_tools.py", "tests/chat/test_tool_limits.py"],
+    "chat.builtin_tools": ["tests/chat/test_tools.py", "tests/chat/test_tool_limits.py"],
     "chat.toolloop": ["tests/chat/test_toolloop.py", "tests/chat/test_toolloop_thinking.py"],
     "chat.engine": ["tests/chat/test_engine.py"],
     "store.sqlite": ["tests/store"],
