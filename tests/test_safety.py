@@ -160,3 +160,38 @@ def test_one_line_of_a_huge_text_costs_what_can_be_shown() -> None:
     line = one_line(huge, 50)
     assert len(line) == 50 and line.endswith("…") and "\x1b" not in line
     assert one_line(" " * 100_000 + "x", 20) == "…"  # cut inside the blanks: still says it was cut
+
+
+def test_no_stderr_line_bypasses_the_choke_point() -> None:
+    """Every line for stderr goes through llmchat.safety.note (or one_line): a print or write
+    to stderr elsewhere may only carry fixed text, so a new message cannot forget it."""
+    import ast
+    from pathlib import Path
+
+    import llmchat
+
+    def is_stderr(node: ast.AST) -> bool:
+        text = ast.unparse(node)
+        return text in ("sys.stderr", "stderr", "err") or text.endswith(".stderr")
+
+    def fixed(node: ast.AST) -> bool:
+        return isinstance(node, ast.Constant) or (
+            isinstance(node, ast.Call) and ast.unparse(node.func) in ("one_line", "safety.one_line"))
+
+    offenders = []
+    root = Path(llmchat.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "safety.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            args: list[ast.AST] = []
+            if ast.unparse(node.func) == "print" and any(
+                    k.arg == "file" and is_stderr(k.value) for k in node.keywords):
+                args = list(node.args)
+            elif isinstance(node.func, ast.Attribute) and node.func.attr == "write" and is_stderr(node.func.value):
+                args = [a.left if isinstance(a, ast.BinOp) else a for a in node.args]
+            if any(not fixed(a) for a in args):
+                offenders.append(f"{path.relative_to(root)}:{node.lineno}: {ast.unparse(node)[:100]}")
+    assert offenders == [], "use llmchat.safety.note for stderr lines:\n" + "\n".join(offenders)
