@@ -34,8 +34,8 @@ def test_provider_names_include_the_config_files_profiles() -> None:
     config = Path(os.environ["XDG_CONFIG_HOME"]) / "llmchat" / "config.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text('[providers.gpu-box]\nkind = "openai"\nbase_url = "http://127.0.0.1:9/v1"\n')
-    assert complete("llmchat -p g") == ["gpu-box", "groq"]
-    assert complete("llmchat ask -p o") == ["ollama", "openai", "openrouter"]
+    assert complete("llmchat -p g") == ["gemini", "gpu-box", "groq"]
+    assert complete("llmchat ask -p o") == ["ollama", "openai", "openai-responses", "openrouter"]
 
 
 @pytest.mark.timeout(60)
