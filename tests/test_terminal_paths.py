@@ -232,6 +232,6 @@ async def test_notifications_never_read_server_text_as_markup() -> None:
     app = make_app(FakeProvider([]))
     async with app.run_test(size=SIZE) as pilot:
         app.notify("model [@click=app.quit]quit[/] [b]bold[/b]", title="Model")  # markup=True by default
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: len(app._notifications) > 0)
         note = list(app._notifications)[-1]
         assert note.markup is False and "[@click=app.quit]quit[/]" in note.message
