@@ -18,6 +18,7 @@ from llmchat.cli_shared import (
     start_debug_log,
     warn,
 )
+from llmchat.errors import ConfigError
 
 
 def ask_command(
