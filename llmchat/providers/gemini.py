@@ -108,12 +108,15 @@ class ChunkParser:
     """Turns ``GenerateContentResponse`` chunks into stream events.
 
     Usage (the last ``usageMetadata``) and the finish reason are given by :meth:`end`;
-    :attr:`done` is set by the first ``finishReason`` (or a ``promptFeedback.blockReason``).
+    :attr:`finished` is set by the first ``finishReason`` (or a ``promptFeedback.blockReason``).
     """
 
     def __init__(self, provider: str) -> None:
         self.provider = provider
         self.done = False
+        """Always False: the body is read to its end, since a chunk after the one with the
+        ``finishReason`` may still carry usage (there is no end marker; the server closes)."""
+        self.finished = False
         """True once a candidate carried a ``finishReason`` (or the prompt was blocked)."""
         self.raw: str | None = None
         self.message = ""
@@ -157,7 +160,7 @@ class ChunkParser:
         self.usage = parse_usage(chunk.get("usageMetadata")) or self.usage
         feedback = chunk.get("promptFeedback") or {}
         if feedback.get("blockReason"):
-            self.done, self.raw = True, str(feedback["blockReason"])
+            self.finished, self.raw = True, str(feedback["blockReason"])
             self.message = str(feedback.get("blockReasonMessage") or "")
         out: list[StreamEvent] = []
         candidates = chunk.get("candidates") or ()
@@ -167,7 +170,7 @@ class ChunkParser:
         for part in (candidate.get("content") or {}).get("parts") or ():
             out += self._part(part)
         if candidate.get("finishReason"):
-            self.done, self.raw = True, str(candidate["finishReason"])
+            self.finished, self.raw = True, str(candidate["finishReason"])
             self.message = str(candidate.get("finishMessage") or "")
         return out
 
@@ -206,7 +209,7 @@ class ChunkParser:
             ServerError: the reply ended with an error finish reason (``MALFORMED_FUNCTION_CALL``,
                 ``OTHER`` ...), after its partial events.
         """
-        if not self.done:
+        if not self.finished:
             raise StreamInterrupted(
                 "the connection closed before the reply was finished"
                 if complete

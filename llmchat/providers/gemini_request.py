@@ -124,6 +124,11 @@ def _user_parts(content: Any) -> list[dict[str, Any]]:
             else:
                 mime = mimetypes.guess_type(url)[0] or "image/jpeg"
                 parts.append({"fileData": {"mimeType": mime, "fileUri": url}})
+        elif kind == "file":  # Chat Completions file part (a PDF): inline data
+            url = str((part.get("file") or {}).get("file_data", ""))
+            if url.startswith("data:") and ";base64," in url:
+                mime, data = url[5:].split(";base64,", 1)
+                parts.append({"inlineData": {"mimeType": mime, "data": data}})
         else:
             parts.append(dict(part))  # already a Gemini part
     return parts

@@ -107,6 +107,11 @@ def _input_parts(content: Sequence[Any]) -> list[dict[str, Any]]:
         elif kind == "image_url":
             url = str((part.get("image_url") or {}).get("url", ""))
             parts.append({"type": "input_image", "image_url": url, "detail": "auto"})
+        elif kind == "file":  # Chat Completions file part (a PDF) -> input_file
+            file = part.get("file") or {}
+            converted = {"type": "input_file"}
+            converted.update({k: file[k] for k in ("filename", "file_data", "file_id") if file.get(k)})
+            parts.append(converted)
         else:
             parts.append(dict(part))  # already a Responses part (input_file, ...)
     return parts

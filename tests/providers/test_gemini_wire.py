@@ -320,3 +320,25 @@ async def test_models_list_pages_and_filters(server: LoopbackServer) -> None:
     assert server.requests[0].path == "/v1beta/models?pageSize=1000"
     assert server.requests[1].path == "/v1beta/models?pageSize=1000&pageToken=p2"
     assert server.requests[0].headers["x-goog-api-key"] == "k"
+
+
+async def test_usage_in_a_chunk_after_the_finish_reason_is_kept(server: LoopbackServer) -> None:
+    chunks = [gemini_chunk({"text": "Hi"}), gemini_chunk({"text": "!"}, finish="STOP"),
+              {"usageMetadata": gemini_usage(4, 2), "modelVersion": GEMINI_MODEL}]
+    server.handler = reply_with(data_sse(chunks))
+    events = await collect(server)
+    assert events[-2:] == [Usage(4, 2, 6), Finish("stop", "STOP")]
+
+
+async def test_connection_lost_after_the_finish_reason_is_not_an_interruption(server: LoopbackServer) -> None:
+    server.handler = reply_with(data_sse([gemini_chunk({"text": "Hi"}, finish="STOP", usage=gemini_usage(4, 1))]), DROP)
+    events = await collect(server)
+    assert text(events) == "Hi" and events[-1] == Finish("stop", "STOP")
+
+
+def test_pdf_and_image_url_parts() -> None:
+    content = [{"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBE"}},
+               {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]
+    contents, _ = convert_contents([{"role": "user", "content": content}])
+    assert contents[0]["parts"] == [{"inlineData": {"mimeType": "application/pdf", "data": "JVBE"}},
+                                    {"fileData": {"mimeType": "image/png", "fileUri": "https://example.com/cat.png"}}]

@@ -323,3 +323,10 @@ async def test_litellm_bridge_stream_with_mismatched_item_ids_is_not_doubled(ser
     events = await collect(server)
     assert text(events) == "[echo] hi"
     assert events[-2:] == [Usage(2, 10, 12), Finish("stop", "completed")] and events[-1].model == "gpt-4o"
+
+
+def test_pdf_part_becomes_input_file() -> None:
+    content = [{"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBE"}}]
+    assert convert_input([{"role": "user", "content": content}]) == [
+        {"role": "user", "content": [{"type": "input_file", "filename": "a.pdf",
+                                      "file_data": "data:application/pdf;base64,JVBE"}]}]
