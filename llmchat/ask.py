@@ -257,7 +257,8 @@ def _tool_registry(
     from llmchat.chat.builtin_tools import default_registry
 
     registry, problems = default_registry(
-        os.getcwd(), client, config=choice.config, max_output_chars=settings.tool_output_chars
+        os.getcwd(), client, config=choice.config, max_output_chars=settings.tool_output_chars,
+        allow_private_addresses=settings.allow_private_addresses,
     )
     for problem in problems:
         note(f"warning: {problem}", file=err)

@@ -199,6 +199,9 @@ class Settings:
     """Retries, timeouts and size caps of every stream."""
     tools: Mapping[str, Any] = field(default_factory=dict)
     """The config file's ``[tools.NAME]`` tables (validated by llmchat.chat.tools)."""
+    allow_private_addresses: bool = False
+    """``[tools] allow_private_addresses``: let ``fetch_url`` reach loopback, private,
+    link-local (cloud metadata) and reserved addresses; by default only public ones."""
     tool_output_chars: int = 20_000
     """Tool output is cut to this many characters before it is sent to the model."""
     max_tool_rounds: int = 8
@@ -299,6 +302,7 @@ def load_settings(
         theme_explicit=bool(chosen_theme),
         policy=StreamPolicy(**policy),
         tools=_tools(data.get("tools", {}), where),
+        allow_private_addresses=_tool_flag(data.get("tools", {}), "allow_private_addresses", where),
         tool_output_chars=_count(data, "tool_output_chars", where, 20_000),
         max_tool_rounds=_count(data, "max_tool_rounds", where, 8),
         options=merged_options,
@@ -390,12 +394,23 @@ def _table(value: Any, where: str) -> dict[str, Any]:
 def _tools(value: Any, where: str) -> dict[str, Any]:
     """The ``[tools.NAME]`` tables, checked now (so a bad one is a config error at start,
     naming the file and key, not a failure when ``--tools`` first builds them)."""
-    table = _table(value, f"{where}: tools")
+    table = {k: v for k, v in _table(value, f"{where}: tools").items() if k not in TOOL_FLAGS}
     if table:
         from llmchat.chat.tools import tools_from_config  # only when the file has tools
 
         tools_from_config(table, where=where)
     return table
+
+
+TOOL_FLAGS = frozenset({"allow_private_addresses"})
+"""Settings of the ``[tools]`` table itself (beside the ``[tools.NAME]`` tables)."""
+
+
+def _tool_flag(table: Mapping[str, Any], key: str, where: str) -> bool:
+    value = table.get(key, False) if isinstance(table, Mapping) else False
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: 'tools.{key}' must be true or false")
+    return value
 
 
 def _options(table: Any, where: str) -> dict[str, Any]:

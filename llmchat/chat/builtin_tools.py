@@ -3,7 +3,8 @@
 - ``current_time``: the date and time (local, or in an IANA time zone).
 - ``read_file``: a text file under the working directory given at construction.
 - ``list_directory``: a directory under that working directory.
-- ``fetch_url``: the text of an http(s) URL, through an injected httpx client.
+- ``fetch_url``: the text of an http(s) URL on the public internet, through an injected httpx
+  client (:mod:`llmchat.chat.fetch`).
 
 Paths are resolved (symlinks followed) before they are checked, so neither ``..`` nor a
 symlink can reach outside the working directory.
@@ -17,15 +18,14 @@ import os
 import stat
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
-from llmchat import __version__
-from llmchat.providers.decoding import ACCEPT_ENCODING, aiter_decoded
+from llmchat.chat.fetch import MAX_URL_BYTES, fetch_url_tool, html_to_text
+from llmchat.chat.netguard import AddressGuard
 from llmchat.chat.tools import (
     DEFAULT_MAX_OUTPUT_CHARS,
     Tool,
@@ -36,8 +36,12 @@ from llmchat.chat.tools import (
 )
 
 MAX_FILE_BYTES = 256 * 1024
-MAX_URL_BYTES = 512 * 1024
 MAX_ENTRIES = 500
+
+__all__ = [
+    "MAX_URL_BYTES", "builtin_tools", "current_time_tool", "default_registry", "fetch_url_tool",
+    "html_to_text", "list_directory_tool", "read_file_tool",
+]
 
 
 def builtin_tools(
@@ -46,6 +50,7 @@ def builtin_tools(
     *,
     max_file_bytes: int = MAX_FILE_BYTES,
     max_url_bytes: int = MAX_URL_BYTES,
+    allow_private_addresses: bool = False,
 ) -> list[Tool]:
     """The built-in tools.
 
@@ -55,6 +60,8 @@ def builtin_tools(
             Give it a client that carries no provider credentials.
         max_file_bytes: how much of a file ``read_file`` reads.
         max_url_bytes: how much of a response ``fetch_url`` reads.
+        allow_private_addresses: let ``fetch_url`` reach loopback, private, link-local and
+            reserved addresses (``[tools] allow_private_addresses``); default: public only.
     """
     tools = [
         current_time_tool(),
@@ -62,7 +69,8 @@ def builtin_tools(
         list_directory_tool(root),
     ]
     if client is not None:
-        tools.append(fetch_url_tool(client, max_bytes=max_url_bytes))
+        guard = AddressGuard(allow_private=allow_private_addresses)
+        tools.append(fetch_url_tool(client, max_bytes=max_url_bytes, guard=guard))
     return tools
 
 
@@ -74,6 +82,7 @@ def default_registry(
     config_where: str = "config",
     plugins: bool = True,
     max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
+    allow_private_addresses: bool = False,
 ) -> tuple[ToolRegistry, list[str]]:
     """Every available tool: the config file's first, then the built-ins, then plugins'.
 
@@ -87,6 +96,7 @@ def default_registry(
         config_where: the config file name, for error messages.
         plugins: load tools from the ``llmchat.tools`` entry point group.
         max_output_chars: tool output is cut to this many characters.
+        allow_private_addresses: let ``fetch_url`` reach non-public addresses.
 
     Returns:
         The registry and the problems to show the user (plugins that failed, names taken).
@@ -94,7 +104,9 @@ def default_registry(
     Raises:
         ConfigError: a ``[tools.NAME]`` table is invalid.
     """
-    sources = [tools_from_config(config or {}, where=config_where), builtin_tools(root, client)]
+    sources = [tools_from_config(config or {}, where=config_where), builtin_tools(
+        root, client, allow_private_addresses=allow_private_addresses
+    )]
     problems: list[str] = []
     if plugins:
         plugin_tools, problems = tools_from_entry_points()
@@ -264,121 +276,3 @@ def list_directory_tool(root: str | Path, *, max_entries: int = MAX_ENTRIES) -> 
         read_only=True,
         timeout=10,
     )
-
-
-# --- fetch_url -------------------------------------------------------------------------------
-
-_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/xhtml+xml",
-               "application/javascript", "application/ld+json", "application/rss+xml",
-               "application/atom+xml", "application/x-ndjson")
-
-
-def fetch_url_tool(
-    client: httpx.AsyncClient, *, max_bytes: int = MAX_URL_BYTES, timeout: float = 20.0
-) -> Tool:
-    """``fetch_url``: GET an http(s) URL and return its text (HTML reduced to its text).
-
-    Args:
-        client: the httpx client to use (tests inject one that talks to a loopback server).
-        max_bytes: how much of the body is read; the rest is left unread.
-        timeout: the HTTP timeout in seconds (the tool's own timeout is a little longer).
-    """
-
-    async def run(arguments: dict[str, Any]) -> str:
-        url = arguments.get("url")
-        if not isinstance(url, str) or not url.strip():
-            raise ToolError("'url' must be a non-empty string")
-        try:
-            parsed = httpx.URL(url.strip())
-        except httpx.InvalidURL as exc:
-            raise ToolError(f"invalid URL {url!r}: {exc}") from None
-        if parsed.scheme not in ("http", "https"):
-            raise ToolError(f"only http and https URLs can be fetched, not {url!r}")
-        headers = {"User-Agent": f"llmchat/{__version__}", "Accept": "text/*, application/json;q=0.9, */*;q=0.1",
-                   "Accept-Encoding": ACCEPT_ENCODING}
-        try:
-            async with client.stream(
-                "GET", parsed, headers=headers, follow_redirects=True, timeout=timeout
-            ) as response:
-                if response.status_code >= 400:
-                    raise ToolError(f"HTTP {response.status_code} {response.reason_phrase} from {url}")
-                content_type = response.headers.get("content-type", "")
-                kind = content_type.split(";")[0].strip().lower()
-                if kind and not kind.startswith(_TEXT_TYPES) and not kind.endswith(("+json", "+xml")):
-                    raise ToolError(f"{url} is not text (Content-Type: {content_type})")
-                body = bytearray()
-                truncated = False
-                async for piece in aiter_decoded(response):  # the cap holds on decoded size
-                    body += piece
-                    if len(body) > max_bytes:
-                        del body[max_bytes:]
-                        truncated = True
-                        break
-                encoding = response.charset_encoding or "utf-8"
-                final_url = str(response.url)
-                status = response.status_code
-        except httpx.HTTPError as exc:
-            raise ToolError(f"could not fetch {url}: {type(exc).__name__}: {exc}") from None
-        if not kind and b"\0" in body[:4096]:
-            raise ToolError(f"{url} is not text")
-        try:
-            text = bytes(body).decode(encoding, errors="replace")
-        except LookupError:
-            text = bytes(body).decode("utf-8", errors="replace")
-        if kind in ("text/html", "application/xhtml+xml"):
-            text = html_to_text(text)
-        if truncated:
-            text += f"\n\n[response truncated: only the first {max_bytes} bytes were read]"
-        return f"URL: {final_url}\nStatus: {status}\nContent-Type: {content_type or 'unknown'}\n\n{text}"
-
-    return Tool(
-        name="fetch_url",
-        description=(
-            "Fetch an http or https URL with GET and return its text (HTML is reduced to its "
-            f"text). At most {max_bytes} bytes are read."
-        ),
-        parameters={
-            "type": "object",
-            "properties": {"url": {"type": "string", "description": "The http(s) URL."}},
-            "required": ["url"],
-        },
-        handler=run,
-        read_only=True,
-        timeout=timeout + 5,
-    )
-
-
-class _TextExtractor(HTMLParser):
-    _SKIP = frozenset({"script", "style", "noscript", "template", "svg"})
-    _BLOCK = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
-                        "section", "article", "header", "footer", "pre", "blockquote", "title"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self._skipping += 1
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP:
-            self._skipping = max(0, self._skipping - 1)
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    """The visible text of an HTML page: no scripts or styles, one line per block."""
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
-    return "\n".join(line for line in lines if line)

@@ -265,6 +265,7 @@ class LlmChatApp(App[None]):
                 registry, problems = default_registry(
                     os.getcwd(), self._client, config=self.settings.tools,
                     max_output_chars=self.settings.tool_output_chars,
+                    allow_private_addresses=self.settings.allow_private_addresses,
                 )
             except ConfigError as exc:
                 problems = [str(exc)]

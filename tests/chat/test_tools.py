@@ -36,6 +36,7 @@ from llmchat.chat.tools import (
     truncate,
 )
 from llmchat.errors import ConfigError
+from llmchat.chat.netguard import AddressGuard
 from tests.loopback import LoopbackServer, Reply, Request
 
 PY = sys.executable
@@ -294,7 +295,7 @@ async def test_fetch_url_reads_text_with_a_size_limit(server: LoopbackServer) ->
     server.handler = handler
     base = f"http://127.0.0.1:{server.port}"
     async with httpx.AsyncClient() as client:
-        tool = fetch_url_tool(client, max_bytes=4096)
+        tool = fetch_url_tool(client, max_bytes=4096, guard=AddressGuard(allow_private=True))
         assert tool.read_only
         big = await tool.run({"url": f"{base}/big"})
         assert big.startswith(f"URL: {base}/big\nStatus: 200\nContent-Type: text/plain\n\n")

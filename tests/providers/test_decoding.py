@@ -141,10 +141,12 @@ def test_ask_stays_small_against_a_bomb(server: LoopbackServer, tmp_path: Path, 
 FETCH = """
 import asyncio, sys, httpx
 from llmchat.chat.builtin_tools import fetch_url_tool
+from llmchat.chat.netguard import AddressGuard
 
 async def main():
     async with httpx.AsyncClient() as client:
-        text = await fetch_url_tool(client).run({"url": sys.argv[1]})
+        tool = fetch_url_tool(client, guard=AddressGuard(allow_private=True))  # the bomb is on loopback
+        text = await tool.run({"url": sys.argv[1]})
     print(len(text), text[-80:])
 
 asyncio.run(main())

@@ -1,0 +1,58 @@
+"""`llmchat ask` with tools a prompt injection would abuse (issue 20) — real subprocesses,
+loopback server: fetch_url to loopback, secrets through read_file, floods of calls, the
+environment of command tools."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tests.loopback import LoopbackServer, Reply, Request, completion
+from tests.test_cli import assert_clean_stderr
+from tests.test_cli_tools import run, tool_call_reply
+
+
+def config_file(text: str) -> Path:
+    path = Path(os.environ["XDG_CONFIG_HOME"]) / "llmchat" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def tool_messages(request: Request) -> list[dict[str, object]]:
+    return [m for m in request.json()["messages"] if m["role"] == "tool"]
+
+
+def model_then_local_page(server: LoopbackServer) -> None:
+    """The model asks fetch_url for a page on the loopback server itself, then answers."""
+    url = f"http://127.0.0.1:{server.port}/internal"
+
+    def handler(request: Request) -> Reply:
+        if request.path == "/internal":
+            return Reply(parts=[b"internal secret"], headers={"content-type": "text/plain"})
+        if sum(r.path.endswith("/chat/completions") for r in server.requests) == 1:
+            return tool_call_reply("fetch_url", json.dumps({"url": url}))
+        return Reply(parts=[completion(["done"])])
+
+    server.handler = handler
+
+
+def test_fetch_url_to_loopback_is_refused(server: LoopbackServer, tmp_path: Path) -> None:
+    model_then_local_page(server)
+    result = run(server, tmp_path, "-T", "fetch_url", "read the page")
+    assert result.returncode == 0, result.stderr
+    assert [r.path for r in server.requests if r.path == "/internal"] == []
+    [answer] = tool_messages(server.requests[-1])
+    assert "not a public address (loopback)" in str(answer["content"])
+    assert b"fetch_url" in result.stderr and b"-> error" in result.stderr
+    assert_clean_stderr(result.stderr)
+
+
+def test_fetch_url_to_loopback_with_the_config_allowance(server: LoopbackServer, tmp_path: Path) -> None:
+    config_file("[tools]\nallow_private_addresses = true\n")
+    model_then_local_page(server)
+    result = run(server, tmp_path, "-T", "fetch_url", "read the page")
+    assert result.returncode == 0, result.stderr
+    [answer] = tool_messages(server.requests[-1])
+    assert str(answer["content"]).endswith("internal secret")
