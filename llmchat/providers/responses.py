@@ -272,6 +272,8 @@ class ResponsesParser:
             self._raise(data["error"])
         if data.get("status") == "failed":
             self._on_failed({"response": data})
+        if data.get("object") != "response" and "output" not in data:
+            return []  # not a reply (a wrong base URL?): the end says what the body was
         out: list[StreamEvent] = []
         for position, item in enumerate(data.get("output") or ()):
             kind = item.get("type")

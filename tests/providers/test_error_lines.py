@@ -11,6 +11,7 @@ import pytest
 
 from llmchat.providers.anthropic import AnthropicProvider
 from llmchat.providers.base import ChatRequest
+from llmchat.providers.gemini import GeminiProvider
 from llmchat.providers.errors import (
     MAX_MESSAGE,
     BadRequestError,
@@ -24,6 +25,7 @@ from llmchat.providers.events import ContentDelta, Retrying
 from llmchat.providers.http import StreamPolicy
 from llmchat.providers.ollama import OllamaProvider
 from llmchat.providers.openai import OpenAIProvider
+from llmchat.providers.responses import ResponsesProvider
 from tests.loopback import LoopbackServer, Reply, Request, completion, json_reply
 
 NGINX_500 = b"""<html>
@@ -57,6 +59,9 @@ PROVIDERS: dict[str, Provider] = {
     "openai": lambda client, server: OpenAIProvider(client=client, base_url=server.base_url, api_key="k"),
     "anthropic": lambda client, server: AnthropicProvider(client=client, base_url=server.base_url, api_key="k"),
     "ollama": lambda client, server: OllamaProvider(client=client, base_url=server.base_url),
+    "openai-responses": lambda client, server: ResponsesProvider(client=client, base_url=server.base_url, api_key="k"),
+    "gemini": lambda client, server: GeminiProvider(client=client, base_url=f"http://127.0.0.1:{server.port}",
+                                                    api_key="k"),
 }
 
 
