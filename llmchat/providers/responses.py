@@ -102,6 +102,7 @@ class ResponsesParser:
         self._call_count = 0
         self._arguments: set[int] = set()  # tool indexes that got argument deltas
         self._streamed_text = False  # an output_text delta arrived
+        self._streamed_reasoning = False  # a reasoning (summary) delta arrived
         self._items: list[dict[str, Any]] = []  # finished output items, in order
         self._handlers: dict[str, Callable[[Mapping[str, Any]], list[StreamEvent]]] = {
             "response.created": self._on_response,
@@ -114,6 +115,8 @@ class ResponsesParser:
             "response.refusal.delta": lambda d: [RefusalDelta(str(d["delta"]))] if d.get("delta") else [],
             "response.reasoning_summary_text.delta": self._on_summary_delta,
             "response.reasoning_text.delta": self._on_reasoning_delta,
+            "response.reasoning_summary_text.done": self._on_reasoning_done,
+            "response.reasoning_text.done": self._on_reasoning_done,
             "response.function_call_arguments.delta": self._on_arguments_delta,
             "response.function_call_arguments.done": self._on_arguments_done,
             "response.completed": self._on_terminal,
@@ -213,10 +216,18 @@ class ResponsesParser:
 
     def _on_summary_delta(self, data: Mapping[str, Any]) -> list[StreamEvent]:
         # the deltas as they come, parts joined as sent (as every summary delta is reasoning)
+        self._streamed_reasoning = True
         return [ReasoningDelta(str(data["delta"]))] if data.get("delta") else []
 
     def _on_reasoning_delta(self, data: Mapping[str, Any]) -> list[StreamEvent]:
+        self._streamed_reasoning = True
         return [ReasoningDelta(str(data["delta"]))] if data.get("delta") else []
+
+    def _on_reasoning_done(self, data: Mapping[str, Any]) -> list[StreamEvent]:
+        # only for a server that sends reasoning whole (as for the text, see _on_text_done)
+        if self._streamed_reasoning or not data.get("text"):
+            return []
+        return [ReasoningDelta(str(data["text"]))]
 
     def _on_terminal(self, data: Mapping[str, Any]) -> list[StreamEvent]:
         response = data.get("response") or {}

@@ -330,3 +330,12 @@ def test_pdf_part_becomes_input_file() -> None:
     assert convert_input([{"role": "user", "content": content}]) == [
         {"role": "user", "content": [{"type": "input_file", "filename": "a.pdf",
                                       "file_data": "data:application/pdf;base64,JVBE"}]}]
+
+
+async def test_reasoning_sent_only_whole_in_done_events_is_not_lost(server: LoopbackServer) -> None:
+    events = [e for e in responses_events(["ok"], reasoning=["one.", "two."])
+              if e["type"] != "response.reasoning_summary_text.delta"]
+    server.handler = reply_with(named_sse(events))
+    got = await collect(server)
+    assert "".join(e.text for e in got if isinstance(e, ReasoningDelta)) == "one.two."
+    assert text(got) == "ok"
