@@ -136,3 +136,17 @@ def test_json_text_keeps_its_indent_and_utf8_on_a_terminal_and_on_a_pipe() -> No
     assert json_text(obj, io.StringIO(), indent=2) == expected
     assert json_text(obj, Tty(), indent=2) == expected  # nothing to escape: the same text
     assert json_text(obj, Tty()) == '{"k": ["é", 1]}'
+
+
+def test_one_line_reads_a_huge_text_only_as_far_as_it_can_show_and_says_it_cut() -> None:
+    """one_line looks at the first 8 x width + 1024 characters (a 10 MB error body costs no more
+    than a short one); text past them is cut with "…", even when what was read folds short."""
+    width = 10
+    limit = 8 * width + 1024
+    exact = "a b" + " " * (limit - 3)
+    assert one_line(exact, width) == "a b"  # exactly the limit: all of it read, nothing cut
+    assert one_line(exact + " ", width) == "a b…"  # one more: cut, and it says so
+    assert one_line(" " * (limit + 5) + "hidden", width) == "…"
+    full = "x" * width + " " * limit  # the part read fills the width exactly, and more was cut
+    assert one_line(full, width) == "x" * (width - 1) + "…"
+    assert one_line("x" * width + " " * (limit - width), width) == "x" * width  # not cut: fits
