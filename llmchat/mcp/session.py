@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from llmchat.mcp.config import McpConfig
 
 if TYPE_CHECKING:
-    from llmchat.chat.tools import ToolRegistry
+    from llmchat.chat.tools import Tool, ToolRegistry
     from llmchat.mcp.client import McpServer, McpServers
     from llmchat.mcp.tools import McpTool
 
@@ -79,11 +79,26 @@ class McpSession:
 
         return [t for t in mcp_tools(self.group) if t.server is server]
 
-    def registry(self, base: ToolRegistry | None, max_output_chars: int) -> tuple[ToolRegistry, list[str]]:
+    def registry(self, base: Iterable[Tool], max_output_chars: int) -> tuple[ToolRegistry, list[str]]:
         """`base`'s tools and the MCP tools that are on, in one registry (+ name clashes)."""
         from llmchat.chat.tools import ToolRegistry
 
-        return ToolRegistry.merge(base or (), self.tools(), max_output_chars=max_output_chars)
+        return ToolRegistry.merge(base, self.tools(), max_output_chars=max_output_chars)
+
+    async def turn_tools(
+        self, current: ToolRegistry | None, max_output_chars: int
+    ) -> tuple[ToolRegistry | None, list[str]]:
+        """The tools of the next turn: `current`'s own tools (MCP tools of earlier turns left
+        out) and the MCP tools that are on now, after starting the servers switched on.
+
+        Returns:
+            The registry (None: no tools at all) and one line per problem (a server that did
+            not start, a name taken by another tool).
+        """
+        own = [t for t in (current or ()) if not t.source.startswith("mcp:")]
+        problems = await self.start() if self.active else []
+        registry, clashes = self.registry(own, max_output_chars)
+        return (registry if len(registry) else None), [*problems, *clashes]
 
     def set_server(self, name: str, on: bool) -> None:
         """Switch a server on or off for this conversation (it starts at the next turn)."""

@@ -107,6 +107,12 @@ def sse_url(work: Path) -> Iterator[str]:
     yield from _serve(work, "sse")
 
 
+@pytest.fixture(scope="module")
+def shared_http_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One Streamable HTTP test server for a whole module (for tests that only read from it)."""
+    yield from _serve(tmp_path_factory.mktemp("mcp-http"), "http")
+
+
 def write_mcp_json(path: Path, servers: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"mcpServers": servers}))

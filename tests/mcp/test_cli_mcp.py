@@ -28,12 +28,12 @@ def llmchat(*args: str, server: LoopbackServer | None = None) -> subprocess.Comp
 
 
 @pytest.fixture
-def mcp_json(work: Path, http_url: str) -> Path:
+def mcp_json(work: Path, shared_http_url: str) -> Path:
     """mcp.json in the config directory: the test server over stdio and over HTTP, and a
     server that cannot start."""
     return write_mcp_json(config_dir() / "mcp.json", {
         "test": stdio_entry(work),
-        "web": {"url": http_url, "headers": {"X-Token": "${LLMCHAT_TEST_TOKEN:-none}"}},
+        "web": {"url": shared_http_url, "headers": {"X-Token": "${LLMCHAT_TEST_TOKEN:-none}"}},
         "broken": {"command": "llmchat-no-such-command"},
     })
 

@@ -269,19 +269,6 @@ class ChatScreen(ChatActions, Screen[None]):
         """The approval modal, for a tool that is not read-only (runs inside the worker)."""
         return await self.app.push_screen_wait(ToolApprovalScreen(tool.name, tool.description, arguments))
 
-    async def turn_tools(self) -> ToolRegistry | None:
-        """The tools for this turn: the session's own (built-in, config, plugins) and those of
-        the MCP servers switched on, started now if they are not yet (each once per session)."""
-        own = [t for t in (self.session.tools or ()) if not t.source.startswith("mcp:")]
-        if self.mcp is None or not self.mcp.active:
-            return ToolRegistry(own, max_output_chars=self.tool_output_chars) if own else None
-        problems = await self.mcp.start()
-        registry, clashes = self.mcp.registry(ToolRegistry(own), self.tool_output_chars)
-        if problems or clashes:
-            self.notify(safe_lines("\n".join([*problems, *clashes])), title="MCP", severity="warning",
-                        timeout=10, markup=False)
-        return registry
-
     @work(exclusive=True, group=STREAM_GROUP, exit_on_error=False)
     async def fetch_reply(self, view: MessageView, turn: AsyncGenerator[EngineEvent, None]) -> None:
         """Render one turn of the session: each round's reply in its own assistant view (the
@@ -295,9 +282,12 @@ class ChatScreen(ChatActions, Screen[None]):
         calls: dict[tuple[int, int], ToolCallView] = {}
         ended: Message | None = None  # the last reply whose view was finished
         self.streaming, self._reply_failed, self._live_view = True, False, view
-        if self.mcp is not None:
+        if self.mcp is not None:  # the MCP tools switched on now (servers start once)
             try:
-                self.session.tools = await self.turn_tools()
+                self.session.tools, problems = await self.mcp.turn_tools(self.session.tools, self.tool_output_chars)
+                if problems:
+                    self.notify(safe_lines("\n".join(problems)), title="MCP", severity="warning", timeout=10,
+                                markup=False)
             except asyncio.CancelledError:  # Escape while the MCP servers started
                 await self._end_view(view, Message("assistant", finish_reason="cancelled"))
                 self.streaming = False
