@@ -20,10 +20,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from textual.command import CommandPalette
+from textual.widgets import Button
 
 from llmchat.chat.models import Message
 from llmchat.config import load_settings
+from llmchat.discovery import LocalServer
 from llmchat.store import Store
 from llmchat.tui.app import LlmChatApp
 from llmchat.tui.widgets.message_view import MessageView
@@ -32,6 +35,7 @@ from tests.loopback import LoopbackServer, Reply, Request, chunk, completion, js
 from tests.test_cli import TIMEOUT, assert_clean_stderr, cli_env
 from tests.test_cli_tools import tool_call_reply
 from tests.tui.helpers import SIZE, THEME_DIRS, chat_screen, make_app, plain_text, send, type_text, wait_until
+from tests.tui.test_setup import fake_discovery
 
 HOSTILE = (
     "\x1b]52;c;ZXZpbA==\x07"  # OSC 52: write "evil" to the clipboard
@@ -235,3 +239,13 @@ async def test_notifications_never_read_server_text_as_markup() -> None:
         await wait_until(pilot, lambda: len(app._notifications) > 0)
         note = list(app._notifications)[-1]
         assert note.markup is False and "[@click=app.quit]quit[/]" in note.message
+
+
+async def test_the_setup_screen_shows_a_local_servers_model_id_made_safe(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_discovery(monkeypatch, [LocalServer("Ollama", "http://127.0.0.1:9/v1", ("[b]x[/b]" + HOSTILE,))])
+    app = LlmChatApp(load_settings(None, {}), theme_dirs=THEME_DIRS)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: bool(app.screen.query("#setup-use-0")))
+        label = str(app.screen.query_one("#setup-use-0", Button).label)
+        assert "␛]52" in label and "[b]x[/b]" in label  # shown, as text
+        assert_nothing_raw("setup screen button", label)

@@ -6,10 +6,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from llmchat.discovery import LocalServer, find_local_servers
+from llmchat.safety import one_line
 
 
 class SetupScreen(ModalScreen[LocalServer | None]):
@@ -52,7 +54,8 @@ class SetupScreen(ModalScreen[LocalServer | None]):
             return
         status.update("Found a model server on this machine:")
         for i, server in enumerate(self._servers):
-            label = f"Use {server.label} at {server.base_url} ({server.models[0]})"
+            # The model id comes from the server: one safe line, never read as markup.
+            label = Content(one_line(f"Use {server.label} at {server.base_url} ({server.models[0]})", 120))
             await choices.mount(Button(label, id=f"setup-use-{i}", variant="primary"))
         self.query_one("#setup-use-0", Button).focus()
 
