@@ -7,7 +7,7 @@ import json
 from textual.content import Content
 from textual.widgets import Collapsible, Static
 
-from llmchat.safety import terminal_safe
+from llmchat.safety import one_line, terminal_safe
 
 _STATUS = {"ok": "✓", "error": "✖", "denied": "⊘", "cancelled": "■", "skipped": "…"}
 
@@ -33,7 +33,7 @@ class ToolCallView(Collapsible):
             args = self.call_arguments
         if len(args) > 60:
             args = args[:59] + "…"
-        return Content(terminal_safe(f"{mark} tool {self.call_name}({args})"))  # never markup
+        return Content(one_line(f"{mark} tool {one_line(self.call_name, 60)}({args})", 200))  # never markup
 
     def show_result(self, status: str, text: str) -> None:
         """Fill in the result; the title gets the status mark."""
