@@ -66,3 +66,9 @@ def user_themes_dir() -> Path:
 def ui_state_file() -> Path:
     """Small UI choices remembered between sessions (the theme): ``state_dir()/ui.json``."""
     return state_dir() / "ui.json"
+
+
+def private_dirs() -> list[Path]:
+    """Every directory llmchat keeps its own files in: config (keys, MCP servers), data
+    (history), state (logs) and cache. The file tools never read them (llmchat.chat.sensitive)."""
+    return [config_dir(), data_dir(), state_dir(), platformdirs.user_cache_path(APP_NAME)]

@@ -56,3 +56,48 @@ def test_fetch_url_to_loopback_with_the_config_allowance(server: LoopbackServer,
     assert result.returncode == 0, result.stderr
     [answer] = tool_messages(server.requests[-1])
     assert str(answer["content"]).endswith("internal secret")
+
+
+def home_with_secrets() -> Path:
+    """The test's home (XDG_CONFIG_HOME's parent) with a key file, an SSH key and a .env."""
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "llmchat"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "keys.json").write_text('{"openai": "sk-from-the-key-file"}')
+    home = config.parent.parent
+    (home / ".ssh").mkdir(exist_ok=True)
+    (home / ".ssh" / "id_ed25519").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    (home / ".env").write_text("ANTHROPIC_API_KEY=sk-ant-secret\n")
+    return home
+
+
+def model_reads(server: LoopbackServer, path: str) -> None:
+    server.handler = lambda request: (
+        tool_call_reply("read_file", json.dumps({"path": path}))
+        if len(server.requests) == 1 else Reply(parts=[completion(["done"])]))
+
+
+def test_read_file_never_sends_llmchat_own_key_file(server: LoopbackServer) -> None:
+    home = home_with_secrets()
+    model_reads(server, os.path.relpath(Path(os.environ["XDG_CONFIG_HOME"]) / "llmchat" / "keys.json", home))
+    result = run(server, home, "-T", "read_file", "--yes", "read it")
+    assert result.returncode == 0, result.stderr
+    [answer] = tool_messages(server.requests[-1])
+    assert "llmchat's own files" in str(answer["content"])
+    assert b"sk-from-the-key-file" not in server.requests[-1].body
+    assert_clean_stderr(result.stderr)
+
+
+def test_secret_locations_need_yes(server: LoopbackServer) -> None:
+    home = home_with_secrets()
+    for path, secret in ((".ssh/id_ed25519", b"PRIVATE KEY"), (".env", b"sk-ant-secret")):
+        server.requests.clear()
+        model_reads(server, path)
+        result = run(server, home, "-T", "read_file", "read it")
+        assert result.returncode == 0, result.stderr
+        [answer] = tool_messages(server.requests[-1])
+        assert "the user denied this call" in str(answer["content"]) and secret not in server.requests[-1].body
+        assert b"(needs --yes: denied)" in result.stderr
+        server.requests.clear()
+        model_reads(server, path)
+        result = run(server, home, "-T", "read_file", "--yes", "read it")
+        assert secret in server.requests[-1].body

@@ -7,7 +7,9 @@
   client (:mod:`llmchat.chat.fetch`).
 
 Paths are resolved (symlinks followed) before they are checked, so neither ``..`` nor a
-symlink can reach outside the working directory.
+symlink can reach outside the working directory. llmchat's own directories are never read,
+and secret locations (``~/.ssh``, ``.env``, private keys ...) need the user's approval
+(:mod:`llmchat.chat.sensitive`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import asyncio
 import codecs
 import os
 import stat
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,8 +26,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
+from llmchat import paths
 from llmchat.chat.fetch import MAX_URL_BYTES, fetch_url_tool, html_to_text
 from llmchat.chat.netguard import AddressGuard
+from llmchat.chat.sensitive import protected_dir, resolved_dirs, secret_reason
 from llmchat.chat.tools import (
     DEFAULT_MAX_OUTPUT_CHARS,
     Tool,
@@ -183,13 +187,68 @@ def _path_argument(arguments: Mapping[str, Any], default: str | None = None) -> 
     return path
 
 
-def read_file_tool(root: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> Tool:
-    """``read_file``: a UTF-8 text file under `root`, at most `max_bytes` of it."""
-    base = Path(root).resolve()
+class FileGuard:
+    """What the file tools may read under `root` (see :mod:`llmchat.chat.sensitive`).
+
+    Args:
+        root: the working directory the tools are confined to.
+        protected: directories never read (default: llmchat's own, ``paths.private_dirs()``).
+        default: the path used when the call gives none (``"."`` for a listing).
+    """
+
+    def __init__(
+        self, root: str | Path, protected: Iterable[str | Path] | None = None, default: str | None = None
+    ) -> None:
+        self.base = Path(root).resolve()
+        self.protected = resolved_dirs(paths.private_dirs() if protected is None else protected)
+        self.default = default
+
+    def _forms(self, path: str) -> tuple[Path, Path]:
+        """The path as written (normalized, symlinks kept) and with symlinks resolved."""
+        lexical = Path(os.path.normpath(self.base / path))
+        return lexical, lexical.resolve()
+
+    def target(self, arguments: Mapping[str, Any]) -> tuple[str, Path]:
+        """The call's path and its resolved target, confined and not in llmchat's own files.
+
+        Raises:
+            ToolError: outside the working directory, missing, or in llmchat's own files.
+        """
+        path = _path_argument(arguments, self.default)
+        target = confine(self.base, path)
+        for form in (*self._forms(path), target):
+            where = protected_dir(form, self.protected)
+            if where is not None:
+                raise ToolError(
+                    f"{path!r} is in llmchat's own files ({where}: keys, history, logs); "
+                    "the file tools never read them"
+                )
+        return path, target
+
+    def secret(self, arguments: dict[str, Any]) -> str | None:
+        """Why reading this call's path needs the user's approval (a secret location), or None."""
+        path = arguments.get("path", self.default)
+        if not isinstance(path, str) or not path:
+            return None  # the tool answers with the error itself
+        for form in self._forms(path):
+            reason = secret_reason(form)
+            if reason:
+                return reason
+        return None
+
+
+def read_file_tool(
+    root: str | Path, *, max_bytes: int = MAX_FILE_BYTES, protected: Iterable[str | Path] | None = None
+) -> Tool:
+    """``read_file``: a UTF-8 text file under `root`, at most `max_bytes` of it.
+
+    Files in `protected` (default: llmchat's own directories) are refused; a secret location
+    (``.ssh``, ``.env``, ``*.pem`` ...) needs the user's approval (:attr:`Tool.sensitive`).
+    """
+    guard = FileGuard(root, protected)
 
     def read(arguments: dict[str, Any]) -> str:
-        path = _path_argument(arguments)
-        target = confine(base, path)
+        path, target = guard.target(arguments)
         if not target.is_file():  # checked before open(): opening a FIFO would block
             raise ToolError(f"{path!r} is not a regular file")
         with open(target, "rb") as file:
@@ -226,16 +285,20 @@ def read_file_tool(root: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> Tool
         handler=run,
         read_only=True,
         timeout=10,
+        sensitive=guard.secret,
     )
 
 
-def list_directory_tool(root: str | Path, *, max_entries: int = MAX_ENTRIES) -> Tool:
-    """``list_directory``: the entries of a directory under `root` (dirs end in ``/``)."""
-    base = Path(root).resolve()
+def list_directory_tool(
+    root: str | Path, *, max_entries: int = MAX_ENTRIES, protected: Iterable[str | Path] | None = None
+) -> Tool:
+    """``list_directory``: the entries of a directory under `root` (dirs end in ``/``);
+    `protected` and secret locations as for :func:`read_file_tool`."""
+    guard = FileGuard(root, protected, default=".")
+    base = guard.base
 
     def listing(arguments: dict[str, Any]) -> str:
-        path = _path_argument(arguments, ".")
-        target = confine(base, path)
+        path, target = guard.target(arguments)
         if not target.is_dir():
             raise ToolError(f"{path!r} is not a directory")
         lines: list[str] = []
@@ -275,4 +338,5 @@ def list_directory_tool(root: str | Path, *, max_entries: int = MAX_ENTRIES) -> 
         handler=run,
         read_only=True,
         timeout=10,
+        sensitive=guard.secret,
     )

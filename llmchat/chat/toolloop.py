@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import time
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
@@ -38,7 +39,8 @@ from llmchat.providers.events import FinishReason, StreamEvent, Usage
 DEFAULT_MAX_ROUNDS = 8
 
 Approve = Callable[[Tool, dict[str, Any]], Awaitable[bool]]
-"""Asks the user whether a tool that is not read-only may run with these arguments."""
+"""Asks the user whether a call may run: a tool that is not read-only, or a read-only call that
+touches a secret location (:meth:`Tool.approval_reason`)."""
 
 Decision = Literal["once", "always", "deny"]
 
@@ -75,7 +77,10 @@ class ToolCallStarted:
     arguments: dict[str, Any] | None
     """The parsed arguments; None when they are not a JSON object."""
     needs_approval: bool
-    """True when `approve` is about to be asked (a tool that is not read-only)."""
+    """True when `approve` is about to be asked (a tool that is not read-only, or a
+    read-only call that touches a secret location)."""
+    reason: str | None = None
+    """Why approval is needed (:meth:`Tool.approval_reason`), when it is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,14 +189,18 @@ class ConversationApprovals:
     def __init__(self, ask: Callable[[Tool, dict[str, Any]], Awaitable[Decision]]) -> None:
         self.ask = ask
         self.always: set[str] = set()
-        """Names of the tools allowed for the rest of the conversation."""
+        """Names of the tools allowed for the rest of the conversation (for a read-only tool
+        asked about a secret location: its name and that call's arguments)."""
 
     async def __call__(self, tool: Tool, arguments: dict[str, Any]) -> bool:
-        if tool.name in self.always:
+        # "Always" for a read-only tool asked about a secret location allows that same call
+        # again, not every secret that tool could read.
+        key = tool.name if not tool.read_only else f"{tool.name} {json.dumps(arguments, sort_keys=True)}"
+        if key in self.always:
             return True
         decision = await self.ask(tool, arguments)
         if decision == "always":
-            self.always.add(tool.name)
+            self.always.add(key)
         return decision in ("once", "always")
 
 
@@ -364,8 +373,9 @@ class ToolLoop:
             yield self._record_result(index, call, resolved)
             return
         tool, arguments = resolved
-        needs_approval = not tool.read_only
-        yield ToolCallStarted(self.round, index, call, tool, arguments, needs_approval)
+        reason = tool.approval_reason(arguments)
+        needs_approval = reason is not None
+        yield ToolCallStarted(self.round, index, call, tool, arguments, needs_approval, reason)
         self._running = call  # stays set if cancelled: the result then says "while it ran"
         output: ToolOutput | None = None
         if needs_approval:
@@ -375,8 +385,9 @@ class ToolLoop:
                 allowed = False
                 output = error_output(f"the call could not be approved: {exc}", "denied")
             if not allowed:
+                why = f" (it reads {reason})" if tool.read_only else ""
                 output = output or error_output(
-                    "the user denied this call; do not try it again unless asked", "denied"
+                    f"the user denied this call{why}; do not try it again unless asked", "denied"
                 )
         if output is None:
             output = await self.registry.invoke(tool, arguments)

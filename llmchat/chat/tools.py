@@ -72,6 +72,9 @@ class Tool:
     """Seconds a call may take (None: no limit)."""
     source: str = "builtin"
     """Where the tool comes from: "builtin", "config" or "plugin:<entry point>"."""
+    sensitive: Callable[[dict[str, Any]], str | None] | None = None
+    """For a read-only tool: given a call's arguments, why that call needs the user's
+    approval anyway (``read_file`` of ``~/.ssh/id_rsa``: "SSH keys (.ssh)"), or None."""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -100,6 +103,21 @@ class Tool:
             if inspect.isawaitable(result):
                 result = await result
         return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
+
+    def approval_reason(self, arguments: dict[str, Any]) -> str | None:
+        """Why this call may run only once the user approved it, or None when it runs unasked.
+
+        A tool that is not read-only always asks; a read-only one asks when its
+        :attr:`sensitive` hook names a reason (or fails: then the call cannot be judged).
+        """
+        if not self.read_only:
+            return "it is not read-only"
+        if self.sensitive is None:
+            return None
+        try:
+            return self.sensitive(arguments)
+        except Exception as exc:  # noqa: BLE001 - a call that cannot be judged is asked about
+            return f"its arguments could not be checked ({type(exc).__name__}: {exc})"
 
     def definition(self) -> dict[str, Any]:
         """The Chat Completions tool definition:

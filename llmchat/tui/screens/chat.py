@@ -266,8 +266,11 @@ class ChatScreen(ChatActions, Screen[None]):
         self.fetch_reply(view, turn if turn is not None else self.session.reply())
 
     async def _ask_approval(self, tool: Tool, arguments: dict[str, Any]) -> Decision:
-        """The approval modal, for a tool that is not read-only (runs inside the worker)."""
-        return await self.app.push_screen_wait(ToolApprovalScreen(tool.name, tool.description, arguments))
+        """The approval modal, for a tool that is not read-only or a read-only call of a secret
+        location, which the modal names (runs inside the worker)."""
+        reason = tool.approval_reason(arguments) if tool.read_only else None
+        description = f"It reads {reason}.\n{tool.description}" if reason else tool.description
+        return await self.app.push_screen_wait(ToolApprovalScreen(tool.name, description, arguments))
 
     @work(exclusive=True, group=STREAM_GROUP, exit_on_error=False)
     async def fetch_reply(self, view: MessageView, turn: AsyncGenerator[EngineEvent, None]) -> None:
