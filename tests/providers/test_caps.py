@@ -17,6 +17,7 @@ from llmchat.providers.base import ChatRequest
 from llmchat.providers.errors import ProviderError, StreamTooLarge
 from llmchat.providers.events import ContentDelta, Finish, StreamEvent
 from llmchat.providers.http import StreamPolicy
+from llmchat.providers.ndjson import NDJSONDecoder
 from llmchat.providers.ollama import OllamaProvider
 from llmchat.providers.openai import OpenAIProvider
 from llmchat.providers.sse import SSEDecoder, SSEEvent
@@ -88,6 +89,12 @@ def test_a_bom_is_dropped_only_at_the_very_start() -> None:
     assert decoder.feed("\ufeffdata: b\n\ndata: c\n\n".encode()) == [SSEEvent(data="c")]
 
 
+def test_ndjson_drops_a_bom_only_at_the_very_start() -> None:
+    decoder = NDJSONDecoder()
+    assert decoder.feed('\ufeff{"a": 1}\n'.encode()) == ['{"a": 1}']
+    assert decoder.feed('\ufeff{"b": 2}\n'.encode()) == ['\ufeff{"b": 2}']  # later: kept (and invalid JSON)
+
+
 # --- the event cap through the provider ------------------------------------------------------
 
 PAD_TO = 2_000
@@ -116,7 +123,7 @@ async def test_an_event_of_exactly_the_cap_passes_one_more_fails(server: Loopbac
 
 async def test_many_data_lines_and_no_blank_line_hit_the_event_cap(server: LoopbackServer) -> None:
     line = b"data: " + b"w" * 93 + b"\n"  # 100 characters held per line
-    parts = [sse(chunk("ok"), done=False), *[line] * 200, 30.0]  # 20,000 held, never dispatched
+    parts = [sse(chunk("ok"), done=False), *[line] * 200, 5.0]  # 20,000 held, never dispatched
     server.handler = lambda _r: Reply(parts=parts)
     events, error = await collect(server, StreamPolicy(retries=0, max_event_bytes=10_000))
     assert events == [ContentDelta("ok")]
