@@ -2,6 +2,7 @@
 
     python benchmarks/ask_memory.py [--mb 50] [--delta 1024] [--runs 3] [--modes history,no-log,json]
                                     [--pythonpath DIR]   # measure another checkout (e.g. the commit before)
+    python benchmarks/ask_memory.py --stdin-mb 50 [--runs 3] [--modes history,no-log]   # piped input
 
 A loopback server (tests/loopback.py, in a thread of this process: its memory and CPU are
 never the child's) streams an OpenAI Chat Completions reply of about ``--mb`` MB, one SSE
@@ -176,8 +177,27 @@ def ask_argv(model: str, mode: str, python: str = sys.executable) -> list[str]:
     return [python, "-m", "llmchat", "ask", "-m", model, *extra, PROMPT]
 
 
+def write_input(path: Path, size: int) -> Path:
+    """A file of `size` bytes of ASCII Markdown to pipe into ``ask`` (``--stdin-mb``)."""
+    from tests.loopback import STORY
+
+    text = STORY.encode("ascii", "replace")
+    with path.open("wb") as out:
+        for _ in range(size // len(text)):
+            out.write(text)
+        out.write(text[: size % len(text)])
+    return path
+
+
+def allow_input(env: dict[str, str], size: int) -> None:
+    """Raise ``max_input_bytes`` in the child's config so that `size` bytes may be piped in."""
+    config = Path(env["XDG_CONFIG_HOME"]) / "llmchat" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f"max_input_bytes = {max(size, 1)}\n")
+
+
 def run_ask(model: str, expected: BigReply, mode: str, env: dict[str, str], workdir: Path,
-            python: str = sys.executable, timeout: float | None = None) -> Run:
+            python: str = sys.executable, timeout: float | None = None, stdin: Path | None = None) -> Run:
     """Run ``llmchat ask -m MODEL`` in `mode` once (through the launcher) and check what it
     printed and, unless ``no-log``, what it stored.
 
@@ -189,6 +209,7 @@ def run_ask(model: str, expected: BigReply, mode: str, env: dict[str, str], work
         workdir: the child's working directory; its stderr is kept there.
         python: the interpreter that runs ``-m llmchat`` (and the launcher).
         timeout: seconds before the launcher (and so the run) is given up.
+        stdin: a file piped into the child (default: none, stdin is /dev/null).
 
     Raises:
         subprocess.TimeoutExpired: the run took longer than `timeout`.
@@ -196,7 +217,7 @@ def run_ask(model: str, expected: BigReply, mode: str, env: dict[str, str], work
     history = Path(env["XDG_DATA_HOME"]) / "llmchat" / "history.db"
     spec = {"argv": ask_argv(model, mode, python), "cwd": str(workdir), "json": mode == "json",
             "history": None if mode == "no-log" else str(history),
-            "stderr": str(workdir / f"stderr-{mode}-{model}.txt")}
+            "stderr": str(workdir / f"stderr-{mode}-{model}.txt"), "stdin": str(stdin) if stdin else None}
     launcher = subprocess.run(
         [python, str(Path(__file__).resolve()), "--launch", json.dumps(spec)],
         env=env, capture_output=True, text=True, timeout=timeout, check=False,
@@ -234,8 +255,11 @@ def launch(spec: dict[str, Any]) -> dict[str, Any]:
     digest, size, kept = hashlib.sha256(), [0], bytearray()
     with open(spec["stderr"], "wb") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(spec["argv"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stdin = open(spec["stdin"], "rb") if spec.get("stdin") else subprocess.DEVNULL  # noqa: SIM115
+        proc = subprocess.Popen(spec["argv"], stdin=stdin, stdout=subprocess.PIPE,
                                 stderr=err, cwd=spec["cwd"])
+        if stdin is not subprocess.DEVNULL:
+            stdin.close()
 
         def drain() -> None:
             assert proc.stdout is not None
@@ -294,7 +318,14 @@ def main() -> None:
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated: " + ", ".join(MODES))
     parser.add_argument("--python", default=sys.executable, help="the interpreter that runs -m llmchat")
     parser.add_argument("--pythonpath", help="import llmchat from this directory (another checkout)")
+    parser.add_argument("--stdin-mb", type=float, default=0.0,
+                        help="instead: pipe this many MB of input into ask (1-token reply)")
+    parser.add_argument("--no-cap-config", action="store_true",
+                        help="with --stdin-mb: do not raise max_input_bytes (a checkout before the cap)")
     args = parser.parse_args()
+    if args.stdin_mb:
+        stdin_table(args)
+        return
     modes = [m for m in args.modes.split(",") if m]
     for mode in modes:
         if mode not in MODES:
@@ -340,6 +371,45 @@ def main() -> None:
               f"| {med(load, 'cpu'):.2f} | {med(load, 'wall'):.2f} | {ok}/{len(base + load)} exact |")
     if not all(r.ok for runs in results.values() for r in runs):
         raise SystemExit(1)
+
+
+def stdin_table(args: argparse.Namespace) -> None:
+    """``--stdin-mb``: peak memory of ``ask`` with a big piped input and a 1-token reply, in
+    the modes asked for, against the same with a 2-byte input."""
+    size = int(args.stdin_mb * MB)
+    replies = {"tokens-1": BigReply.one_token()}
+    server = serve(replies)
+    modes = [m for m in args.modes.split(",") if m in ("history", "no-log")] or ["history", "no-log"]
+    print(f"input: {size / MB:.1f} MB piped into ask; {args.runs} run(s) per cell, medians", flush=True)
+    print()
+    print("| mode | 2-byte input: peak MiB | big input: peak MiB | growth MiB per MB of input | big: CPU s |")
+    print("|---|---:|---:|---:|---:|")
+    try:
+        with tempfile.TemporaryDirectory(prefix="llmchat-mem-") as tmp_name:
+            tmp = Path(tmp_name)
+            env = child_env(tmp, server.base_url)
+            if args.pythonpath:
+                env["PYTHONPATH"] = str(Path(args.pythonpath).resolve())
+            if not args.no_cap_config:
+                allow_input(env, size)
+            small, big = write_input(tmp / "small.txt", 2), write_input(tmp / "big.txt", size)
+            for mode in modes:
+                runs: dict[Path, list[Run]] = {small: [], big: []}
+                for _ in range(args.runs):
+                    for piped in (small, big):
+                        run = run_ask("tokens-1", replies["tokens-1"], mode, env, tmp, args.python, stdin=piped)
+                        if not run.ok:
+                            print(f"FAILED {mode}: {run.detail}", file=sys.stderr, flush=True)
+                        runs[piped].append(run)
+                        history = tmp / "data" / "llmchat" / "history.db"
+                        for suffix in ("", "-wal", "-shm"):
+                            Path(f"{history}{suffix}").unlink(missing_ok=True)
+                base = statistics.median(r.rss_mib for r in runs[small])
+                peak = statistics.median(r.rss_mib for r in runs[big])
+                cpu = statistics.median(r.cpu for r in runs[big])
+                print(f"| {mode} | {base:.1f} | {peak:.1f} | {(peak - base) / (size / MB):.2f} | {cpu:.2f} |", flush=True)
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":

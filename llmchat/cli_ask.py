@@ -67,15 +67,16 @@ def ask_command(
     mcp_servers = mcp_servers_of(mcp, mcp_config)
     if complete and settings.provider.kind != "openai":
         raise fail("--complete needs an OpenAI-compatible provider (/v1/completions)")
-    stdin_text = None
-    if sys.stdin is not None and not sys.stdin.isatty():
-        stdin_text = sys.stdin.buffer.read().decode("utf-8", "replace")
+    piped = sys.stdin is not None and not sys.stdin.isatty()
+    if piped:
+        text = read_input(sys.stdin.buffer, prompt, settings.max_input_bytes, settings.config_path)
     elif prompt is None:
         raise fail('no prompt: give one (llmchat ask "...") or pipe text into llmchat ask')
-    text = join_prompt(prompt, stdin_text)
-    if not text.strip():
+    else:
+        text = join_prompt(prompt, None)
+    if not text or text.isspace():  # (not text.strip(): a copy of a long input)
         raise fail("the prompt is empty")
-    settings = ensure_credentials(settings, interactive=stdin_text is None and sys.stderr.isatty())
+    settings = ensure_credentials(settings, interactive=not piped and sys.stderr.isatty())
     ref = "latest" if continue_latest else conversation
     store = (
         open_store(required=True, read_only_ok=True) if ref is not None else None if no_log else open_store()
@@ -106,6 +107,43 @@ def ask_command(
         settings, history, complete=complete, json_output=json_output, show_reasoning=reasoning,
         recorder=recorder, tools=tools,
     ))
+
+
+def read_input(stream: Any, prompt: str | None, cap: int, config_path: Any = None) -> str:
+    """PROMPT and the piped input joined as :func:`llmchat.ask.join_prompt` joins them (PROMPT,
+    a blank line, the input), the input read as UTF-8 (undecodable bytes replaced), at most
+    `cap` bytes of it.
+
+    The input is read into one buffer, the prompt put in front of it, and the buffer decoded
+    once and freed: the text is held about twice at the peak (bytes and text), never more.
+
+    Raises:
+        SystemExit: (exit 2, one line naming the cap and the config key) the input is longer;
+            nothing has been sent or stored.
+    """
+    buffer = bytearray()
+    while chunk := stream.read(min(1 << 20, cap + 1 - len(buffer)) or 1):
+        buffer += chunk
+        if len(buffer) > cap:
+            where = f" in {config_path}" if config_path else " in the config file"
+            raise fail(f"the piped input is larger than the {_size(cap)} cap; nothing was sent "
+                       f"(raise max_input_bytes{where} to allow more)")
+    if prompt and buffer:
+        buffer[0:0] = prompt.encode("utf-8", "surrogateescape") + b"\n\n"
+    elif prompt:
+        return prompt
+    text = buffer.decode("utf-8", "replace")
+    del buffer
+    return text
+
+
+def _size(count: int) -> str:
+    """`count` bytes as people say it: ``16 MiB``, ``512 KiB``, ``100 bytes``."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= scale:
+            value = count / scale
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{count} bytes"
 
 
 def mcp_servers_of(names: list[str] | None, config_file: str | None) -> list[Any]:

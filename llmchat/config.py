@@ -9,6 +9,7 @@ The config file lives at ``paths.config_file()``::
     retries = 2                    # retries before the first token (429, 5xx, no connection)
     idle_timeout = 120             # seconds a stream may stay silent ("timeout" works too)
     first_token_timeout = 300      # seconds to the first token
+    max_input_bytes = 16777216     # most bytes `ask` reads from piped stdin
 
     [options]                      # generation options for every request
     temperature = 0.7
@@ -52,6 +53,9 @@ OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 OPENAI_DEFAULT_MODEL = "gpt-4o-mini"
 ANTHROPIC_DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_THEME = "llmchat-dark"
+DEFAULT_MAX_INPUT_BYTES = 16 * 1024 * 1024
+"""Piped input ``ask`` takes by default: 16 MiB, some four million tokens, more than any
+model's context window (config key ``max_input_bytes``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +112,7 @@ _POLICY_KEYS = {
 """Config keys that tune :class:`~llmchat.providers.http.StreamPolicy` (seconds; retries a count)."""
 _TOP_KEYS = {
     "provider", "model", "system", "theme", "options", "profiles", "providers", "tools",
-    "tool_output_chars", "max_tool_rounds", *_POLICY_KEYS
+    "tool_output_chars", "max_tool_rounds", "max_input_bytes", *_POLICY_KEYS
 }
 _PROFILE_KEYS = {"kind", "base_url", "api_key_env", "api_key_cmd", "model", "headers", "options"}
 _OPTION_TYPES: dict[str, tuple[type, ...]] = {
@@ -206,6 +210,8 @@ class Settings:
     """Tool output is cut to this many characters before it is sent to the model."""
     max_tool_rounds: int = 8
     """The most requests one turn with tools may send."""
+    max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES
+    """The most bytes ``ask`` reads from piped stdin; more is an error and nothing is sent."""
     options: Mapping[str, Any] = field(default_factory=dict)
     """Generation options sent with every request (temperature, max_tokens, ...)."""
     config_path: Path | None = None
@@ -305,6 +311,7 @@ def load_settings(
         allow_private_addresses=_tool_flag(data.get("tools", {}), "allow_private_addresses", where),
         tool_output_chars=_count(data, "tool_output_chars", where, 20_000),
         max_tool_rounds=_count(data, "max_tool_rounds", where, 8),
+        max_input_bytes=_count(data, "max_input_bytes", where, DEFAULT_MAX_INPUT_BYTES),
         options=merged_options,
         config_path=config_path,
         profiles=tuple(profiles),

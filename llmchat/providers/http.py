@@ -43,6 +43,7 @@ from llmchat.providers.errors import (
     redirect_error,
 )
 from llmchat.providers.events import Retrying, StreamEvent
+from llmchat.providers.json_body import json_content
 
 MAX_ERROR_BODY = 64 * 1024
 """Bytes of an error body kept for its message."""
@@ -381,7 +382,11 @@ async def _attempt(
         async with asyncio.timeout_at(arm(policy.first_token_timeout)) as watchdog:
             sent = SecretHeaders(headers)
             sent["Accept-Encoding"] = ACCEPT_ENCODING  # only what is decoded in bounded pieces
-            async with client.stream("POST", url, json=body, headers=sent, timeout=timeout) as response:
+            length, content = json_content(body)  # not json=: see json_body.py
+            if not any(name.lower() == "content-type" for name in sent):
+                sent["Content-Type"] = "application/json"
+            sent["Content-Length"] = str(length)
+            async with client.stream("POST", url, content=content, headers=sent, timeout=timeout) as response:
                 if response.status_code >= 400:
                     body_text = without_keys(await read_limited(response), headers)
                     error = error_for_status(response.status_code, body_text, provider)
