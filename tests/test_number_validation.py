@@ -3,6 +3,7 @@ or the run stops with one line naming the flag or the file and key, exit 2 (issu
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -206,3 +207,20 @@ def test_history_limits_must_be_positive(args: tuple[str, ...]) -> None:
     assert result.returncode == 2
     assert_clean_stderr(result.stderr)
     assert b"--limit" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("timeout", "ok"),
+    [("NaN", False), ("Infinity", False), ("-Infinity", False), ("0", False), ("-1", False),
+     ("0.5", True), ("86400", True), ("86400000", True), ("86400001", False), ("1e300", False)],
+)
+def test_mcp_server_timeouts_are_finite_and_bounded(timeout: str, ok: bool) -> None:
+    from llmchat.mcp.config import parse_server
+
+    spec = json.loads(f'{{"command": "server", "timeout": {timeout}}}')
+    if ok:
+        assert 0 < parse_server("s", spec, {}).timeout <= 86_400
+    else:
+        with pytest.raises(ConfigError, match="timeout must") as info:
+            parse_server("s", spec, {})
+        assert "\n" not in str(info.value)

@@ -21,6 +21,7 @@ This module reads JSON only; it never imports the MCP SDK.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -190,10 +191,15 @@ def parse_server(name: str, spec: Any, env: Mapping[str, str], where: str = "mcp
     if kind is not None and (not isinstance(kind, str) or kind not in _TYPES):
         raise ConfigError(f"{here}.type must be one of stdio, http, sse")
     timeout = spec.get("timeout", DEFAULT_CALL_TIMEOUT)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise ConfigError(f"{here}.timeout must be a positive number of seconds")
+    if (  # (JSON as Python reads it accepts NaN and Infinity)
+        isinstance(timeout, bool) or not isinstance(timeout, int | float)
+        or not math.isfinite(timeout) or timeout <= 0
+    ):
+        raise ConfigError(f"{here}.timeout must be a positive number of seconds (got {timeout!r})")
     if timeout > 10_000:  # some hosts write milliseconds
         timeout = timeout / 1000
+    if timeout > 86_400:
+        raise ConfigError(f"{here}.timeout must be at most a day (86400 seconds or 86400000 ms)")
     command, url = spec.get("command"), spec.get("url", spec.get("serverUrl"))
     if isinstance(command, str) and command.strip() and kind in (None, "stdio"):
         args = spec.get("args", [])
