@@ -46,7 +46,7 @@ MODULES: dict[str, list[str]] = {
     "providers.ollama": [f"tests/providers/test_{name}.py" for name in ("ollama_wire", "mappings", "caps", "timers")],
     "providers.gemini": ["tests/providers/test_gemini_wire.py"],
     "providers.responses": ["tests/providers/test_responses_wire.py"],
-    "chat.accumulator": ["tests/chat/test_accumulator.py"],
+    "chat.accumulator": ["tests/chat/test_accumulator.py", "tests/store/test_write_ahead.py"],
     "chat.reply": ["tests/chat/test_reply.py"],
     "chat.process": ["tests/chat/test_tools.py"],
     "chat.tools": ["tests/chat/test_tools.py", "tests/chat/test_tool_limits.py"],
@@ -56,7 +56,7 @@ MODULES: dict[str, list[str]] = {
     "chat.engine": ["tests/chat/test_engine.py"],
     "store.sqlite": ["tests/store"],
     "store.recorder": ["tests/store"],
-    "store.search": ["tests/store"],
+    "store.search": ["tests/store"],  # (test_search_rules.py is in tests/store)
     "store.records": ["tests/store"],
     "store.export": ["tests/store", "tests/test_cli_history.py"],
     "store.migrations": ["tests/store"],
