@@ -681,3 +681,23 @@ def test_request_carries_tools() -> None:
         "m", tools=registry.definitions(), temperature=0.5)
     assert list(request.tools) == registry.definitions()
     assert dict(request.options) == {"temperature": 0.5}
+
+
+@pytest.mark.parametrize("wire", WIRES, ids=lambda w: w.name)
+async def test_a_reply_that_ends_in_the_last_allowed_round_is_not_cut(server: LoopbackServer, wire: Wire) -> None:
+    """The other side of the round limit: tools in rounds 1 and 2, text in round 3 of 3."""
+    call = Call("call_a", "weather", ['{"city": "Paris"}'])
+    tool = wire.tool_reply("Checking.", [call], (10, 5))
+    server.handler = scripted(wire, [tool, tool, wire.text_reply(FINAL, (10, 5))])
+    conversation = Conversation(messages=[Message("user", QUESTION)])
+    events: list[LoopEvent] = []
+    async with httpx.AsyncClient() as client:
+        outcome = await run_tool_loop(
+            wire.provider(client, server), conversation, "m", None, weather_registry(),
+            approve=approve_all, max_rounds=3, on_event=events.append,
+        )
+    assert len(server.requests) == 3
+    assert (outcome.rounds, outcome.round_limit_reached, outcome.finish_reason) == (3, False, "stop")
+    assert not any(isinstance(e, RoundLimitReached) for e in events)
+    assert [e.output.status for e in events if isinstance(e, ToolResult)] == ["ok", "ok"]
+    assert conversation.messages[-1].content == FINAL
