@@ -98,6 +98,16 @@ EngineEvent = StreamEvent | RoundStarted | ReplyFinished | ToolCallStarted | Too
 class Recording(Protocol):
     """Where a session writes its history ahead (:class:`llmchat.store.recorder.Recorder`)."""
 
+    conversation_id: str | None
+    """The stored conversation written to (None: a new one is created at the first message)."""
+
+    def open(self, conversation_id: str | None, provider: str, model: str, system: str | None) -> None:
+        """Go on with stored conversation `conversation_id` (None: a new one, created with this
+        provider, model and system prompt at its first message)."""
+
+    def new_conversation(self) -> None:
+        """The next message starts a new stored conversation."""
+
     def user(self, message: Message) -> None:
         """Store a complete message (user, tool, or a copied reply); set its id."""
 
@@ -116,6 +126,16 @@ class Recording(Protocol):
 
 class NoRecording:
     """A :class:`Recording` that stores nothing (history off)."""
+
+    conversation_id: str | None = None
+
+    def open(self, conversation_id: str | None, provider: str, model: str, system: str | None) -> None:
+        """Nothing is stored."""
+        self.conversation_id = conversation_id
+
+    def new_conversation(self) -> None:
+        """Nothing is stored."""
+        self.conversation_id = None
 
     def user(self, message: Message) -> None:
         """Nothing is stored."""
@@ -205,6 +225,7 @@ class ChatSession:
         self.running = False
         """True while a turn runs."""
         self._finished: set[int] = set()  # id() of replies and tool messages recorded in this turn
+        self._describe()
 
     # -- state ----------------------------------------------------------------------------
 
@@ -308,6 +329,34 @@ class ChatSession:
             await asyncio.sleep(self.save_every)
             if loop.accumulator is not None:
                 self.recorder.heartbeat(loop.accumulator)
+
+    # -- the conversation, the model, the system prompt -------------------------------------
+
+    def _describe(self) -> None:
+        """Tell the recorder what a new stored conversation is made with."""
+        self.recorder.open(self.recorder.conversation_id, self.provider.name, self.model, self.conversation.system)
+
+    def use(self, provider: Provider | None = None, model: str | None = None) -> None:
+        """Send the next request with `provider` and/or `model` (the conversation goes on)."""
+        self.provider = provider or self.provider
+        self.model = model or self.model
+        self._describe()
+
+    def set_system(self, system: str | None) -> None:
+        """Use `system` as the system prompt from the next request on (None: none)."""
+        self.conversation.system = system
+        self._describe()
+
+    def new_conversation(self) -> None:
+        """Start an empty conversation (same provider, model and system prompt); the next
+        message starts a new stored conversation."""
+        self.conversation = Conversation(system=self.conversation.system)
+        self.recorder.new_conversation()
+
+    def resume(self, conversation: Conversation, conversation_id: str | None) -> None:
+        """Go on with `conversation`, stored as `conversation_id` (e.g. loaded from the history)."""
+        self.conversation = conversation
+        self.recorder.open(conversation_id, self.provider.name, self.model, conversation.system)
 
     # -- operations -----------------------------------------------------------------------
 

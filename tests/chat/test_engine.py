@@ -331,3 +331,29 @@ async def test_tool_calls_nobody_offered_end_the_turn(server: LoopbackServer, cl
     assert len(server.requests) == 1 and not any(isinstance(e, ToolCallStarted) for e in events)
     reply = session.conversation.messages[-1]
     assert (reply.finish_reason, [c.name for c in reply.tool_calls]) == ("tool_calls", ["lookup"])
+
+
+async def test_new_conversation_resume_model_and_system_prompt_reach_the_store(
+    server: LoopbackServer, client: httpx.AsyncClient, store: Store
+) -> None:
+    server.handler = lambda _r: Reply(parts=[completion(["ok"])])
+    session = make_session(server, client, store, system="S1")
+    await run(session.send("first"))
+    recorder = session.recorder
+    assert isinstance(recorder, Recorder)
+    first_id = recorder.conversation_id
+    session.new_conversation()
+    session.use(model="m2")
+    session.set_system("S2")
+    assert session.conversation.messages == [] and recorder.conversation_id is None
+    await run(session.send("second"))
+    second_id = recorder.conversation_id
+    assert second_id not in (None, first_id)
+    summary, stored_second = store.load_conversation(second_id)  # type: ignore[arg-type]
+    assert (summary.model, stored_second.system) == ("m2", "S2")
+    assert server.requests[-1].json()["model"] == "m2"
+    _, loaded = store.load_conversation(first_id)  # type: ignore[arg-type]
+    session.resume(loaded, first_id)
+    await run(session.send("again"))
+    assert [m.content for m in store.load_conversation(first_id)[1].messages] == ["first", "ok", "again", "ok"]  # type: ignore[arg-type]
+    assert server.requests[-1].json()["messages"][0] == {"role": "system", "content": "S1"}

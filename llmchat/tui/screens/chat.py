@@ -89,7 +89,6 @@ class ChatScreen(ChatActions, Screen[None]):
         self.store = store
         self.recorder = Recorder(store, self._history_failed)
         """Writes every message ahead into the history (nothing when `store` is None)."""
-        self.recorder.open(None, provider.name, model, system)
         self.approvals = ConversationApprovals(self._ask_approval)
         self.session = ChatSession(
             provider, model, system=system, options=options, tools=registry, approve=self.approvals,
@@ -390,8 +389,7 @@ class ChatScreen(ChatActions, Screen[None]):
         queued messages go back to the prompt."""
         self.workers.cancel_group(self, STREAM_GROUP)
         await self._reply_ended(normally=False)
-        self.conversation = Conversation(system=self.conversation.system)
-        self.recorder.new_conversation()
+        self.session.new_conversation()
         self._first_shown = None
         self.accumulator = None
         await self.query_one(Transcript).clear()
@@ -422,8 +420,7 @@ class ChatScreen(ChatActions, Screen[None]):
         except StoreError as exc:
             self.notify(str(exc), title="History", severity="error", markup=False)
             return
-        self.conversation = conversation
-        self.recorder.open(summary.id, self.provider.name, self.model, conversation.system)
+        self.session.resume(conversation, summary.id)
         self.accumulator = None
         self.query_one(Sidebar).stats = None
         transcript = self.query_one(Transcript)

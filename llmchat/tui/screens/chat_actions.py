@@ -249,9 +249,8 @@ class ChatActions(_Base):
         if not name:
             self.notify("Usage: /model NAME", title="Model", markup=False)
             return
-        self.model = name
+        self.session.use(model=name)
         self.query_one(Sidebar).model = name
-        self.recorder.open(self.recorder.conversation_id, self.provider.name, name, self.conversation.system)
         self.notify(f"Model: {name}", title="Model", timeout=3, markup=False)
 
     @work(exclusive=True, group="models", exit_on_error=False)
@@ -288,7 +287,7 @@ class ChatActions(_Base):
         except ConfigError as exc:
             self.notify(str(exc), title="Provider", severity="error", markup=False)
             return
-        self.provider, self.model = provider, model
+        self.session.use(provider, model)
         sidebar = self.query_one(Sidebar)
         sidebar.provider, sidebar.model = provider.name, model
         self.notify(f"{provider.name} · {model}", title="Provider", timeout=3, markup=False)
@@ -309,8 +308,7 @@ class ChatActions(_Base):
     def set_system(self, text: str | None) -> None:
         """Use `text` as the system prompt from the next request on (blank: none)."""
         system = (text or "").strip() or None
-        self.conversation.system = system
-        self.recorder.open(self.recorder.conversation_id, self.provider.name, self.model, system)
+        self.session.set_system(system)
         self.notify("System prompt set." if system else "System prompt cleared.", title="System prompt",
                     timeout=3, markup=False)
 
