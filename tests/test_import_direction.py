@@ -25,13 +25,16 @@ FRONT_ENDS = ("llmchat.ask", "llmchat.ask_output", "llmchat.cli", "llmchat.cli_a
 
 ALLOWED: dict[str, tuple[str, ...]] = {
     "llmchat.providers": ("llmchat.providers", "llmchat.errors"),
-    "llmchat.chat": ("llmchat.chat", "llmchat.providers", "llmchat.errors", "llmchat.safety"),
+    "llmchat.chat": ("llmchat.chat", "llmchat.providers", "llmchat.errors", "llmchat.safety",
+                     "llmchat.paths"),
     "llmchat.store": ("llmchat.store", "llmchat.chat.models", "llmchat.chat.accumulator",
                       "llmchat.providers.events", "llmchat.providers.errors", "llmchat.errors",
                       "llmchat.safety"),
 }
 """What the lower layers may import from llmchat (a module, or a package and all it holds;
-the package itself, for ``__version__``, always)."""
+the package itself, for ``__version__``, always). ``errors``, ``safety`` and ``paths`` are
+leaves that import nothing of llmchat (the built-in file tools default to never reading
+llmchat's own directories, ``paths.private_dirs()``)."""
 
 
 @dataclass(frozen=True)
@@ -160,3 +163,8 @@ def test_imports_point_down_the_layers(all_imports: list[Import]) -> None:
         if _under(i.source, ("llmchat.tui",)) and _under(i.target, FRONT_ENDS) and not _under(i.target, ("llmchat.tui",)):
             wrong.append(f"{i} (the TUI is a front-end of its own)")
     assert wrong == []
+
+
+def test_the_shared_leaves_import_nothing_of_llmchat(all_imports: list[Import]) -> None:
+    leaves = ("llmchat.errors", "llmchat.safety", "llmchat.paths")
+    assert [str(i) for i in all_imports if i.source in leaves and i.target != "llmchat"] == []
