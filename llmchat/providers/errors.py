@@ -65,11 +65,16 @@ class ProviderError(Exception):
         """Seconds the server asked us to wait (``Retry-After`` / ``retry-after-ms``)."""
 
     def describe(self) -> str:
-        """One line for the user: provider, status, the provider's message and a hint."""
+        """One line for the user: provider, status, the provider's message and a hint, e.g.
+        ``openai: HTTP 429: Rate limit reached (wait a moment and try again)``; a message that
+        is the status's own phrase follows it directly (``HTTP 500 Internal Server Error (an
+        HTML page from the server)``)."""
         parts = [self.provider or "provider"]
         if self.status is not None:
             parts.append(f"HTTP {self.status}")
-        line = ": ".join(parts) + f": {self.message}"
+        phrase = status_phrase(self.status) if self.status is not None else ""
+        own = bool(phrase) and (self.message == phrase or self.message.startswith(f"{phrase} ("))
+        line = ": ".join(parts) + f"{' ' if own else ': '}{self.message}"
         if self.hint:
             line += f" ({self.hint})"
         return one_line(line, 2 * MAX_MESSAGE)

@@ -95,14 +95,14 @@ async def test_an_html_error_page_is_named_not_printed(server: LoopbackServer, k
     _, error = await failure(server, kind)
     line = assert_one_readable_line(error)
     assert isinstance(error, ServerError) and error.status == 500
-    assert "HTTP 500: Internal Server Error (an HTML page from the server)" in line
+    assert "HTTP 500 Internal Server Error (an HTML page from the server)" in line
 
 
 async def test_an_html_page_without_content_type_is_recognised(server: LoopbackServer) -> None:
     server.handler = lambda _r: Reply(status=502, parts=[b"\n\n  <!doctype html><p>Bad gateway</p>"],
                                       headers={"content-type": "text/plain"}, chunked=False)
     _, error = await failure(server)
-    assert "HTTP 502: Bad Gateway (an HTML page from the server)" in assert_one_readable_line(error)
+    assert "HTTP 502 Bad Gateway (an HTML page from the server)" in assert_one_readable_line(error)
 
 
 async def test_a_multi_line_json_error_text_is_one_line(server: LoopbackServer) -> None:
@@ -124,7 +124,7 @@ async def test_a_huge_plain_text_error_is_cut(server: LoopbackServer) -> None:
 async def test_an_empty_error_body_gives_the_status_phrase(server: LoopbackServer) -> None:
     server.handler = lambda _r: Reply(status=503, parts=[], headers={}, chunked=False)
     _, error = await failure(server)
-    assert "HTTP 503: Service Unavailable" in assert_one_readable_line(error)
+    assert "HTTP 503 Service Unavailable" in assert_one_readable_line(error)
 
 
 async def test_each_retry_note_is_one_line_too(server: LoopbackServer) -> None:

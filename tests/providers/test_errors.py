@@ -39,7 +39,7 @@ def test_status_errors_carry_a_hint(status: int, body: str, kind: type, hint_par
     error = error_for_status(status, body, "openai")
     assert type(error) is kind and error.status == status
     line = error.describe()
-    assert line.startswith(f"openai: HTTP {status}: ") and hint_part in line
+    assert line.startswith(f"openai: HTTP {status}") and hint_part in line
 
 
 @pytest.mark.parametrize(
