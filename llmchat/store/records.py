@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
@@ -67,20 +68,26 @@ class SearchHit:
     """(start, end) character spans of the matched words inside `snippet`."""
 
 
+_NON_BLANK = re.compile(r"\S")
+
+
 def default_title(text: str) -> str | None:
-    """The first non-blank line of `text`, whitespace collapsed, cut to about 60 characters."""
-    for line in text.splitlines():
-        line = " ".join(line.split())
-        if not line:
-            continue
-        if len(line) <= TITLE_LENGTH:
-            return line
-        cut = line[: TITLE_LENGTH - 1]
-        space = cut.rfind(" ")
-        if space >= TITLE_LENGTH // 2:
-            cut = cut[:space]
-        return cut.rstrip() + "…"
-    return None
+    """The first non-blank line of `text`, whitespace collapsed, cut to about 60 characters.
+
+    Only the start of that line is looked at (``text.splitlines()`` made a string of every
+    line of a 50 MB prompt, twice its size, to keep the first)."""
+    start = _NON_BLANK.search(text)
+    if start is None:
+        return None
+    line = text[start.start() : start.start() + 8 * TITLE_LENGTH].splitlines()[0]
+    line = " ".join(line.split())
+    if len(line) <= TITLE_LENGTH:
+        return line
+    cut = line[: TITLE_LENGTH - 1]
+    space = cut.rfind(" ")
+    if space >= TITLE_LENGTH // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
 
 
 MESSAGE_COLUMNS = (
