@@ -11,6 +11,7 @@ minutes per module, not hours. It mutates inside functions only (not module-leve
     python tools/mutation.py safety                      # one module: kill rate, survivors
     python tools/mutation.py providers.sse providers.ndjson --jobs 1
     python tools/mutation.py safety --show               # and the diff of each survivor
+    python tools/mutation.py providers.openai --sample 80   # a big module: a sample of its mutants
 
 Needs the ``mutation`` extra (``pip install -e '.[mutation]'``). The figures per module and the
 survivors judged equivalent are in docs/testing.md. Exit status: 0, or 1 when a module is
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -94,8 +96,23 @@ def scratch_copy(module: str, tests: list[str], where: Path) -> None:
     (where / "pyproject.toml").write_text(pyproject, encoding="utf-8")
 
 
-def run_module(module: str, jobs: int, show: bool, keep: Path | None) -> tuple[int, int, list[str]]:
-    """Mutate `module` against its tests; returns (killed, total, survivor names)."""
+def mutant_statuses(where: Path, env: dict[str, str]) -> dict[str, str]:
+    """Every mutant's name and status ("killed", "survived", "not checked" ...) in `where`."""
+    results = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=where, env=env,
+                             capture_output=True, text=True, check=False).stdout
+    statuses: dict[str, str] = {}
+    for line in results.splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if name:
+            statuses[name] = status
+    return statuses
+
+
+def run_module(module: str, jobs: int, show: bool, keep: Path | None, sample: int = 0
+               ) -> tuple[int, int, list[str]]:
+    """Mutate `module` against its tests; returns (killed, total, survivor names). With `sample`,
+    only the first mutant of each function and then a random sample up to `sample` mutants in
+    all are run (seeded: the same sample each time)."""
     tests = [t for t in MODULES[module] if (ROOT / t).exists()]
     if not tests:
         raise SystemExit(f"{module}: none of its test files exist: {MODULES[module]}")
@@ -106,14 +123,15 @@ def run_module(module: str, jobs: int, show: bool, keep: Path | None) -> tuple[i
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     command = [sys.executable, "-m", "mutmut", "run", f"--max-children={jobs}"]
     print(f"== {module}: {module_path(module)} against {' '.join(tests)}  ({where})", flush=True)
-    subprocess.run(command, cwd=where, env=env, check=False, stdout=subprocess.DEVNULL)
-    results = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=where, env=env,
-                             capture_output=True, text=True, check=False).stdout
-    statuses: dict[str, str] = {}
-    for line in results.splitlines():
-        name, _, status = line.strip().rpartition(": ")
-        if name:
-            statuses[name] = status
+    if sample:
+        subprocess.run([*command, "llmchat.*__mutmut_1"], cwd=where, env=env, check=False, stdout=subprocess.DEVNULL)
+        unchecked = sorted(n for n, s in mutant_statuses(where, env).items() if s == "not checked")
+        chosen = random.Random(1).sample(unchecked, min(len(unchecked), sample))
+        if chosen:
+            subprocess.run([*command, *chosen], cwd=where, env=env, check=False, stdout=subprocess.DEVNULL)
+    else:
+        subprocess.run(command, cwd=where, env=env, check=False, stdout=subprocess.DEVNULL)
+    statuses = mutant_statuses(where, env)
     killed = sum(s == "killed" for s in statuses.values())
     counted = {n: s for n, s in statuses.items() if s not in ("not checked", "skipped")}
     survivors = sorted(n for n, s in counted.items() if s in ("survived", "no tests", "timeout", "suspicious"))
@@ -139,6 +157,8 @@ def main() -> None:
     parser.add_argument("--show", action="store_true", help="print the diff of each surviving mutant")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (re-runs resume there)")
     parser.add_argument("--threshold", type=float, default=85.0, help="percent killed below which to fail")
+    parser.add_argument("--sample", type=int, default=0, metavar="N",
+                        help="run the first mutant of each function and N more chosen at random (big modules)")
     args = parser.parse_args()
     if args.list or not args.modules:
         for module, tests in MODULES.items():
@@ -149,7 +169,7 @@ def main() -> None:
         if module not in MODULES:
             raise SystemExit(f"unknown module {module!r}; --list shows them")
         keep = args.keep / module if args.keep else None
-        killed, total, _ = run_module(module, args.jobs, args.show, keep)
+        killed, total, _ = run_module(module, args.jobs, args.show, keep, args.sample)
         failed |= total > 0 and 100.0 * killed / total < args.threshold
     sys.exit(1 if failed else 0)
 
