@@ -20,6 +20,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from collections.abc import Mapping
 from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ from llmchat.store.recorder import Recorder
 if TYPE_CHECKING:
     import httpx
 
+    from llmchat.chat.pricing import Cost
     from llmchat.chat.tools import ToolRegistry
     from llmchat.mcp.config import ServerConfig
 
@@ -119,6 +121,7 @@ def run_ask(
         sink = pipe = PipeSink(stdout.buffer if hasattr(stdout, "buffer") else TextAsBytes(stdout))
     if show_reasoning:
         sink = ReasoningTee(sink, stderr)
+    logged = recorder is not None and recorder.recording  # --no-log: conversation_id is null
     recorder = recorder or Recorder(None, lambda _: None)
     # The text is kept only where it is needed again: for --json and for the rounds of a tool
     # loop; else the sink showed it and the history (when on) takes it once a second and builds
@@ -126,8 +129,9 @@ def run_ask(
     text: TextPolicy = "keep" if json_output or tools is not None else (
         "until_taken" if recorder.recording else "drop")
     sessions: list[ChatSession] = []  # the session, once made
+    span: list[float] = []  # seconds the turn took, from the first request to its end
     try:
-        code = asyncio.run(_run(settings, conversation, complete, tools, sink, recorder, text, stderr, sessions))
+        code = asyncio.run(_run(settings, conversation, complete, tools, sink, recorder, text, stderr, sessions, span))
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     except asyncio.CancelledError as exc:  # SIGTERM or SIGHUP (see _cancel_on_sigterm)
@@ -146,7 +150,7 @@ def run_ask(
     outcome = session.outcome() if session else None
     text_from: Accumulator | None = None  # where --json reads the text (None: the message)
     if outcome is not None and outcome.rounds > 1:
-        message = _turn_message(outcome, accumulator.model)
+        message = _turn_message(outcome, accumulator.model, span[0] if span else None)
     else:
         message = accumulator.message(text=False)  # the text stays in its pieces
         text_from = accumulator
@@ -158,9 +162,12 @@ def run_ask(
     if code == -1:  # stdout closed under us: quiet, and keep Python from complaining at exit
         silence_stdout(stdout)
         return EXIT_OK
+    status = code == EXIT_OK and stderr.isatty() and not json_output
+    cost = _cost(settings, outcome, message) if json_output or status else None
     if json_output:
         try:
-            write_json(stdout, settings, message, text_from)
+            write_json(stdout, settings, message, text_from,
+                       conversation_id=recorder.conversation_id if logged else None, cost=cost)
         except BrokenPipeError:  # `llmchat ask --json | head`: as quiet as the plain case
             silence_stdout(stdout)
     if message.refusal and not json_output:
@@ -168,8 +175,8 @@ def run_ask(
     warning = _FINISH_WARNINGS.get(message.finish_reason or "")
     if warning:
         note(warning, file=stderr)
-    if code == EXIT_OK and stderr.isatty() and not json_output:
-        stderr.write(one_line(status_line(settings, accumulator), 400) + "\n")
+    if status:
+        stderr.write(one_line(status_line(settings, accumulator, cost), 400) + "\n")
     return code
 
 
@@ -195,6 +202,7 @@ class ToolChoice:
 async def _run(
     settings: Settings, conversation: Conversation, complete: bool, choice: ToolChoice | None,
     sink: Sink, recorder: Recorder, text: TextPolicy, err: IO[str], sessions: list[ChatSession],
+    span: list[float],
 ) -> int:
     """One turn of a :class:`ChatSession`, rendered: content to the sink (the rounds' texts
     joined by a blank line), tool calls, retries and problems to `err`."""
@@ -219,6 +227,7 @@ async def _run(
         sessions.append(session)
         code = EXIT_OK
         wrote = separate = False  # stdout = the rounds' texts joined by a blank line
+        started = time.monotonic()
         try:
             async with aclosing(session.reply()) as events:
                 async for event in events:
@@ -247,6 +256,8 @@ async def _run(
                         sink.event(event)
         except BrokenPipeError:
             return -1
+        finally:
+            span.append(time.monotonic() - started)
     return code
 
 
@@ -321,12 +332,25 @@ def _cancel_on_sigterm() -> None:
         pass  # not the main thread, or no such signals here
 
 
-def _turn_message(outcome: LoopOutcome, model: str | None) -> Message:
+def _turn_message(outcome: LoopOutcome, model: str | None, duration: float | None) -> Message:
     """A turn of several rounds as one message, for --json and the exit status; `model` is
-    the model the server named in the last round (None: it named none)."""
+    the model the server named in the last round (None: it named none); TTFT is the first
+    round's, `duration` the whole turn's (tools included)."""
+    replies = outcome.replies
     return Message(
         "assistant", content=outcome.content, reasoning=outcome.reasoning, refusal=outcome.refusal,
         tool_calls=outcome.tool_calls, finish_reason=outcome.finish_reason, usage=outcome.usage,
-        error=outcome.error, model=model,
+        error=outcome.error, model=model, ttft=replies[0].ttft if replies else None, duration=duration,
     )
+
+
+def _cost(settings: Settings, outcome: LoopOutcome | None, message: Message) -> Cost | None:
+    """What the turn cost (each round priced on its own), None when a price or the usage is
+    unknown. The price database is imported here, after the stream, never at start-up."""
+    from llmchat.chat.pricing import PriceSource
+
+    source = PriceSource(settings.provider.kind, settings.provider.base_url, settings.prices)
+    if outcome is not None and outcome.rounds > 1:
+        return source.turn_cost([(m.usage, m.model) for m in outcome.replies], settings.provider.model)
+    return source.reply_cost(message.usage, message.model, settings.provider.model)
 

@@ -12,6 +12,7 @@ from typing import IO, Any, Protocol
 
 from llmchat.chat.accumulator import Accumulator
 from llmchat.chat.models import Message
+from llmchat.chat.pricing import Cost, format_usd
 from llmchat.config import Settings
 from llmchat.providers.events import ContentDelta, ReasoningDelta, StreamEvent
 from llmchat.safety import is_terminal, json_safe, terminal_safe
@@ -85,8 +86,19 @@ class NullSink:
         pass
 
 
-def json_result(settings: Settings, message: Message) -> dict[str, Any]:
-    """The ``--json`` object of shared/DESIGN.md for a (maybe partial) reply."""
+def json_result(
+    settings: Settings, message: Message, *, conversation_id: str | None = None, cost: Cost | None = None
+) -> dict[str, Any]:
+    """The ``--json`` object of shared/DESIGN.md for a (maybe partial) reply ("Command-line
+    contract" and "`ask --json`, more keys").
+
+    Args:
+        settings: the provider and model asked for.
+        message: the reply (its text may be left empty, see :func:`write_json`); its
+            :attr:`~Message.ttft` and :attr:`~Message.duration` give ``timings`` (seconds).
+        conversation_id: the stored conversation, None when the reply was not recorded.
+        cost: what the reply cost, None when a price (or the usage) is unknown.
+    """
     usage = message.usage
     return {
         "provider": settings.provider.name,
@@ -105,11 +117,18 @@ def json_result(settings: Settings, message: Message) -> dict[str, Any]:
             "total_tokens": usage.total_tokens,
         },
         "refusal": message.refusal or None,
+        "conversation_id": conversation_id,
+        "timings": {"ttft_s": message.ttft, "duration_s": message.duration or 0.0},
+        "cost": None if cost is None else cost.as_json(),
     }
 
 
-def write_json(out: IO[str], settings: Settings, message: Message, accumulator: Accumulator | None = None) -> None:
-    """Print the ``--json`` object (see :func:`json_result`) and a newline, then flush.
+def write_json(
+    out: IO[str], settings: Settings, message: Message, accumulator: Accumulator | None = None,
+    *, conversation_id: str | None = None, cost: Cost | None = None,
+) -> None:
+    """Print the ``--json`` object (see :func:`json_result`, which takes `conversation_id`
+    and `cost`) and a newline, then flush.
 
     With `accumulator`, the content and reasoning are written from its pieces
     (:meth:`Accumulator.content_chunks`), so a long reply is never joined into one string or
@@ -119,7 +138,7 @@ def write_json(out: IO[str], settings: Settings, message: Message, accumulator: 
     Raises:
         BrokenPipeError: the reader closed stdout.
     """
-    obj = json_result(settings, message)
+    obj = json_result(settings, message, conversation_id=conversation_id, cost=cost)
     safe = is_terminal(out)  # escape what a terminal would obey (the value stays the same)
     if accumulator is None:
         text = json.dumps(obj, ensure_ascii=False)
@@ -177,8 +196,9 @@ class ReasoningTee:
         self._open = False
 
 
-def status_line(settings: Settings, accumulator: Accumulator) -> str:
-    """A one-line summary for stderr: model, finish reason, usage, TTFT, tokens/s."""
+def status_line(settings: Settings, accumulator: Accumulator, cost: Cost | None = None) -> str:
+    """A one-line summary for stderr: model, finish reason, usage, TTFT, tokens/s, and the
+    cost when it is known."""
     stats = accumulator.stats()
     parts = [f"{settings.provider.name}/{settings.provider.model}", stats.finish_reason or "-"]
     if stats.usage:
@@ -187,6 +207,8 @@ def status_line(settings: Settings, accumulator: Accumulator) -> str:
         parts.append(f"TTFT {stats.ttft:.2f} s")
     if stats.tokens_per_second:
         parts.append(f"{stats.tokens_per_second:.0f} tok/s")
+    if cost is not None:
+        parts.append(format_usd(cost.total))
     return " · ".join(parts)
 
 

@@ -21,6 +21,10 @@ The config file lives at ``paths.config_file()``::
     model = "llama-3.3-70b"
     options = { max_tokens = 2048 }
 
+    [prices."llama-3.3-70b"]       # USD per million tokens (else the price database's)
+    input = 0.5
+    output = 1.5
+
 Built-in providers (:data:`BUILTIN_PROFILES`): openai, openai-responses, anthropic, ollama,
 gemini, openrouter, groq, deepseek, mistral, together, fireworks. Environment:
 ``LLMCHAT_PROVIDER``, ``LLMCHAT_MODEL``, ``LLMCHAT_SYSTEM``, ``LLMCHAT_THEME``;
@@ -46,6 +50,8 @@ from llmchat.providers.http import StreamPolicy
 
 if TYPE_CHECKING:
     import httpx
+
+    from llmchat.chat.pricing import ModelPrice
 
     from llmchat.providers.base import Provider
 
@@ -112,7 +118,7 @@ _POLICY_KEYS = {
 """Config keys that tune :class:`~llmchat.providers.http.StreamPolicy` (seconds; retries a count)."""
 _TOP_KEYS = {
     "provider", "model", "system", "theme", "options", "profiles", "providers", "tools",
-    "tool_output_chars", "max_tool_rounds", "max_input_bytes", *_POLICY_KEYS
+    "tool_output_chars", "max_tool_rounds", "max_input_bytes", "prices", *_POLICY_KEYS
 }
 _PROFILE_KEYS = {"kind", "base_url", "api_key_env", "api_key_cmd", "model", "headers", "options"}
 _OPTION_TYPES: dict[str, tuple[type, ...]] = {
@@ -217,6 +223,8 @@ class Settings:
     config_path: Path | None = None
     profiles: tuple[str, ...] = ()
     """Profile names defined in the config file."""
+    prices: Mapping[str, ModelPrice] = field(default_factory=dict)
+    """The config's ``[prices."MODEL"]`` (USD per million tokens), before the price database."""
 
     def with_provider(self, provider: ProviderSettings) -> Settings:
         """A copy using another provider."""
@@ -315,6 +323,7 @@ def load_settings(
         options=merged_options,
         config_path=config_path,
         profiles=tuple(profiles),
+        prices=_prices(data.get("prices", {}), where),
     )
 
 
@@ -418,6 +427,14 @@ def _tool_flag(table: Mapping[str, Any], key: str, where: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{where}: 'tools.{key}' must be true or false")
     return value
+
+
+def _prices(value: Any, where: str) -> dict[str, ModelPrice]:
+    if not value and isinstance(value, Mapping):
+        return {}
+    from llmchat.chat.pricing import parse_prices  # only when the file has prices
+
+    return parse_prices(value, where)
 
 
 def _options(table: Any, where: str) -> dict[str, Any]:

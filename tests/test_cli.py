@@ -35,7 +35,8 @@ from tests.loopback import (
 from tests.procwait import wait_until_read_and_idle
 
 TIMEOUT = 30
-JSON_KEYS = {"provider", "model", "content", "reasoning", "tool_calls", "finish_reason", "usage", "refusal"}
+JSON_KEYS = {"provider", "model", "content", "reasoning", "tool_calls", "finish_reason", "usage", "refusal",
+             "conversation_id", "timings", "cost"}
 
 
 def cli_env(server: LoopbackServer | None, **extra: str) -> dict[str, str]:
