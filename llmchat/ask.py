@@ -50,6 +50,7 @@ from llmchat.chat.engine import (
     TurnFinished,
 )
 from llmchat.chat.models import Conversation, Message
+from llmchat.chat.toollimits import ToolLimits
 from llmchat.chat.toolloop import LoopOutcome, approve_all, deny_all
 from llmchat.config import Settings
 from llmchat.hangup import detach, terminal_fds
@@ -222,6 +223,7 @@ async def _run(
             options=settings.options, tools=registry, recorder=recorder,
             approve=approve_all if choice is not None and choice.yes else deny_all,
             max_tool_rounds=settings.max_tool_rounds, text=text, fold_text=choice is not None,
+            tool_limits=ToolLimits(settings.max_tool_calls, settings.tool_results_chars),
             completion=complete,
         )
         sessions.append(session)

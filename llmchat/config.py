@@ -118,7 +118,8 @@ _POLICY_KEYS = {
 """Config keys that tune :class:`~llmchat.providers.http.StreamPolicy` (seconds; retries a count)."""
 _TOP_KEYS = {
     "provider", "model", "system", "theme", "options", "profiles", "providers", "tools",
-    "tool_output_chars", "max_tool_rounds", "max_input_bytes", "prices", *_POLICY_KEYS
+    "tool_output_chars", "max_tool_rounds", "max_input_bytes", "prices", "max_tool_calls",
+    "tool_results_chars", *_POLICY_KEYS
 }
 _PROFILE_KEYS = {"kind", "base_url", "api_key_env", "api_key_cmd", "model", "headers", "options"}
 _OPTION_TYPES: dict[str, tuple[type, ...]] = {
@@ -218,6 +219,10 @@ class Settings:
     """The most requests one turn with tools may send."""
     max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES
     """The most bytes ``ask`` reads from piped stdin; more is an error and nothing is sent."""
+    max_tool_calls: int = 32
+    """The most tool calls of one reply that run; the rest are answered "not run"."""
+    tool_results_chars: int = 100_000
+    """Characters of tool results one reply gets back in all; past it they are cut."""
     options: Mapping[str, Any] = field(default_factory=dict)
     """Generation options sent with every request (temperature, max_tokens, ...)."""
     config_path: Path | None = None
@@ -320,6 +325,8 @@ def load_settings(
         tool_output_chars=_count(data, "tool_output_chars", where, 20_000),
         max_tool_rounds=_count(data, "max_tool_rounds", where, 8),
         max_input_bytes=_count(data, "max_input_bytes", where, DEFAULT_MAX_INPUT_BYTES),
+        max_tool_calls=_count(data, "max_tool_calls", where, 32),
+        tool_results_chars=_count(data, "tool_results_chars", where, 100_000),
         options=merged_options,
         config_path=config_path,
         profiles=tuple(profiles),

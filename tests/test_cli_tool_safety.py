@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from tests.loopback import LoopbackServer, Reply, Request, completion
+from tests.loopback import LoopbackServer, Reply, Request, chunk, completion, sse
 from tests.test_cli import assert_clean_stderr
 from tests.test_cli_tools import run, tool_call_reply
 
@@ -101,3 +101,36 @@ def test_secret_locations_need_yes(server: LoopbackServer) -> None:
         model_reads(server, path)
         result = run(server, home, "-T", "read_file", "--yes", "read it")
         assert secret in server.requests[-1].body
+
+
+def many_calls(name: str, arguments: str, count: int) -> Reply:
+    calls = [{"index": i, "id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": arguments}}
+             for i in range(count)]
+    return Reply(parts=[sse(chunk(None, role=True, tool_calls=calls), chunk(finish="tool_calls"))])
+
+
+def test_a_flood_of_tool_calls_runs_32_and_sends_a_bounded_request(server: LoopbackServer, tmp_path: Path) -> None:
+    (tmp_path / "big.txt").write_text("b" * 50_000)
+    server.handler = lambda request: (
+        many_calls("read_file", '{"path": "big.txt"}', 1000) if len(server.requests) == 1
+        else Reply(parts=[completion(["done"])]))
+    result = run(server, tmp_path, "-T", "read_file", "read everything")
+    assert result.returncode == 0, result.stderr
+    answers = [str(m["content"]) for m in tool_messages(server.requests[-1])]
+    assert len(answers) == 1000
+    assert sum("not run" in a for a in answers) == 1000 - 5  # 100,000 characters: 5 results of 20,000 and a note
+    assert "[tool results truncated" not in "".join(answers[:4]) and "[tool results truncated" in answers[4]
+    assert "at most 32 tool calls" in answers[-1] and "reached the limit of 100000" in answers[5]
+    assert len(server.requests[-1].body) < 1_000_000  # was about 20 MB
+    assert_clean_stderr(result.stderr)
+
+
+def test_the_call_cap_comes_from_the_config(server: LoopbackServer, tmp_path: Path) -> None:
+    config_file("max_tool_calls = 3\n")
+    (tmp_path / "a.txt").write_text("a")
+    server.handler = lambda request: (
+        many_calls("read_file", '{"path": "a.txt"}', 10) if len(server.requests) == 1
+        else Reply(parts=[completion(["done"])]))
+    result = run(server, tmp_path, "-T", "read_file", "go")
+    answers = [str(m["content"]) for m in tool_messages(server.requests[-1])]
+    assert answers[:3] == ["a", "a", "a"] and all("at most 3 tool calls" in a for a in answers[3:]), result.stderr

@@ -34,3 +34,19 @@ def test_allow_private_addresses_must_be_a_boolean(tmp_path: Path, value: str) -
     with pytest.raises(ConfigError, match=r"'tools\.allow_private_addresses' must be true or false") as info:
         load_settings(path, {})
     assert str(path) in str(info.value)
+
+
+def test_tool_call_caps_default_and_configured(tmp_path: Path) -> None:
+    settings = load_settings(None, {})
+    assert (settings.max_tool_calls, settings.tool_results_chars) == (32, 100_000)
+    settings = load_settings(write(tmp_path, "max_tool_calls = 4\ntool_results_chars = 5000\n"), {})
+    assert (settings.max_tool_calls, settings.tool_results_chars) == (4, 5000)
+
+
+@pytest.mark.parametrize("key", ["max_tool_calls", "tool_results_chars"])
+@pytest.mark.parametrize("value", ["0", "-3", '"ten"', "true", "1.5", "nan"])
+def test_tool_call_caps_must_be_positive_whole_numbers(tmp_path: Path, key: str, value: str) -> None:
+    path = write(tmp_path, f"{key} = {value}\n")
+    with pytest.raises(ConfigError, match=f"'{key}' must be a whole number") as info:
+        load_settings(path, {})
+    assert str(path) in str(info.value)

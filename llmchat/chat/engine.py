@@ -44,6 +44,7 @@ from llmchat.chat.toolloop import (
     ToolResult,
     deny_all,
 )
+from llmchat.chat.toollimits import ToolLimits
 from llmchat.chat.tools import ToolRegistry
 from llmchat.providers.base import ChatRequest, Provider
 from llmchat.providers.errors import ProviderError
@@ -180,6 +181,7 @@ class ChatSession:
         approve: asked before a tool that is not read-only runs (default: deny).
         recorder: writes the history ahead (default: :class:`NoRecording`).
         max_tool_rounds: the most requests one turn sends.
+        tool_limits: how many calls of one reply run, and how much their results may hold.
         text: what each reply's accumulator keeps of its text (see
             :data:`~llmchat.chat.accumulator.TextPolicy`).
         fold_text: put each reply's text into the conversation (False: `llmchat ask`,
@@ -201,6 +203,7 @@ class ChatSession:
         approve: Approve = deny_all,
         recorder: Recording | None = None,
         max_tool_rounds: int = DEFAULT_MAX_ROUNDS,
+        tool_limits: ToolLimits = ToolLimits(),
         text: TextPolicy = "keep",
         fold_text: bool = True,
         completion: bool = False,
@@ -215,6 +218,7 @@ class ChatSession:
         self.approve = approve
         self.recorder: Recording = recorder if recorder is not None else NoRecording()
         self.max_tool_rounds = max_tool_rounds
+        self.tool_limits = tool_limits
         self.text: TextPolicy = text
         self.fold_text = fold_text
         self.completion = completion
@@ -291,6 +295,7 @@ class ChatSession:
         loop = _SessionLoop(
             self.provider, self.conversation, self.model, self.tools or ToolRegistry(),
             approve=self.approve, options=self.options, max_rounds=self.max_tool_rounds,
+            limits=self.tool_limits,
             text=self.text, fold_text=self.fold_text, **extra,
         )
         loop.completion = self.completion
@@ -427,7 +432,8 @@ class ChatSession:
         forked = ChatSession(
             self.provider, self.model, Conversation(system=self.conversation.system, messages=messages),
             options=self.options, tools=self.tools, approve=self.approve, recorder=recorder,
-            max_tool_rounds=self.max_tool_rounds, text=self.text, fold_text=self.fold_text,
+            max_tool_rounds=self.max_tool_rounds, tool_limits=self.tool_limits, text=self.text,
+            fold_text=self.fold_text,
             completion=self.completion, clock=self.clock, save_every=self.save_every,
         )
         for message in messages:

@@ -32,6 +32,7 @@ from typing import Any, Literal, cast
 from llmchat.chat.accumulator import Accumulator, TextPolicy
 from llmchat.chat.models import Conversation, Message, ToolCall
 from llmchat.chat.reply import stream_reply
+from llmchat.chat.toollimits import ToolLimits
 from llmchat.chat.tools import Tool, ToolOutput, ToolRegistry, error_output
 from llmchat.providers.base import ChatRequest, Provider
 from llmchat.providers.events import FinishReason, StreamEvent, Usage
@@ -229,6 +230,7 @@ class ToolLoop:
         max_rounds: the most requests sent; a reply that asks for tools in the last round
             gets "not run" results instead and the loop stops (:class:`RoundLimitReached`).
         clock: the monotonic clock of the accumulators.
+        limits: how many calls of one reply run, and how much their results may hold.
         text: what each round's accumulator keeps of the text (see
             :data:`~llmchat.chat.accumulator.TextPolicy`; `llmchat ask` to a pipe keeps none).
         fold_text: put each reply's text into its message in the conversation; False leaves
@@ -247,6 +249,7 @@ class ToolLoop:
         options: Mapping[str, Any] | None = None,
         max_rounds: int = DEFAULT_MAX_ROUNDS,
         clock: Callable[[], float] = time.monotonic,
+        limits: ToolLimits = ToolLimits(),
         text: TextPolicy = "keep",
         fold_text: bool = True,
     ) -> None:
@@ -259,6 +262,9 @@ class ToolLoop:
         self.approve = approve
         self.options = dict(options or {})
         self.max_rounds = max_rounds
+        self.limits = limits
+        self._results_chars = 0
+        """Characters of tool results the current reply got back so far."""
         self._clock = clock
         self.text: TextPolicy = text
         self.fold_text = fold_text
@@ -345,7 +351,14 @@ class ToolLoop:
                         yield self._record_result(index, call, output)
                     yield RoundLimitReached(self.max_rounds)
                     break
-                for index, call in enumerate(message.tool_calls):
+                self._results_chars = 0
+                calls = message.tool_calls
+                for index, call in enumerate(calls):
+                    refusal = self.limits.refusal(index, len(calls), self._results_chars)
+                    if refusal is not None:
+                        yield ToolCallStarted(self.round, index, call, self.registry.get(call.name), None, False)
+                        yield self._record_result(index, call, error_output(refusal, "skipped"))
+                        continue
                     async with aclosing(self._run_call(index, call)) as call_events:
                         async for loop_event in call_events:
                             yield loop_event
@@ -392,6 +405,7 @@ class ToolLoop:
         if output is None:
             output = await self.registry.invoke(tool, arguments)
         self._running = None
+        output, self._results_chars = self.limits.fit(output, self._results_chars)
         yield self._record_result(index, call, output)
 
     # -- recording --------------------------------------------------------------------------

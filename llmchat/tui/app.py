@@ -20,6 +20,7 @@ from textual.notifications import SeverityLevel
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from llmchat import paths
+from llmchat.chat.toollimits import ToolLimits
 from llmchat.config import DEFAULT_THEME, Settings
 from llmchat.discovery import LocalServer
 from llmchat.hangup import detach, terminal_fds
@@ -277,6 +278,7 @@ class LlmChatApp(App[None]):
             registry=registry,
         )
         screen.max_tool_rounds = self.settings.max_tool_rounds
+        screen.session.tool_limits = ToolLimits(self.settings.max_tool_calls, self.settings.tool_results_chars)
         screen.tool_output_chars = self.settings.tool_output_chars
         if self._mcp_names:
             screen.mcp = self.mcp_session()
