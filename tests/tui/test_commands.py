@@ -15,6 +15,7 @@ from llmchat.tui.commands import ChatCommands
 from llmchat.tui.screens.text_prompt import TextPromptScreen
 from llmchat.tui.widgets.sidebar import Sidebar
 from tests.fakes import FakeProvider
+from tests.tui.conftest import OpenChat
 from tests.tui.helpers import (
     SIZE,
     chat_screen,
@@ -80,18 +81,17 @@ def test_the_app_keeps_the_system_commands_and_adds_the_chat_ones() -> None:
     assert len(LlmChatApp.COMMANDS) >= 2
 
 
-async def test_copy_last_answer_from_the_palette() -> None:
-    app = make_app(FakeProvider(answer("The **answer**.")))
-    async with app.run_test(size=SIZE) as pilot:
+async def test_copy_last_answer_from_the_palette(open_chat: OpenChat) -> None:
+    async with open_chat(FakeProvider(answer("The **answer**."))) as chat:
+        app, pilot = chat.app, chat.pilot
         await ask_and_wait(pilot, "question")
         await palette(pilot, "copy last")
         assert app.clipboard == "The **answer**."
 
 
-async def test_toggle_sidebar_and_new_conversation_from_the_palette() -> None:
-    app = make_app(FakeProvider(answer("hi")))
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+async def test_toggle_sidebar_and_new_conversation_from_the_palette(open_chat: OpenChat) -> None:
+    async with open_chat(FakeProvider(answer("hi"))) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await ask_and_wait(pilot, "hello")
         assert screen.query_one(Sidebar).display
         await palette(pilot, "toggle sidebar")
@@ -110,11 +110,11 @@ async def test_open_history_from_the_palette(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
 
 
-async def test_export_writes_markdown_in_the_working_directory(tmp_path: Path,
+async def test_export_writes_markdown_in_the_working_directory(open_chat: OpenChat, tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    app = make_app(FakeProvider(answer("Exported *answer*")))
-    async with app.run_test(size=SIZE) as pilot:
+    async with open_chat(FakeProvider(answer("Exported *answer*"))) as chat:
+        app, pilot = chat.app, chat.pilot
         await ask_and_wait(pilot, "export me")
         await palette(pilot, "export conversation")
         files = list(tmp_path.glob("llmchat-*.md"))
@@ -125,11 +125,10 @@ async def test_export_writes_markdown_in_the_working_directory(tmp_path: Path,
         assert any(str(files[0]) in n.message for n in app._notifications)
 
 
-async def test_switch_model_lists_the_providers_models() -> None:
+async def test_switch_model_lists_the_providers_models(open_chat: OpenChat) -> None:
     provider = ModelsProvider(answer("a"), models=["alpha-1", "beta-2"])
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await palette(pilot, "switch model", closes=False)
         await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))
         models = app.screen
@@ -143,10 +142,9 @@ async def test_switch_model_lists_the_providers_models() -> None:
         assert provider.requests[-1].model == "beta-2"
 
 
-async def test_switch_model_reports_a_failure_and_asks_for_a_name() -> None:
-    app = make_app(ModelsProvider(answer("a"), models=None))
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+async def test_switch_model_reports_a_failure_and_asks_for_a_name(open_chat: OpenChat) -> None:
+    async with open_chat(ModelsProvider(answer("a"), models=None)) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await palette(pilot, "switch model")
         await wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
         assert any("Could not list the models" in n.message for n in app._notifications)
@@ -155,11 +153,10 @@ async def test_switch_model_reports_a_failure_and_asks_for_a_name() -> None:
         await wait_until(pilot, lambda: screen.model == "typed-model")
 
 
-async def test_set_system_prompt_from_the_palette() -> None:
+async def test_set_system_prompt_from_the_palette(open_chat: OpenChat) -> None:
     provider = FakeProvider(answer("ok"))
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await palette(pilot, "set system")
         await wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
         await type_text(pilot, "Be terse")
@@ -169,10 +166,9 @@ async def test_set_system_prompt_from_the_palette() -> None:
         assert "Be terse" in repr(provider.requests[-1])
 
 
-async def test_escape_cancels_the_system_prompt_dialog() -> None:
-    app = make_app(FakeProvider(answer("ok")), settings=None)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+async def test_escape_cancels_the_system_prompt_dialog(open_chat: OpenChat) -> None:
+    async with open_chat(FakeProvider(answer("ok")), settings=None) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         screen.set_system("keep me")
         await palette(pilot, "set system")
         await wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
@@ -181,9 +177,9 @@ async def test_escape_cancels_the_system_prompt_dialog() -> None:
         assert screen.conversation.system == "keep me"
 
 
-async def test_copy_with_no_answer_notifies() -> None:
-    app = make_app(FakeProvider(answer("x")))
-    async with app.run_test(size=SIZE) as pilot:
+async def test_copy_with_no_answer_notifies(open_chat: OpenChat) -> None:
+    async with open_chat(FakeProvider(answer("x"))) as chat:
+        app, pilot = chat.app, chat.pilot
         await palette(pilot, "copy last")
         assert app.clipboard == ""
         assert any("no answer" in n.message for n in app._notifications)

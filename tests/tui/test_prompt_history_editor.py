@@ -11,7 +11,8 @@ import pytest
 from llmchat.providers.events import ContentDelta, Finish
 from llmchat.tui.widgets.prompt_input import PromptInput
 from tests.fakes import FakeProvider
-from tests.tui.helpers import SIZE, chat_screen, make_app, send, type_text, wait_until
+from tests.tui.conftest import OpenChat
+from tests.tui.helpers import chat_screen, send, type_text, wait_until
 
 
 def answer(text: str) -> list[object]:
@@ -25,9 +26,9 @@ async def ask_and_wait(pilot, text: str) -> None:  # type: ignore[no-untyped-def
     await wait_until(pilot, lambda: not screen.streaming and len(screen.conversation.messages) >= before + 2)
 
 
-async def test_up_and_down_recall_earlier_prompts() -> None:
-    app = make_app(FakeProvider(answer("ok")))
-    async with app.run_test(size=SIZE) as pilot:
+async def test_up_and_down_recall_earlier_prompts(open_chat: OpenChat) -> None:
+    async with open_chat(FakeProvider(answer("ok"))) as chat:
+        app, pilot = chat.app, chat.pilot
         prompt = chat_screen(pilot).query_one(PromptInput)
         await ask_and_wait(pilot, "first")
         await ask_and_wait(pilot, "second\nline two")
@@ -51,9 +52,9 @@ async def test_up_and_down_recall_earlier_prompts() -> None:
         assert prompt.text == "draft"  # past the newest: what was being typed
 
 
-async def test_up_moves_the_cursor_inside_a_multiline_prompt_first() -> None:
-    app = make_app(FakeProvider(answer("ok")))
-    async with app.run_test(size=SIZE) as pilot:
+async def test_up_moves_the_cursor_inside_a_multiline_prompt_first(open_chat: OpenChat) -> None:
+    async with open_chat(FakeProvider(answer("ok"))) as chat:
+        app, pilot = chat.app, chat.pilot
         prompt = chat_screen(pilot).query_one(PromptInput)
         await ask_and_wait(pilot, "earlier")
         prompt.insert("line one\nline two")
@@ -64,9 +65,9 @@ async def test_up_moves_the_cursor_inside_a_multiline_prompt_first() -> None:
         assert prompt.text == "earlier"
 
 
-async def test_slash_commands_are_recalled_too() -> None:
-    app = make_app(FakeProvider(answer("ok")))
-    async with app.run_test(size=SIZE) as pilot:
+async def test_slash_commands_are_recalled_too(open_chat: OpenChat) -> None:
+    async with open_chat(FakeProvider(answer("ok"))) as chat:
+        app, pilot = chat.app, chat.pilot
         prompt = chat_screen(pilot).query_one(PromptInput)
         await send(pilot, "/help")
         await pilot.press("up")
@@ -80,7 +81,7 @@ def write_editor(tmp_path: Path, body: str) -> Path:
     return script
 
 
-async def test_ctrl_e_edits_the_prompt_in_editor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_ctrl_e_edits_the_prompt_in_editor(open_chat: OpenChat, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = tmp_path / "seen.txt"
     editor = write_editor(tmp_path, (
         "import sys, pathlib\n"
@@ -90,8 +91,8 @@ async def test_ctrl_e_edits_the_prompt_in_editor(tmp_path: Path, monkeypatch: py
     ))
     monkeypatch.delenv("VISUAL", raising=False)
     monkeypatch.setenv("EDITOR", str(editor))
-    app = make_app(FakeProvider(answer("ok")))
-    async with app.run_test(size=SIZE) as pilot:
+    async with open_chat(FakeProvider(answer("ok"))) as chat:
+        app, pilot = chat.app, chat.pilot
         prompt = chat_screen(pilot).query_one(PromptInput)
         await type_text(pilot, "start here")
         await pilot.press("ctrl+e")
@@ -99,12 +100,12 @@ async def test_ctrl_e_edits_the_prompt_in_editor(tmp_path: Path, monkeypatch: py
         assert seen.read_text() == "start here"  # the editor got the prompt's text
 
 
-async def test_a_failing_editor_leaves_the_prompt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_failing_editor_leaves_the_prompt(open_chat: OpenChat, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     editor = write_editor(tmp_path, "import sys\nsys.exit(3)\n")
     monkeypatch.delenv("VISUAL", raising=False)
     monkeypatch.setenv("EDITOR", str(editor))
-    app = make_app(FakeProvider(answer("ok")))
-    async with app.run_test(size=SIZE) as pilot:
+    async with open_chat(FakeProvider(answer("ok"))) as chat:
+        app, pilot = chat.app, chat.pilot
         prompt = chat_screen(pilot).query_one(PromptInput)
         await type_text(pilot, "keep")
         await pilot.press("ctrl+e")
@@ -113,11 +114,11 @@ async def test_a_failing_editor_leaves_the_prompt(tmp_path: Path, monkeypatch: p
         assert any("status 3" in n.message for n in app._notifications)
 
 
-async def test_no_editor_set_notifies(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_no_editor_set_notifies(open_chat: OpenChat, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VISUAL", raising=False)
     monkeypatch.delenv("EDITOR", raising=False)
-    app = make_app(FakeProvider(answer("ok")))
-    async with app.run_test(size=SIZE) as pilot:
+    async with open_chat(FakeProvider(answer("ok"))) as chat:
+        app, pilot = chat.app, chat.pilot
         await pilot.press("ctrl+e")
         await pilot.pause()
         assert any("$EDITOR" in n.message for n in app._notifications)
