@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
@@ -14,7 +15,7 @@ from llmchat.config import Settings
 from llmchat.tui.app import LlmChatApp
 from llmchat.tui.screens.chat import ChatScreen
 from tests.fakes import FakeProvider
-from tests.tui.helpers import SIZE, chat_screen, make_app
+from tests.tui.helpers import SIZE, THEME_DIRS, chat_screen, fake_settings, make_app
 
 
 @dataclass
@@ -28,7 +29,7 @@ class Chat:
 
 
 OpenChat = Callable[..., AbstractAsyncContextManager[Chat]]
-"""``open_chat(*scripts, settings=None, size=SIZE, registry=None)``: see :func:`open_chat`."""
+"""``open_chat(*scripts, settings=None, size=SIZE, registry=None, history=None)``: see :func:`open_chat`."""
 
 
 @pytest.fixture
@@ -40,16 +41,20 @@ def open_chat() -> OpenChat:
         settings: the app's settings (default: a provider that is never reached).
         size: the terminal size.
         registry: tools offered to the model (default: none).
+        history: the history database to record into (default: none).
     """
 
     @asynccontextmanager
     async def start(*scripts: object, settings: Settings | None = None, size: tuple[int, int] = SIZE,
-                    registry: ToolRegistry | None = None) -> AsyncIterator[Chat]:
+                    registry: ToolRegistry | None = None, history: Path | None = None) -> AsyncIterator[Chat]:
         if len(scripts) == 1 and isinstance(scripts[0], FakeProvider):
             provider = scripts[0]
         else:
             provider = FakeProvider(*scripts)  # type: ignore[arg-type]
-        app = make_app(provider, settings)
+        if history is None:
+            app = make_app(provider, settings)
+        else:
+            app = LlmChatApp(settings or fake_settings(), provider=provider, theme_dirs=THEME_DIRS, history=history)
         async with app.run_test(size=size) as pilot:
             screen = chat_screen(pilot)
             if registry is not None:

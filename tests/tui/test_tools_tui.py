@@ -8,12 +8,11 @@ from typing import Any
 
 from llmchat.chat.tools import Tool, ToolRegistry
 from llmchat.providers.events import ContentDelta, Finish, ToolCallDelta, Usage
-from llmchat.tui.app import LlmChatApp
 from llmchat.tui.screens.approve import ToolApprovalScreen
 from llmchat.tui.screens.chat import ChatScreen
 from llmchat.tui.widgets.tool_call_view import ToolCallView
-from tests.fakes import FakeProvider
-from tests.tui.helpers import SIZE, THEME_DIRS, chat_screen, fake_settings, send, wait_until
+from tests.tui.conftest import OpenChat
+from tests.tui.helpers import send, wait_until
 
 ASKS_FOR = [ToolCallDelta(0, "c1", "shout", ""), ToolCallDelta(0, None, None, '{"text": '),
             ToolCallDelta(0, None, None, '"hi"}'), Usage(5, 3, 8), Finish("tool_calls", "tool_calls")]
@@ -28,15 +27,12 @@ def registry(ran: list[dict[str, Any]], *, read_only: bool) -> ToolRegistry:
     return ToolRegistry([Tool("shout", "Upper-case a text", {"type": "object"}, handler=shout, read_only=read_only)])
 
 
-async def test_read_only_tool_runs_and_shows_its_block(tmp_path: Path) -> None:
+async def test_read_only_tool_runs_and_shows_its_block(tmp_path: Path, open_chat: OpenChat) -> None:
     ran: list[dict[str, Any]] = []
-    provider = FakeProvider(ASKS_FOR, ANSWER)
-    app = LlmChatApp(fake_settings(), provider=provider, theme_dirs=THEME_DIRS, history=tmp_path / "h.db")
-    async with app.run_test(size=SIZE) as pilot:
-        chat_screen(pilot).registry = registry(ran, read_only=True)
+    async with open_chat(ASKS_FOR, ANSWER, registry=registry(ran, read_only=True), history=tmp_path / "h.db") as chat:
+        app, pilot, screen, provider = chat.app, chat.pilot, chat.screen, chat.provider
         await send(pilot, "shout hi")
         await app.workers.wait_for_complete()
-        screen = chat_screen(pilot)
         block = screen.query_one(ToolCallView)
         assert "shout" in str(block.title) and "✓" in str(block.title)
         assert ran == [{"text": "hi"}]
@@ -47,15 +43,13 @@ async def test_read_only_tool_runs_and_shows_its_block(tmp_path: Path) -> None:
         assert screen.query_one("#sidebar-rounds").display
 
 
-async def test_a_tool_that_writes_asks_first(tmp_path: Path) -> None:
+async def test_a_tool_that_writes_asks_first(tmp_path: Path, open_chat: OpenChat) -> None:
     ran: list[dict[str, Any]] = []
     for key, expected in (("y", [{"text": "hi"}]), ("n", [])):
         ran.clear()
-        provider = FakeProvider(ASKS_FOR, ANSWER)
-        app = LlmChatApp(fake_settings(), provider=provider, theme_dirs=THEME_DIRS, history=tmp_path / f"{key}.db")
-        async with app.run_test(size=SIZE) as pilot:
-            screen = chat_screen(pilot)
-            screen.registry = registry(ran, read_only=False)
+        tools = registry(ran, read_only=False)
+        async with open_chat(ASKS_FOR, ANSWER, registry=tools, history=tmp_path / f"{key}.db") as chat:
+            app, pilot, screen = chat.app, chat.pilot, chat.screen
             await send(pilot, "shout hi")
             await wait_until(pilot, lambda: isinstance(app.screen, ToolApprovalScreen))
             await pilot.press(key)
@@ -65,7 +59,7 @@ async def test_a_tool_that_writes_asks_first(tmp_path: Path) -> None:
             assert result == "HI" if key == "y" else "denied" in result
 
 
-async def test_escape_stops_the_whole_loop_during_a_tool(tmp_path: Path) -> None:
+async def test_escape_stops_the_whole_loop_during_a_tool(tmp_path: Path, open_chat: OpenChat) -> None:
     started = asyncio.Event()
 
     async def slow(arguments: dict[str, Any]) -> str:
@@ -74,11 +68,8 @@ async def test_escape_stops_the_whole_loop_during_a_tool(tmp_path: Path) -> None
         return "never"
 
     tools = ToolRegistry([Tool("shout", "slow", {"type": "object"}, handler=slow, read_only=True)])
-    provider = FakeProvider(ASKS_FOR, ANSWER)
-    app = LlmChatApp(fake_settings(), provider=provider, theme_dirs=THEME_DIRS, history=tmp_path / "h.db")
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
-        screen.registry = tools
+    async with open_chat(ASKS_FOR, ANSWER, registry=tools, history=tmp_path / "h.db") as chat:
+        pilot, screen, provider = chat.pilot, chat.screen, chat.provider
         await send(pilot, "go")
         await wait_until(pilot, started.is_set)
         await pilot.press("escape")
@@ -87,3 +78,8 @@ async def test_escape_stops_the_whole_loop_during_a_tool(tmp_path: Path) -> None
         assert str(screen.query_one(ToolCallView).title).startswith("■")
         assert [m.role for m in screen.conversation.messages] == ["user", "assistant", "tool"]
         assert "cancelled" in screen.conversation.messages[-1].content
+        assert screen.store is not None and screen.recorder.conversation_id is not None
+        _, stored = screen.store.load_conversation(screen.recorder.conversation_id)
+        assert [(m.role, m.finish_reason) for m in stored.messages] == [
+            ("user", None), ("assistant", "tool_calls"), ("tool", None)]  # the cancelled call's result too
+        assert "cancelled" in stored.messages[-1].content
