@@ -167,3 +167,26 @@ def test_katan_continue_sends_the_history(katan: Server) -> None:
     second = ask("-m", "gpt-4o", "-c", "second", **env)
     assert second.returncode == 0, second.stderr
     assert b"messages=3" in second.stdout and second.stdout.endswith(b"User: second")
+
+
+async def test_the_session_against_katan_over_each_protocol(katan: Server) -> None:
+    """The full-screen session (Textual's test pilot) streaming from llm-katan over the
+    OpenAI and Anthropic protocols."""
+    from llmchat.config import load_settings
+    from llmchat.tui.app import LlmChatApp
+    from tests.tui.helpers import SIZE, THEME_DIRS, chat_screen, send, sidebar_rows, wait_until
+
+    env = {"OPENAI_BASE_URL": f"{katan.url}/v1", "OPENAI_API_KEY": "sk-x",
+           "ANTHROPIC_BASE_URL": katan.url, "ANTHROPIC_API_KEY": "sk-x"}
+    for provider in ("openai", "anthropic"):
+        app = LlmChatApp(load_settings(None, env, provider=provider, model="gpt-4o"), theme_dirs=THEME_DIRS)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = chat_screen(pilot)
+            await send(pilot, "hello session")
+            await wait_until(pilot, lambda: screen.conversation.messages[-1].finish_reason is not None, timeout=60)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            reply = screen.conversation.messages[-1]
+            assert reply.finish_reason == "stop", reply.error
+            assert reply.content.startswith("[echo] model=gpt-4o") and reply.content.endswith("User: hello session")
+            assert sidebar_rows(pilot)["Finish"] == "stop"
