@@ -58,7 +58,7 @@ MODULES: dict[str, list[str]] = {
                       "tests/chat/test_wire_formats_tool_loop.py"],
     "chat.engine": ["tests/chat/test_engine.py"],
     "store.sqlite": ["tests/store"],
-    "store.recorder": ["tests/store"],
+    "store.recorder": ["tests/store", "tests/chat/test_store_failure.py"],
     "store.search": ["tests/store"],  # (test_search_rules.py is in tests/store)
     "store.records": ["tests/store"],
     "store.export": ["tests/store", "tests/test_cli_history.py"],
