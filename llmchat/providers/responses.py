@@ -58,7 +58,6 @@ INCOMPLETE_REASONS: dict[str, FinishReason] = {
 """``incomplete_details.reason`` -> normalized finish reason (any other value: ``length``)."""
 
 
-
 # --- response ----------------------------------------------------------------------------
 
 
@@ -113,7 +112,7 @@ class ResponsesParser:
             "response.output_text.delta": self._on_text_delta,
             "response.output_text.done": self._on_text_done,
             "response.refusal.delta": lambda d: [RefusalDelta(str(d["delta"]))] if d.get("delta") else [],
-            "response.reasoning_summary_text.delta": self._on_summary_delta,
+            "response.reasoning_summary_text.delta": self._on_reasoning_delta,
             "response.reasoning_text.delta": self._on_reasoning_delta,
             "response.reasoning_summary_text.done": self._on_reasoning_done,
             "response.reasoning_text.done": self._on_reasoning_done,
@@ -131,6 +130,8 @@ class ResponsesParser:
             ServerError, RateLimitError, ContextLengthError: on ``error`` /
                 ``response.failed`` events and on data that is not a JSON object.
         """
+        if sse.data == "[DONE]":
+            return []  # Chat Completions' end marker, which some bridges add: not an end here
         try:
             data: Any = json.loads(sse.data)
         except ValueError:
@@ -214,12 +215,8 @@ class ResponsesParser:
             return []
         return [ContentDelta(str(data["text"]))]
 
-    def _on_summary_delta(self, data: Mapping[str, Any]) -> list[StreamEvent]:
-        # the deltas as they come, parts joined as sent (as every summary delta is reasoning)
-        self._streamed_reasoning = True
-        return [ReasoningDelta(str(data["delta"]))] if data.get("delta") else []
-
     def _on_reasoning_delta(self, data: Mapping[str, Any]) -> list[StreamEvent]:
+        # summary and reasoning-text deltas as they come, parts joined as sent
         self._streamed_reasoning = True
         return [ReasoningDelta(str(data["delta"]))] if data.get("delta") else []
 

@@ -339,3 +339,9 @@ async def test_reasoning_sent_only_whole_in_done_events_is_not_lost(server: Loop
     got = await collect(server)
     assert "".join(e.text for e in got if isinstance(e, ReasoningDelta)) == "one.two."
     assert text(got) == "ok"
+
+
+async def test_a_done_marker_without_a_terminal_event_is_an_interruption(server: LoopbackServer) -> None:
+    server.handler = reply_with(responses_stream(["a"], terminal="none") + b"data: [DONE]\n\n")
+    events, _ = await collect_until(server, StreamInterrupted)
+    assert text(events) == "a"
