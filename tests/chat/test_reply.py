@@ -193,3 +193,24 @@ def test_request_carries_model_system_and_options() -> None:
     assert request.system == "be brief"
     assert list(request.messages) == [{"role": "user", "content": "hi"}]
     assert dict(request.options) == {"temperature": 0.2}
+
+
+async def test_complete_reply_returns_the_folded_message() -> None:
+    from llmchat.chat.reply import complete_reply
+
+    provider = FakeProvider([ReasoningDelta("think"), ContentDelta("Hel"), ContentDelta("lo"),
+                             Usage(4, 2, 6), Finish("length", "max_tokens")])
+    request = _request()
+    message = await complete_reply(provider, request)
+    assert provider.requests == [request] and provider.closed == 0
+    assert (message.role, message.content, message.reasoning) == ("assistant", "Hello", "think")
+    assert (message.finish_reason, message.raw_finish_reason, message.usage) == ("length", "max_tokens", Usage(4, 2, 6))
+    assert message.ttft is not None and message.duration is not None and message.duration >= message.ttft
+
+
+async def test_complete_reply_raises_the_providers_error() -> None:
+    from llmchat.chat.reply import complete_reply
+
+    provider = FakeProvider([ContentDelta("part"), StreamInterrupted("dropped", provider="fake")])
+    with pytest.raises(StreamInterrupted):
+        await complete_reply(provider, _request())
