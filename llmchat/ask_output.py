@@ -200,7 +200,8 @@ def status_line(settings: Settings, accumulator: Accumulator, cost: Cost | None 
     """A one-line summary for stderr: model, finish reason, usage, TTFT, tokens/s, and the
     cost when it is known."""
     stats = accumulator.stats()
-    parts = [f"{settings.provider.name}/{settings.provider.model}", stats.finish_reason or "-"]
+    model = accumulator.model or settings.provider.model  # the model that answered, when named
+    parts = [f"{settings.provider.name}/{model}", stats.finish_reason or "-"]
     if stats.usage:
         parts.append(f"{stats.usage.input_tokens} in / {stats.usage.output_tokens} out tokens")
     if stats.ttft is not None:

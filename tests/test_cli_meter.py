@@ -183,3 +183,4 @@ def test_the_status_line_leaves_out_an_unknown_cost(server: LoopbackServer) -> N
     assert code == 0, err
     status = err.decode().strip().splitlines()[-1]
     assert "tokens" in status and "$" not in status
+    assert status.startswith("openai/test-model")  # the model that answered, not the one asked for

@@ -23,6 +23,10 @@ CONTENT_BLOCK = "gemini_content"
 turn's parts as they came (``{"type": CONTENT_BLOCK, "parts": [...], "call_ids": [...]}``;
 ``call_ids`` are the ids given to its ``functionCall`` parts, in order)."""
 
+EFFORT_BUDGETS = {"none": 0, "low": 1024, "medium": 8192, "high": 24576}
+"""``reasoning_effort`` -> ``thinkingBudget`` (tokens) for Gemini 2.x models, as Google's
+OpenAI compatibility layer maps it ("Gemini thinking", "OpenAI compatibility")."""
+
 _SCHEMA_KEYS_DROPPED = frozenset({"$schema", "$id", "additionalProperties"})
 """JSON Schema keys that the OpenAPI subset of ``FunctionDeclaration.parameters`` rejects."""
 
@@ -200,7 +204,9 @@ def build_body(request: ChatRequest) -> dict[str, Any]:
     ``generationConfig``: ``temperature``, ``top_p`` -> ``topP``, ``top_k`` -> ``topK``,
     ``max_tokens`` -> ``maxOutputTokens``, ``stop`` -> ``stopSequences``, ``seed``;
     ``thinking_budget`` -> ``thinkingConfig.thinkingBudget`` and ``reasoning_effort`` ->
-    ``thinkingConfig.thinkingLevel``, both with ``includeThoughts`` (thought summaries
+    ``thinkingConfig.thinkingLevel`` (Gemini 2.x models, which take budgets instead: the
+    :data:`EFFORT_BUDGETS` of Google's OpenAI-compatible endpoint), both with
+    ``includeThoughts`` (thought summaries
     stream as reasoning); ``tool_choice`` -> ``toolConfig``.
     """
     contents, extra_system = convert_contents(request.messages)
@@ -222,8 +228,13 @@ def build_body(request: ChatRequest) -> dict[str, Any]:
     thinking: dict[str, Any] = {}
     if options.get("thinking_budget") is not None:
         thinking["thinkingBudget"] = int(options["thinking_budget"])
-    if options.get("reasoning_effort"):
-        thinking["thinkingLevel"] = str(options["reasoning_effort"])
+    effort = options.get("reasoning_effort")
+    if effort:
+        budget = EFFORT_BUDGETS.get(str(effort)) if request.model.startswith(("gemini-2", "models/gemini-2")) else None
+        if budget is not None and "thinkingBudget" not in thinking:
+            thinking["thinkingBudget"] = budget  # Gemini 2.5 has budgets, not levels
+        elif budget is None:
+            thinking["thinkingLevel"] = str(effort)
     if thinking:
         config["thinkingConfig"] = {**thinking, "includeThoughts": True}
     if config:

@@ -342,3 +342,15 @@ def test_pdf_and_image_url_parts() -> None:
     contents, _ = convert_contents([{"role": "user", "content": content}])
     assert contents[0]["parts"] == [{"inlineData": {"mimeType": "application/pdf", "data": "JVBE"}},
                                     {"fileData": {"mimeType": "image/png", "fileUri": "https://example.com/cat.png"}}]
+
+
+@pytest.mark.parametrize(("model", "config"), [
+    ("gemini-2.5-flash", {"thinkingBudget": 1024, "includeThoughts": True}),
+    ("gemini-3-pro-preview", {"thinkingLevel": "low", "includeThoughts": True}),
+])
+def test_reasoning_effort_is_a_budget_for_gemini_2_and_a_level_after(model: str, config: dict[str, Any]) -> None:
+    from llmchat.providers.gemini_request import build_body
+
+    body = build_body(ChatRequest(model=model, messages=[{"role": "user", "content": "x"}],
+                                  options={"reasoning_effort": "low"}))
+    assert body["generationConfig"]["thinkingConfig"] == config
