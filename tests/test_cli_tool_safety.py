@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 from tests.loopback import LoopbackServer, Reply, Request, chunk, completion, sse
@@ -134,3 +135,16 @@ def test_the_call_cap_comes_from_the_config(server: LoopbackServer, tmp_path: Pa
     result = run(server, tmp_path, "-T", "read_file", "go")
     answers = [str(m["content"]) for m in tool_messages(server.requests[-1])]
     assert answers[:3] == ["a", "a", "a"] and all("at most 3 tool calls" in a for a in answers[3:]), result.stderr
+
+
+def test_a_command_tool_does_not_see_the_api_key(server: LoopbackServer, tmp_path: Path) -> None:
+    dump = [sys.executable, "-c", "import json, os; print(json.dumps(sorted(os.environ)))"]
+    config_file(f"[tools.envdump]\nread_only = true\ncommand = {json.dumps(dump)}\n")
+    server.handler = lambda request: (
+        tool_call_reply("envdump", "{}") if len(server.requests) == 1 else Reply(parts=[completion(["done"])]))
+    result = run(server, tmp_path, "-T", "envdump", "go")
+    assert result.returncode == 0, result.stderr
+    [answer] = tool_messages(server.requests[-1])
+    names = json.loads(str(answer["content"]))
+    assert "PATH" in names and "LLMCHAT_TOOL" in names
+    assert "OPENAI_API_KEY" not in names and b"sk-test" not in server.requests[-1].body

@@ -11,12 +11,37 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 _STDERR_KEEP = 4096
 """Bytes of stderr kept for the error message."""
+
+BASE_ENVIRONMENT = (
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TERM", "TZ", "TMPDIR",
+    "TEMP", "TMP", "SYSTEMROOT", "WINDIR", "COMSPEC", "PATHEXT", "USERPROFILE",
+)
+"""Variables every command tool gets (with every ``LC_*``): where programs, home, temporary
+files and the locale are. Nothing that holds a credential (no ``*_API_KEY``, tokens, agent
+sockets)."""
+
+
+def minimal_environment(
+    names: Iterable[str] = (), source: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of a command tool: :data:`BASE_ENVIRONMENT`, ``LC_*`` and `names`.
+
+    Args:
+        names: more variables to pass (a tool's ``env = [...]`` in the config).
+        source: where the values come from (default: our own environment).
+
+    Returns:
+        The variables of those names that are set in `source`.
+    """
+    source = os.environ if source is None else source
+    wanted = {*BASE_ENVIRONMENT, *names}
+    return {k: v for k, v in source.items() if k in wanted or k.startswith("LC_")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +72,8 @@ async def run_command(
             (run directly, no shell).
         stdin: the bytes written to the command's standard input, which is then closed.
         cwd: the working directory; None keeps ours.
-        env: extra environment variables on top of ours.
+        env: the command's whole environment (see :func:`minimal_environment`); None
+            passes ours.
         max_output: stdout cap in bytes; past it the command is killed and the result is
             marked truncated.
 
@@ -63,7 +89,7 @@ async def run_command(
         "stdout": asyncio.subprocess.PIPE,
         "stderr": asyncio.subprocess.PIPE,
         "cwd": cwd,
-        "env": {**os.environ, **env} if env else None,
+        "env": dict(env) if env is not None else None,
         "start_new_session": os.name == "posix",
     }
     if isinstance(command, str):

@@ -18,6 +18,7 @@ import importlib.metadata
 import inspect
 import json
 import math
+import os
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from llmchat.chat.process import run_command
+from llmchat.chat.process import minimal_environment, run_command
 from llmchat.errors import ConfigError
 
 ENTRY_POINT_GROUP = "llmchat.tools"
@@ -334,6 +335,17 @@ class CommandTool(Tool):
     """The working directory; None keeps llmchat's."""
     max_output_bytes: int = 1_000_000
     """Stdout cap; past it the command is stopped and the output marked truncated."""
+    env: tuple[str, ...] = ()
+    """Variables passed beside the minimal environment (``env = ["GITHUB_TOKEN"]``)."""
+    inherit_env: bool = False
+    """Pass llmchat's whole environment, API keys included (``inherit_env = true``)."""
+
+    def environment(self) -> dict[str, str]:
+        """The command's environment: :func:`~llmchat.chat.process.minimal_environment` with
+        :attr:`env` (or all of ours with :attr:`inherit_env`), and ``LLMCHAT_TOOL``."""
+        chosen = dict(os.environ) if self.inherit_env else minimal_environment(self.env)
+        chosen["LLMCHAT_TOOL"] = self.name
+        return chosen
 
     async def run(self, arguments: dict[str, Any]) -> str:
         """Run the command with `arguments` as JSON on stdin.
@@ -345,7 +357,7 @@ class CommandTool(Tool):
         try:
             result = await run_command(
                 self.command, payload, cwd=self.cwd, max_output=self.max_output_bytes,
-                env={"LLMCHAT_TOOL": self.name},
+                env=self.environment(),
             )
         except OSError as exc:
             raise ToolError(f"the command of tool {self.name!r} could not start: {exc}") from None
@@ -361,7 +373,10 @@ class CommandTool(Tool):
 
 MAX_TOOL_TIMEOUT = 86_400
 """The longest tool timeout the config accepts, in seconds (one day)."""
-_CONFIG_KEYS = frozenset({"description", "parameters", "command", "read_only", "timeout", "cwd"})
+_CONFIG_KEYS = frozenset(
+    {"description", "parameters", "command", "read_only", "timeout", "cwd", "env", "inherit_env"}
+)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def tools_from_config(table: Mapping[str, Any], *, where: str = "config") -> list[Tool]:
@@ -375,6 +390,9 @@ def tools_from_config(table: Mapping[str, Any], *, where: str = "config") -> lis
         command = "weather-cli --json"    # or an argument list: ["weather-cli", "--json"]
         read_only = false                 # default: false (the user is asked first)
         timeout = 30                      # seconds; default 30
+        env = ["WEATHER_TOKEN"]           # passed beside the minimal environment (PATH, HOME,
+                                          # LANG, LC_*, TERM, TMPDIR, USER ...); no API keys
+        inherit_env = false               # true: llmchat's whole environment, keys included
 
     Args:
         table: the ``tools`` table (tool name -> settings).
@@ -423,6 +441,12 @@ def tools_from_config(table: Mapping[str, Any], *, where: str = "config") -> lis
         cwd = spec.get("cwd")
         if cwd is not None and not isinstance(cwd, str):
             raise ConfigError(f"{here}: 'cwd' must be a directory path")
+        env = spec.get("env", [])
+        if not isinstance(env, list) or not all(isinstance(v, str) and _ENV_NAME.match(v) for v in env):
+            raise ConfigError(f"{here}: 'env' must be a list of environment variable names")
+        inherit_env = spec.get("inherit_env", False)
+        if not isinstance(inherit_env, bool):
+            raise ConfigError(f"{here}: 'inherit_env' must be true or false")
         try:
             tool = CommandTool(
                 name=str(name),
@@ -433,6 +457,8 @@ def tools_from_config(table: Mapping[str, Any], *, where: str = "config") -> lis
                 source="config",
                 command=command if isinstance(command, str) else tuple(command),
                 cwd=Path(cwd).expanduser() if cwd else None,
+                env=tuple(env),
+                inherit_env=inherit_env,
             )
         except ValueError as exc:
             raise ConfigError(f"{here}: {exc}") from None
