@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 
 import httpx
 
 from llmchat.config import ProviderSettings
+from llmchat.providers.decoding import ACCEPT_ENCODING, read_capped
+
+MAX_MODELS_BODY = 4 * 1024 * 1024
+"""Bytes of a model list read (decoded); a larger answer is no server of ours."""
 
 CANDIDATES: tuple[tuple[str, int], ...] = (
     ("Ollama", 11434),
@@ -46,8 +51,12 @@ async def find_local_servers(
         async def probe(label: str, port: int) -> LocalServer | None:
             base_url = f"http://{host}:{port}/v1"
             try:
-                response = await client.get(f"{base_url}/models")
-                data = response.json() if response.status_code == 200 else None
+                headers = {"Accept-Encoding": ACCEPT_ENCODING}
+                async with client.stream("GET", f"{base_url}/models", headers=headers) as response:
+                    if response.status_code != 200:
+                        return None
+                    body, truncated = await read_capped(response, MAX_MODELS_BODY)
+                data = None if truncated else json.loads(body)
             except (httpx.HTTPError, ValueError):
                 return None
             if not isinstance(data, dict) or not isinstance(data.get("data"), list):
