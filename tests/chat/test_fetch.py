@@ -3,7 +3,15 @@ it checked (issue 20). Everything runs against the loopback server on 127.0.0.1.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import shutil
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -107,3 +115,74 @@ async def test_the_config_allowance_reaches_loopback(server: LoopbackServer) -> 
     async with httpx.AsyncClient() as client:
         tool = fetch_url_tool(client, guard=AddressGuard(allow_private=True))
         assert (await tool.run({"url": f"http://localhost:{server.port}/"})).endswith("local docs")
+
+
+# --- https: the pinned address, the name for SNI and the certificate -----------------------
+
+
+def make_cert(folder: Path, name: str) -> tuple[Path, Path]:
+    key, crt = folder / f"{name}.key", folder / f"{name}.crt"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(crt),
+         "-days", "2", "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}"],
+        check=True, capture_output=True, timeout=60,
+    )
+    return crt, key
+
+
+@contextmanager
+def tls_server(crt: Path, key: Path, seen: list[str | None]) -> Iterator[int]:
+    """A one-page HTTPS server on 127.0.0.1 that notes each handshake's server name."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(crt, key)
+    context.sni_callback = lambda sock, name, ctx: seen.append(name)  # type: ignore[assignment,return-value]
+    loop = asyncio.new_event_loop()
+    ready, port = threading.Event(), []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            host = [line for line in head.decode().split("\r\n") if line.lower().startswith("host:")]
+            body = f"pinned page for {host[0][5:].strip()}".encode()
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: %d\r\n"
+                         b"connection: close\r\n\r\n%s" % (len(body), body))
+            await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    def run() -> None:
+        server = loop.run_until_complete(asyncio.start_server(serve, "127.0.0.1", 0, ssl=context))
+        port.append(server.sockets[0].getsockname()[1])
+        ready.set()
+        loop.run_forever()
+        server.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    try:
+        yield port[0]
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+async def test_https_goes_to_the_pinned_address_with_the_name_for_sni_and_the_certificate(tmp_path: Path) -> None:
+    crt, key = make_cert(tmp_path, "pinned.test")
+
+    async def resolver(host: str, port: int) -> list[IPAddress]:
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    guard = AddressGuard(resolver=resolver, problem=only_first_loopback)
+    seen: list[str | None] = []
+    with tls_server(crt, key, seen) as port:
+        async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(crt))) as client:
+            tool = fetch_url_tool(client, guard=guard)
+            page = await tool.run({"url": f"https://pinned.test:{port}/"})
+            assert page.endswith(f"pinned page for pinned.test:{port}")
+            assert seen == ["pinned.test"]
+            with pytest.raises(ToolError, match="could not fetch.*(CERTIFICATE|certificate|hostname)"):
+                await tool.run({"url": f"https://other.test:{port}/"})  # the certificate is for pinned.test
