@@ -211,7 +211,7 @@ async def _run(
     async with make_client() as client, AsyncExitStack() as stack:
         registry = None
         if choice is not None:
-            registry = _tool_registry(settings, choice, client, err)
+            registry = tool_registry(settings, choice, client, err)
             if registry is None:
                 return EXIT_USAGE
             if choice.mcp or not choice.builtin:
@@ -263,7 +263,7 @@ async def _run(
     return code
 
 
-def _tool_registry(
+def tool_registry(
     settings: Settings, choice: ToolChoice, client: httpx.AsyncClient, err: IO[str]
 ) -> ToolRegistry | None:
     """The tools `choice` offers; None (after a message on `err`) when a name is unknown."""

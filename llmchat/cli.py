@@ -52,6 +52,7 @@ _ASK_FLAGS = {
     "--tools": "all_tools",
     "--yes": "yes",
     "--debug": "debug",
+    "--dry-run": "dry_run",
 }
 """Boolean options of ``ask`` (as in :func:`llmchat.cli_app.ask`)."""
 _ASK_OPTIONS: dict[str, tuple[str, Any]] = {

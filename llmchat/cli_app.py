@@ -185,6 +185,9 @@ def ask(
     continue_latest: ContinueOpt = False,
     conversation: ConversationOpt = None,
     no_log: Annotated[bool, typer.Option("--no-log", help="Do not store this exchange.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count the request's tokens and cost; send nothing.")
+    ] = False,
     all_tools: Annotated[
         bool, typer.Option("--tools", help="Offer every tool (built-in, config, plugins).")
     ] = False,
@@ -221,6 +224,8 @@ def ask(
         llmchat ask -T read_file "Summarize README.md"   # let the model read files here
 
         llmchat ask --mcp github "Open issues about the parser?"   # tools of an MCP server
+
+        llmchat ask --dry-run -c "And in French?"   # tokens and cost, nothing sent
     """
     ask_command(
         ctx.obj or Choice(),
@@ -229,7 +234,7 @@ def ask(
         conversation=conversation, no_log=no_log, temperature=temperature, top_p=top_p,
         max_tokens=max_tokens, stop=stop, seed=seed, reasoning_effort=reasoning_effort,
         thinking_budget=thinking_budget, all_tools=all_tools, tool=tool, yes=yes, debug=debug,
-        mcp=mcp, mcp_config=mcp_config,
+        mcp=mcp, mcp_config=mcp_config, dry_run=dry_run,
     )
 
 

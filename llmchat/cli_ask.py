@@ -47,6 +47,7 @@ def ask_command(
     debug: bool = False,
     mcp: list[str] | None = None,
     mcp_config: str | None = None,
+    dry_run: bool = False,
 ) -> NoReturn:
     """``llmchat ask`` (options: see :func:`llmchat.cli_app.ask`); `parent` holds the
     options given before ``ask``. Always ends with SystemExit and the exit status."""
@@ -76,8 +77,11 @@ def ask_command(
         text = join_prompt(prompt, None)
     if not text or text.isspace():  # (not text.strip(): a copy of a long input)
         raise fail("the prompt is empty")
-    settings = ensure_credentials(settings, interactive=not piped and sys.stderr.isatty())
     ref = "latest" if continue_latest else conversation
+    if dry_run:
+        raise SystemExit(_dry_run(settings, choice, text, ref, complete=complete, json_output=json_output,
+                                  tools=_tool_choice(settings, all_tools, tool, yes, mcp, mcp_servers)))
+    settings = ensure_credentials(settings, interactive=not piped and sys.stderr.isatty())
     store = (
         open_store(required=True, read_only_ok=True) if ref is not None else None if no_log else open_store()
     )
@@ -95,18 +99,51 @@ def ask_command(
     user = Message("user", text)
     history.messages.append(user)
     recorder.user(user)
-    tools = None
-    if all_tools or tool or mcp:
-        from llmchat.ask import ToolChoice
-
-        tools = ToolChoice(
-            tuple(tool or ()), yes=yes, config=settings.tools, builtin=bool(all_tools or tool),
-            mcp=tuple(mcp_servers), mcp_strict="all" not in (mcp or ()),
-        )
     raise SystemExit(run_ask(
         settings, history, complete=complete, json_output=json_output, show_reasoning=reasoning,
-        recorder=recorder, tools=tools,
+        recorder=recorder, tools=_tool_choice(settings, all_tools, tool, yes, mcp, mcp_servers),
     ))
+
+
+def _tool_choice(
+    settings: Any, all_tools: bool, tool: list[str] | None, yes: bool, mcp: list[str] | None, servers: list[Any]
+) -> Any:
+    """The tools ``--tools``, ``-T`` and ``--mcp`` offer (a :class:`llmchat.ask.ToolChoice`),
+    or None."""
+    if not (all_tools or tool or mcp):
+        return None
+    from llmchat.ask import ToolChoice
+
+    return ToolChoice(
+        tuple(tool or ()), yes=yes, config=settings.tools, builtin=bool(all_tools or tool),
+        mcp=tuple(servers), mcp_strict="all" not in (mcp or ()),
+    )
+
+
+def _dry_run(
+    settings: Any, choice: Choice, text: str, ref: str | None, *, complete: bool, json_output: bool, tools: Any
+) -> int:
+    """``ask --dry-run``: the conversation (the stored one with ``-c``, read, never written)
+    and the new message, counted by :func:`llmchat.ask_dry_run.run_dry_run`; no credentials
+    needed, nothing sent or stored."""
+    from llmchat.ask_dry_run import run_dry_run
+    from llmchat.chat.models import Conversation, Message
+    from llmchat.store import StoreError
+
+    history = Conversation(system=settings.system)
+    if ref is not None:
+        store = open_store(required=True, read_only_ok=True)
+        assert store is not None
+        try:
+            _, history = store.load_conversation(ref)
+        except StoreError as exc:
+            raise fail(str(exc)) from None
+        finally:
+            store.close()
+        if choice.system is not None:  # -s given now replaces the stored system prompt
+            history.system = settings.system
+    history.messages.append(Message("user", text))
+    return run_dry_run(settings, history, complete=complete, json_output=json_output, tools=tools)
 
 
 def read_input(stream: Any, prompt: str | None, cap: int, config_path: Any = None) -> str:

@@ -52,6 +52,12 @@ def state_dir() -> Path:
     return platformdirs.user_state_path(APP_NAME)
 
 
+def cache_dir() -> Path:
+    """The user's cache directory (``$XDG_CACHE_HOME/llmchat`` on Linux): files llmchat can
+    make again (the tokenizer's encoding files)."""
+    return platformdirs.user_cache_path(APP_NAME)
+
+
 def builtin_themes_dir() -> Path:
     """The shipped themes: ``llmchat/themes`` in a wheel, the repo's ``themes/`` in a checkout."""
     packaged = Path(__file__).parent / "themes"
@@ -71,4 +77,4 @@ def ui_state_file() -> Path:
 def private_dirs() -> list[Path]:
     """Every directory llmchat keeps its own files in: config (keys, MCP servers), data
     (history), state (logs) and cache. The file tools never read them (llmchat.chat.sensitive)."""
-    return [config_dir(), data_dir(), state_dir(), platformdirs.user_cache_path(APP_NAME)]
+    return [config_dir(), data_dir(), state_dir(), cache_dir()]

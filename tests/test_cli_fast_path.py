@@ -17,7 +17,7 @@ from tests.test_cli import TIMEOUT, cli_env
 DEFAULTS: dict[str, Any] = {
     "prompt": None, "provider": None, "model": None, "system": None, "json_output": False,
     "reasoning": False, "complete": False, "continue_latest": False, "conversation": None,
-    "no_log": False, "temperature": None, "top_p": None, "max_tokens": None, "stop": None,
+    "no_log": False, "dry_run": False, "temperature": None, "top_p": None, "max_tokens": None, "stop": None,
     "seed": None, "reasoning_effort": None, "thinking_budget": None, "all_tools": False, "tool": None,
     "yes": False, "debug": False, "mcp": None, "mcp_config": None,
 }

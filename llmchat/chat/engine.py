@@ -242,6 +242,12 @@ class ChatSession:
         """What the current or last turn produced so far (None before the first turn)."""
         return self.loop.outcome() if self.loop is not None else None
 
+    def next_request(self) -> ChatRequest:
+        """The request the next turn would send first (the conversation as it stands, the
+        system prompt, the tools, the options), built and not sent: ``ask --dry-run`` and
+        the session's context bar count it."""
+        return self._make_loop().next_request()
+
     # -- turns ----------------------------------------------------------------------------
 
     def send(self, text: str) -> AsyncGenerator[EngineEvent, None]:
