@@ -127,9 +127,13 @@ def test_anthropic_through_ask(server: LoopbackServer) -> None:
     request = server.requests[-1]
     assert request.path == "/v1/messages" and request.headers["x-api-key"] == "sk-ant-test"
     out = json.loads(ask(None, "-p", "anthropic", "-m", "claude-x", "--json", "hi", env=env).stdout)
+    timings = out.pop("timings")
+    assert set(timings) == {"ttft_s", "duration_s"}
+    assert isinstance(out.pop("conversation_id"), str)
     assert out == {"provider": "anthropic", "model": "claude-x", "content": "Bonjour 🌍", "reasoning": "Hmm.",
                    "tool_calls": [], "finish_reason": "stop",
-                   "usage": {"input_tokens": 12, "output_tokens": 9, "total_tokens": 21}, "refusal": None}
+                   "usage": {"input_tokens": 12, "output_tokens": 9, "total_tokens": 21}, "refusal": None,
+                   "cost": None}  # claude-x has no price
 
 
 def test_ollama_native_through_ask(server: LoopbackServer) -> None:
