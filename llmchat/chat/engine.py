@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from llmchat.chat.accumulator import Accumulator, TextPolicy
 from llmchat.chat.models import Conversation, Message
+from llmchat.chat.recording import NoRecording, Recording
 from llmchat.chat.toolloop import (
     DEFAULT_MAX_ROUNDS,
     Approve,
@@ -92,68 +93,11 @@ class TurnFinished:
     """The messages the turn added, rounds, summed usage, last finish reason."""
 
 
-EngineEvent = StreamEvent | RoundStarted | ReplyFinished | ToolCallStarted | ToolResult | RoundLimitReached | Failed | TurnFinished
+EngineEvent = (
+    StreamEvent | RoundStarted | ReplyFinished | ToolCallStarted | ToolResult | RoundLimitReached | Failed
+    | TurnFinished
+)
 """Everything a turn yields (the provider's stream events and the engine's own)."""
-
-
-class Recording(Protocol):
-    """Where a session writes its history ahead (:class:`llmchat.store.recorder.Recorder`)."""
-
-    conversation_id: str | None
-    """The stored conversation written to (None: a new one is created at the first message)."""
-
-    def open(self, conversation_id: str | None, provider: str, model: str, system: str | None) -> None:
-        """Go on with stored conversation `conversation_id` (None: a new one, created with this
-        provider, model and system prompt at its first message)."""
-
-    def new_conversation(self) -> None:
-        """The next message starts a new stored conversation."""
-
-    def user(self, message: Message) -> None:
-        """Store a complete message (user, tool, or a copied reply); set its id."""
-
-    def begin_reply(self, provider: str, model: str) -> None:
-        """Create the reply's row as its request is sent."""
-
-    def heartbeat(self, accumulator: Accumulator) -> None:
-        """Save the text the reply received since the last save (throttled by the recorder)."""
-
-    def finish(self, message: Message, accumulator: Accumulator | None = None) -> None:
-        """Make the reply final (the rest of its text from `accumulator`)."""
-
-    def forget(self, messages: Iterable[Message]) -> None:
-        """Delete stored messages that left the conversation."""
-
-
-class NoRecording:
-    """A :class:`Recording` that stores nothing (history off)."""
-
-    conversation_id: str | None = None
-
-    def open(self, conversation_id: str | None, provider: str, model: str, system: str | None) -> None:
-        """Nothing is stored."""
-        self.conversation_id = conversation_id
-
-    def new_conversation(self) -> None:
-        """Nothing is stored."""
-        self.conversation_id = None
-
-    def user(self, message: Message) -> None:
-        """Nothing is stored."""
-
-    def begin_reply(self, provider: str, model: str) -> None:
-        """Nothing is stored."""
-
-    def heartbeat(self, accumulator: Accumulator) -> None:
-        """Nothing is stored; the text is taken all the same, so an accumulator that keeps
-        only what was not taken yet never grows."""
-        accumulator.take_utf8()
-
-    def finish(self, message: Message, accumulator: Accumulator | None = None) -> None:
-        """Nothing is stored."""
-
-    def forget(self, messages: Iterable[Message]) -> None:
-        """Nothing is stored."""
 
 
 class _SessionLoop(ToolLoop):
@@ -345,7 +289,8 @@ class ChatSession:
 
     def _describe(self) -> None:
         """Tell the recorder what a new stored conversation is made with."""
-        self.recorder.open(self.recorder.conversation_id, self.provider.name, self.model, self.conversation.system)
+        recorder = self.recorder
+        recorder.open(recorder.conversation_id, self.provider.name, self.model, self.conversation.system)
 
     def use(self, provider: Provider | None = None, model: str | None = None) -> None:
         """Send the next request with `provider` and/or `model` (the conversation goes on)."""

@@ -8,8 +8,9 @@ the provider's stream events (for every round) and of the loop's own events, in 
     RoundStarted(2) ContentDelta... Usage Finish ReplyFinished(2)
     LoopFinished(outcome)
 
-Everything is written into the conversation as it happens (the assistant message of each
-round, one ``tool`` message per call), so however the loop ends the conversation is whole
+The events are defined in :mod:`llmchat.chat.loop_events`. Everything is written into the
+conversation as it happens (the assistant message of each round, one ``tool`` message per
+call), so however the loop ends the conversation is whole
 and can be sent again: on cancellation (the task is cancelled, or the generator closed) the
 partial reply is kept with finish reason "cancelled", a running tool is stopped (a command's
 processes killed), and calls left unanswered get a "cancelled" result. A provider error is
@@ -26,16 +27,25 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from llmchat.chat.accumulator import Accumulator, TextPolicy
+from llmchat.chat.loop_events import (
+    LoopEvent,
+    LoopFinished,
+    LoopOutcome,
+    ReplyFinished,
+    RoundLimitReached,
+    RoundStarted,
+    ToolCallStarted,
+    ToolResult,
+)
 from llmchat.chat.models import Conversation, Message, ToolCall
 from llmchat.chat.reply import stream_reply
 from llmchat.chat.toollimits import ToolLimits
 from llmchat.chat.tools import Tool, ToolOutput, ToolRegistry, error_output
 from llmchat.providers.base import ChatRequest, Provider
-from llmchat.providers.events import FinishReason, StreamEvent, Usage
+from llmchat.providers.events import StreamEvent, Usage
 
 DEFAULT_MAX_ROUNDS = 8
 
@@ -44,127 +54,6 @@ Approve = Callable[[Tool, dict[str, Any]], Awaitable[bool]]
 touches a secret location (:meth:`Tool.approval_reason`)."""
 
 Decision = Literal["once", "always", "deny"]
-
-
-# --- events --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RoundStarted:
-    """A request is about to be sent; `round` counts requests from 1."""
-
-    round: int
-    request: ChatRequest
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyFinished:
-    """The round's reply streamed to its end; `message` is already in the conversation."""
-
-    round: int
-    message: Message
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallStarted:
-    """A call of the reply is about to be handled (approval is asked after this event)."""
-
-    round: int
-    index: int
-    """The call's position among the reply's calls."""
-    call: ToolCall
-    tool: Tool | None
-    """None when the model named a tool that does not exist."""
-    arguments: dict[str, Any] | None
-    """The parsed arguments; None when they are not a JSON object."""
-    needs_approval: bool
-    """True when `approve` is about to be asked (a tool that is not read-only, or a
-    read-only call that touches a secret location)."""
-    reason: str | None = None
-    """Why approval is needed (:meth:`Tool.approval_reason`), when it is."""
-
-
-@dataclass(frozen=True, slots=True)
-class ToolResult:
-    """A call ended; `message` (the ``tool`` message) is already in the conversation."""
-
-    round: int
-    index: int
-    call: ToolCall
-    output: ToolOutput
-    message: Message
-
-
-@dataclass(frozen=True, slots=True)
-class RoundLimitReached:
-    """The reply asked for tools in the last allowed round: they were not run."""
-
-    max_rounds: int
-
-
-@dataclass(frozen=True, slots=True)
-class LoopOutcome:
-    """What one run of the loop produced."""
-
-    messages: tuple[Message, ...]
-    """The messages the loop added to the conversation, in order."""
-    rounds: int
-    """Requests sent."""
-    usage: Usage | None
-    """Usage summed over the rounds; None when no round reported any."""
-    finish_reason: FinishReason | None
-    """The last reply's finish reason; "cancelled" when the loop was cancelled."""
-    round_limit_reached: bool
-
-    @property
-    def replies(self) -> list[Message]:
-        """The assistant messages, one per round."""
-        return [m for m in self.messages if m.role == "assistant"]
-
-    @property
-    def content(self) -> str:
-        """The text of every round, in order, joined by a blank line."""
-        return "\n\n".join(m.content for m in self.replies if m.content.strip())
-
-    @property
-    def reasoning(self) -> str:
-        """The reasoning of every round, joined by a blank line."""
-        return "\n\n".join(m.reasoning for m in self.replies if m.reasoning.strip())
-
-    @property
-    def refusal(self) -> str:
-        """Any refusal, joined by a blank line."""
-        return "\n\n".join(m.refusal for m in self.replies if m.refusal)
-
-    @property
-    def tool_calls(self) -> list[ToolCall]:
-        """Every tool call of every round, in order."""
-        return [call for m in self.replies for call in m.tool_calls]
-
-    @property
-    def error(self) -> str | None:
-        """The last reply's error (the provider's message), if it failed."""
-        replies = self.replies
-        return replies[-1].error if replies else None
-
-
-@dataclass(frozen=True, slots=True)
-class LoopFinished:
-    """The last event of a loop that ended normally (not cancelled, no provider error)."""
-
-    outcome: LoopOutcome
-
-
-LoopEvent = (
-    StreamEvent
-    | RoundStarted
-    | ReplyFinished
-    | ToolCallStarted
-    | ToolResult
-    | RoundLimitReached
-    | LoopFinished
-)
-"""Everything :meth:`ToolLoop.events` yields."""
 
 
 # --- approval helpers ----------------------------------------------------------------------

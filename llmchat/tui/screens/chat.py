@@ -35,12 +35,12 @@ from llmchat.chat.tools import DEFAULT_MAX_OUTPUT_CHARS, Tool, ToolRegistry
 from llmchat.providers.base import Provider
 from llmchat.providers.errors import ProviderError
 from llmchat.safety import safe_lines, terminal_safe
-from llmchat.store import Store, StoreError
+from llmchat.store import Store
 from llmchat.store.recorder import Recorder
 from llmchat.tui import slash
 from llmchat.tui.screens.approve import Decision, ToolApprovalScreen
 from llmchat.tui.screens.chat_actions import ChatActions
-from llmchat.tui.screens.history import HistoryScreen
+from llmchat.tui.screens.chat_history import SHOWN_AT_OPEN, ChatHistory
 from llmchat.tui.widgets.message_view import MessageView
 from llmchat.tui.widgets.prompt_input import PromptInput
 from llmchat.tui.widgets.sidebar import Sidebar
@@ -51,15 +51,13 @@ from llmchat.tui.widgets.transcript import Transcript
 if TYPE_CHECKING:
     from llmchat.mcp.session import McpSession
 
-SHOWN_AT_OPEN = 10
-"""At most this many stored messages are mounted when a conversation opens (and per page of
-earlier ones): fewer when the newest already fill a screen, because mounting a message costs tens
-of milliseconds (benchmarks/tui_open.py)."""
+__all__ = ["SHOWN_AT_OPEN", "STREAM_GROUP", "ChatScreen"]
+
 STREAM_GROUP = "stream"
 """Worker group of the reply stream; cancelling it stops the reply."""
 
 
-class ChatScreen(ChatActions, Screen[None]):
+class ChatScreen(ChatActions, ChatHistory, Screen[None]):
     """One conversation with one provider and model."""
 
     BINDINGS = [
@@ -396,82 +394,10 @@ class ChatScreen(ChatActions, Screen[None]):
         self.query_one(Sidebar).stats = None
         self.query_one(PromptInput).focus()
 
-    def action_open_history(self) -> None:
-        """Show the stored conversations; the one chosen replaces this one."""
-        if self.store is None:
-            self.notify("History is off for this session.", title="History", markup=False)
-            return
-
-        def chosen(conversation_id: str | None) -> None:
-            if conversation_id:
-                self.run_worker(self.open_conversation(conversation_id), exit_on_error=False)
-
-        self.app.push_screen(HistoryScreen(self.store), chosen)
-
-    async def open_conversation(self, ref: str) -> None:
-        """Continue a stored conversation: the newest messages that fill the screen are shown
-        (older ones a page at a time as the user scrolls up, so 2,000 messages open at once)
-        and the whole of it is sent with the next request."""
-        if self.store is None:
-            return
-        self.workers.cancel_group(self, STREAM_GROUP)
-        try:
-            summary, conversation = self.store.load_conversation(ref)
-        except StoreError as exc:
-            self.notify(str(exc), title="History", severity="error", markup=False)
-            return
-        self.session.resume(conversation, summary.id)
-        self.accumulator = None
-        self.query_one(Sidebar).stats = None
-        transcript = self.query_one(Transcript)
-        with self.app.batch_update():  # one layout: the old messages go, the new ones come
-            await transcript.clear()
-            messages = conversation.messages
-            first = len(messages) - transcript.page_size(messages, limit=SHOWN_AT_OPEN)
-            await self._show_page(messages[first:], first)
-        transcript.scroll_end(animate=False)
-        transcript.anchor()
-        self.notify(summary.display_title, title="Opened", timeout=3, markup=False)
-
-    async def _show_page(self, messages: list[Message], first: int) -> None:
-        """Mount stored `messages` (``conversation.messages[first:first + len(messages)]``) at the
-        top of the transcript, under a "Show earlier messages" button when `first` > 0.
-
-        All views are mounted in one go and their Markdown rendered concurrently, in one batch:
-        a page costs one layout. What the user was reading stays where it is on screen.
-        """
-        transcript = self.query_one(Transcript)
-        shown = next(iter(transcript.query_children(MessageView)), None)
-        if shown is not None:
-            transcript.keep_in_view(shown)
-        views = [MessageView(m.role, m.content if m.role != "assistant" else "") for m in messages]
-        with self.app.batch_update():
-            await transcript.mount_all(views, before=0 if transcript.children else None)
-            bodies = []
-            for view, message in zip(views, messages):
-                if isinstance(view.body, StreamingMarkdown):
-                    view.body.append(terminal_safe(message.content))
-                    bodies.append(view.body.finish())
-            await asyncio.gather(*bodies)
-            for view, message in zip(views, messages):
-                if message.role == "assistant":
-                    view.finish(message)
-            self._first_shown = first
-            if first > 0:  # (the id is transcript.LOAD_EARLIER_ID: scrolling up presses it)
-                await transcript.mount(Button("Show earlier messages", id="load-earlier"), before=0)
-
     @on(Button.Pressed, "#load-earlier")
     async def load_earlier(self, event: Button.Pressed) -> None:
         """Mount the page of messages before the earliest one shown (about a screenful)."""
-        transcript = self.query_one(Transcript)
-        with self.app.batch_update():  # one layout, where the page replaces the button
-            await event.button.remove()
-            first = self._first_shown
-            if self.recorder.conversation_id is None or not first:
-                return
-            earlier = self.conversation.messages[:first]
-            count = transcript.page_size(earlier, limit=SHOWN_AT_OPEN)
-            await self._show_page(earlier[-count:], first - count)
+        await self.load_earlier_page(event.button)
 
     def action_toggle_sidebar(self) -> None:
         """Show or hide the sidebar."""
