@@ -126,6 +126,15 @@ def test_one_hostile_string_through_every_command_line_path(server: LoopbackServ
     assert b"refused" in result.stderr
     assert_nothing_raw("ask refusal", result.stderr)
 
+    # -- ask on a terminal: the reply rendered, the refusal noted ------------------------------
+    code, shown, err = run_on_tty(server, "ask", "again")
+    assert code == 0 and b"evil" in shown, err
+    # The renderer writes its own cursor controls and colours; none of the model's may pass.
+    for sequence in (b"\x1b]52", b"\x1b]8", b"\x1b]0", b"\x1b[2J", b"\x07", *RAW_BYTES[2:]):
+        assert sequence not in shown, sequence
+    assert b"\xe2\x90\x9b]52;c;ZXZpbA==" in shown  # shown as a stand-in instead
+    assert_nothing_raw("ask on a tty, stderr", err)
+
     # -- ask --json on a terminal: escaped, still the same JSON value -------------------------
     code, shown, err = run_on_tty(server, "ask", "--json", "again")
     assert code == 0, err
