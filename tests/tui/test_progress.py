@@ -14,6 +14,7 @@ from llmchat.providers.events import ContentDelta, Finish, Retrying, Usage
 from llmchat.tui.widgets.message_view import SPINNER, MessageView
 from llmchat.tui.widgets.prompt_input import PromptInput
 from tests.fakes import FakeProvider
+from tests.tui.conftest import OpenChat
 from tests.tui.helpers import (
     SIZE,
     chat_screen,
@@ -35,13 +36,12 @@ def progress(view: MessageView) -> str:
     return plain_text(view.progress) if view.progress.display else ""
 
 
-async def test_spinner_while_waiting_then_live_figures_then_nothing() -> None:
+async def test_spinner_while_waiting_then_live_figures_then_nothing(open_chat: OpenChat) -> None:
     first, more = asyncio.Event(), asyncio.Event()
     provider = FakeProvider([first, *[ContentDelta(f"w{i} ") for i in range(40)], more,
                              Usage(3, 41, 44), Finish("stop", "stop")])
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await send(pilot, "hi")
         view = message_views(pilot)[1]
         await wait_until(pilot, lambda: "waiting for first token…" in progress(view))
@@ -65,11 +65,11 @@ async def test_spinner_while_waiting_then_live_figures_then_nothing() -> None:
         assert not view.status.display
 
 
-async def test_retry_countdown_under_the_reply() -> None:
+async def test_retry_countdown_under_the_reply(open_chat: OpenChat) -> None:
     gate = asyncio.Event()
     provider = FakeProvider([Retrying(1, 3.0, "HTTP 503"), gate, ContentDelta("ok"), Finish("stop", "stop")])
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
+    async with open_chat(provider) as chat:
+        app, pilot = chat.app, chat.pilot
         await send(pilot, "hi")
         view = message_views(pilot)[1]
         await wait_until(pilot, lambda: "retrying in" in progress(view))
@@ -80,12 +80,11 @@ async def test_retry_countdown_under_the_reply() -> None:
         await app.workers.wait_for_complete()
 
 
-async def test_a_one_megabyte_paste_is_one_placeholder_and_one_message() -> None:
+async def test_a_one_megabyte_paste_is_one_placeholder_and_one_message(open_chat: OpenChat) -> None:
     text = (LINE * (1_000_000 // len(LINE) + 1))[:1_000_000]
     provider = FakeProvider([ContentDelta("got it"), Finish("stop", "stop")])
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         prompt = screen.query_one(PromptInput)
         prompt.insert("Review this: ")
         app.post_message(events.Paste(text))
@@ -110,9 +109,9 @@ async def test_a_one_megabyte_paste_is_one_placeholder_and_one_message() -> None
         assert prompt.text == ""
 
 
-async def test_a_short_paste_goes_in_as_text_and_backspace_deletes_a_placeholder_whole() -> None:
-    app = make_app(FakeProvider([ContentDelta("x"), Finish("stop", "stop")]))
-    async with app.run_test(size=SIZE) as pilot:
+async def test_a_short_paste_goes_in_as_text_and_backspace_deletes_a_placeholder_whole(open_chat: OpenChat) -> None:
+    async with open_chat(FakeProvider([ContentDelta("x"), Finish("stop", "stop")])) as chat:
+        app, pilot = chat.app, chat.pilot
         prompt = chat_screen(pilot).query_one(PromptInput)
         app.post_message(events.Paste("short\npaste"))
         await wait_until(pilot, lambda: prompt.text == "short\npaste")
@@ -147,12 +146,11 @@ async def test_a_long_queued_message_goes_back_to_the_prompt_as_a_placeholder() 
 
 
 @pytest.mark.timeout(60)
-async def test_export_of_a_long_conversation_runs_in_a_worker_and_announces_its_count(
+async def test_export_of_a_long_conversation_runs_in_a_worker_and_announces_its_count(open_chat: OpenChat, 
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    app = make_app(FakeProvider([ContentDelta("x"), Finish("stop", "stop")]))
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(FakeProvider([ContentDelta("x"), Finish("stop", "stop")])) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         for n in range(1500):
             screen.conversation.messages.append(Message("user" if n % 2 == 0 else "assistant", f"message {n} " * 50))
         ticks = 0
@@ -175,10 +173,10 @@ async def test_export_of_a_long_conversation_runs_in_a_worker_and_announces_its_
         assert ticks > 0  # the screen kept running while the export was formatted and written
 
 
-async def test_a_short_export_is_not_announced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_short_export_is_not_announced(open_chat: OpenChat, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    app = make_app(FakeProvider([ContentDelta("answer"), Finish("stop", "stop")]))
-    async with app.run_test(size=SIZE) as pilot:
+    async with open_chat(FakeProvider([ContentDelta("answer"), Finish("stop", "stop")])) as chat:
+        app, pilot = chat.app, chat.pilot
         await send(pilot, "q")
         await app.workers.wait_for_complete()
         await send(pilot, "/export")

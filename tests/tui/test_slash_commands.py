@@ -12,10 +12,9 @@ from llmchat.tui import slash
 from llmchat.tui.widgets.prompt_input import PromptInput
 from llmchat.tui.widgets.stream_markdown import StreamingMarkdown
 from tests.fakes import FakeProvider
+from tests.tui.conftest import OpenChat
 from tests.tui.helpers import (
-    SIZE,
     chat_screen,
-    make_app,
     message_views,
     send,
     type_text,
@@ -47,10 +46,10 @@ def test_parse_and_escape() -> None:
     assert "/retry" in slash.help_text()
 
 
-async def test_a_slash_command_is_not_sent() -> None:
+async def test_a_slash_command_is_not_sent(open_chat: OpenChat) -> None:
     provider = FakeProvider(answer("x"))
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
+    async with open_chat(provider) as chat:
+        app, pilot = chat.app, chat.pilot
         await send(pilot, "/help")
         await pilot.pause()
         assert provider.requests == []
@@ -59,10 +58,10 @@ async def test_a_slash_command_is_not_sent() -> None:
         assert chat_screen(pilot).query_one(PromptInput).text == ""
 
 
-async def test_unknown_command_notifies_and_double_slash_sends() -> None:
+async def test_unknown_command_notifies_and_double_slash_sends(open_chat: OpenChat) -> None:
     provider = FakeProvider(answer("x"))
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
+    async with open_chat(provider) as chat:
+        app, pilot = chat.app, chat.pilot
         await send(pilot, "/frobnicate now")
         await pilot.pause()
         assert provider.requests == []
@@ -74,11 +73,10 @@ async def test_unknown_command_notifies_and_double_slash_sends() -> None:
         assert chat_screen(pilot).conversation.messages[0].content == "/etc/hosts"
 
 
-async def test_model_system_new_theme() -> None:
+async def test_model_system_new_theme(open_chat: OpenChat) -> None:
     provider = FakeProvider(answer("x"))
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await send(pilot, "/model other-model")
         await send(pilot, "/system You are a pirate.")
         await pilot.pause()
@@ -98,11 +96,10 @@ async def test_model_system_new_theme() -> None:
         assert any("Unknown theme" in n for n in notes(app))
 
 
-async def test_retry_regenerates_the_last_answer() -> None:
+async def test_retry_regenerates_the_last_answer(open_chat: OpenChat) -> None:
     provider = FakeProvider(answer("first answer"), answer("second answer"))
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await ask_and_wait(pilot, "question")
         await send(pilot, "/retry")
         await wait_until(pilot, lambda: len(provider.requests) == 2 and not screen.streaming
@@ -121,11 +118,10 @@ async def test_retry_regenerates_the_last_answer() -> None:
         assert [m.content for m in stored.messages] == ["question", "second answer"]  # not both
 
 
-async def test_edit_puts_the_last_message_back() -> None:
+async def test_edit_puts_the_last_message_back(open_chat: OpenChat) -> None:
     provider = FakeProvider(answer("a1"), answer("a2"))
-    app = make_app(provider)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+    async with open_chat(provider) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         await ask_and_wait(pilot, "one")
         await ask_and_wait(pilot, "two with typo")
         await send(pilot, "/edit")
@@ -139,10 +135,10 @@ async def test_edit_puts_the_last_message_back() -> None:
         assert [m.content for m in stored.messages] == ["one", "a1"]
 
 
-async def test_copy_and_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_copy_and_export(open_chat: OpenChat, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    app = make_app(FakeProvider(answer("copy me")))
-    async with app.run_test(size=SIZE) as pilot:
+    async with open_chat(FakeProvider(answer("copy me"))) as chat:
+        app, pilot = chat.app, chat.pilot
         await ask_and_wait(pilot, "q")
         await send(pilot, "/copy")
         await send(pilot, "/export")
@@ -151,10 +147,9 @@ async def test_copy_and_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         assert len(list(tmp_path.glob("llmchat-*.md"))) == 1
 
 
-async def test_completion_suggests_and_right_accepts() -> None:
-    app = make_app(FakeProvider(answer("x")))
-    async with app.run_test(size=SIZE) as pilot:
-        screen = chat_screen(pilot)
+async def test_completion_suggests_and_right_accepts(open_chat: OpenChat) -> None:
+    async with open_chat(FakeProvider(answer("x"))) as chat:
+        app, pilot, screen = chat.app, chat.pilot, chat.screen
         prompt = screen.query_one(PromptInput)
         await type_text(pilot, "/ret")
         assert prompt.suggestion == "ry"
