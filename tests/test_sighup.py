@@ -75,13 +75,11 @@ def spawn_on_terminal(args: list[str], env: dict[str, str]) -> tuple[subprocess.
     process and the pty's master end (closing it hangs the terminal up)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, b"\x18\x00\x50\x00\x00\x00\x00\x00")  # 24 x 80
-
-    def take_terminal() -> None:
-        os.setsid()
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-    proc = subprocess.Popen(args, env=env, stdin=slave, stdout=slave, stderr=slave,
-                            preexec_fn=take_terminal, close_fds=True)
+    # A new session (setsid, done by subprocess itself), then a small exec wrapper makes the
+    # pty its controlling terminal: no preexec_fn, which is unsafe in a process with threads.
+    take_terminal = "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); os.execv(sys.argv[1], sys.argv[1:])"
+    proc = subprocess.Popen([sys.executable, "-c", take_terminal, *args], env=env, stdin=slave, stdout=slave,
+                            stderr=slave, start_new_session=True, close_fds=True)
     os.close(slave)
     return proc, master
 
