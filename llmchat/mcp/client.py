@@ -41,8 +41,8 @@ from llmchat.mcp.config import ServerConfig
 
 State = Literal["stopped", "starting", "running", "failed"]
 
-START_TIMEOUT = 60.0
-"""Seconds a server may take to start and answer ``initialize`` and ``tools/list``."""
+START_TIMEOUT = 30.0
+"""Seconds a server may take to connect and answer ``initialize`` and ``tools/list``."""
 
 CLIENT_INFO = mcp_types.Implementation(name="llmchat", version=__version__)
 
@@ -57,7 +57,8 @@ def describe(exc: BaseException) -> str:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
     if isinstance(exc, MCPError):
-        return exc.message
+        lines = exc.message.strip().splitlines()
+        return lines[0] if lines else f"error {exc.code}"
     if isinstance(exc, FileNotFoundError) and exc.filename:
         return f"command not found: {exc.filename}"
     if isinstance(exc, httpx2.HTTPStatusError):
@@ -74,10 +75,12 @@ class McpServer:
     Args:
         config: the server's entry of ``mcp.json``.
         log_dir: where ``NAME.log`` is written.
+        start_timeout: seconds to connect and answer ``initialize`` and ``tools/list``.
     """
 
-    def __init__(self, config: ServerConfig, log_dir: Path) -> None:
+    def __init__(self, config: ServerConfig, log_dir: Path, start_timeout: float = START_TIMEOUT) -> None:
         self.config = config
+        self.start_timeout = start_timeout
         self.log_path = log_dir / f"{_safe_file_name(config.name)}.log"
         self.state: State = "stopped"
         self.error: str | None = None
@@ -100,7 +103,14 @@ class McpServer:
         if self._task is None:
             self.state = "starting"
             self._task = asyncio.create_task(self._run(), name=f"mcp:{self.name}")
-        await self._ready.wait()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready.wait()), self.start_timeout)
+        except TimeoutError:
+            # Connecting (an SSE endpoint that never names its message URL) or the handshake
+            # hangs: end the connection task; the SDK still stops the process it started.
+            self._failed(f"no answer within {self.start_timeout:g} seconds")
+            self._task.cancel()
+            await asyncio.wait([self._task])
 
     async def stop(self) -> None:
         """Close the session and the transport (the stdio server's process tree is ended)."""
@@ -196,22 +206,19 @@ class McpServer:
                     read, write, client_info=CLIENT_INFO,
                     logging_callback=self._on_log, message_handler=self._on_message,
                 ))
-                with anyio.fail_after(START_TIMEOUT):
-                    await session.initialize()
-                    self.tools = await _all_tools(session)
-                    self.prompts = await _all_prompts(session)
+                await session.initialize()
+                self.tools = await _all_tools(session)
+                self.prompts = await _all_prompts(session)
                 self.session, self.state = session, "running"
                 self.log(f"running: {len(self.tools)} tools")
                 self._ready.set()
                 await self._stop.wait()
                 self.session = None
-        except TimeoutError:
-            self._failed(f"no answer within {START_TIMEOUT:g} seconds")
         except asyncio.CancelledError:
             self._failed("cancelled")
             raise
         except Exception as exc:  # noqa: BLE001 - a broken server must not end the session
-            self._failed(describe(exc))
+            self._failed(describe(exc) + self._last_words())
         finally:
             self.session = None
             if self.state == "running":
@@ -220,6 +227,15 @@ class McpServer:
             self._ready.set()
             if self._log is not None:
                 self._log.close()
+
+    def _last_words(self) -> str:
+        """For a stdio server that failed: the last line it wrote on stderr, if any."""
+        if self.config.transport != "stdio":
+            return ""
+        lines = self.read_log(8000).splitlines()
+        starts = [i for i, ln in enumerate(lines) if ln.startswith("[llmchat ") and "] starting (" in ln]
+        lines = [ln for ln in lines[starts[-1] + 1 if starts else 0:] if ln.strip() and not ln.startswith("[llmchat ")]
+        return f" (its stderr: {lines[-1].strip()[:200]})" if lines else ""
 
     def _transport(self, stack: AsyncExitStack) -> Any:
         config = self.config
@@ -255,8 +271,8 @@ class McpServers:
     leaving the block stops every server that was started.
     """
 
-    def __init__(self, configs: Iterable[ServerConfig], log_dir: Path) -> None:
-        self.servers: dict[str, McpServer] = {c.name: McpServer(c, log_dir) for c in configs}
+    def __init__(self, configs: Iterable[ServerConfig], log_dir: Path, start_timeout: float = START_TIMEOUT) -> None:
+        self.servers: dict[str, McpServer] = {c.name: McpServer(c, log_dir, start_timeout) for c in configs}
         capture_sdk_logging(log_dir)
 
     async def __aenter__(self) -> McpServers:

@@ -157,3 +157,14 @@ def test_no_server_outlives_ask(server: LoopbackServer, work: Path, how: str) ->
         assert proc.returncode == {"SIGINT": 130, "SIGTERM": 143}[how]
         assert (work / "slow-cancelled").exists()  # notifications/cancelled arrived first
         assert_clean_stderr(stderr)
+
+
+def test_the_session_checks_mcp_before_it_starts(mcp_json: Path) -> None:
+    """``llmchat --mcp NAME`` with an unknown name, or a broken --mcp-config, is one line and
+    exit 2 before the full-screen session starts."""
+    unknown = llmchat("--mcp", "nope")
+    assert unknown.returncode == 2 and b"no MCP server named 'nope'" in unknown.stderr
+    broken = config_dir() / "broken.json"
+    broken.write_text("{")
+    bad = llmchat("--mcp-config", str(broken))
+    assert bad.returncode == 2 and b"not valid JSON" in bad.stderr and bad.stderr.count(b"\n") == 1

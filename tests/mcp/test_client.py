@@ -14,6 +14,7 @@ from llmchat.chat.tools import ToolRegistry
 from llmchat.mcp.client import McpServers
 from llmchat.mcp.config import ServerConfig
 from llmchat.mcp.tools import McpTool, mcp_tools
+from tests.loopback import LoopbackServer, Reply
 from tests.mcp.conftest import pid_alive, wait_for
 
 EXPECTED = {"echo", "add", "write_note", "fail", "picture", "slow"}
@@ -119,3 +120,28 @@ async def test_stderr_goes_to_the_log_not_the_terminal(
     assert server.log_path == tmp_path / "logs" / "test.log"
     captured = capfd.readouterr()
     assert "test server starting" not in captured.err + captured.out
+
+
+async def test_hostile_servers_fail_with_one_line_each(tmp_path: Path, server: LoopbackServer) -> None:
+    """A server that dies at start says why (its last stderr line); one that writes garbage,
+    an SSE endpoint that never names its message URL and an HTTP endpoint that answers with
+    something else fail within the start timeout, each with one line, and the test server
+    started beside them runs."""
+    server.handler = lambda request: Reply(parts=[b"data: {\"not\": \"mcp\"}\n\n", 60.0])
+    configs = [
+        ServerConfig("dies", "stdio", command=sys.executable,
+                     args=("-c", "import sys; print('old line', file=sys.stderr); print('missing API key', file=sys.stderr); sys.exit(3)")),
+        ServerConfig("garbage", "stdio", command=sys.executable,
+                     args=("-c", "import time; print('hello, not json', flush=True); time.sleep(60)")),
+        ServerConfig("stalls", "sse", url=f"{server.base_url}/sse"),
+        ServerConfig("notmcp", "http", url=f"{server.base_url}/mcp"),
+    ]
+    async with McpServers(configs, tmp_path / "logs", start_timeout=4) as servers:
+        started = await servers.start()
+        errors = {s.name: s.error or "" for s in started}
+        assert all(s.state == "failed" for s in started), errors
+        assert errors["dies"].endswith("(its stderr: missing API key)")
+        assert errors["garbage"] == "no answer within 4 seconds"
+        assert errors["stalls"] == "no answer within 4 seconds"
+        assert all("\n" not in e and e for e in errors.values())
+        assert "protocol error" in servers.get("garbage").read_log()

@@ -57,7 +57,10 @@ class McpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self._fill()
-        self.query_one(SelectionList).focus()
+        box = self.query_one(SelectionList)
+        if box.option_count:
+            box.highlighted = 0  # the first server's log shows at once
+        box.focus()
 
     def _fill(self) -> None:
         box = self.query_one(SelectionList)
