@@ -143,7 +143,10 @@ def test_one_hostile_string_through_every_command_line_path(server: LoopbackServ
     assert obj["content"] == HOSTILE and obj["refusal"] == HOSTILE
     assert_nothing_raw("ask --json stderr", err)
     piped = run(server, "ask", "--json", "again")  # a pipe: byte-identical meaning, raw allowed
-    assert json.loads(piped.stdout) == obj
+    same = json.loads(piped.stdout)
+    for varies in ("conversation_id", "timings"):  # a new conversation, other timings
+        del same[varies], obj[varies]
+    assert same == obj
 
     # -- ask with tools: the call note and the result note ------------------------------------
     server.handler = lambda _r: tool_call_reply(HOSTILE, json.dumps({"path": HOSTILE}))
