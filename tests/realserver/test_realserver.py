@@ -190,3 +190,19 @@ async def test_the_session_against_katan_over_each_protocol(katan: Server) -> No
             assert reply.finish_reason == "stop", reply.error
             assert reply.content.startswith("[echo] model=gpt-4o") and reply.content.endswith("User: hello session")
             assert sidebar_rows(pilot)["Finish"] == "stop"
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_katan_tool_loop_sends_every_result_back(katan: Server, protocol: str) -> None:
+    """llm-katan calls the offered tool on every round: each result goes back (the echo counts
+    the messages it received) until the round limit ends the turn."""
+    env = {"OPENAI_BASE_URL": f"{katan.url}/v1", "OPENAI_API_KEY": "sk-x",
+           "ANTHROPIC_BASE_URL": katan.url, "ANTHROPIC_API_KEY": "sk-x"}
+    result = ask("-p", protocol, "--json", "-m", "gpt-4o", "-T", "current_time", "what time is it", **env)
+    assert result.returncode == 0, result.stderr
+    ours = json.loads(result.stdout)
+    assert ours["finish_reason"] == "tool_calls" and len(ours["tool_calls"]) >= 2
+    assert all(call["name"] == "current_time" for call in ours["tool_calls"])
+    if protocol == "anthropic":  # its echo also answers in text: each round saw two more messages
+        counts = [int(n) for n in re.findall(r"messages=(\d+)", ours["content"])]
+        assert counts == list(range(1, 2 * len(counts), 2))
