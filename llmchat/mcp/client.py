@@ -41,8 +41,9 @@ from llmchat.mcp.config import ServerConfig
 
 State = Literal["stopped", "starting", "running", "failed"]
 
-START_TIMEOUT = 30.0
-"""Seconds a server may take to connect and answer ``initialize`` and ``tools/list``."""
+START_TIMEOUT = 60.0
+"""Seconds a server may take to connect and answer ``initialize`` and ``tools/list`` (npx may
+download the server first)."""
 
 CLIENT_INFO = mcp_types.Implementation(name="llmchat", version=__version__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llmchat.mcp.config import McpConfig
 
@@ -114,6 +114,38 @@ class McpSession:
             self.disabled_tools.discard(name)
         else:
             self.disabled_tools.add(name)
+
+    def prompt_commands(self) -> dict[str, tuple[McpServer, Any]]:
+        """``SERVER.PROMPT`` (lower-cased, as slash commands are read) -> the server and the
+        prompt, for the running servers that are switched on."""
+        return {
+            f"{server.name}.{prompt.name}".lower(): (server, prompt)
+            for server in self.group if server.name in self.enabled and server.state == "running"
+            for prompt in server.prompts
+        }
+
+    async def render_prompt(self, command: str, text: str) -> str:
+        """The text of prompt ``SERVER.PROMPT`` (``prompts/get``) with arguments from `text`:
+        ``key=value`` words, or else the words in the prompt's argument order (the last one
+        takes the rest of the text).
+
+        Raises:
+            McpPromptError: no such prompt, a required argument is missing, or the server
+                answered with an error (the message is one line, with the usage).
+        """
+        from llmchat.mcp.client import McpServerError
+        from llmchat.mcp.prompts import McpPromptError, prompt_arguments, prompt_text
+
+        found = self.prompt_commands().get(command.lower())
+        if found is None:
+            raise McpPromptError(f"no MCP prompt /{command}")
+        server, prompt = found
+        arguments = prompt_arguments(f"{server.name}.{prompt.name}", prompt.arguments or [], text)
+        try:
+            result = await server.get_prompt(prompt.name, arguments)
+        except McpServerError as exc:
+            raise McpPromptError(str(exc)) from None
+        return prompt_text(result)
 
     async def aclose(self) -> None:
         """Stop every server that was started."""

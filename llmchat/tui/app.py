@@ -302,7 +302,12 @@ class LlmChatApp(App[None]):
 
     async def _start_mcp(self, session: McpSession) -> None:
         """Start the servers switched on at once, so the first turn need not wait for them."""
+        from llmchat.tui.screens.mcp import add_prompt_completions
+
         problems = await session.start()
+        for screen in self.screen_stack:
+            if getattr(screen, "mcp", None) is session:
+                add_prompt_completions(screen)
         if problems:
             self.notify(safe_lines("\n".join(problems)), title="MCP", severity="warning", timeout=10,
                         markup=False)

@@ -107,3 +107,20 @@ def test_tool_names_are_valid_everywhere_unique_and_stable() -> None:
     assert names[0] == "files__read" and names[1] == "my_server__get_thing"
     assert len(names[4]) == 64 and names[4] != names[5]
     assert tool_names(pairs) == names  # the same config gives the same names every run
+
+
+def test_prompt_arguments_from_the_command_line() -> None:
+    from mcp_types import PromptArgument
+
+    from llmchat.mcp.prompts import McpPromptError, prompt_arguments
+
+    args = [PromptArgument(name="repo", required=True), PromptArgument(name="message")]
+    assert prompt_arguments("git.commit", args, "llmchat fix the parser") == {
+        "repo": "llmchat", "message": "fix the parser"}
+    assert prompt_arguments("git.commit", args, "message=hi repo=x") == {"message": "hi", "repo": "x"}
+    assert prompt_arguments("git.commit", args, "'my repo'") == {"repo": "my repo"}
+    with pytest.raises(McpPromptError, match=r"missing repo: use /git.commit REPO \[MESSAGE\]"):
+        prompt_arguments("git.commit", args, "")
+    with pytest.raises(McpPromptError, match="takes no arguments"):
+        prompt_arguments("x.y", [], "extra")
+    assert prompt_arguments("x.y", [], "  ") == {}

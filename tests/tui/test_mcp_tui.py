@@ -14,6 +14,7 @@ from llmchat.tui.app import LlmChatApp
 from llmchat.tui.screens.approve import ToolApprovalScreen
 from llmchat.tui.screens.chat import ChatScreen
 from llmchat.tui.screens.mcp import McpScreen
+from llmchat.tui.widgets.prompt_input import PromptInput
 from llmchat.tui.widgets.tool_call_view import ToolCallView
 from tests.fakes import FakeProvider
 from tests.mcp.conftest import pid_alive, stdio_entry, wait_for, write_mcp_json
@@ -102,3 +103,19 @@ async def test_the_mcp_screen_switches_tools_and_shows_the_log(tmp_path: Path, w
         await wait_until(pilot, lambda: not screen.streaming and provider.requests)
         offered = {t["function"]["name"] for t in provider.requests[0].tools}
         assert "test__echo" in offered and "test__slow" not in offered
+
+
+async def test_an_mcp_prompt_is_a_slash_command(tmp_path: Path, work: Path) -> None:
+    provider = FakeProvider(ANSWER)
+    app = app_for(tmp_path, work, provider)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        await wait_until(pilot, lambda: screen.mcp is not None and screen.mcp.prompt_commands(), timeout=START)
+        prompt = screen.query_one(PromptInput)
+        await wait_until(pilot, lambda: "/test.greet" in prompt.completions)
+        await send(pilot, "/test.greet Ada Lovelace")
+        await wait_until(pilot, lambda: provider.requests and not screen.streaming, timeout=START)
+        assert provider.requests[0].messages[-1] == {"role": "user", "content": "Say hello to Ada Lovelace."}
+        await send(pilot, "/test.greet")  # a required argument is missing: nothing is sent
+        await pilot.pause(0.5)
+        assert len(provider.requests) == 1

@@ -202,7 +202,8 @@ class ChatScreen(ChatActions, ChatHistory, Screen[None]):
         """
         if slash.is_command(event.text):
             name, _ = slash.parse(event.text)
-            if name not in slash.NAMES:  # the text stays in the prompt: maybe it was a path
+            if name not in slash.NAMES and not (self.mcp is not None and name in self.mcp.prompt_commands()):
+                # the text stays in the prompt: maybe it was a path
                 self.notify(f"Unknown command /{name}. Type /help for the list; //text sends text "
                             "that starts with /.", title="Command", severity="warning", markup=False)
                 return

@@ -145,6 +145,10 @@ class ChatActions(_Base):
             from llmchat.tui.screens.mcp import open_mcp_screen
 
             open_mcp_screen(self)
+        elif getattr(self, "mcp", None) is not None and name in self.mcp.prompt_commands():  # type: ignore[attr-defined]
+            from llmchat.tui.screens.mcp import run_prompt_command
+
+            self.run_worker(run_prompt_command(self, name, argument), exit_on_error=False)  # type: ignore[arg-type]
         elif name == "help":
             self.notify(slash.help_text(), title="Slash commands", timeout=15, markup=False)
         else:

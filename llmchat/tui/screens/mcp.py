@@ -110,6 +110,9 @@ class McpScreen(ModalScreen[None]):
     async def start_servers(self) -> None:
         """Start the servers switched on (the list shows "starting…" meanwhile)."""
         problems = await self.session.start()
+        for screen in self.app.screen_stack:
+            if getattr(screen, "mcp", None) is self.session:
+                add_prompt_completions(screen)
         if problems:
             self.notify("\n".join(one_line(p, 200) for p in problems), title="MCP",
                         severity="warning", markup=False)
@@ -161,3 +164,35 @@ def open_mcp_screen(chat: Screen[None]) -> None:
         return
     chat.mcp = session  # type: ignore[attr-defined]
     chat.app.push_screen(McpScreen(session))
+
+
+async def run_prompt_command(chat: Screen[None], command: str, argument: str) -> None:
+    """``/SERVER.PROMPT args``: get the MCP prompt and send its text as the next message (it
+    goes through the prompt like typed text, so it is queued while a reply streams)."""
+    from llmchat.mcp.prompts import McpPromptError
+    from llmchat.tui.widgets.prompt_input import PromptInput
+
+    try:
+        text = await chat.mcp.render_prompt(command, argument)  # type: ignore[attr-defined]
+    except McpPromptError as exc:
+        chat.notify(one_line(str(exc), 300), title="MCP prompt", severity="warning", markup=False)
+        return
+    if not text.strip():
+        chat.notify(f"/{command} gave no text.", title="MCP prompt", severity="warning", markup=False)
+        return
+    if text.lstrip().startswith("/"):
+        text = "/" + text.lstrip()  # sent as text, not read as a command
+    prompt = chat.query_one(PromptInput)
+    chat.post_message(PromptInput.Submitted(prompt, text))
+
+
+def add_prompt_completions(chat: Screen[None]) -> None:
+    """Let the prompt suggest ``/SERVER.PROMPT`` for the MCP prompts of the running servers."""
+    from llmchat.tui.widgets.prompt_input import PromptInput
+
+    session = getattr(chat, "mcp", None)
+    if session is None or not chat.is_attached:
+        return
+    prompt = chat.query_one(PromptInput)
+    commands = [f"/{name}" for name in session.prompt_commands()]
+    prompt.completions = [*[c for c in prompt.completions if c not in commands], *commands]
