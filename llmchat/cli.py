@@ -74,6 +74,8 @@ _ASK_OPTIONS: dict[str, tuple[str, Any]] = {
     "--tool": ("tool", str),
     "--mcp": ("mcp", str),
     "--mcp-config": ("mcp_config", str),
+    "-a": ("attach", str),
+    "--attach": ("attach", str),
 }
 """Options of ``ask`` that take a value: its parameter name and how the value converts."""
 
@@ -98,7 +100,7 @@ def parse_ask(args: list[str]) -> dict[str, Any] | None:
     the same way; an option given twice (but ``--stop``) also goes to Typer.
     """
     values: dict[str, Any] = {}
-    repeated: dict[str, list[str]] = {"stop": [], "tool": [], "mcp": []}
+    repeated: dict[str, list[str]] = {"stop": [], "tool": [], "mcp": [], "attach": []}
     i = 0
     while i < len(args):
         arg = args[i]

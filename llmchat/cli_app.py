@@ -103,6 +103,10 @@ McpOpt = Annotated[
 McpConfigOpt = Annotated[
     Optional[str], typer.Option("--mcp-config", help="Read MCP servers from this file instead of mcp.json.")
 ]
+AttachOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("-a", "--attach", help="Attach a file, directory or http(s) URL (repeatable)."),
+]
 SessionToolsOpt = Annotated[
     bool, typer.Option("--tools", help="Offer tools; those that are not read-only ask first.")
 ]
@@ -199,6 +203,7 @@ def ask(
     ] = False,
     mcp: McpOpt = None,
     mcp_config: McpConfigOpt = None,
+    attach: AttachOpt = None,
     debug: DebugOpt = False,
     temperature: TemperatureOpt = None,
     top_p: TopPOpt = None,
@@ -226,6 +231,8 @@ def ask(
         llmchat ask --mcp github "Open issues about the parser?"   # tools of an MCP server
 
         llmchat ask --dry-run -c "And in French?"   # tokens and cost, nothing sent
+
+        llmchat ask -a screenshot.png -a app.log "What went wrong?"   # attach files
     """
     ask_command(
         ctx.obj or Choice(),
@@ -234,7 +241,7 @@ def ask(
         conversation=conversation, no_log=no_log, temperature=temperature, top_p=top_p,
         max_tokens=max_tokens, stop=stop, seed=seed, reasoning_effort=reasoning_effort,
         thinking_budget=thinking_budget, all_tools=all_tools, tool=tool, yes=yes, debug=debug,
-        mcp=mcp, mcp_config=mcp_config, dry_run=dry_run,
+        mcp=mcp, mcp_config=mcp_config, dry_run=dry_run, attach=attach,
     )
 
 

@@ -7,6 +7,7 @@ call :func:`ask_command`; the turn itself is rendered by :mod:`llmchat.ask`.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from llmchat.cli_shared import (
@@ -48,6 +49,7 @@ def ask_command(
     mcp: list[str] | None = None,
     mcp_config: str | None = None,
     dry_run: bool = False,
+    attach: list[str] | None = None,
 ) -> NoReturn:
     """``llmchat ask`` (options: see :func:`llmchat.cli_app.ask`); `parent` holds the
     options given before ``ask``. Always ends with SystemExit and the exit status."""
@@ -71,15 +73,20 @@ def ask_command(
     piped = sys.stdin is not None and not sys.stdin.isatty()
     if piped:
         text = read_input(sys.stdin.buffer, prompt, settings.max_input_bytes, settings.config_path)
+    elif prompt is None and attach:
+        text = ""
     elif prompt is None:
         raise fail('no prompt: give one (llmchat ask "...") or pipe text into llmchat ask')
     else:
         text = join_prompt(prompt, None)
-    if not text or text.isspace():  # (not text.strip(): a copy of a long input)
+    if (not text or text.isspace()) and not attach:  # (not text.strip(): a copy of a long input)
         raise fail("the prompt is empty")
+    if attach and complete:
+        raise fail("--complete cannot send attachments")
+    attachments = read_attachments(settings, attach or ())
     ref = "latest" if continue_latest else conversation
     if dry_run:
-        raise SystemExit(_dry_run(settings, choice, text, ref, complete=complete, json_output=json_output,
+        raise SystemExit(_dry_run(settings, choice, text, ref, attachments, complete=complete, json_output=json_output,
                                   tools=_tool_choice(settings, all_tools, tool, yes, mcp, mcp_servers)))
     settings = ensure_credentials(settings, interactive=not piped and sys.stderr.isatty())
     store = (
@@ -94,9 +101,10 @@ def ask_command(
         conversation_id = summary.id
         if choice.system is not None:  # -s given now replaces the stored system prompt
             history.system = settings.system
+        prepare_history(history, settings.provider.kind)
     recorder = Recorder(None if no_log or (store is not None and store.read_only) else store, warn)
     recorder.open(conversation_id, settings.provider.name, settings.provider.model, history.system)
-    user = Message("user", text)
+    user = Message("user", text, attachments=attachments)
     history.messages.append(user)
     recorder.user(user)
     raise SystemExit(run_ask(
@@ -121,7 +129,8 @@ def _tool_choice(
 
 
 def _dry_run(
-    settings: Any, choice: Choice, text: str, ref: str | None, *, complete: bool, json_output: bool, tools: Any
+    settings: Any, choice: Choice, text: str, ref: str | None, attachments: list[Any], *, complete: bool,
+    json_output: bool, tools: Any,
 ) -> int:
     """``ask --dry-run``: the conversation (the stored one with ``-c``, read, never written)
     and the new message, counted by :func:`llmchat.ask_dry_run.run_dry_run`; no credentials
@@ -142,8 +151,54 @@ def _dry_run(
             store.close()
         if choice.system is not None:  # -s given now replaces the stored system prompt
             history.system = settings.system
-    history.messages.append(Message("user", text))
+        prepare_history(history, settings.provider.kind)
+    history.messages.append(Message("user", text, attachments=attachments))
     return run_dry_run(settings, history, complete=complete, json_output=json_output, tools=tools)
+
+
+def read_attachments(settings: Any, specs: Sequence[str]) -> list[Any]:
+    """The attachments of ``-a PATH|URL`` (shared/DESIGN.md, "Attachments"), read, checked
+    and made ready for the provider's protocol; a directory's file count and size are shown
+    on stderr first. Exit 2 naming the file and the limit on any problem, before anything
+    is sent or stored."""
+    if not specs:
+        return []
+    from llmchat.chat.attachments import AttachmentError, Limits, prepare, read_paths
+    from llmchat.safety import note
+
+    limits = Limits(settings.max_attachment_bytes, settings.max_attachments_bytes)
+
+    def fetch(url: str) -> Any:
+        import asyncio
+
+        from llmchat.chat.attachments import fetch_attachment
+        from llmchat.chat.netguard import AddressGuard
+        from llmchat.providers import make_client
+
+        async def run() -> Any:
+            async with make_client() as client:
+                guard = AddressGuard(allow_private=settings.allow_private_addresses)
+                return await fetch_attachment(url, client, limits, guard=guard)
+
+        return asyncio.run(run())
+
+    try:
+        return prepare(read_paths(specs, limits, notice=note, fetch=fetch), settings.provider.kind)
+    except AttachmentError as exc:
+        raise fail(str(exc)) from None
+
+
+def prepare_history(history: Any, kind: str) -> None:
+    """Make a stored conversation's attachments ready for provider kind `kind` (PDF text for
+    protocols without documents); exit 2 when one cannot be."""
+    from llmchat.chat.attachments import AttachmentError, prepare
+
+    try:
+        for message in history.messages:
+            if message.attachments:
+                message.attachments = prepare(message.attachments, kind)
+    except AttachmentError as exc:
+        raise fail(str(exc)) from None
 
 
 def read_input(stream: Any, prompt: str | None, cap: int, config_path: Any = None) -> str:

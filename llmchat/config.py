@@ -10,6 +10,8 @@ The config file lives at ``paths.config_file()``::
     idle_timeout = 120             # seconds a stream may stay silent ("timeout" works too)
     first_token_timeout = 300      # seconds to the first token
     max_input_bytes = 16777216     # most bytes `ask` reads from piped stdin
+    max_attachment_bytes = 20971520   # most bytes of one attached file (-a, /attach)
+    max_attachments_bytes = 52428800  # most bytes of one message's attachments together
 
     [options]                      # generation options for every request
     temperature = 0.7
@@ -119,7 +121,7 @@ _POLICY_KEYS = {
 _TOP_KEYS = {
     "provider", "model", "system", "theme", "options", "profiles", "providers", "tools",
     "tool_output_chars", "max_tool_rounds", "max_input_bytes", "prices", "max_tool_calls",
-    "tool_results_chars", *_POLICY_KEYS
+    "tool_results_chars", "max_attachment_bytes", "max_attachments_bytes", *_POLICY_KEYS
 }
 _PROFILE_KEYS = {"kind", "base_url", "api_key_env", "api_key_cmd", "model", "headers", "options"}
 _OPTION_TYPES: dict[str, tuple[type, ...]] = {
@@ -219,6 +221,10 @@ class Settings:
     """The most requests one turn with tools may send."""
     max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES
     """The most bytes ``ask`` reads from piped stdin; more is an error and nothing is sent."""
+    max_attachment_bytes: int = 20 * 1024 * 1024
+    """The most bytes of one attached file (``-a``, ``/attach``); more is an error."""
+    max_attachments_bytes: int = 50 * 1024 * 1024
+    """The most bytes of one message's attachments together; more is an error."""
     max_tool_calls: int = 32
     """The most tool calls of one reply that run; the rest are answered "not run"."""
     tool_results_chars: int = 100_000
@@ -325,6 +331,8 @@ def load_settings(
         tool_output_chars=_count(data, "tool_output_chars", where, 20_000),
         max_tool_rounds=_count(data, "max_tool_rounds", where, 8),
         max_input_bytes=_count(data, "max_input_bytes", where, DEFAULT_MAX_INPUT_BYTES),
+        max_attachment_bytes=_count(data, "max_attachment_bytes", where, 20 * 1024 * 1024),
+        max_attachments_bytes=_count(data, "max_attachments_bytes", where, 50 * 1024 * 1024),
         max_tool_calls=_count(data, "max_tool_calls", where, 32),
         tool_results_chars=_count(data, "tool_results_chars", where, 100_000),
         options=merged_options,

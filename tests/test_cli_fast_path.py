@@ -20,6 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "no_log": False, "dry_run": False, "temperature": None, "top_p": None, "max_tokens": None, "stop": None,
     "seed": None, "reasoning_effort": None, "thinking_budget": None, "all_tools": False, "tool": None,
     "yes": False, "debug": False, "mcp": None, "mcp_config": None,
+    "attach": None,
 }
 
 PLAIN = [
@@ -39,6 +40,7 @@ PLAIN = [
     ["--json", "--json", "hi"],
     ["--tools", "--yes", "-T", "read_file", "--tool=list_directory", "--debug", "hi"],
     ["--mcp", "files", "--mcp=all", "--mcp-config", "servers.json", "hi"],
+    ["-a", "shot.png", "--attach", "notes.txt", "--attach=src", "hi"],
 ]
 
 NOT_PLAIN = [

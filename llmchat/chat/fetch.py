@@ -207,3 +207,48 @@ def html_to_text(html: str) -> str:
     parser.close()
     lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
     return "\n".join(line for line in lines if line)
+
+
+async def fetch_body(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    max_bytes: int,
+    guard: AddressGuard | None = None,
+    timeout: float = 20.0,
+) -> tuple[str, str, bytes]:
+    """GET `url` under ``fetch_url``'s rules (public addresses only, each redirect hop
+    checked, the body decoded in bounded pieces) and return its bytes whole.
+
+    Used for ``-a URL`` attachments (:mod:`llmchat.chat.attachments`).
+
+    Returns:
+        ``(final URL, Content-Type header or "", body bytes)``.
+
+    Raises:
+        ToolError: a refused address, an HTTP error status, a network failure, too many
+            redirects, or a body over `max_bytes` (the message says which, one line).
+    """
+    guard = guard or AddressGuard()
+    current = _parse(url.strip(), url)
+    headers = {"User-Agent": f"llmchat/{__version__}", "Accept": "*/*", "Accept-Encoding": ACCEPT_ENCODING}
+    try:
+        for _hop in range(MAX_REDIRECTS + 1):
+            async with _open(client, current, guard, headers, timeout) as response:
+                location = response.headers.get("location")
+                if response.status_code in _REDIRECTS and location:
+                    current = _parse(str(current.join(location)), location)
+                    continue
+                if response.status_code >= 400:
+                    raise ToolError(f"HTTP {response.status_code} {response.reason_phrase} from {url}")
+                body = bytearray()
+                async for piece in aiter_decoded(response):
+                    body += piece
+                    if len(body) > max_bytes:
+                        raise ToolError(f"{url} is larger than {max_bytes} bytes")
+                return str(current), response.headers.get("content-type", ""), bytes(body)
+    except AddressRefused as exc:
+        raise ToolError(f"refused {url}: {exc}") from None
+    except httpx.HTTPError as exc:
+        raise ToolError(f"could not fetch {url}: {type(exc).__name__}: {exc}") from None
+    raise ToolError(f"{url} redirected more than {MAX_REDIRECTS} times")

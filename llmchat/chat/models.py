@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +22,77 @@ class ToolCall:
     id: str
     name: str
     arguments: str
+
+
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+"""The image media types every provider's image part takes (shared/DESIGN.md, "Attachments")."""
+PDF_TYPE = "application/pdf"
+
+
+@dataclass(slots=True, frozen=True)
+class Attachment:
+    """A file (or fetched URL) sent with a user message (shared/DESIGN.md, "Attachments").
+
+    `data` holds the exact bytes as read; `text` the text sent for it: for a text file its
+    UTF-8 text, for a PDF the extracted text when the provider takes no documents (see
+    :func:`llmchat.chat.attachments.prepare`), None for images and for PDFs sent as documents.
+    Read and checked by :mod:`llmchat.chat.attachments`.
+    """
+
+    name: str
+    """The file name (or URL) shown to the model and the user."""
+    media_type: str
+    """``text/plain``, ``image/png``, ``image/jpeg``, ``image/gif``, ``image/webp`` or ``application/pdf``."""
+    data: bytes
+    text: str | None = None
+
+    @property
+    def size(self) -> int:
+        """The size in bytes."""
+        return len(self.data)
+
+    @property
+    def is_image(self) -> bool:
+        """True for an image sent as the protocol's image part."""
+        return self.media_type in IMAGE_TYPES
+
+    def data_url(self) -> str:
+        """The bytes as an RFC 2397 ``data:`` URL with base64 (``data:image/png;base64,...``)."""
+        return f"data:{self.media_type};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+    def text_block(self) -> str:
+        """The text sent for a text attachment: the file name, then a fenced block (a fence
+        longer than any backtick run inside)."""
+        body = self.text or ""
+        longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+        fence = "`" * max(3, longest + 1)
+        newline = "" if body.endswith("\n") else "\n"
+        return f"{self.name}\n{fence}\n{body}{newline}{fence}"
+
+    def wire_part(self) -> dict[str, Any] | None:
+        """This attachment as a Chat Completions content part, or None for text (sent in the
+        message's text part): an image as ``{"type": "image_url", "image_url": {"url": data
+        URL}}``, a PDF as ``{"type": "file", "file": {"filename", "file_data": data URL}}``
+        (OpenAI's file part; the providers translate both into their own shape)."""
+        if self.is_image:
+            return {"type": "image_url", "image_url": {"url": self.data_url()}}
+        if self.media_type == PDF_TYPE and self.text is None:
+            return {"type": "file", "file": {"filename": self.name, "file_data": self.data_url()}}
+        return None
+
+
+def wire_content(text: str, attachments: Sequence[Attachment]) -> str | list[dict[str, Any]]:
+    """A user message's content with its attachments: the text attachments' blocks, then
+    `text`, as one string when there are no images or documents; else a list of content
+    parts, images and documents first, then one text part."""
+    blocks = [a.text_block() for a in attachments if a.wire_part() is None]
+    joined = "\n\n".join([*blocks, text] if text else blocks)
+    parts = [part for a in attachments if (part := a.wire_part()) is not None]
+    if not parts:
+        return joined
+    if joined:
+        parts.append({"type": "text", "text": joined})
+    return parts
 
 
 @dataclass(slots=True)
@@ -64,6 +137,8 @@ class Message:
     """For a "tool" message: the call failed (error, denied, timed out, not run). Sent as
     the wire message's ``is_error`` (only when True), which only the Anthropic provider reads
     (``tool_result.is_error``); the text says what went wrong for every provider."""
+    attachments: list[Attachment] = field(default_factory=list)
+    """For a "user" message: the files sent with it (see :func:`wire_content`)."""
 
     def to_wire(self, tool_calls: Sequence[ToolCall] | None = None) -> dict[str, Any]:
         """This message in Chat Completions shape (``{"role": ..., "content": ...}``).
@@ -102,6 +177,8 @@ class Message:
             if self.is_error:
                 wire["is_error"] = True
             return wire
+        elif self.attachments:
+            wire = {"role": self.role, "content": wire_content(self.content, self.attachments)}
         else:
             wire = {"role": self.role, "content": self.content}
         if self.role == "assistant" and self.thinking_blocks:

@@ -240,6 +240,12 @@ def _content_blocks(content: Any) -> list[dict[str, Any]]:
             else:
                 source = {"type": "url", "url": url}
             blocks.append({"type": "image", "source": source})
+        elif kind == "file":  # Chat Completions file part (a PDF) -> document block
+            url = str((part.get("file") or {}).get("file_data", ""))
+            if url.startswith("data:") and ";base64," in url:
+                media_type, data = url[5:].split(";base64,", 1)
+                blocks.append({"type": "document",
+                               "source": {"type": "base64", "media_type": media_type, "data": data}})
         else:
             blocks.append(dict(part))  # already a Messages API block
     return blocks

@@ -1,0 +1,127 @@
+"""`llmchat ask -a PATH|URL`: each provider's image part and text block on the wire, bad files
+refused before anything is sent (shared/DESIGN.md, "Attachments"). Real subprocesses against
+the loopback server."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.attach_support import PROVIDERS, any_provider, provider_env, user_turns
+from tests.chat.test_attachments import PNG, make_pdf
+from tests.loopback import LoopbackServer
+from tests.test_cli import ask, assert_clean_stderr, cli_env
+
+B64 = base64.b64encode(PNG).decode()
+TEXT_BLOCK = "notes.txt\n```\nline one\nline two\n```\n\nDescribe."
+
+EXPECTED_USER = {
+    "openai": {"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{B64}"}},
+        {"type": "text", "text": TEXT_BLOCK}]},
+    "openai-responses": {"role": "user", "content": [
+        {"type": "input_image", "image_url": f"data:image/png;base64,{B64}", "detail": "auto"},
+        {"type": "input_text", "text": TEXT_BLOCK}]},
+    "anthropic": {"role": "user", "content": [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": B64}},
+        {"type": "text", "text": TEXT_BLOCK}]},
+    "ollama": {"role": "user", "content": TEXT_BLOCK, "images": [B64]},
+    "gemini": {"role": "user", "parts": [{"inlineData": {"mimeType": "image/png", "data": B64}}, {"text": TEXT_BLOCK}]},
+}
+
+
+@pytest.fixture
+def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "shot.png").write_bytes(PNG)
+    (tmp_path / "notes.txt").write_text("line one\nline two\n")
+    (tmp_path / "paper.pdf").write_bytes(make_pdf("Quarterly numbers"))
+    (tmp_path / "blob.bin").write_bytes(b"\x00\x01\x02\xff" * 8)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_image_and_text_reach_each_provider_in_its_own_shape(server: LoopbackServer, files: Path, provider: str) -> None:
+    server.handler = any_provider
+    env = provider_env(server, cli_env(None))
+    result = ask(None, "-p", provider, "-m", "m1", "-a", "shot.png", "--attach", "notes.txt", "Describe.", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"seen"
+    assert_clean_stderr(result.stderr)
+    assert user_turns(provider, server.requests[-1].json()) == [EXPECTED_USER[provider]]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_pdf_is_a_document_or_its_text(server: LoopbackServer, files: Path, provider: str) -> None:
+    server.handler = any_provider
+    result = ask(None, "-p", provider, "-m", "m1", "-a", "paper.pdf", "Sum up.", env=provider_env(server, cli_env(None)))
+    assert result.returncode == 0, result.stderr
+    (turn,) = user_turns(provider, server.requests[-1].json())
+    b64 = base64.b64encode((files / "paper.pdf").read_bytes()).decode()
+    if provider == "anthropic":
+        assert turn["content"][0] == {"type": "document", "source": {
+            "type": "base64", "media_type": "application/pdf", "data": b64}}
+    elif provider == "gemini":
+        assert turn["parts"][0] == {"inlineData": {"mimeType": "application/pdf", "data": b64}}
+    else:
+        assert "paper.pdf\n```\nQuarterly numbers\n```\n\nSum up." in json.dumps(turn, ensure_ascii=False).replace(
+            "\\n", "\n")
+        assert b64 not in json.dumps(turn)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["-a", "missing.png"], b"cannot attach missing.png: no such file or directory"),
+    (["-a", "blob.bin"], b"cannot attach blob.bin: unknown type"),
+    (["-a", "notes.txt", "-a", "nope.txt"], b"cannot attach nope.txt: no such file"),
+    (["--attach=blob.bin"], b"cannot attach blob.bin: unknown type"),  # the Typer path
+])
+def test_bad_files_exit_2_before_anything_is_sent(server: LoopbackServer, files: Path, args: list[str],
+                                                    message: bytes) -> None:
+    server.handler = any_provider
+    result = ask(server, *args, "Describe.")
+    assert result.returncode == 2
+    assert result.stderr.startswith(b"llmchat: error: " + message)
+    assert result.stderr.count(b"\n") == 1
+    assert_clean_stderr(result.stderr)
+    assert server.requests == []
+
+
+def test_over_the_configured_limits_names_the_limit(server: LoopbackServer, files: Path) -> None:
+    env = cli_env(server)
+    config = Path(env["XDG_CONFIG_HOME"]) / "llmchat" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("max_attachment_bytes = 100\nmax_attachments_bytes = 300\n")
+    big = ask(server, "-a", "shot.png", "q", env=env)  # 264 bytes
+    assert big.returncode == 2 and b"per-file limit (max_attachment_bytes" in big.stderr
+    (files / "t1.txt").write_text("a" * 90)
+    (files / "t2.txt").write_text("a" * 90)
+    (files / "t3.txt").write_text("a" * 90)
+    (files / "t4.txt").write_text("a" * 90)
+    many = ask(server, "-a", "t1.txt", "-a", "t2.txt", "-a", "t3.txt", "-a", "t4.txt", "q", env=env)
+    assert many.returncode == 2 and b"per-message limit (max_attachments_bytes" in many.stderr
+    assert server.requests == []
+    config.write_text("max_attachment_bytes = -5\n")
+    bad = ask(server, "-a", "t1.txt", "q", env=env)
+    assert bad.returncode == 2 and b"max_attachment_bytes" in bad.stderr
+
+
+def test_a_directory_is_announced_on_stderr(server: LoopbackServer, files: Path) -> None:
+    server.handler = any_provider
+    (files / "src").mkdir()
+    (files / "src" / "a.py").write_text("A = 1\n")
+    (files / "src" / "b.py").write_text("B = 2\n")
+    result = ask(server, "-a", "src", "Review.")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == b"llmchat: attaching 2 text files (12 bytes) from src\n"
+    content = server.requests[-1].json()["messages"][-1]["content"]
+    assert content == "src/a.py\n```\nA = 1\n```\n\nsrc/b.py\n```\nB = 2\n```\n\nReview."
+
+
+def test_attachments_without_a_prompt_are_sent(server: LoopbackServer, files: Path) -> None:
+    server.handler = any_provider
+    result = ask(server, "-a", "notes.txt")
+    assert result.returncode == 0, result.stderr
+    assert server.requests[-1].json()["messages"][-1]["content"] == "notes.txt\n```\nline one\nline two\n```"
