@@ -164,10 +164,13 @@ def session(
         mcp_servers_of(mcp, mcp_config)  # a broken mcp.json or an unknown name: exit 2 now
     from llmchat.tui.app import LlmChatApp
 
-    LlmChatApp(
+    session_app = LlmChatApp(
         settings, conversation="latest" if continue_latest else conversation, tools=all_tools,
         mcp=tuple(mcp or ()), mcp_config=mcp_config,
-    ).run()
+    )
+    session_app.run()
+    if session_app.return_code:  # e.g. 2: the first-run dialog was quit with nothing to chat with
+        raise SystemExit(session_app.return_code)
 
 
 @app.command()

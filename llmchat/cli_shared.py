@@ -120,17 +120,46 @@ def open_store(*, required: bool = False, read_only_ok: bool = False) -> Store |
 
 
 def ensure_credentials(settings: Settings, *, interactive: bool) -> Settings:
-    """Stop with a clear message when the provider cannot be used; offer a local server."""
+    """The settings to run with, or exit 2 with a clear message when no provider can be used.
+
+    When the user chose no provider and the default has no key, the providers the
+    environment allows are used (:mod:`llmchat.first_run`): one as it is, several listed
+    (on a terminal, the one picked is remembered in the config file). A provider the user
+    chose is never replaced; without its key, the message says which variable to set.
+    """
     problem = settings.provider.missing_credentials()
     if problem is None:
         return settings
     import asyncio
 
-    from llmchat.discovery import find_local_servers
+    from llmchat.first_run import find_candidates, remember_provider, use_candidate
     from llmchat.safety import note, one_line
 
-    servers = [s for s in asyncio.run(find_local_servers()) if s.models]
+    candidates = asyncio.run(find_candidates(settings, os.environ, paths.keys_file()))
+    if len(candidates) == 1:
+        note(f"using {candidates[0].name} ({one_line(candidates[0].reason, 120)}); "
+             "choose another with -p NAME")
+        return use_candidate(settings, candidates[0])
+    if candidates:
+        note("no provider chosen, and several can be used:")
+        for number, candidate in enumerate(candidates, 1):
+            note(f"  {number}. {candidate.name}  ({one_line(candidate.reason, 120)})")
+        if interactive:
+            answer = input(f"Use which (1-{len(candidates)}, Enter for 1)? ").strip() or "1"
+            if answer.isdigit() and 1 <= int(answer) <= len(candidates):
+                chosen = candidates[int(answer) - 1]
+                trouble = remember_provider(settings.config_path, chosen.name)
+                note(f"could not remember the choice: {trouble}" if trouble else
+                     f"remembered: provider = {chosen.name!r} in {settings.config_path}")
+                return use_candidate(settings, chosen)
+        note(f'choose one with -p NAME, or set provider = "NAME" in {settings.config_path}')
+        raise SystemExit(2)
     note(problem)
+    if settings.provider_explicit:
+        raise SystemExit(2)
+    from llmchat.discovery import find_local_servers
+
+    servers = [s for s in asyncio.run(find_local_servers()) if s.models]
     for server in servers:  # model ids come from the server: shown made safe
         note(f"found {server.label} at {server.base_url} (models: {', '.join(server.models[:5])})")
         if interactive:

@@ -236,6 +236,12 @@ class Settings:
     """Profile names defined in the config file."""
     prices: Mapping[str, ModelPrice] = field(default_factory=dict)
     """The config's ``[prices."MODEL"]`` (USD per million tokens), before the price database."""
+    provider_explicit: bool = True
+    """False when no provider was chosen (no flag, ``LLMCHAT_PROVIDER`` or config ``provider``):
+    the default ``openai`` may then give way to one the environment has a key for
+    (:mod:`llmchat.first_run`)."""
+    model_explicit: bool = False
+    """True when the model came from a flag or ``LLMCHAT_MODEL``."""
 
     def with_provider(self, provider: ProviderSettings) -> Settings:
         """A copy using another provider."""
@@ -283,7 +289,8 @@ def load_settings(
         profiles.update(section)
         table_of.update(dict.fromkeys(section, table))
 
-    name = provider or env.get("LLMCHAT_PROVIDER") or _str(data, "provider", where) or "openai"
+    chosen_name = provider or env.get("LLMCHAT_PROVIDER") or _str(data, "provider", where)
+    name = chosen_name or "openai"
     profile = profiles.get(name, {})
     here = f"{where}: {table_of.get(name, 'providers')}.{name}"
     if not isinstance(profile, dict):
@@ -339,6 +346,8 @@ def load_settings(
         config_path=config_path,
         profiles=tuple(profiles),
         prices=_prices(data.get("prices", {}), where),
+        provider_explicit=bool(chosen_name),
+        model_explicit=bool(model or env.get("LLMCHAT_MODEL")),
     )
 
 

@@ -15,12 +15,12 @@ MAX_MODELS_BODY = 4 * 1024 * 1024
 """Bytes of a model list read (decoded); a larger answer is no server of ours."""
 
 CANDIDATES: tuple[tuple[str, int], ...] = (
-    ("Ollama", 11434),
     ("LM Studio", 1234),
     ("llama.cpp", 8080),
     ("vLLM", 8000),
 )
-"""(label, port) of local servers that speak Chat Completions under ``/v1``."""
+"""(label, port) of local servers that speak Chat Completions under ``/v1``. Ollama is
+found on its native API instead (:func:`llmchat.first_run.find_ollama`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from llmchat import paths
 from llmchat.chat.toollimits import ToolLimits
 from llmchat.config import DEFAULT_THEME, Settings
 from llmchat.discovery import LocalServer
+from llmchat.first_run import Candidate, find_candidates, remember_provider, use_candidate
 from llmchat.hangup import detach, terminal_fds
 from llmchat.providers import make_client
 from llmchat.providers.base import Provider
@@ -135,9 +136,20 @@ class LlmChatApp(App[None]):
         if self._provider is None:
             problem = self.settings.provider.missing_credentials()
             if problem:
-                self.push_screen(SetupScreen(problem), self._use_local_server)
+                self.run_worker(self._first_run(problem), group="first-run", exit_on_error=False)
                 return
         self._start_chat()
+
+    async def _first_run(self, problem: str) -> None:
+        """No key for the default provider: use the one the environment allows, or let the
+        user pick among several (the pick is remembered), or show what is missing."""
+        candidates = await find_candidates(self.settings, os.environ, paths.keys_file())
+        if len(candidates) == 1:
+            self.settings = use_candidate(self.settings, candidates[0])
+            self.notify(f"Using {candidates[0].name} ({candidates[0].reason}).", title="Provider")
+            self._start_chat()
+            return
+        self.push_screen(SetupScreen(problem, candidates), self._use_local_server)
 
     def _apply_themes(self) -> None:
         themes, failures = load_themes(*self._theme_dirs)
@@ -246,11 +258,18 @@ class LlmChatApp(App[None]):
             self.notify(f"{self.store.recovered} reply(ies) cut off by an earlier crash were kept, "
                         "marked interrupted.", title="History", timeout=8, markup=False)
 
-    def _use_local_server(self, server: LocalServer | None) -> None:
+    def _use_local_server(self, server: LocalServer | Candidate | None) -> None:
         if server is None:
-            self.exit()
+            self.exit(return_code=2)  # nothing to chat with: as `ask` without credentials
             return
-        self.settings = self.settings.with_provider(server.provider_settings())
+        if isinstance(server, Candidate):
+            self.settings = use_candidate(self.settings, server)
+            trouble = remember_provider(self.settings.config_path, server.name)
+            self.notify(f"Could not remember the choice: {trouble}" if trouble else
+                        f"Remembered provider = {server.name!r} in {self.settings.config_path}.",
+                        title="Provider", severity="warning" if trouble else "information")
+        else:
+            self.settings = self.settings.with_provider(server.provider_settings())
         self._start_chat()
 
     def _start_chat(self) -> None:

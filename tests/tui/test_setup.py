@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from textual.widgets import Button
 
 from llmchat.config import load_settings
 from llmchat.discovery import LocalServer
+from llmchat.providers.anthropic import AnthropicProvider
 from llmchat.providers.openai import OpenAIProvider
 from llmchat.tui.app import LlmChatApp
 from llmchat.tui.screens.chat import ChatScreen
@@ -43,6 +47,8 @@ def fake_discovery(monkeypatch: pytest.MonkeyPatch, servers: list[LocalServer]) 
 
 def setup_text(app: LlmChatApp) -> str:
     screen = app.screen
+    if not isinstance(screen, SetupScreen):
+        return ""  # not shown yet (the first-run probe runs first)
     return "\n".join(
         plain_text(screen.query_one(f"#setup-{part}")) for part in ("title", "problem", "status")
     )
@@ -54,7 +60,7 @@ async def test_no_key_shows_setup_and_a_local_server_can_be_used(
     calls = fake_discovery(monkeypatch, [LocalServer("Ollama", server.base_url, ("test-model",))])
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        assert isinstance(app.screen, SetupScreen)
+        await wait_until(pilot, lambda: isinstance(app.screen, SetupScreen))  # after the first-run probe
         await wait_until(pilot, lambda: bool(app.screen.query("#setup-use-0")))
         assert calls == [1]
         text = setup_text(app)
@@ -121,7 +127,7 @@ async def test_quit_button_exits(monkeypatch: pytest.MonkeyPatch) -> None:
         await pilot.click("#setup-quit")
         await pilot.pause()
         assert not app.is_running
-    assert app.return_code == 0
+    assert app.return_code == 2  # nothing to chat with: not a success
 
 
 async def test_escape_on_setup_exits(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -142,3 +148,33 @@ async def test_a_key_or_a_local_base_url_skips_setup(monkeypatch: pytest.MonkeyP
             await pilot.pause()
             assert isinstance(app.screen, ChatScreen), env
     assert calls == []
+
+
+async def test_only_another_providers_key_starts_the_chat_with_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = fake_discovery(monkeypatch, [])
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")
+    app = LlmChatApp(load_settings(None, os.environ), theme_dirs=THEME_DIRS)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ChatScreen))
+        assert isinstance(chat_screen(pilot).provider, AnthropicProvider)
+        assert app.settings.provider.name == "anthropic"
+    assert calls == []
+
+
+async def test_several_providers_are_listed_and_the_pick_is_remembered(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake_discovery(monkeypatch, [])
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    monkeypatch.setenv("GROQ_API_KEY", "gsk-test")
+    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")
+    config = tmp_path / "config.toml"
+    app = LlmChatApp(load_settings(config, os.environ), theme_dirs=THEME_DIRS)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: bool(app.screen.query("#setup-pick-1")))
+        assert "anthropic" in str(app.screen.query_one("#setup-pick-0", Button).label)
+        await pilot.click("#setup-pick-1")
+        await wait_until(pilot, lambda: isinstance(app.screen, ChatScreen))
+        assert app.settings.provider.name == "groq"
+    assert load_settings(config, {}).provider.name == "groq"

@@ -1,4 +1,5 @@
-"""SetupScreen: shown when no provider can be used; says what is missing, offers local servers."""
+"""SetupScreen: shown when no provider can be used; says what is missing, lists the providers
+the environment allows (when there are several) and offers local servers."""
 
 from __future__ import annotations
 
@@ -11,21 +12,33 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from llmchat.discovery import LocalServer, find_local_servers
+from llmchat.first_run import Candidate
 from llmchat.safety import one_line
 
 
-class SetupScreen(ModalScreen[LocalServer | None]):
-    """Explains `problem`; dismisses with the local server the user picked, or None to quit."""
+class SetupScreen(ModalScreen[LocalServer | Candidate | None]):
+    """Explains `problem` and lists `candidates` (providers usable now); dismisses with the
+    candidate or local server the user picked, or None to quit."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Quit", id="setup.quit")]
 
-    def __init__(self, problem: str) -> None:
+    def __init__(self, problem: str, candidates: list[Candidate] | None = None) -> None:
         super().__init__()
         self.problem = problem
+        self.candidates = list(candidates or ())
         self._servers: list[LocalServer] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="setup-dialog"):
+            if self.candidates:
+                yield Static("Several providers can be used: pick one (it is remembered)", id="setup-title")
+                yield Static("", id="setup-problem", markup=False)
+                with Vertical(id="setup-providers"):
+                    for i, candidate in enumerate(self.candidates):
+                        label = Content(one_line(f"Use {candidate.name} ({candidate.reason})", 120))
+                        yield Button(label, id=f"setup-pick-{i}", variant="primary")
+                yield Button("Quit", id="setup-quit", variant="default")
+                return
             yield Static("llmchat cannot reach a model yet", id="setup-title")
             yield Static(self.problem, id="setup-problem", markup=False)
             yield Static(
@@ -38,6 +51,9 @@ class SetupScreen(ModalScreen[LocalServer | None]):
             yield Button("Quit", id="setup-quit", variant="default")
 
     def on_mount(self) -> None:
+        if self.candidates:
+            self.query_one("#setup-pick-0", Button).focus()
+            return
         self.discover()
 
     @work(exclusive=True, group="discover", exit_on_error=False)
@@ -63,5 +79,7 @@ class SetupScreen(ModalScreen[LocalServer | None]):
     def choose(self, event: Button.Pressed) -> None:
         if event.button.id == "setup-quit":
             self.dismiss(None)
+        elif event.button.id and event.button.id.startswith("setup-pick-"):
+            self.dismiss(self.candidates[int(event.button.id.rsplit("-", 1)[1])])
         elif event.button.id and event.button.id.startswith("setup-use-"):
             self.dismiss(self._servers[int(event.button.id.rsplit("-", 1)[1])])
