@@ -21,6 +21,7 @@ from llmchat import __version__
 from llmchat.cli_ask import ask_command, mcp_servers_of
 from llmchat.cli_shared import (
     Choice,
+    confirm,
     ensure_credentials,
     fail,
     given_options,
@@ -287,22 +288,37 @@ def history_show(ref: Annotated[str, typer.Argument(help="Conversation ID or 'la
 @history_app.command("search")
 def history_search(
     text: Annotated[str, typer.Argument(help="Words to find.")],
-    limit: Annotated[int, typer.Option("-n", "--limit", min=1)] = 20,
+    limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="How many conversations.")] = 20,
 ) -> None:
-    """Search every stored message."""
+    """Search every stored message: one line per conversation (its best match); exits 1 with
+    "no match" on stderr when nothing matches, as grep does."""
     store = open_store(required=True, read_only_ok=True)
     assert store is not None
-    for hit in store.search(text, limit=limit):
-        print(f"{hit.conversation_id}  {one_line(hit.title or '', 40):<40}  {one_line(hit.snippet, 80)}")
+    best: dict[str, tuple[object, int]] = {}  # conversation -> (its best hit, how many hits)
+    for hit in store.search(text, limit=limit * 20):
+        first, count = best.get(hit.conversation_id, (hit, 0))
+        best[hit.conversation_id] = (first, count + 1)
+    if not best:
+        raise fail("no match", 1)
+    for first, count in list(best.values())[:limit]:
+        more = f"  (+{count - 1} more)" if count > 1 else ""
+        print(f"{first.conversation_id}  {one_line(first.title or '', 40):<40}  "  # type: ignore[attr-defined]
+              f"{one_line(first.snippet, 80)}{more}")  # type: ignore[attr-defined]
+
+
+YesOpt = Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation on a terminal.")]
 
 
 @history_app.command("rm")
-def history_rm(ref: Annotated[str, typer.Argument(help="Conversation ID or 'latest'.")]) -> None:
-    """Delete a conversation."""
+def history_rm(ref: Annotated[str, typer.Argument(help="Conversation ID or 'latest'.")], yes: YesOpt = False) -> None:
+    """Delete a conversation (asks first on a terminal, unless -y)."""
     store = open_store(required=True)
     assert store is not None
     try:
-        store.delete(ref)
+        summary, _ = store.load_conversation(ref)
+        if not confirm(f"Delete conversation {summary.id} ({summary.display_title})?", yes=yes):
+            raise fail("not deleted", 1)
+        store.delete(summary.id)
     except StoreError as exc:
         raise fail(str(exc)) from None
 
@@ -401,13 +417,15 @@ def keys_list() -> None:
 
 
 @keys_app.command("rm")
-def keys_rm(name: Annotated[str, typer.Argument(help="Provider or profile name.")]) -> None:
-    """Forget the stored key of NAME."""
+def keys_rm(name: Annotated[str, typer.Argument(help="Provider or profile name.")], yes: YesOpt = False) -> None:
+    """Forget the stored key of NAME (asks first on a terminal, unless -y)."""
     from llmchat import paths
     from llmchat.errors import ConfigError
-    from llmchat.keys import delete_key
+    from llmchat.keys import delete_key, read_keys
 
     try:
+        if name in read_keys(paths.keys_file()) and not confirm(f"Forget the stored key for {name}?", yes=yes):
+            raise fail("not deleted", 1)
         found = delete_key(paths.keys_file(), name)
     except ConfigError as exc:
         raise fail(str(exc)) from None

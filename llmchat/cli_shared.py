@@ -78,6 +78,23 @@ def start_debug_log(settings: Settings) -> None:
     note(f"debug log: {path}")
 
 
+def confirm(question: str, *, yes: bool) -> bool:
+    """True when a destructive command may go ahead: with `yes` (``--yes/-y``), or when stdin
+    is not a terminal (scripts keep working, as ``rm`` without ``-i``), or when the user
+    answers y/yes to `question` (asked on stderr; anything else, or end of input, is no)."""
+    if yes or sys.stdin is None or not sys.stdin.isatty():
+        return True
+    from llmchat.safety import one_line
+
+    sys.stderr.write(f"{one_line(question, 200)} [y/N] ")
+    sys.stderr.flush()
+    try:
+        answer = sys.stdin.readline()
+    except (OSError, KeyboardInterrupt):
+        answer = ""
+    return answer.strip().lower() in ("y", "yes")
+
+
 def warn(message: str) -> None:
     """Print ``llmchat: warning: MESSAGE`` on stderr."""
     from llmchat.safety import note
