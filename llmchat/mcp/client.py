@@ -38,6 +38,7 @@ from mcp.shared.exceptions import MCPError
 
 from llmchat import __version__
 from llmchat.mcp.config import ServerConfig
+from llmchat.mcp.oauth import SIGN_IN_TIMEOUT, SignIn
 
 State = Literal["stopped", "starting", "running", "failed"]
 
@@ -79,9 +80,18 @@ class McpServer:
         start_timeout: seconds to connect and answer ``initialize`` and ``tools/list``.
     """
 
-    def __init__(self, config: ServerConfig, log_dir: Path, start_timeout: float = START_TIMEOUT) -> None:
+    def __init__(
+        self, config: ServerConfig, log_dir: Path, start_timeout: float = START_TIMEOUT, *,
+        sign_in: SignIn | None = None, key_file: Path | None = None,
+    ) -> None:
         self.config = config
         self.start_timeout = start_timeout
+        self.sign_in = sign_in
+        """Tells the user to sign in (OAuth); None: remote servers that want OAuth fail."""
+        self.key_file = key_file
+        """Where OAuth tokens are kept (the owner-only key file)."""
+        self._signing_in = False
+        self._http_error: str | None = None
         self.log_path = log_dir / f"{_safe_file_name(config.name)}.log"
         self.state: State = "stopped"
         self.error: str | None = None
@@ -105,7 +115,12 @@ class McpServer:
             self.state = "starting"
             self._task = asyncio.create_task(self._run(), name=f"mcp:{self.name}")
         try:
-            await asyncio.wait_for(asyncio.shield(self._ready.wait()), self.start_timeout)
+            try:
+                await asyncio.wait_for(asyncio.shield(self._ready.wait()), self.start_timeout)
+            except TimeoutError:
+                if not self._signing_in:
+                    raise
+                await asyncio.wait_for(asyncio.shield(self._ready.wait()), SIGN_IN_TIMEOUT)
         except TimeoutError:
             # Connecting (an SSE endpoint that never names its message URL) or the handshake
             # hangs: end the connection task; the SDK still stops the process it started.
@@ -219,7 +234,8 @@ class McpServer:
             self._failed("cancelled")
             raise
         except Exception as exc:  # noqa: BLE001 - a broken server must not end the session
-            self._failed(describe(exc) + self._last_words())
+            http = f" ({self._http_error})" if self._http_error else ""
+            self._failed(describe(exc) + http + self._last_words())
         finally:
             self.session = None
             if self.state == "running":
@@ -250,11 +266,34 @@ class McpServer:
                 stack.callback(errlog.close)
             return stdio_client(params, errlog=errlog)
         timeout = httpx2.Timeout(30.0, read=300.0)
+        auth = self._oauth()
         if config.transport == "sse":
-            return sse_client(config.url or "", headers=dict(config.headers), timeout=30.0)
-        client = httpx2.AsyncClient(headers=dict(config.headers), timeout=timeout)
+            return sse_client(config.url or "", headers=dict(config.headers), timeout=30.0, auth=auth)
+        client = httpx2.AsyncClient(headers=dict(config.headers), timeout=timeout, auth=auth,
+                                    event_hooks={"response": [self._note_status]})
         stack.push_async_callback(client.aclose)
         return streamable_http_client(config.url or "", http_client=client)
+
+    async def _note_status(self, response: httpx2.Response) -> None:
+        """Keep the last HTTP error: the SDK reports it as "Server returned an error response"."""
+        if response.status_code >= 400:
+            self._http_error = f"HTTP {response.status_code} from {response.request.url}"
+
+    def _oauth(self) -> httpx2.Auth | None:
+        """The SDK's OAuth provider, unless the config sends its own Authorization header."""
+        if self.sign_in is None or self.key_file is None:
+            return None
+        if any(k.lower() == "authorization" for k in self.config.headers):
+            return None
+        from llmchat.mcp.oauth import oauth_provider
+
+        async def sign_in(server: str, url: str) -> None:
+            self._signing_in = True
+            self.log("waiting for the user to sign in (OAuth)")
+            assert self.sign_in is not None
+            await self.sign_in(server, url)
+
+        return oauth_provider(self.name, self.config.url or "", self.key_file, sign_in)
 
     async def _on_log(self, params: mcp_types.LoggingMessageNotificationParams) -> None:
         data = params.data if isinstance(params.data, str) else repr(params.data)
@@ -272,8 +311,13 @@ class McpServers:
     leaving the block stops every server that was started.
     """
 
-    def __init__(self, configs: Iterable[ServerConfig], log_dir: Path, start_timeout: float = START_TIMEOUT) -> None:
-        self.servers: dict[str, McpServer] = {c.name: McpServer(c, log_dir, start_timeout) for c in configs}
+    def __init__(
+        self, configs: Iterable[ServerConfig], log_dir: Path, start_timeout: float = START_TIMEOUT, *,
+        sign_in: SignIn | None = None, key_file: Path | None = None,
+    ) -> None:
+        self.servers: dict[str, McpServer] = {
+            c.name: McpServer(c, log_dir, start_timeout, sign_in=sign_in, key_file=key_file) for c in configs
+        }
         capture_sdk_logging(log_dir)
 
     async def __aenter__(self) -> McpServers:

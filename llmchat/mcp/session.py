@@ -18,6 +18,7 @@ from llmchat.mcp.config import McpConfig
 if TYPE_CHECKING:
     from llmchat.chat.tools import Tool, ToolRegistry
     from llmchat.mcp.client import McpServer, McpServers
+    from llmchat.mcp.oauth import SignIn
     from llmchat.mcp.tools import McpTool
 
 
@@ -28,9 +29,13 @@ class McpSession:
         config: the servers of ``mcp.json``.
         enabled: the servers switched on at start (``--mcp NAME``; ``all`` for every one).
         log_dir: where each server's log goes (default: ``paths.mcp_log_dir()``).
+        sign_in: tells the user to sign in to a remote server (OAuth).
     """
 
-    def __init__(self, config: McpConfig, enabled: Iterable[str] = (), log_dir: Path | None = None) -> None:
+    def __init__(
+        self, config: McpConfig, enabled: Iterable[str] = (), log_dir: Path | None = None,
+        sign_in: SignIn | None = None,
+    ) -> None:
         from llmchat.mcp.use import servers
 
         self.config = config
@@ -38,7 +43,7 @@ class McpSession:
         self.enabled: set[str] = set(config.servers) if "all" in names else {n for n in names if n in config.servers}
         self.disabled_tools: set[str] = set()
         """llmchat names of tools switched off."""
-        self.group: McpServers = servers(list(config.servers.values()), log_dir)
+        self.group: McpServers = servers(list(config.servers.values()), log_dir, sign_in)
         self._reported: set[str] = set()
 
     @property

@@ -16,6 +16,7 @@ from llmchat.mcp.config import McpConfig, ServerConfig, load_mcp_config
 if TYPE_CHECKING:
     from llmchat.chat.tools import Tool
     from llmchat.mcp.client import McpServers
+    from llmchat.mcp.oauth import SignIn
 
 
 def load_config(file: str | Path | None = None) -> McpConfig:
@@ -29,11 +30,27 @@ def load_config(file: str | Path | None = None) -> McpConfig:
     return load_mcp_config(paths.mcp_config_file())
 
 
-def servers(configs: Sequence[ServerConfig], log_dir: Path | None = None) -> McpServers:
-    """An (unstarted) :class:`~llmchat.mcp.client.McpServers`; imports the SDK."""
+def servers(
+    configs: Sequence[ServerConfig], log_dir: Path | None = None, sign_in: SignIn | None = None
+) -> McpServers:
+    """An (unstarted) :class:`~llmchat.mcp.client.McpServers`; imports the SDK.
+
+    Args:
+        configs: the servers.
+        log_dir: where their logs go (default: ``paths.mcp_log_dir()``).
+        sign_in: tells the user to sign in to a remote server (OAuth); default: a line on
+            stderr with the URL, and the browser opened when there is one.
+    """
     from llmchat.mcp.client import McpServers
 
-    return McpServers(configs, log_dir or paths.mcp_log_dir())
+    if sign_in is None:
+        from llmchat.mcp.oauth import open_in_browser
+        from llmchat.safety import note
+
+        async def sign_in(server: str, url: str) -> None:
+            await open_in_browser(server, url, lambda line: note(line, width=8000))  # the whole URL
+
+    return McpServers(configs, log_dir or paths.mcp_log_dir(), sign_in=sign_in, key_file=paths.keys_file())
 
 
 class ServerFailed(Exception):

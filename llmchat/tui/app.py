@@ -27,7 +27,7 @@ from llmchat.first_run import Candidate, find_candidates, remember_provider, use
 from llmchat.hangup import detach, terminal_fds
 from llmchat.providers import make_client
 from llmchat.providers.base import Provider
-from llmchat.safety import one_line, safe_lines
+from llmchat.safety import one_line, safe_lines, terminal_safe
 from llmchat.store import Store, StoreError
 from llmchat.tui.commands import ChatCommands
 from llmchat.tui.screens.chat import ChatScreen
@@ -314,10 +314,19 @@ class LlmChatApp(App[None]):
             from llmchat.mcp.use import load_config
 
             try:
-                self.mcp = McpSession(load_config(self.mcp_config), self._mcp_names)
+                self.mcp = McpSession(load_config(self.mcp_config), self._mcp_names, sign_in=self._mcp_sign_in)
             except ConfigError as exc:
                 self.notify(safe_lines(str(exc)), title="MCP", severity="error", timeout=10, markup=False)
         return self.mcp
+
+    async def _mcp_sign_in(self, server: str, url: str) -> None:
+        """A remote MCP server wants OAuth: show the URL (for a while) and open the browser."""
+        from llmchat.mcp.oauth import open_in_browser
+
+        def tell(line: str) -> None:
+            self.notify(terminal_safe(line), title="MCP sign-in", timeout=120, markup=False)
+
+        await open_in_browser(server, url, tell)
 
     async def _start_mcp(self, session: McpSession) -> None:
         """Start the servers switched on at once, so the first turn need not wait for them."""

@@ -68,9 +68,9 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-def _serve(work: Path, transport: str) -> Iterator[str]:
+def serve_test_server(work: Path, transport: str, *extra: str) -> Iterator[str]:
     port = free_port()
-    proc = subprocess.Popen([*SERVER, "--transport", transport, "--port", str(port)],
+    proc = subprocess.Popen([*SERVER, "--transport", transport, "--port", str(port), *extra],
                             env={**os.environ, **server_env(work)}, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -98,19 +98,19 @@ def _serve(work: Path, transport: str) -> Iterator[str]:
 @pytest.fixture
 def http_url(work: Path) -> Iterator[str]:
     """The test server over Streamable HTTP on 127.0.0.1 (a random port)."""
-    yield from _serve(work, "http")
+    yield from serve_test_server(work, "http")
 
 
 @pytest.fixture
 def sse_url(work: Path) -> Iterator[str]:
     """The test server over the legacy HTTP+SSE transport on 127.0.0.1."""
-    yield from _serve(work, "sse")
+    yield from serve_test_server(work, "sse")
 
 
 @pytest.fixture(scope="module")
 def shared_http_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One Streamable HTTP test server for a whole module (for tests that only read from it)."""
-    yield from _serve(tmp_path_factory.mktemp("mcp-http"), "http")
+    yield from serve_test_server(tmp_path_factory.mktemp("mcp-http"), "http")
 
 
 def write_mcp_json(path: Path, servers: dict[str, Any]) -> Path:

@@ -16,12 +16,12 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import mcp_types
 from mcp.server.mcpserver import Image, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
-server = MCPServer("llmchat-test")
 DIR = Path(os.environ["MCP_TEST_DIR"]) if os.environ.get("MCP_TEST_DIR") else None
 READ_ONLY = mcp_types.ToolAnnotations(read_only_hint=True)
 
@@ -31,38 +31,32 @@ def _mark(name: str, text: str = "") -> None:
         (DIR / name).write_text(text)
 
 
-@server.tool(annotations=READ_ONLY)
 def echo(text: str) -> str:
     """Echo the text back."""
     return f"echo: {text}"
 
 
-@server.tool(annotations=READ_ONLY)
 def add(a: int, b: int) -> dict[str, int]:
     """Add two numbers (a structured result)."""
     return {"sum": a + b}
 
 
-@server.tool()
 def write_note(text: str) -> str:
     """Write a note to a file (not read-only)."""
     _mark("note.txt", text)
     return "written"
 
 
-@server.tool(annotations=READ_ONLY)
 def fail(reason: str = "it broke") -> str:
     """Always fails."""
     raise ToolError(reason)
 
 
-@server.tool(annotations=READ_ONLY)
 def picture() -> Image:
     """A tiny PNG image."""
     return Image(data=b"\x89PNG\r\n\x1a\n" + b"\0" * 16, format="png")
 
 
-@server.tool(annotations=READ_ONLY)
 async def slow(seconds: float = 30.0) -> str:
     """Sleep, then answer; marks its start and a cancellation."""
     _mark("slow-started")
@@ -74,17 +68,33 @@ async def slow(seconds: float = 30.0) -> str:
     return "slept"
 
 
-@server.prompt()
 def greet(name: str) -> str:
     """Greet someone."""
     return f"Say hello to {name}."
+
+
+def build(**options: Any) -> MCPServer:
+    """The server with its tools and prompt; `options` go to MCPServer (e.g. OAuth)."""
+    server = MCPServer("llmchat-test", **options)
+    for tool in (echo, add, fail, picture, slow):
+        server.tool(annotations=READ_ONLY)(tool)
+    server.tool()(write_note)  # no readOnlyHint: it needs approval
+    server.prompt()(greet)
+    return server
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--transport", choices=["stdio", "http", "sse"], default="stdio")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--auth", action="store_true", help="require OAuth (tests/mcp/auth_server.py)")
     args = parser.parse_args()
+    options: dict[str, Any] = {}
+    if args.auth:
+        from tests.mcp.auth_server import ApproveAll, auth_settings
+
+        options = {"auth_server_provider": ApproveAll(), "auth": auth_settings(args.port)}
+    server = build(**options)
     _mark("pid", str(os.getpid()))
     print(f"test server starting ({args.transport})", file=sys.stderr, flush=True)
     if args.transport == "stdio":
