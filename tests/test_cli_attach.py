@@ -125,3 +125,44 @@ def test_attachments_without_a_prompt_are_sent(server: LoopbackServer, files: Pa
     result = ask(server, "-a", "notes.txt")
     assert result.returncode == 0, result.stderr
     assert server.requests[-1].json()["messages"][-1]["content"] == "notes.txt\n```\nline one\nline two\n```"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_continue_sends_the_stored_attachments_again(server: LoopbackServer, files: Path, provider: str) -> None:
+    server.handler = any_provider
+    env = provider_env(server, cli_env(None))
+    first = ask(None, "-p", provider, "-m", "m1", "-a", "shot.png", "-a", "notes.txt", "Describe.", env=env)
+    assert first.returncode == 0, first.stderr
+    (files / "shot.png").unlink()  # the stored bytes are sent, not the file read again
+    again = ask(None, "-p", provider, "-m", "m1", "-c", "And now?", env=env)
+    assert again.returncode == 0, again.stderr
+    turns = user_turns(provider, server.requests[-1].json())
+    assert turns[0] == EXPECTED_USER[provider]
+    assert len(turns) == 2 and "And now?" in json.dumps(turns[1])
+
+
+def test_continue_with_a_pdf_on_another_provider_sends_its_text(server: LoopbackServer, files: Path) -> None:
+    server.handler = any_provider
+    env = provider_env(server, cli_env(None))
+    assert ask(None, "-p", "anthropic", "-m", "m1", "-a", "paper.pdf", "Sum up.", env=env).returncode == 0
+    assert server.requests[-1].json()["messages"][0]["content"][0]["type"] == "document"
+    again = ask(None, "-p", "openai", "-m", "m1", "-c", "Shorter.", env=env)
+    assert again.returncode == 0, again.stderr
+    assert server.requests[-1].json()["messages"][0]["content"] == "paper.pdf\n```\nQuarterly numbers\n```\n\nSum up."
+
+
+def test_history_show_and_export_list_the_attachments(server: LoopbackServer, files: Path) -> None:
+    import subprocess
+    import sys
+
+    server.handler = any_provider
+    assert ask(server, "-a", "shot.png", "Describe.").returncode == 0
+    env = cli_env(server)
+    shown = subprocess.run([sys.executable, "-m", "llmchat", "history", "show", "latest"], env=env,
+                           capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert shown.returncode == 0, shown.stderr
+    assert f"- Attached: `shot.png` (image/png, {len(PNG)} bytes)".encode() in shown.stdout
+    exported = subprocess.run([sys.executable, "-m", "llmchat", "export", "--format", "json", "latest"], env=env,
+                              capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+    attachments = json.loads(exported.stdout)["messages"][0]["attachments"]
+    assert [(a["name"], base64.b64decode(a["data"])) for a in attachments] == [("shot.png", PNG)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from datetime import datetime
@@ -53,6 +54,11 @@ def message_json(message: Message) -> dict[str, Any]:
         "provider": message.provider,
         "model": message.model,
         "created_at": _when(message.created_at),
+        "attachments": [
+            {"name": a.name, "media_type": a.media_type, "size": a.size,
+             "data": base64.b64encode(a.data).decode("ascii")}
+            for a in message.attachments
+        ],
     }
 
 
@@ -120,6 +126,9 @@ def message_markdown(message: Message) -> str:
     if message.role == "tool" and message.tool_call_id:
         details.insert(0, f"result of `{message.tool_call_id}`")
     lines = [f"## {heading}" + (f" · {' · '.join(details)}" if details else "")]
+    if message.attachments:
+        lines.append("\n".join(
+            f"- Attached: `{a.name}` ({a.media_type}, {a.size} bytes)" for a in message.attachments))
     if message.reasoning:
         lines.append("**Reasoning:**\n\n" + _quote(message.reasoning))
     if message.content:

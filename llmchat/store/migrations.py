@@ -225,3 +225,26 @@ def reply_chunks(db: sqlite3.Connection) -> None:
             reasoning BLOB NOT NULL DEFAULT x''
         )""")
     db.execute("CREATE INDEX reply_chunks_by_message ON reply_chunks (message_id, seq)")
+
+
+@migration
+def attachments(db: sqlite3.Connection) -> None:
+    """Attachments of user messages (llmchat.store.blobs): their bytes once per content hash
+    in ``blobs`` (SHA-256, hex), and one ``message_attachments`` row per attachment of a
+    message, in order, naming its blob. Histories written before have no attachments."""
+    db.execute("""
+        CREATE TABLE blobs (
+            hash TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            data BLOB NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE message_attachments (
+            message_id TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            media_type TEXT NOT NULL,
+            blob_hash TEXT NOT NULL REFERENCES blobs (hash),
+            PRIMARY KEY (message_id, position)
+        )""")
+    db.execute("CREATE INDEX message_attachments_by_blob ON message_attachments (blob_hash)")

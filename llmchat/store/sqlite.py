@@ -27,7 +27,7 @@ from pathlib import Path
 
 from llmchat.chat.models import Conversation, Message
 from llmchat.store import export as exporting
-from llmchat.store import migrations, search
+from llmchat.store import blobs, migrations, search
 from llmchat.store.connection import connect, connect_read_only
 from llmchat.store.errors import ConversationNotFound, SchemaTooNew, StoreError, schema_too_new, store_error
 from llmchat.store.ids import new_id, timestamp
@@ -249,10 +249,13 @@ class Store:
         values = {**message_values(message), "provider": message.provider, "model": message.model}
         with self._write() as db:
             message_id = self._append(db, conversation_id, values, "final")
+            if message.attachments:
+                blobs.save(db, message_id, message.attachments)
             if message.role == "user":
                 db.execute(
                     "UPDATE conversations SET title = ? WHERE id = ? AND title IS NULL",
-                    (default_title(message.content), conversation_id),
+                    (default_title(message.content or " ".join(a.name for a in message.attachments)),
+                     conversation_id),
                 )
         return message_id
 
@@ -420,13 +423,16 @@ class Store:
             return 0
         with self._write() as db:
             marks = ", ".join("?" * len(ids))
-            return db.execute(f"DELETE FROM messages WHERE id IN ({marks})", ids).rowcount
+            deleted = db.execute(f"DELETE FROM messages WHERE id IN ({marks})", ids).rowcount
+            blobs.drop_unused(db)
+            return deleted
 
     def delete(self, ref: str) -> None:
         """Delete a conversation and all its messages."""
         with self._write() as db:
             conversation_id = self._resolve(db, ref)
             db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+            blobs.drop_unused(db)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -561,7 +567,9 @@ def _messages(db: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Message]:
     """Messages from rows selected with MESSAGE_COLUMNS; a reply still streaming gets the
     text saved in its chunks appended."""
     messages = [message_from_row(row) for row in rows]
+    attached = blobs.load(db, [row["id"] for row in rows if row["role"] == "user"])
     for message, row in zip(messages, rows, strict=True):
+        message.attachments = attached.get(row["id"], [])
         if row["state"] == "streaming":
             chunks = db.execute(
                 "SELECT content, reasoning FROM reply_chunks WHERE message_id = ? ORDER BY seq",
