@@ -116,6 +116,7 @@ async def test_an_mcp_prompt_is_a_slash_command(tmp_path: Path, work: Path) -> N
         await send(pilot, "/test.greet Ada Lovelace")
         await wait_until(pilot, lambda: provider.requests and not screen.streaming, timeout=START)
         assert provider.requests[0].messages[-1] == {"role": "user", "content": "Say hello to Ada Lovelace."}
-        await send(pilot, "/test.greet")  # a required argument is missing: nothing is sent
-        await pilot.pause(0.5)
-        assert len(provider.requests) == 1
+        await send(pilot, "/test.greet")  # a required argument is missing: said, nothing is sent
+        await wait_until(pilot, lambda: any("missing name: use /test.greet NAME" in n.message
+                                            for n in app._notifications))
+        assert len(provider.requests) == 1 and not screen.streaming
