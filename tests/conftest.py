@@ -23,7 +23,10 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
                  "OLLAMA_HOST", "GEMINI_API_KEY", "GOOGLE_API_KEY", "GEMINI_BASE_URL", "LLMCHAT_PROVIDER", "LLMCHAT_MODEL", "LLMCHAT_SYSTEM", "LLMCHAT_THEME",
                  "OPENROUTER_API_KEY", "GROQ_API_KEY", "DEEPSEEK_API_KEY", "MISTRAL_API_KEY",
-                 "TOGETHER_API_KEY", "FIREWORKS_API_KEY"):
+                 "TOGETHER_API_KEY", "FIREWORKS_API_KEY",
+                 # the clipboard (llmchat/clipboard.py): no test reaches the real one
+                 "DISPLAY", "WAYLAND_DISPLAY", "TMUX", "STY", "SSH_CONNECTION", "SSH_TTY", "SSH_CLIENT",
+                 "WSL_DISTRO_NAME"):
         monkeypatch.delenv(name, raising=False)
     for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
         monkeypatch.setenv(name, str(home / name.lower()))

@@ -21,6 +21,7 @@ from textual.worker import WorkerCancelled, WorkerFailed
 
 from llmchat import paths
 from llmchat.chat.toollimits import ToolLimits
+from llmchat.clipboard import Copied, copy_text
 from llmchat.config import DEFAULT_THEME, Settings
 from llmchat.discovery import LocalServer
 from llmchat.first_run import Candidate, find_candidates, remember_provider, use_candidate
@@ -193,6 +194,22 @@ class LlmChatApp(App[None]):
         super().notify(
             safe_lines(message), title=one_line(title, 80), severity=severity, timeout=timeout, markup=False
         )
+
+    last_copy: Copied | None = None
+    """How the latest copy went (:mod:`llmchat.clipboard`): what the notification says."""
+
+    def copy_to_clipboard(self, text: str) -> None:
+        """Copy `text`: the local clipboard when the session is local, tmux's buffer inside
+        tmux, else OSC 52 (wrapped for tmux / screen); :attr:`last_copy` says which, and
+        :meth:`copy_note` words the notification by it."""
+        self._clipboard = text
+        self.last_copy = copy_text(text)
+        if self.last_copy.sequence and self._driver is not None:
+            self._driver.write(self.last_copy.sequence)
+
+    def copy_note(self, what: str) -> str:
+        """The notification for a copy of `what` just made, worded by what is known."""
+        return (self.last_copy or Copied("osc52")).describe(what)
 
     def make_provider(self, name: str) -> tuple[Provider, str]:
         """A provider for `name` (built-in or profile) with its default model, on this app's

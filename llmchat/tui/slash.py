@@ -25,7 +25,9 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("retry", "", "regenerate the last answer"),
     SlashCommand("continue", "", "ask the model to go on where its last answer stopped"),
     SlashCommand("edit", "", "put the last message back in the prompt (it and its answer are dropped)"),
-    SlashCommand("copy", "[N]", "copy the last answer to the clipboard (N: only its code block N)"),
+    SlashCommand("copy", "[N] [> FILE]", "copy the last answer to the clipboard (N: only its code block N; "
+                 "> FILE: write it to FILE instead)"),
+    SlashCommand("save", "FILE", "write the last answer to FILE (works on every terminal)"),
     SlashCommand("export", "", "write the conversation to llmchat-<id>.md here"),
     SlashCommand("theme", "[NAME]", "switch the theme (no NAME: choose from a list)"),
     SlashCommand("mcp", "", "MCP servers: switch servers and tools on or off, read their logs"),

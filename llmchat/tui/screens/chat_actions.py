@@ -23,7 +23,7 @@ from llmchat.providers.errors import ProviderError
 from llmchat.safety import one_line, terminal_safe
 from llmchat.tui import slash
 from llmchat.tui.screens.text_prompt import TextPromptScreen
-from llmchat.tui.widgets.message_view import MessageView, code_blocks, copy_code_block
+from llmchat.tui.widgets.message_view import MessageView, code_blocks, copy_code_block, copy_note
 from llmchat.tui.widgets.prompt_input import PromptInput
 from llmchat.tui.widgets.sidebar import Sidebar
 from llmchat.tui.widgets.transcript import Transcript
@@ -130,6 +130,8 @@ class ChatActions(_Base):
             await self.action_edit_last()
         elif name == "copy":
             self.copy_from_last(argument)
+        elif name == "save":
+            self.copy_from_last(f"> {argument}" if argument else ">")
         elif name == "export":
             self.action_export()
         elif name == "theme":
@@ -177,6 +179,7 @@ class ChatActions(_Base):
             self.notify("There is no answer to copy yet.", title="Copy", markup=False)
             return
         text = terminal_safe(answer)
+        argument, to_file, target = argument.partition(">")
         words = argument.lower().split()
         if words and words[0] == "code":
             words = words[1:] or ["1"]
@@ -185,11 +188,37 @@ class ChatActions(_Base):
                 self.notify("Usage: /copy, /copy N or /copy code N (N: the code block's number).",
                             title="Copy", severity="warning", markup=False)
                 return
+            if to_file:
+                blocks = code_blocks(answer)
+                if 1 <= int(words[0]) <= len(blocks):
+                    self._save_copy(blocks[int(words[0]) - 1].code + "\n", target, f"code block {words[0]}")
+                    return
             copy_code_block(self, code_blocks(text), int(words[0]))
             return
+        if to_file:
+            self._save_copy(answer, target, "the last answer")
+            return
         self.app.copy_to_clipboard(text)
-        self.notify(f"Copied the last answer ({len(text):,} characters).", title="Copy", timeout=3,
-                    markup=False)
+        self.notify(copy_note(self.app, f"the last answer ({len(text):,} characters)"), title="Copy",
+                    timeout=5, markup=False)
+
+    def _save_copy(self, text: str, target: str, what: str) -> None:
+        """``/copy > FILE``, ``/save FILE``: write `text` (exactly as received) to FILE (relative
+        to the working directory; ``~`` expanded; an existing file is replaced, as the
+        shell's ``>`` does) and say where."""
+        target = target.strip()
+        if not target:
+            self.notify("Usage: /save FILE or /copy [N] > FILE.", title="Copy", severity="warning", markup=False)
+            return
+        path = Path(target).expanduser()
+        try:
+            path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"Could not write {path}: {exc.strerror or exc}", title="Copy", severity="error",
+                        markup=False)
+            return
+        self.notify(f"Wrote {what} to {path.resolve()} ({len(text):,} characters).", title="Copy",
+                    timeout=5, markup=False)
 
     def _markdown_parts(self, messages: list[Message]) -> Iterator[str]:
         """The export's text in pieces: a header, then one piece per message."""

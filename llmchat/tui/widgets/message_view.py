@@ -265,7 +265,8 @@ class MessageView(Vertical, can_focus=True):
             return
         self.app.copy_to_clipboard(text)
         what = {"user": "your message", "assistant": "the answer", "tool": "the tool result"}.get(self.role, "it")
-        self.notify(f"Copied {what} ({len(text):,} characters).", title="Copy", timeout=3, markup=False)
+        self.notify(copy_note(self.app, f"{what} ({len(text):,} characters)"), title="Copy", timeout=5,
+                    markup=False)
 
     def action_copy_block(self, number: int) -> None:
         """Copy code block `number` (1 is the first) of this message."""
@@ -292,7 +293,15 @@ def copy_code_block(widget: Widget, blocks: tuple[CodeBlock, ...], number: int) 
         return
     block = blocks[number - 1]
     widget.app.copy_to_clipboard(block.code)
-    widget.notify(f"Copied code block {number} ({block.describe()}).", title="Copy", timeout=3, markup=False)
+    widget.notify(copy_note(widget.app, f"code block {number} ({block.describe()})"), title="Copy", timeout=5,
+                  markup=False)
+
+
+def copy_note(app: object, what: str) -> str:
+    """What to say after copying `what`: the app's wording when it knows how the copy went
+    (``LlmChatApp.copy_note``), else Textual's OSC 52 (sent, not known to arrive)."""
+    note = getattr(app, "copy_note", None)
+    return note(what) if callable(note) else f"Sent {what} to the terminal's clipboard."
 
 
 def _progress_line(stats: ReplyStats, retry_left: float | None) -> str:
