@@ -166,3 +166,31 @@ def test_history_show_and_export_list_the_attachments(server: LoopbackServer, fi
                               capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
     attachments = json.loads(exported.stdout)["messages"][0]["attachments"]
     assert [(a["name"], base64.b64decode(a["data"])) for a in attachments] == [("shot.png", PNG)]
+
+
+VISION_REFUSALS = [
+    ("openai", 400, {"error": {"message": "Invalid content type. image_url is only supported by certain models.",
+                               "type": "invalid_request_error"}}),
+    ("openai", 500, {"error": {"code": 500, "type": "server_error", "message":
+                               "image input is not supported - hint: if this is unexpected, you may need to provide the mmproj"}}),
+    ("openai", 404, {"error": {"message": "No endpoints found that support image input", "code": 404}}),
+    ("ollama", 500, {"error": "this model is missing data required for image input"}),
+    ("anthropic", 400, {"type": "error", "error": {"type": "invalid_request_error",
+                                                   "message": "This model does not support image input."}}),
+    ("gemini", 400, {"error": {"code": 400, "status": "INVALID_ARGUMENT",
+                               "message": "Image input modality is not enabled: this model does not support images"}}),
+]
+
+
+@pytest.mark.parametrize(("provider", "status", "body"), VISION_REFUSALS)
+def test_a_model_without_vision_is_named_as_such_and_not_retried(
+    server: LoopbackServer, files: Path, provider: str, status: int, body: dict[str, object]
+) -> None:
+    from tests.loopback import json_reply
+
+    server.handler = lambda _r: json_reply(status, body)
+    result = ask(None, "-p", provider, "-m", "m1", "-a", "shot.png", "Describe.", env=provider_env(server, cli_env(None)))
+    assert result.returncode == 1
+    assert b"this model does not take images" in result.stderr
+    assert_clean_stderr(result.stderr)
+    assert len(server.requests) == 1

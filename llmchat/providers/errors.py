@@ -181,6 +181,32 @@ def is_context_overflow(text: str) -> bool:
     return any(marker in lowered for marker in _CONTEXT_MARKERS)
 
 
+_VISION_MARKERS = (
+    "image input is not supported",  # llama.cpp's llama-server without an mmproj
+    "does not support image",  # Mistral, vLLM, Ollama: "... does not support image input"
+    "does not support images",
+    "support image input",  # OpenRouter: "No endpoints found that support image input"
+    "image_url is only supported",  # OpenAI: "Invalid content type. image_url is only supported by certain models."
+    "missing data required for image input",  # Ollama: a model without a vision projector
+    "images are not supported",
+    "image inputs are not supported",
+    "not a multimodal model",  # vLLM
+    "does not support vision",
+    "vision is not supported",
+    "no vision",
+    "model does not have vision",
+)
+"""Lower-case pieces of the messages OpenAI, OpenRouter, Ollama, llama.cpp, vLLM and Mistral
+send when a model that takes no images is sent one."""
+VISION_HINT = "this model does not take images: choose one that does, or attach text instead"
+
+
+def is_vision_refusal(text: str) -> bool:
+    """True when an error's text says the model does not take images (:data:`_VISION_MARKERS`)."""
+    lowered = text.lower()
+    return any(marker in lowered for marker in _VISION_MARKERS)
+
+
 HTML_PAGE = "an HTML page from the server"
 """What an error body that is a web page is reported as (its markup is never shown)."""
 
@@ -300,6 +326,10 @@ def error_for_status(status: int, body: bytes | str, provider: str) -> ProviderE
         kind = AuthenticationError  # Google answers a bad key with 400 INVALID_ARGUMENT, API_KEY_INVALID
         if status == 403 or "permission" in lowered or "access" in lowered:
             hint = "the key is valid but has no access to this model or endpoint"
+    elif (status < 500 and status != 429 and is_vision_refusal(f"{lowered} {str(body)[:4096]}")) or (
+        status >= 500 and is_vision_refusal(message)
+    ):
+        kind, hint = BadRequestError, VISION_HINT  # not retried: the same images fail again
     elif status == 404:
         kind = NotFoundError
         if page or "not found" == message.strip().lower():

@@ -35,6 +35,7 @@ from llmchat.providers.errors import (
     ServerError,
     StreamInterrupted,
     StreamTooLarge,
+    VISION_HINT,
     connect_error,
     error_for_status,
     html_title,
@@ -198,6 +199,8 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 def _retryable(error: ProviderError) -> bool:
+    if error.hint == VISION_HINT:  # a model without vision: the same images fail again
+        return False
     return isinstance(error, ConnectError) or error.status in RETRY_STATUSES
 
 
