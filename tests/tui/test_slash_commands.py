@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from llmchat.providers.events import ContentDelta, Finish
 from llmchat.tui import slash
+from llmchat.tui.widgets.message_view import MessageView
 from llmchat.tui.widgets.prompt_input import PromptInput
 from llmchat.tui.widgets.stream_markdown import StreamingMarkdown
 from tests.fakes import FakeProvider
@@ -208,3 +209,26 @@ async def test_a_failure_after_partial_text_offers_retry_and_continue() -> None:
         assert sent[-2] == {"role": "assistant", "content": "half an ans"}
         assert sent[-1] == {"role": "user", "content": CONTINUE_PROMPT}
         assert chat_screen(pilot).conversation.messages[-1].content == "wer."
+
+
+async def test_fork_goes_on_in_a_copy_and_leaves_the_original_in_the_history(
+    tmp_path: Path, open_chat: OpenChat
+) -> None:
+    async with open_chat([ContentDelta("a1"), Finish("stop", "stop")], [ContentDelta("a2"), Finish("stop", "stop")],
+                         history=tmp_path / "h.db") as chat:
+        pilot, screen = chat.pilot, chat.screen
+        await send(pilot, "q1")
+        await wait_until(pilot, lambda: len(screen.conversation.messages) == 2 and not screen.streaming)
+        original = screen.recorder.conversation_id
+        await send(pilot, "/fork")
+        await wait_until(pilot, lambda: screen.recorder.conversation_id not in (None, original))
+        forked = screen.recorder.conversation_id
+        assert [m.content for m in screen.conversation.messages] == ["q1", "a1"]
+        assert len(screen.query(MessageView)) == 2  # the transcript stays as it was
+        await send(pilot, "q2")
+        await wait_until(pilot, lambda: len(screen.conversation.messages) == 4 and not screen.streaming)
+        assert screen.store is not None and original is not None and forked is not None
+        assert [m.content for m in screen.store.load_conversation(original)[1].messages] == ["q1", "a1"]
+        assert [m.content for m in screen.store.load_conversation(forked)[1].messages] == ["q1", "a1", "q2", "a2"]
+        assert chat.provider.requests[-1].messages[:2] == [{"role": "user", "content": "q1"},
+                                                          {"role": "assistant", "content": "a1"}]

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from llmchat.chat.models import Conversation
     from llmchat.config import Settings
     from llmchat.providers.base import Provider
+    from llmchat.store import Store
     from llmchat.store.recorder import Recorder
 
     _Base = Screen[None]
@@ -75,6 +76,9 @@ class ChatActions(_Base):
         queue: list[MessageView]
 
         session: ChatSession
+        store: Store | None
+
+        def _history_failed(self, message: str) -> None: ...
 
         def start_reply(self, view: MessageView, turn: AsyncGenerator[EngineEvent, None] | None = None) -> None: ...
 
@@ -128,6 +132,8 @@ class ChatActions(_Base):
             self.post_message(PromptInput.Submitted(self.query_one(PromptInput), CONTINUE_PROMPT))
         elif name == "edit":
             await self.action_edit_last()
+        elif name == "fork":
+            self.action_fork()
         elif name == "copy":
             self.copy_from_last(argument)
         elif name == "save":
@@ -379,6 +385,24 @@ class ChatActions(_Base):
         view = await self.query_one(Transcript).add_message("assistant")
         self.query_one(Transcript).anchor()
         self.start_reply(view, turn)
+
+    def action_fork(self) -> None:
+        """Go on in a copy of this conversation (a new one in the history, the same messages on
+        screen); the original stays as it is, to come back to from the history."""
+        from llmchat.store.recorder import Recorder
+
+        if self.streaming or self.queue:
+            self.notify("A reply is still streaming: press Escape to stop it first.", timeout=3)
+            return
+        if not self.conversation.messages:
+            self.notify("There is nothing to fork yet.", title="Fork", markup=False)
+            return
+        original = self.recorder.conversation_id
+        self.recorder = Recorder(self.store, self._history_failed)
+        self.session = self.session.fork(self.recorder)
+        where = " (the original stays in the history)" if original and self.recorder.conversation_id else ""
+        self.notify(f"Forked: this conversation goes on as a copy{where}.", title="Fork", timeout=4,
+                    markup=False)
 
     async def action_edit_last(self) -> None:
         """Put the last user message back in the prompt; drop it and its answer."""
