@@ -18,6 +18,7 @@ from tests.tui.conftest import OpenChat
 from tests.tui.helpers import (
     SIZE,
     chat_screen,
+    fake_settings,
     make_app,
     message_views,
     plain_text,
@@ -83,7 +84,9 @@ async def test_retry_countdown_under_the_reply(open_chat: OpenChat) -> None:
 async def test_a_one_megabyte_paste_is_one_placeholder_and_one_message(open_chat: OpenChat) -> None:
     text = (LINE * (1_000_000 // len(LINE) + 1))[:1_000_000]
     provider = FakeProvider([ContentDelta("got it"), Finish("stop", "stop")])
-    async with open_chat(provider) as chat:
+    # a model with no known context window: 1 MB of code would not fit gpt-4o-mini's (the
+    # session would warn first, tests/tui/test_meter_tui.py)
+    async with open_chat(provider, settings=fake_settings(LLMCHAT_MODEL="local-model")) as chat:
         app, pilot, screen = chat.app, chat.pilot, chat.screen
         prompt = screen.query_one(PromptInput)
         prompt.insert("Review this: ")

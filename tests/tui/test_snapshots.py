@@ -192,6 +192,8 @@ async def chat_ready(pilot: Pilot[None]) -> ChatScreen:
     screen = pilot.app.screen
     assert isinstance(screen, ChatScreen)
     screen.query_one(PromptInput).cursor_blink = False
+    # the conversation's context is counted in a thread at start: wait for its figure
+    await wait_until(pilot, lambda: plain_text(screen.query_one("#sidebar-context")).strip() != "Context –")
     return screen
 
 

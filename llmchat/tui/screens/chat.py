@@ -41,6 +41,7 @@ from llmchat.tui import slash
 from llmchat.tui.screens.approve import Decision, ToolApprovalScreen
 from llmchat.tui.screens.chat_actions import ChatActions
 from llmchat.tui.screens.chat_history import SHOWN_AT_OPEN, ChatHistory
+from llmchat.tui.screens.chat_meter import ChatMeter
 from llmchat.tui.widgets.message_view import MessageView
 from llmchat.tui.widgets.prompt_input import PromptInput
 from llmchat.tui.widgets.sidebar import Sidebar
@@ -57,7 +58,7 @@ STREAM_GROUP = "stream"
 """Worker group of the reply stream; cancelling it stops the reply."""
 
 
-class ChatScreen(ChatActions, ChatHistory, Screen[None]):
+class ChatScreen(ChatActions, ChatHistory, ChatMeter, Screen[None]):
     """One conversation with one provider and model."""
 
     BINDINGS = [
@@ -180,6 +181,7 @@ class ChatScreen(ChatActions, ChatHistory, Screen[None]):
         prompt.completions = slash.completions(list(self.app.available_themes))
         self.query_one("#prompt-hint").display = False
         prompt.focus()
+        self.meter_reset()
         if self._open_at_start is not None:
             self.run_worker(self.open_conversation(self._open_at_start), exit_on_error=False)
 
@@ -210,8 +212,10 @@ class ChatScreen(ChatActions, ChatHistory, Screen[None]):
             event.prompt_input.clear()
             await self.run_slash(event.text)
             return
-        event.prompt_input.clear()
         text = slash.unescape(event.text)
+        if not self.meter_fits(text):  # a warning first; Enter again sends it
+            return
+        event.prompt_input.clear()
         transcript = self.query_one(Transcript)
         if self.streaming or self.queue:
             view = MessageView("user", text)
@@ -348,6 +352,7 @@ class ChatScreen(ChatActions, ChatHistory, Screen[None]):
         the mark and the figures come first). The render completes even if cancelled meanwhile."""
         view.finish(message)
         self._show_stats()
+        self.meter_replies([(view, message)])
         if isinstance(view.body, StreamingMarkdown) and not view.body.finished:
             await view.body.finish()
 
@@ -393,6 +398,7 @@ class ChatScreen(ChatActions, ChatHistory, Screen[None]):
         self.accumulator = None
         await self.query_one(Transcript).clear()
         self.query_one(Sidebar).stats = None
+        self.meter_reset()
         self.query_one(PromptInput).focus()
 
     @on(Button.Pressed, "#load-earlier")

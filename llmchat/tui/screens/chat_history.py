@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from textual.widgets import Button
 
+from llmchat.chat.meter import stats_of
 from llmchat.chat.models import Message
 from llmchat.safety import terminal_safe
 from llmchat.store import StoreError
@@ -53,6 +54,10 @@ class ChatHistory(_Base):
 
         def action_cancel_stream(self) -> None: ...
 
+        def meter_replies(self, pairs: list[tuple[MessageView, Message]]) -> None: ...
+
+        def meter_reset(self) -> None: ...
+
     def action_open_history(self) -> None:
         """Show the stored conversations; the one chosen replaces this one."""
         if self.store is None:
@@ -79,7 +84,9 @@ class ChatHistory(_Base):
             return
         self.session.resume(conversation, summary.id)
         self.accumulator = None
-        self.query_one(Sidebar).stats = None
+        replies = [m for m in conversation.messages if m.role == "assistant"]
+        self.query_one(Sidebar).stats = stats_of(replies[-1]) if replies else None  # its last reply's figures
+        self.meter_reset()
         transcript = self.query_one(Transcript)
         with self.app.batch_update():  # one layout: the old messages go, the new ones come
             await transcript.clear()
@@ -110,9 +117,10 @@ class ChatHistory(_Base):
                     view.body.append(terminal_safe(message.content))
                     bodies.append(view.body.finish())
             await asyncio.gather(*bodies)
-            for view, message in zip(views, messages):
-                if message.role == "assistant":
-                    view.finish(message)
+            replies = [(view, message) for view, message in zip(views, messages) if message.role == "assistant"]
+            for view, message in replies:
+                view.finish(message)
+            self.meter_replies(replies)
             self._first_shown = first
             if first > 0:  # (the id is transcript.LOAD_EARLIER_ID: scrolling up presses it)
                 await transcript.mount(Button("Show earlier messages", id="load-earlier"), before=0)

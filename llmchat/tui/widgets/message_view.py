@@ -149,6 +149,9 @@ class MessageView(Vertical, can_focus=True):
         self._retry_since = 0.0
         self.status = Static("", classes="message-status", markup=False)
         self.status.display = False
+        self.figures = Static("", classes="message-figures", markup=False)
+        """The quiet line under a finished reply: model, tokens, TTFT, tok/s, duration, cost."""
+        self.figures.display = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="message-top"):
@@ -161,6 +164,8 @@ class MessageView(Vertical, can_focus=True):
         if self.role == "assistant":
             yield self.progress
         yield self.status
+        if self.role == "assistant":
+            yield self.figures
 
     # -- the reply's text -----------------------------------------------------------------
 
@@ -199,6 +204,11 @@ class MessageView(Vertical, can_focus=True):
         self.status.display = bool(note)
         if self.has_focus:
             self._show_hint()
+
+    def show_figures(self, line: str) -> None:
+        """Show the reply's figures under it (see :func:`llmchat.chat.meter.reply_line`)."""
+        self.figures.update(line)
+        self.figures.display = bool(line)
 
     # -- live progress --------------------------------------------------------------------
 

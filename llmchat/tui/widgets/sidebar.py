@@ -1,4 +1,5 @@
-"""The sidebar: provider, model and the live figures of the last reply."""
+"""The sidebar: provider, model, the live figures of the last reply, and the conversation's
+cost and context bar."""
 
 from __future__ import annotations
 
@@ -77,6 +78,9 @@ class Sidebar(Vertical):
         yield Static(id="sidebar-stats")
         yield Static(id="sidebar-rounds", markup=False)
         yield Static(id="sidebar-error", markup=False)
+        yield Static("Conversation", classes="sidebar-title")
+        yield Static("Cost –", id="sidebar-cost", markup=False)
+        yield Static("Context –", id="sidebar-context", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#sidebar-title", Static).update("Model")
@@ -126,6 +130,16 @@ class Sidebar(Vertical):
         self.set_class(
             stats is not None and stats.state in ("waiting", "retrying", "streaming"), "-streaming"
         )
+
+    def show_meter(self, cost: str | None = None, context: str | None = None, *, over: bool = False) -> None:
+        """Show the conversation's cost and its context bar (None: leave that line as it is);
+        `over`: the conversation with the draft would not fit the context window."""
+        if cost is not None:
+            self.query_one("#sidebar-cost", Static).update(f"Cost {cost}")
+        if context is not None:
+            line = self.query_one("#sidebar-context", Static)
+            line.update(f"Context {context}")
+            line.set_class(over, "-over")
 
     def _state_style(self, stats: ReplyStats | None) -> str:
         style = _STATE_STYLE[stats.state if stats else "idle"]

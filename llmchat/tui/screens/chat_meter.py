@@ -1,0 +1,184 @@
+"""ChatMeter: the figures of the chat screen: a quiet line under every reply, the
+conversation's cost and its context bar in the sidebar, and a warning before a message that
+would not fit.
+
+A mixin: ChatScreen (:mod:`llmchat.tui.screens.chat`) calls :meth:`meter_replies` when replies
+end or stored ones are shown, :meth:`meter_fits` before it sends, and the prompt's changes
+reach :meth:`meter_draft_changed`.
+
+Nothing here may slow typing or streaming: prices and whole-conversation counts are computed in
+a thread (the price database and the tokenizer load there, once), and the draft is counted
+:data:`DRAFT_DELAY` seconds after the last key, on its own (the rest of the conversation was
+counted once, after the last reply).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from textual.timer import Timer
+
+from llmchat.chat.counting import count_request, encoding_for, estimate_tokens, load_encoding
+from llmchat.chat.meter import DRAFT_OVERHEAD, context_bar, conversation_cost, reply_line
+from llmchat.chat.models import Message
+from llmchat.chat.pricing import Cost, PriceSource
+from llmchat.tui.widgets.message_view import MessageView
+from llmchat.tui.widgets.prompt_input import PromptInput
+from llmchat.tui.widgets.sidebar import Sidebar
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+    from llmchat.chat.engine import ChatSession
+
+    _Base = Screen[None]
+else:
+    _Base = object
+
+DRAFT_DELAY = 0.25
+"""Seconds after the last key before the draft is counted (typing never waits for a count)."""
+EXACT_DRAFT_CHARS = 20_000
+"""A longer draft is estimated rather than tokenized while typing (a paste of megabytes)."""
+METER_GROUP = "meter"
+
+
+class ChatMeter(_Base):
+    """Cost, context and per-reply figures, mixed into ChatScreen."""
+
+    if TYPE_CHECKING:  # ChatScreen's state these methods use
+        session: ChatSession
+
+    _costs: dict[int, Cost | None] | None = None
+    """Each reply's cost by ``id(message)`` (None: no price), once priced."""
+    _base_tokens: int | None = None
+    """Tokens of the next request without the draft (the last reply's usage, else counted)."""
+    _draft_tokens = 0
+    _window: tuple[str, int | None] | None = None
+    """(model, context window) once looked up."""
+    _encoding: tuple[str, Any] | None = None
+    """(model, tiktoken encoding) once loaded in a thread: the draft is then counted exactly."""
+    _draft_timer: Timer | None = None
+    _fit_warned: str | None = None
+    """The draft the not-fitting warning was shown for (Enter again sends it)."""
+
+    def _price_source(self) -> PriceSource:
+        """Prices for the app's provider (its wire format and base URL pick the price list)."""
+        settings = getattr(self.app, "settings", None)
+        if settings is None:
+            return PriceSource("openai", "", {})
+        return PriceSource(settings.provider.kind, settings.provider.base_url, settings.prices)
+
+    def _kind(self) -> str:
+        settings = getattr(self.app, "settings", None)
+        return settings.provider.kind if settings is not None else "openai"
+
+    # -- replies ------------------------------------------------------------------------------
+
+    def meter_replies(self, pairs: list[tuple[MessageView, Message]]) -> None:
+        """Show the figures under each finished reply of `pairs` now, and their cost once
+        priced (in a thread); then the conversation's cost and context in the sidebar."""
+        costs = self._costs if self._costs is not None else {}
+        for view, message in pairs:
+            view.show_figures(reply_line(message, costs.get(id(message))))
+        self.run_worker(self._price(pairs), group=METER_GROUP, exit_on_error=False)
+
+    async def _price(self, pairs: list[tuple[MessageView, Message]]) -> None:
+        if self._costs is None:
+            self._costs = {}
+        costs = self._costs
+        source, model, kind = self._price_source(), self.session.model, self._kind()
+        replies = [m for m in self.session.conversation.messages if m.role == "assistant"]
+        todo = [m for m in replies if id(m) not in costs]
+        name = encoding_for(kind, model)
+
+        def work() -> tuple[list[Cost | None], int | None, Any]:
+            priced = [source.reply_cost(m.usage, m.model, model) for m in todo]
+            return priced, source.context_window(model), load_encoding(name) if name else None
+
+        priced, window, encoding = await asyncio.to_thread(work)
+        for message, cost in zip(todo, priced):
+            costs[id(message)] = cost
+        self._window = (model, window)
+        self._encoding = (model, encoding) if encoding is not None else None
+        for view, message in pairs:
+            if view.is_attached:
+                view.show_figures(reply_line(message, costs.get(id(message))))
+        total = conversation_cost(costs.get(id(m)) for m in replies)
+        self.query_one(Sidebar).show_meter(cost=total.text() if replies else "–")
+        await self._count_base()
+
+    async def _count_base(self) -> None:
+        """The conversation's tokens for the next request: the last reply's usage when the
+        conversation ends with it (the provider's count is the truth), else counted."""
+        messages = self.session.conversation.messages
+        last = messages[-1] if messages else None
+        if last is not None and last.role == "assistant" and last.usage is not None:
+            self._base_tokens = last.usage.input_tokens + last.usage.output_tokens
+        else:
+            request = self.session.next_request()
+            count = await asyncio.to_thread(count_request, request, self._kind())
+            self._base_tokens = count.tokens
+        self._show_context()
+
+    def meter_reset(self) -> None:
+        """A new or another conversation: forget the figures of the last one and count the
+        empty one (its system prompt)."""
+        self._costs = {}
+        self._base_tokens = None
+        self.query_one(Sidebar).show_meter(cost="–", context="–")
+        self.run_worker(self._price([]), group=METER_GROUP, exit_on_error=False)
+
+    # -- the draft ------------------------------------------------------------------------------
+
+    def on_text_area_changed(self, event: PromptInput.Changed) -> None:
+        """The prompt changed: count the draft once typing pauses. (A handler named by
+        convention: ``@on`` only registers in classes Textual builds, not in this mixin.)"""
+        if event.text_area.id == "prompt":
+            self.meter_draft_changed()
+
+    def meter_draft_changed(self) -> None:
+        """The prompt changed: count it once typing pauses (:data:`DRAFT_DELAY`)."""
+        if self._draft_timer is not None:
+            self._draft_timer.stop()
+        self._draft_timer = self.set_timer(DRAFT_DELAY, self._count_draft)
+
+    def _count_draft(self) -> None:
+        self._draft_timer = None
+        self._draft_tokens = self.draft_tokens(self.query_one(PromptInput).text)
+        self._show_context()
+
+    def draft_tokens(self, text: str) -> int:
+        """Tokens `text` adds as the next user message: exact when the model's tokenizer was
+        loaded (in a thread, after the last reply) and the text is not huge, else the
+        estimate; 0 for an empty prompt."""
+        if not text.strip():
+            return 0
+        if self._encoding is not None and self._encoding[0] == self.session.model and len(text) <= EXACT_DRAFT_CHARS:
+            return len(self._encoding[1].encode_ordinary(text)) + DRAFT_OVERHEAD
+        return estimate_tokens(text) + DRAFT_OVERHEAD
+
+    def _context_window(self) -> int | None:
+        return self._window[1] if self._window and self._window[0] == self.session.model else None
+
+    def _show_context(self) -> None:
+        window = self._context_window()
+        used = (self._base_tokens or 0) + self._draft_tokens
+        self.query_one(Sidebar).show_meter(context=context_bar(used, window, width=26, sep="\n"),
+                                           over=bool(window and used > window))
+
+    def meter_fits(self, text: str) -> bool:
+        """Whether `text` may be sent: True when it fits the context window (or the window is
+        unknown); else a warning, once for this text: Enter again sends it anyway."""
+        window = self._context_window()
+        if not window:
+            return True
+        used = (self._base_tokens or 0) + self.draft_tokens(text)
+        if used <= window or self._fit_warned == text:
+            self._fit_warned = None
+            return True
+        self._fit_warned = text
+        self.notify(f"This message would not fit the context window ({used:,} of {window:,} tokens): "
+                    "the provider would likely refuse it. Press Enter again to send it anyway.",
+                    title="Context", severity="warning", timeout=10, markup=False)
+        return False
