@@ -137,6 +137,10 @@ class Message:
     """For a "tool" message: the call failed (error, denied, timed out, not run). Sent as
     the wire message's ``is_error`` (only when True), which only the Anthropic provider reads
     (``tool_result.is_error``); the text says what went wrong for every provider."""
+    images: list[tuple[str, str]] = field(default_factory=list)
+    """For a "tool" message: images of the result, (media type, base64 data) pairs. Sent as
+    the wire message's ``images`` (``[{"media_type", "data"}]``), which only the Anthropic
+    provider reads (image blocks in ``tool_result``); kept in memory only."""
     attachments: list[Attachment] = field(default_factory=list)
     """For a "user" message: the files sent with it (see :func:`wire_content`)."""
 
@@ -176,6 +180,8 @@ class Message:
             wire = {"role": "tool", "tool_call_id": self.tool_call_id or "", "content": self.content}
             if self.is_error:
                 wire["is_error"] = True
+            if self.images:
+                wire["images"] = [{"media_type": m, "data": d} for m, d in self.images]
             return wire
         elif self.attachments:
             wire = {"role": self.role, "content": wire_content(self.content, self.attachments)}

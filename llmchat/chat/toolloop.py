@@ -314,7 +314,8 @@ class ToolLoop:
         return message
 
     def _record_result(self, index: int, call: ToolCall, output: ToolOutput) -> ToolResult:
-        message = Message("tool", output.text, tool_call_id=call.id, is_error=output.is_error)
+        message = Message("tool", output.text, tool_call_id=call.id, is_error=output.is_error,
+                          images=list(output.images))
         self._add(message)
         self._unanswered = [c for c in self._unanswered if c is not call]
         return ToolResult(self.round, index, call, output, message)

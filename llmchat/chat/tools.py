@@ -52,6 +52,22 @@ class ToolError(Exception):
     """A tool could not do what was asked; the message is sent to the model."""
 
 
+class ToolText(str):
+    """A tool's result text that also carries images, as (media type, base64 data) pairs.
+
+    Return one from :meth:`Tool.run` to pass images on: they reach the model as image content
+    where the provider takes images in tool results (Anthropic's ``tool_result``); the text
+    should name them for the others.
+    """
+
+    images: tuple[tuple[str, str], ...] = ()
+
+    def __new__(cls, text: str, images: Iterable[tuple[str, str]] = ()) -> ToolText:
+        obj = super().__new__(cls, text)
+        obj.images = tuple(images)
+        return obj
+
+
 @dataclass
 class Tool:
     """A tool the model can call.
@@ -144,6 +160,8 @@ class ToolOutput:
     """True when the output was cut to the registry's limit."""
     duration: float | None = None
     """Seconds the tool ran; None when it did not run."""
+    images: tuple[tuple[str, str], ...] = ()
+    """Images of the result, (media type, base64 data) pairs (see :class:`ToolText`)."""
 
     @property
     def is_error(self) -> bool:
@@ -291,8 +309,9 @@ class ToolRegistry:
         except Exception as exc:  # noqa: BLE001 - a tool's bug must not end the conversation
             message = f"the tool {tool.name!r} failed: {type(exc).__name__}: {exc}"
             return ToolOutput(f"Error: {message}", "error", duration=time.monotonic() - started)
-        text, truncated = truncate(text, self.max_output_chars)
-        return ToolOutput(text, "ok", truncated, time.monotonic() - started)
+        images = getattr(text, "images", ())
+        text, truncated = truncate(str(text), self.max_output_chars)
+        return ToolOutput(text, "ok", truncated, time.monotonic() - started, images=images)
 
     def resolve(self, name: str, arguments: str) -> tuple[Tool, dict[str, Any]] | ToolOutput:
         """Find the tool and parse the arguments of a call, or say why it cannot run."""

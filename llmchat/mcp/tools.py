@@ -6,9 +6,10 @@ collides with another, ends in ``_`` and 8 hex digits of a hash of the server an
 so names are stable from one run to the next and never collide.
 
 Results (spec: server/tools, "Tool Result"): text blocks are joined; a structured result
-(``structuredContent``) is sent as JSON when the server sent no text; images, audio and
-binary resources become a one-line note (llmchat's tool messages are text for every
-provider); a text resource is sent with its URI; ``isError`` results are errors.
+(``structuredContent``) is sent as JSON when the server sent no text; images go with the
+result as image content to providers that take images in tool results (Anthropic) and are
+named in a one-line note for every provider; audio and binary resources become a note; a
+text resource is sent with its URI; ``isError`` results are errors.
 
 A tool is read-only only when the server annotates it ``readOnlyHint: true``.
 """
@@ -25,7 +26,7 @@ from typing import Any
 
 import mcp_types
 
-from llmchat.chat.tools import Tool, ToolError
+from llmchat.chat.tools import Tool, ToolError, ToolText
 from llmchat.mcp.client import McpServer, McpServerError
 
 MAX_NAME = 64
@@ -111,18 +112,21 @@ def mcp_tools(servers: Iterable[McpServer], *, disabled: set[str] | frozenset[st
     return out
 
 
-def result_text(result: mcp_types.CallToolResult) -> str:
-    """A ``tools/call`` result as the text sent back to the model."""
+def result_text(result: mcp_types.CallToolResult) -> ToolText:
+    """A ``tools/call`` result as the text sent back to the model, with its images."""
     parts: list[str] = []
+    images: list[tuple[str, str]] = []
     has_text = False
     for block in result.content:
         if isinstance(block, mcp_types.TextContent):
             parts.append(block.text)
             has_text = True
-        elif isinstance(block, mcp_types.ImageContent | mcp_types.AudioContent):
-            kind = "image" if isinstance(block, mcp_types.ImageContent) else "audio"
-            parts.append(f"[{kind} ({block.mime_type}, {_size(block.data)}) returned by the tool: "
-                         "not shown, tool results reach the model as text]")
+        elif isinstance(block, mcp_types.ImageContent):
+            images.append((block.mime_type, block.data))
+            parts.append(f"[image ({block.mime_type}, {_size(block.data)}) returned by the tool: "
+                         "attached where the model takes images in tool results]")
+        elif isinstance(block, mcp_types.AudioContent):
+            parts.append(f"[audio ({block.mime_type}, {_size(block.data)}) returned by the tool: not shown]")
         elif isinstance(block, mcp_types.EmbeddedResource):
             resource = block.resource
             if isinstance(resource, mcp_types.TextResourceContents):
@@ -136,7 +140,7 @@ def result_text(result: mcp_types.CallToolResult) -> str:
             parts.append(f"[resource link {block.uri}{label}]")
     if result.structured_content is not None and not has_text:
         parts.append(json.dumps(result.structured_content, ensure_ascii=False))
-    return "\n\n".join(parts)
+    return ToolText("\n\n".join(parts), images)
 
 
 def _size(data: str) -> str:

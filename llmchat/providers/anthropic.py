@@ -142,6 +142,11 @@ def convert_messages(
             }
             if message.get("is_error"):
                 result["is_error"] = True
+            images = [i for i in message.get("images") or () if isinstance(i, Mapping)]
+            if images:  # a tool's images go in the tool_result with its text
+                result["content"] = [*_content_blocks(result["content"]), *(
+                    {"type": "image", "source": {"type": "base64", "media_type": str(i.get("media_type")),
+                                                 "data": str(i.get("data"))}} for i in images)]
             blocks: list[dict[str, Any]] = [result]
             role = "user"
         elif role == "assistant":

@@ -12,7 +12,7 @@ WireMessage = Mapping[str, Any]
 """One message in Chat Completions shape: ``{"role": "user"|"assistant"|"tool", "content": str, ...}``."""
 
 
-WIRE_EXTENSIONS = frozenset({"thinking_blocks", "is_error"})
+WIRE_EXTENSIONS = frozenset({"thinking_blocks", "is_error", "images"})
 """Keys llmchat adds to Chat Completions shaped messages for the Anthropic provider alone;
 every other provider leaves them out of its request (OpenAI-compatible servers may reject unknown keys).
 
@@ -20,6 +20,8 @@ every other provider leaves them out of its request (OpenAI-compatible servers m
   dicts of that reply, in order, opaque (see :class:`~llmchat.providers.events.ThinkingBlock`).
 - ``is_error`` (tool): ``True`` when the call failed (denied, error, timeout, not run); sent
   as ``tool_result.is_error``.
+- ``images`` (tool): ``[{"media_type", "data"}]``, base64 images of the result (an MCP tool's
+  image content); sent as ``image`` blocks in the ``tool_result``.
 """
 
 

@@ -50,6 +50,7 @@ async def check_round_trip(config: ServerConfig, tmp_path: Path) -> None:
         assert out.status == "error" and "disk on fire" in out.text and out.text.startswith("Error:")
         out = await registry.call("test__picture", "{}")
         assert out.status == "ok" and "image (image/png, 24 bytes)" in out.text
+        assert [mime for mime, _ in out.images] == ["image/png"]  # for providers that take images
     assert server.state == "stopped"
 
 
