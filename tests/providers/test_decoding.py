@@ -113,13 +113,25 @@ async def test_the_reply_cap_holds_on_decoded_size(server: LoopbackServer) -> No
 # --- peak memory of a real `llmchat ask` ----------------------------------------------------
 
 
+MEASURE = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}")
+"""
+"""Runs a command and writes its exit status and peak RSS (KiB). The command is started by
+this small process, not by pytest: a child's ru_maxrss counts the memory of the process it
+was forked from (Linux keeps the high-water mark across exec), and pytest grows large."""
+
+
 def peak_rss_mib(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, int, bytes]:
     """Run `argv`; return its exit status, its peak RSS in MiB (from wait4) and its stderr."""
     with open(cwd / "out", "wb") as out, open(cwd / "err", "wb") as err:
-        child = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait again
-    return child.returncode, usage.ru_maxrss // 1024, (cwd / "err").read_bytes()
+        subprocess.run([sys.executable, "-c", MEASURE, str(cwd / "rss"), *argv], env=env, cwd=cwd,
+                       stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=120, check=True)
+    status, peak = (int(v) for v in (cwd / "rss").read_text().split())
+    return status, peak // 1024, (cwd / "err").read_bytes()
 
 
 @pytest.mark.parametrize(("encoding", "block"), [
