@@ -23,6 +23,7 @@ from llmchat.chat.counting import count_request, encoding_for, estimate_tokens, 
 from llmchat.chat.meter import DRAFT_OVERHEAD, context_bar, conversation_cost, reply_line
 from llmchat.chat.models import Message
 from llmchat.chat.pricing import Cost, PriceSource
+from llmchat.providers.windows import server_context_window
 from llmchat.tui.widgets.message_view import MessageView
 from llmchat.tui.widgets.prompt_input import PromptInput
 from llmchat.tui.widgets.sidebar import Sidebar
@@ -96,7 +97,9 @@ class ChatMeter(_Base):
             priced = [source.reply_cost(m.usage, m.model, model) for m in todo]
             return priced, source.context_window(model), load_encoding(name) if name else None
 
+        server_window = await self._server_window(model)
         priced, window, encoding = await asyncio.to_thread(work)
+        window = server_window or window
         for message, cost in zip(todo, priced):
             costs[id(message)] = cost
         self._window = (model, window)
@@ -107,6 +110,23 @@ class ChatMeter(_Base):
         total = conversation_cost(costs.get(id(m)) for m in replies)
         self.query_one(Sidebar).show_meter(cost=total.text() if replies else "–")
         await self._count_base()
+
+    async def _server_window(self, model: str) -> int | None:
+        """The context window the provider's server gives for `model` (asked once per model;
+        None when it says nothing: the price database's is used)."""
+        if self._window is not None and self._window[0] == model:
+            return self._window[1]
+        settings = getattr(self.app, "settings", None)
+        client = getattr(self.session.provider, "client", None)
+        if settings is None or client is None or settings.provider.name != self.session.provider.name:
+            return None
+        provider = settings.provider
+        headers = dict(provider.headers)
+        if provider.api_key and provider.kind in ("openai", "openai-responses"):
+            headers["Authorization"] = f"Bearer {provider.api_key}"
+        elif provider.api_key and provider.kind == "gemini":
+            headers["x-goog-api-key"] = provider.api_key
+        return await server_context_window(client, provider.kind, provider.base_url, model, headers)
 
     async def _count_base(self) -> None:
         """The conversation's tokens for the next request: the last reply's usage when the
