@@ -98,6 +98,7 @@ class McpServer:
         """Why the server failed (one line), when :attr:`state` is "failed"."""
         self.tools: list[mcp_types.Tool] = []
         self.prompts: list[mcp_types.Prompt] = []
+        self.resources: list[mcp_types.Resource] = []
         self.session: ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -177,6 +178,20 @@ class McpServer:
         assert isinstance(result, mcp_types.GetPromptResult)
         return result
 
+    async def read_resource(self, uri: str) -> mcp_types.ReadResourceResult:
+        """Read resource `uri` (``resources/read``).
+
+        Raises:
+            McpServerError: not running, or the server answered with an error.
+        """
+        session = self._require_session()
+        try:
+            result = await session.read_resource(uri)
+        except MCPError as exc:
+            raise McpServerError(f"MCP server {self.name!r}: {exc.message}") from None
+        assert isinstance(result, mcp_types.ReadResourceResult)
+        return result
+
     def log(self, text: str) -> None:
         """Append a line of llmchat's own to the server's log."""
         if self._log is not None and not self._log.closed:
@@ -225,6 +240,7 @@ class McpServer:
                 await session.initialize()
                 self.tools = await _all_tools(session)
                 self.prompts = await _all_prompts(session)
+                self.resources = await _all_resources(session)
                 self.session, self.state = session, "running"
                 self.log(f"running: {len(self.tools)} tools")
                 self._ready.set()
@@ -365,6 +381,16 @@ async def _all_prompts(session: ClientSession) -> list[mcp_types.Prompt]:
         return []
     try:
         return list((await session.list_prompts()).prompts)
+    except MCPError:
+        return []
+
+
+async def _all_resources(session: ClientSession) -> list[mcp_types.Resource]:
+    capabilities = session.server_capabilities
+    if capabilities is None or capabilities.resources is None:
+        return []
+    try:
+        return list((await session.list_resources()).resources)
     except MCPError:
         return []
 

@@ -52,6 +52,15 @@ def prompt_arguments(command: str, arguments: Sequence[mcp_types.PromptArgument]
     return values
 
 
+def resource_block(item: mcp_types.TextResourceContents | mcp_types.BlobResourceContents) -> str:
+    """A resource's contents as text for a message: the URI, then a fenced block (text), or
+    a note (binary)."""
+    if isinstance(item, mcp_types.TextResourceContents):
+        fence = "````" if "```" in item.text else "```"
+        return f"{item.uri}:\n{fence}\n{item.text}\n{fence}"
+    return f"{item.uri}: [{item.mime_type or 'binary'} resource, not included]"
+
+
 def prompt_text(result: mcp_types.GetPromptResult) -> str:
     """The prompt's messages as the text of one user message (text parts joined by a blank
     line; other content named in a short note)."""

@@ -152,6 +152,40 @@ class McpSession:
             raise McpPromptError(str(exc)) from None
         return prompt_text(result)
 
+    def mentions(self) -> list[str]:
+        """``@SERVER:URI`` for every resource of the running servers that are switched on."""
+        return [
+            f"@{server.name}:{resource.uri}"
+            for server in self.group if server.name in self.enabled and server.state == "running"
+            for resource in server.resources
+        ]
+
+    async def attach_resources(self, text: str) -> tuple[str, list[str]]:
+        """`text` with the resources it mentions (``@SERVER:URI``) attached after it, each as
+        its URI and a fenced block (text) or a note (binary).
+
+        Returns:
+            The message text, and one line per mention that could not be read.
+        """
+        from llmchat.mcp.client import McpServerError
+        from llmchat.mcp.prompts import resource_block
+
+        known = set(self.mentions())
+        wanted = list(dict.fromkeys(w.rstrip(".,;:!?)") for w in text.split() if w.startswith("@")))
+        blocks: list[str] = []
+        problems: list[str] = []
+        for mention in (m for m in wanted if m in known):
+            name, _, uri = mention[1:].partition(":")
+            server = self.group.get(name)
+            assert server is not None
+            try:
+                result = await server.read_resource(uri)
+            except McpServerError as exc:
+                problems.append(str(exc))
+                continue
+            blocks.extend(resource_block(item) for item in result.contents)
+        return "\n\n".join([text, *blocks]), problems
+
     async def aclose(self) -> None:
         """Stop every server that was started."""
         await asyncio.shield(self.group.aclose())

@@ -68,6 +68,11 @@ async def slow(seconds: float = 30.0) -> str:
     return "slept"
 
 
+def readme() -> str:
+    """The project's notes."""
+    return "The secret word is heron."
+
+
 def greet(name: str) -> str:
     """Greet someone."""
     return f"Say hello to {name}."
@@ -80,6 +85,7 @@ def build(**options: Any) -> MCPServer:
         server.tool(annotations=READ_ONLY)(tool)
     server.tool()(write_note)  # no readOnlyHint: it needs approval
     server.prompt()(greet)
+    server.resource("note://readme", name="readme", mime_type="text/plain")(readme)
     return server
 
 

@@ -120,3 +120,22 @@ async def test_an_mcp_prompt_is_a_slash_command(tmp_path: Path, work: Path) -> N
         await wait_until(pilot, lambda: any("missing name: use /test.greet NAME" in n.message
                                             for n in app._notifications))
         assert len(provider.requests) == 1 and not screen.streaming
+
+
+async def test_an_mcp_resource_is_attached_with_an_at_mention(tmp_path: Path, work: Path) -> None:
+    provider = FakeProvider(ANSWER)
+    app = app_for(tmp_path, work, provider)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat_screen(pilot)
+        prompt = screen.query_one(PromptInput)
+        await wait_until(pilot, lambda: "@test:note://readme" in prompt.mentions, timeout=START)
+        prompt.insert("What does @test:no")
+        await wait_until(pilot, lambda: prompt.suggestion == "te://readme")
+        await pilot.press("right")
+        assert prompt.text == "What does @test:note://readme"
+        prompt.insert(" say?")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: provider.requests and not screen.streaming, timeout=START)
+        sent = provider.requests[0].messages[-1]["content"]
+        assert sent.startswith("What does @test:note://readme say?")
+        assert "note://readme:\n```\nThe secret word is heron.\n```" in sent

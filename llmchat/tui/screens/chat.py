@@ -213,6 +213,10 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, Screen[None]):
             await self.run_slash(event.text)
             return
         text = slash.unescape(event.text)
+        if self.mcp is not None and "@" in text:  # @SERVER:URI attaches an MCP resource
+            from llmchat.tui.screens.mcp import attach_mentions
+
+            text = await attach_mentions(self, text)
         if not self.meter_fits(text):  # a warning first; Enter again sends it
             return
         event.prompt_input.clear()

@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Log, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from llmchat.safety import one_line, terminal_safe
+from llmchat.safety import one_line, safe_lines, terminal_safe
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -196,3 +196,13 @@ def add_prompt_completions(chat: Screen[None]) -> None:
     prompt = chat.query_one(PromptInput)
     commands = [f"/{name}" for name in session.prompt_commands()]
     prompt.completions = [*[c for c in prompt.completions if c not in commands], *commands]
+    prompt.mentions = session.mentions()
+
+
+async def attach_mentions(chat: Screen[None], text: str) -> str:
+    """The message `text` with the MCP resources it mentions (``@SERVER:URI``) attached;
+    a resource that cannot be read is said in a notification and left out."""
+    text, problems = await chat.mcp.attach_resources(text)  # type: ignore[attr-defined]
+    if problems:
+        chat.notify(safe_lines("\n".join(problems)), title="MCP resource", severity="warning", markup=False)
+    return text

@@ -78,6 +78,8 @@ class PromptInput(TextArea):
         """Prompts submitted in this session, oldest first (recalled with Up / Down)."""
         self.completions: list[str] = []
         """Whole lines suggested while typing (slash commands); Right accepts the suggestion."""
+        self.mentions: list[str] = []
+        """Words suggested after ``@`` (MCP resources, ``@SERVER:URI``); Right accepts."""
         self._recalled: int | None = None
         """Index in :attr:`sent` of the prompt shown, or None when editing a new one."""
         self._draft = ""
@@ -217,9 +219,15 @@ class PromptInput(TextArea):
     # -- completion ---------------------------------------------------------------------
 
     def update_suggestion(self) -> None:
-        """Suggest the rest of a slash command (Right accepts it)."""
+        """Suggest the rest of a slash command, or of an ``@`` mention (Right accepts it)."""
         text = self.text
         self.suggestion = ""
+        if self.mentions and text and not text[-1].isspace() and not text.startswith("/"):
+            word = text.split()[-1]
+            if word.startswith("@"):
+                match = next((m for m in self.mentions if m.startswith(word) and m != word), None)
+                self.suggestion = match[len(word):] if match else ""
+                return
         if not text.startswith("/") or "\n" in text:
             return
         for line in self.completions:
