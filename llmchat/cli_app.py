@@ -18,7 +18,7 @@ from typing import Annotated, Optional
 import typer
 
 from llmchat import __version__
-from llmchat.cli_ask import ask_command, mcp_servers_of
+from llmchat.cli_ask import ask_command, mcp_servers_of, read_attachments
 from llmchat.cli_shared import (
     Choice,
     confirm,
@@ -139,6 +139,7 @@ def session(
     all_tools: SessionToolsOpt = False,
     mcp: McpOpt = None,
     mcp_config: McpConfigOpt = None,
+    attach: AttachOpt = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
@@ -163,11 +164,12 @@ def session(
         start_debug_log(settings)
     if mcp or mcp_config:
         mcp_servers_of(mcp, mcp_config)  # a broken mcp.json or an unknown name: exit 2 now
+    attachments = read_attachments(settings, attach or ())  # a bad file: exit 2 now
     from llmchat.tui.app import LlmChatApp
 
     session_app = LlmChatApp(
         settings, conversation="latest" if continue_latest else conversation, tools=all_tools,
-        mcp=tuple(mcp or ()), mcp_config=mcp_config,
+        mcp=tuple(mcp or ()), mcp_config=mcp_config, attachments=attachments,
     )
     session_app.run()
     if session_app.return_code:  # e.g. 2: the first-run dialog was quit with nothing to chat with

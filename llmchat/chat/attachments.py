@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from llmchat.chat.models import PDF_TYPE, Attachment
+from llmchat.chat.models import PDF_TYPE, Attachment, Message
 
 if TYPE_CHECKING:
     import httpx
@@ -305,10 +305,49 @@ def prepare(attachments: Sequence[Attachment], kind: str) -> list[Attachment]:
     out = []
     for attachment in attachments:
         if attachment.media_type == PDF_TYPE:
-            text = None if kind in DOCUMENT_KINDS else pdf_text(attachment.name, attachment.data)
-            attachment = replace(attachment, text=text)
+            if kind in DOCUMENT_KINDS:
+                attachment = replace(attachment, text=None)
+            elif attachment.text is None:
+                attachment = replace(attachment, text=pdf_text(attachment.name, attachment.data))
         out.append(attachment)
     return out
+
+
+def prepare_conversation(messages: Sequence[Message], kind: str) -> None:
+    """:func:`prepare` every message's attachments in place for provider kind `kind` (before
+    a request, as the provider may have changed since they were attached).
+
+    Raises:
+        AttachmentError: as :func:`prepare`.
+    """
+    for message in messages:
+        if message.attachments:
+            message.attachments = prepare(message.attachments, kind)
+
+
+def provider_kind(provider: object) -> str:
+    """The wire protocol of a provider object, by its module (``llmchat.providers.anthropic``
+    -> ``"anthropic"``): enough to tell :data:`DOCUMENT_KINDS` apart."""
+    return type(provider).__module__.rsplit(".", 1)[-1]
+
+
+def estimate_tokens(attachment: Attachment) -> int:
+    """A rough count of the tokens `attachment` costs: text at four characters a token; an
+    image by its size in pixels where the header gives it (PNG, GIF: width x height / 750, as
+    Anthropic counts, at most 1,600), else 1,000; a PDF sent as a document about 1,500 a
+    page (estimated from its size)."""
+    if attachment.text is not None:
+        return max(1, len(attachment.text) // 4)
+    data = attachment.data
+    if attachment.media_type == "image/png" and len(data) >= 24:
+        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        return max(1, min(1600, width * height // 750))
+    if attachment.media_type == "image/gif" and len(data) >= 10:
+        width, height = int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+        return max(1, min(1600, width * height // 750))
+    if attachment.is_image:
+        return 1000
+    return max(1, attachment.size // 50)
 
 
 def pdf_text(name: str, data: bytes) -> str:

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
 from llmchat.chat.accumulator import Accumulator, TextPolicy
-from llmchat.chat.models import Conversation, Message
+from llmchat.chat.models import Attachment, Conversation, Message
 from llmchat.chat.recording import NoRecording, Recording
 from llmchat.chat.toolloop import (
     DEFAULT_MAX_ROUNDS,
@@ -194,10 +194,10 @@ class ChatSession:
 
     # -- turns ----------------------------------------------------------------------------
 
-    def send(self, text: str) -> AsyncGenerator[EngineEvent, None]:
-        """Add user message `text` (recorded at once) and return the turn that answers it
-        (see :meth:`reply`)."""
-        message = Message("user", text)
+    def send(self, text: str, attachments: Sequence[Attachment] = ()) -> AsyncGenerator[EngineEvent, None]:
+        """Add user message `text` with its `attachments` (recorded at once) and return the
+        turn that answers it (see :meth:`reply`)."""
+        message = Message("user", text, attachments=list(attachments))
         self.conversation.messages.append(message)
         self.recorder.user(message)
         return self.reply()

@@ -7,6 +7,7 @@ import contextlib
 import gc
 import os
 import signal
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from textual.notifications import SeverityLevel
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from llmchat import paths
+from llmchat.chat.models import Attachment
 from llmchat.chat.toollimits import ToolLimits
 from llmchat.clipboard import Copied, copy_text
 from llmchat.config import DEFAULT_THEME, Settings
@@ -96,8 +98,11 @@ class LlmChatApp(App[None]):
         browser: bool | None = None,
         mcp: tuple[str, ...] = (),
         mcp_config: str | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> None:
         super().__init__()
+        self._attachments = list(attachments)
+        """``llmchat -a``: sent with the first message (put above the prompt at start)."""
         self._browser = browser
         self.settings = settings
         self._provider = provider
@@ -316,6 +321,7 @@ class LlmChatApp(App[None]):
         screen.max_tool_rounds = self.settings.max_tool_rounds
         screen.session.tool_limits = ToolLimits(self.settings.max_tool_calls, self.settings.tool_results_chars)
         screen.tool_output_chars = self.settings.tool_output_chars
+        screen.initial_attachments, self._attachments = self._attachments, []
         if self._mcp_names:
             screen.mcp = self.mcp_session()
         self.push_screen(screen)

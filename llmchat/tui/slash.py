@@ -21,6 +21,7 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("new", "", "start a new conversation"),
     SlashCommand("model", "[NAME]", "switch the model (no NAME: choose from the provider's list)"),
     SlashCommand("provider", "[NAME]", "switch the provider or profile (no NAME: choose from a list)"),
+    SlashCommand("attach", "PATH|URL", "attach a file, a directory or a URL to the next message"),
     SlashCommand("system", "[TEXT]", "set the system prompt (no TEXT: edit it in a dialog)"),
     SlashCommand("retry", "", "regenerate the last answer"),
     SlashCommand("continue", "", "ask the model to go on where its last answer stopped"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +29,7 @@ from llmchat.chat.engine import (
     ToolCallStarted,
     ToolResult,
 )
-from llmchat.chat.models import Conversation, Message
+from llmchat.chat.models import Attachment, Conversation, Message
 from llmchat.chat.toolloop import ConversationApprovals
 from llmchat.chat.tools import DEFAULT_MAX_OUTPUT_CHARS, Tool, ToolRegistry
 from llmchat.providers.base import Provider
@@ -40,8 +40,10 @@ from llmchat.store.recorder import Recorder
 from llmchat.tui import slash
 from llmchat.tui.screens.approve import Decision, ToolApprovalScreen
 from llmchat.tui.screens.chat_actions import ChatActions
+from llmchat.tui.screens.chat_attach import ChatAttachments
 from llmchat.tui.screens.chat_history import SHOWN_AT_OPEN, ChatHistory
 from llmchat.tui.screens.chat_meter import ChatMeter
+from llmchat.tui.widgets.attachment_chips import AttachmentChips
 from llmchat.tui.widgets.message_view import MessageView
 from llmchat.tui.widgets.prompt_input import PromptInput
 from llmchat.tui.widgets.sidebar import Sidebar
@@ -58,7 +60,7 @@ STREAM_GROUP = "stream"
 """Worker group of the reply stream; cancelling it stops the reply."""
 
 
-class ChatScreen(ChatActions, ChatHistory, ChatMeter, Screen[None]):
+class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, Screen[None]):
     """One conversation with one provider and model."""
 
     BINDINGS = [
@@ -108,6 +110,8 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, Screen[None]):
         """The assistant view of the reply in progress (its progress line follows the tick)."""
         self._reply_failed = False
         """The last reply ended with a provider error."""
+        self.initial_attachments: list[Any] = []
+        """``llmchat -a``: attachments put above the prompt at start (sent with the first message)."""
 
     # -- the session's state, by the names the screen and its actions use -------------------
 
@@ -165,6 +169,7 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, Screen[None]):
         with Horizontal(id="main"):
             with Vertical(id="chat"):
                 yield Transcript(id="transcript")
+                yield AttachmentChips(id="attachments")
                 yield PromptInput(
                     id="prompt", placeholder="Message (Enter to send, Ctrl+J for a new line, /help for commands)"
                 )
@@ -184,6 +189,8 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, Screen[None]):
         self.meter_reset()
         if self._open_at_start is not None:
             self.run_worker(self.open_conversation(self._open_at_start), exit_on_error=False)
+        if self.initial_attachments:
+            self.run_worker(self.add_attachments(self.initial_attachments), exit_on_error=False)
 
     def _history_failed(self, message: str) -> None:
         self.notify(message, title="History", severity="warning", timeout=8, markup=False)
@@ -219,28 +226,35 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, Screen[None]):
             text = await attach_mentions(self, text)
         if not self.meter_fits(text):  # a warning first; Enter again sends it
             return
+        attachments = self.ready_attachments(self.query_one(AttachmentChips).attachments)
+        if attachments is None:
+            return  # the text and the chips stay
         event.prompt_input.clear()
+        await self.query_one(AttachmentChips).take()
         transcript = self.query_one(Transcript)
         if self.streaming or self.queue:
-            view = MessageView("user", text)
+            view = MessageView("user", text, attachments=attachments)
             self.queue.append(view)
             await transcript.mount(view)
             view.set_queued(True)
             transcript.anchor()
             return
-        await self._send_text(text)
+        await self._send_text(text, attachments=attachments)
 
-    async def _send_text(self, text: str, shown: MessageView | None = None) -> None:
-        """Add user message `text` to the conversation and stream the reply; `shown` is its
-        queued view (already in the transcript), else a view is added at the end."""
-        turn = self.session.send(text)
+    async def _send_text(
+        self, text: str, shown: MessageView | None = None, attachments: Sequence[Attachment] = ()
+    ) -> None:
+        """Add user message `text` (with `attachments`) to the conversation and stream the
+        reply; `shown` is its queued view (already in the transcript), else a view is added
+        at the end."""
+        turn = self.session.send(text, attachments)
         transcript = self.query_one(Transcript)
         view = MessageView("assistant")
         if shown is not None and shown.is_attached:
             shown.set_queued(False)
             await transcript.mount(view, after=shown)
         else:
-            await transcript.add_message("user", text)
+            await transcript.add_message("user", text, attachments=attachments)
             await transcript.mount(view)
         transcript.anchor()
         self.start_reply(view, turn)
@@ -255,7 +269,7 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, Screen[None]):
             return
         if normally:
             view = self.queue.pop(0)
-            await self._send_text(view.text, view)
+            await self._send_text(view.text, view, view.attachments)
             return
         queued, self.queue = self.queue, []
         for view in queued:

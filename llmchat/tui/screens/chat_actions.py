@@ -82,6 +82,8 @@ class ChatActions(_Base):
 
         def start_reply(self, view: MessageView, turn: AsyncGenerator[EngineEvent, None] | None = None) -> None: ...
 
+        async def attach_paths(self, argument: str) -> None: ...
+
     def on_text_area_changed(self, event: PromptInput.Changed) -> None:
         """Under the prompt, the slash commands that match what is typed.
 
@@ -126,6 +128,8 @@ class ChatActions(_Base):
                 self.set_system(argument)
             else:
                 self.action_set_system_prompt()
+        elif name == "attach":
+            await self.attach_paths(argument)  # ChatAttachments
         elif name == "retry":
             await self.action_retry()
         elif name == "continue":

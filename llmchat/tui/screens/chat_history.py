@@ -108,7 +108,8 @@ class ChatHistory(_Base):
         shown = next(iter(transcript.query_children(MessageView)), None)
         if shown is not None:
             transcript.keep_in_view(shown)
-        views = [MessageView(m.role, m.content if m.role != "assistant" else "") for m in messages]
+        views = [MessageView(m.role, m.content if m.role != "assistant" else "", attachments=m.attachments)
+                 for m in messages]
         with self.app.batch_update():
             await transcript.mount_all(views, before=0 if transcript.children else None)
             bodies = []

@@ -8,6 +8,7 @@ progress note under the text shows a spinner with the time waited, then tokens a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from time import monotonic
 from typing import NamedTuple
@@ -20,7 +21,8 @@ from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
 from llmchat.chat.accumulator import ReplyStats
-from llmchat.chat.models import Message
+from llmchat.chat.attachments import size_text
+from llmchat.chat.models import Attachment, Message
 from llmchat.safety import one_line, terminal_safe
 from llmchat.tui.widgets.markdown_blocks import block_parser
 from llmchat.tui.widgets.stream_markdown import StreamingMarkdown
@@ -85,6 +87,13 @@ def copy_hint(blocks: tuple[CodeBlock, ...]) -> str:
     return " · ".join(parts)
 
 
+def attachment_lines(attachments: Sequence[Attachment]) -> str:
+    """One line per attachment of a user message: ``📎 notes.txt · 1.2 KiB · text/plain``."""
+    return "\n".join(
+        f"📎 {one_line(a.name, 200)} · {size_text(a.size)} · {a.media_type}" for a in attachments
+    )
+
+
 def preview(text: str) -> tuple[str, str]:
     """(the start of `text` to show, a note on what is left out or "") for a long plain message."""
     if len(text) <= PREVIEW_CHARS and text.count("\n") < PREVIEW_LINES:
@@ -118,11 +127,13 @@ class MessageView(Vertical, can_focus=True):
         Binding("escape", "screen.focus_prompt", "Prompt", id="message.prompt"),
     ]
 
-    def __init__(self, role: str, text: str = "") -> None:
+    def __init__(self, role: str, text: str = "", *, attachments: Sequence[Attachment] = ()) -> None:
         super().__init__(classes=f"message -{role}")
         self.role = role
         self.text = text
         """The message's own text (user and tool messages; an assistant's is in :attr:`body`)."""
+        self.attachments = list(attachments)
+        """A user message's attachments, listed above its text."""
         self._reasoning = ""
         self.header = Static(Text(ROLE_LABELS.get(role, role)), classes="message-role")
         self.hint = Static("", classes="message-hint", markup=False)
@@ -158,6 +169,8 @@ class MessageView(Vertical, can_focus=True):
             yield self.header
             yield self.hint
         yield self.reasoning
+        if self.attachments:
+            yield Static(attachment_lines(self.attachments), classes="message-attachments", markup=False)
         yield self.body
         if self._left_out:  # (widgets cost time to mount: only those a message needs)
             yield self.more

@@ -17,7 +17,7 @@ from textual.scrollbar import ScrollBar
 from textual.widget import Widget
 from textual.widgets import Button
 
-from llmchat.chat.models import Message
+from llmchat.chat.models import Attachment, Message
 from llmchat.tui.widgets.markdown_blocks import estimate_height
 from llmchat.tui.widgets.message_view import MessageView
 
@@ -42,9 +42,11 @@ class Transcript(VerticalScroll):
     _pressed: Widget | None = None
     """The last "load earlier" button that scrolling pressed."""
 
-    async def add_message(self, role: str, text: str = "", *, before: int | None = None) -> MessageView:
+    async def add_message(
+        self, role: str, text: str = "", *, before: int | None = None, attachments: Sequence[Attachment] = ()
+    ) -> MessageView:
         """Mount a message view (at the end, or before the child at index `before`)."""
-        view = MessageView(role, text)
+        view = MessageView(role, text, attachments=attachments)
         await self.mount(view, before=before if before is not None and before < len(self.children) else None)
         return view
 
