@@ -34,6 +34,7 @@ async def two_attachments_sent(pilot: Pilot[None]) -> None:
     await send(pilot, "Why does the service stop?")
     await wait_for_end(pilot, screen, "done")
     await screen.add_attachments([NOTES, LOG])  # pending for the next message: chips
+    await pilot.app.workers.wait_for_complete()
     await pilot.pause()
 
 
