@@ -148,7 +148,7 @@ def session(
 
     Keys: Enter sends, Ctrl+J (or Shift+Enter) inserts a newline, Escape stops the reply,
     Ctrl+N starts a new conversation, Ctrl+O opens the history, Ctrl+P opens the command
-    palette, Ctrl+E edits the prompt in $EDITOR, Up/Down recall earlier prompts, Ctrl+Q quits.
+    palette, Ctrl+G edits the prompt in $EDITOR, Up/Down recall earlier prompts, Ctrl+Q quits.
     Type /help in the prompt for the slash commands (/model, /system, /retry, /edit, /copy,
     /export, /theme, /new, /mcp).
     """

@@ -121,7 +121,7 @@ _POLICY_KEYS = {
 _TOP_KEYS = {
     "provider", "model", "system", "theme", "options", "profiles", "providers", "tools",
     "tool_output_chars", "max_tool_rounds", "max_input_bytes", "prices", "max_tool_calls",
-    "tool_results_chars", "max_attachment_bytes", "max_attachments_bytes", *_POLICY_KEYS
+    "tool_results_chars", "max_attachment_bytes", "max_attachments_bytes", "keys", *_POLICY_KEYS
 }
 _PROFILE_KEYS = {"kind", "base_url", "api_key_env", "api_key_cmd", "model", "headers", "options"}
 _OPTION_TYPES: dict[str, tuple[type, ...]] = {
@@ -242,6 +242,9 @@ class Settings:
     (:mod:`llmchat.first_run`)."""
     model_explicit: bool = False
     """True when the model came from a flag or ``LLMCHAT_MODEL``."""
+    keymap: Mapping[str, str] = field(default_factory=dict)
+    """The config's ``[keys]``: binding id -> keys (``"chat.new" = "ctrl+t"``), as Textual's
+    ``App.update_keymap`` takes them; the README's key table lists the ids."""
 
     def with_provider(self, provider: ProviderSettings) -> Settings:
         """A copy using another provider."""
@@ -348,7 +351,18 @@ def load_settings(
         prices=_prices(data.get("prices", {}), where),
         provider_explicit=bool(chosen_name),
         model_explicit=bool(model or env.get("LLMCHAT_MODEL")),
+        keymap=_keymap(data.get("keys", {}), where),
     )
+
+
+def _keymap(table: Any, where: str) -> dict[str, str]:
+    """The ``[keys]`` table: binding ids to comma-separated key names (``"ctrl+t,f5"``)."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where}: 'keys' must be a table ([keys] with \"binding.id\" = \"ctrl+x\")")
+    for name, keys in table.items():
+        if not isinstance(keys, str) or not keys.strip() or any(not k.strip() for k in keys.split(",")):
+            raise ConfigError(f"{where}: keys.{name} must be key names such as \"ctrl+t\" or \"ctrl+t,f5\"")
+    return {name: ",".join(k.strip() for k in keys.split(",")) for name, keys in table.items()}
 
 
 def _provider(

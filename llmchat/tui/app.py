@@ -9,11 +9,12 @@ import os
 import signal
 from collections.abc import Sequence
 from pathlib import Path
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import httpx
 from textual import events
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.errors import NoWidget
 from textual.geometry import Offset
@@ -40,6 +41,8 @@ from llmchat.tui.ui_state import read_ui_state, remember
 from llmchat.tui.widgets.transcript import Transcript
 
 if TYPE_CHECKING:
+    from textual.screen import Screen
+
     from llmchat.mcp.session import McpSession
 
 
@@ -121,6 +124,8 @@ class LlmChatApp(App[None]):
         self._ui_state = ui_state or paths.ui_state_file()
         self._remember_theme = False
         """False until the start-up theme is applied: only the user's later changes are saved."""
+        self.keymap_in_use: dict[str, str] = {}
+        """Binding id -> keys: the browser's keys (``serve``) and the config's ``[keys]``."""
 
     def on_mount(self) -> None:
         # Textual keeps many small objects alive; full collections of them stalled key presses
@@ -130,7 +135,10 @@ class LlmChatApp(App[None]):
         gc.set_threshold(700, 10, 1000)
         if self.is_web if self._browser is None else self._browser:
             self.COMMAND_PALETTE_BINDING = BROWSER_KEYMAP["app.palette"].split(",")[0]  # the footer's
-            self.update_keymap(BROWSER_KEYMAP)
+            self.keymap_in_use.update(BROWSER_KEYMAP)
+        self.keymap_in_use.update(self.settings.keymap)  # the config's [keys] win
+        if self.keymap_in_use:
+            self.update_keymap(self.keymap_in_use)
         self._apply_themes()
         self._open_history()
         try:  # SIGTERM, SIGHUP: stop the reply (its partial text is saved), restore the terminal, exit
@@ -215,6 +223,21 @@ class LlmChatApp(App[None]):
     def copy_note(self, what: str) -> str:
         """The notification for a copy of `what` just made, worded by what is known."""
         return (self.last_copy or Copied("osc52")).describe(what)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's system commands, with "Keys" showing the session's own key table."""
+        for command in super().get_system_commands(screen):
+            if command.title == "Keys":
+                yield SystemCommand("Keys", "The session's keys (rebind them in the config's [keys])",
+                                    self.action_show_keys)
+            else:
+                yield command
+
+    def action_show_keys(self) -> None:
+        """Show the key table (:class:`~llmchat.tui.screens.keys.KeysScreen`)."""
+        from llmchat.tui.screens.keys import KeysScreen
+
+        self.push_screen(KeysScreen(self.keymap_in_use))
 
     def make_provider(self, name: str) -> tuple[Provider, str]:
         """A provider for `name` (built-in or profile) with its default model, on this app's

@@ -56,6 +56,16 @@ def parse(text: str) -> tuple[str, str]:
     return name.lower(), argument.strip()
 
 
+def resolve(name: str) -> str:
+    """A command's full name from `name` or an unambiguous beginning of it (``"hel"`` ->
+    ``"help"``), so that Enter on a prefix whose completion was not yet applied runs the
+    command; `name` itself when it is a command, ambiguous (``"e"``) or unknown."""
+    if name in NAMES or not name:
+        return name
+    matches = [n for n in NAMES if n.startswith(name)]
+    return matches[0] if len(matches) == 1 else name
+
+
 def help_text() -> str:
     """One line per command, for /help."""
     return "\n".join(

@@ -1,4 +1,4 @@
-"""The prompt: Up / Down recall this session's prompts; Ctrl+E edits the prompt in $EDITOR."""
+"""The prompt: Up / Down recall this session's prompts; Ctrl+G edits the prompt in $EDITOR."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def write_editor(tmp_path: Path, body: str) -> Path:
     return script
 
 
-async def test_ctrl_e_edits_the_prompt_in_editor(open_chat: OpenChat, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_ctrl_g_edits_the_prompt_in_editor(open_chat: OpenChat, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = tmp_path / "seen.txt"
     editor = write_editor(tmp_path, (
         "import sys, pathlib\n"
@@ -95,7 +95,7 @@ async def test_ctrl_e_edits_the_prompt_in_editor(open_chat: OpenChat, tmp_path: 
         app, pilot = chat.app, chat.pilot
         prompt = chat_screen(pilot).query_one(PromptInput)
         await type_text(pilot, "start here")
-        await pilot.press("ctrl+e")
+        await pilot.press("ctrl+g")
         await wait_until(pilot, lambda: prompt.text == "Written in the editor\nsecond line")
         assert seen.read_text() == "start here"  # the editor got the prompt's text
 
@@ -108,7 +108,7 @@ async def test_a_failing_editor_leaves_the_prompt(open_chat: OpenChat, tmp_path:
         app, pilot = chat.app, chat.pilot
         prompt = chat_screen(pilot).query_one(PromptInput)
         await type_text(pilot, "keep")
-        await pilot.press("ctrl+e")
+        await pilot.press("ctrl+g")
         await pilot.pause()
         assert prompt.text == "keep"
         assert any("status 3" in n.message for n in app._notifications)
@@ -119,6 +119,6 @@ async def test_no_editor_set_notifies(open_chat: OpenChat, monkeypatch: pytest.M
     monkeypatch.delenv("EDITOR", raising=False)
     async with open_chat(FakeProvider(answer("ok"))) as chat:
         app, pilot = chat.app, chat.pilot
-        await pilot.press("ctrl+e")
+        await pilot.press("ctrl+g")
         await pilot.pause()
         assert any("$EDITOR" in n.message for n in app._notifications)

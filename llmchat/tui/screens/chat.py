@@ -211,7 +211,9 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, Screen[No
         """
         if slash.is_command(event.text):
             name, _ = slash.parse(event.text)
-            if name not in slash.NAMES and not (self.mcp is not None and name in self.mcp.prompt_commands()):
+            if slash.resolve(name) not in slash.NAMES and not (
+                self.mcp is not None and name in self.mcp.prompt_commands()
+            ):
                 # the text stays in the prompt: maybe it was a path
                 self.notify(f"Unknown command /{name}. Type /help for the list; //text sends text "
                             "that starts with /.", title="Command", severity="warning", markup=False)

@@ -111,6 +111,9 @@ class ChatActions(_Base):
     async def run_slash(self, text: str) -> None:
         """Run one slash command typed in the prompt (see :mod:`llmchat.tui.slash`)."""
         name, argument = slash.parse(text)
+        mcp_session = getattr(self, "mcp", None)
+        if mcp_session is None or name not in mcp_session.prompt_commands():
+            name = slash.resolve(name)  # "/hel" + Enter runs /help
         if name == "new":
             await self.action_new_conversation()
         elif name == "model":

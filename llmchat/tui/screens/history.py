@@ -69,7 +69,9 @@ class HistoryScreen(ModalScreen[str | None]):
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Close", id="history.close"),
         Binding("ctrl+r", "rename", "Rename", id="history.rename"),
-        Binding("ctrl+d,delete", "delete", "Delete", id="history.delete"),
+        # Priority: the search box (focused on open) would take Ctrl+D as "delete right".
+        Binding("ctrl+d", "delete", "Delete", id="history.delete", priority=True),
+        Binding("delete", "delete", "Delete", show=False, id="history.delete-key"),
     ]
 
     def __init__(self, store: Store) -> None:

@@ -1,5 +1,6 @@
 """The multi-line prompt: Enter sends, Ctrl+J / Shift+Enter / Alt+Enter insert a newline,
-Up / Down on the first / last line recall earlier prompts, Ctrl+E opens ``$EDITOR``.
+Up / Down on the first / last line recall earlier prompts, Ctrl+G opens ``$EDITOR`` (Ctrl+A /
+Ctrl+E move to the line's start / end, the readline habit).
 
 A long paste (more than :data:`PASTE_INLINE_CHARS` characters or :data:`PASTE_INLINE_LINES`
 lines) shows as one placeholder, ``[Pasted text #1: 16,394 lines, 1.0 MB]``, that is sent as
@@ -51,7 +52,7 @@ class PromptInput(TextArea):
         Binding(
             "ctrl+j,shift+enter,alt+enter", "newline", "Newline", id="prompt.newline", key_display="^J"
         ),
-        Binding("ctrl+e", "external_editor", "Editor", id="prompt.editor"),
+        Binding("ctrl+g", "external_editor", "Editor", id="prompt.editor"),
     ]
 
     @dataclass

@@ -1,0 +1,136 @@
+"""The session's key table, made from the bindings themselves (with the user's ``[keys]``
+rebinding applied), so that the README, the palette's "Keys" screen and the code cannot drift
+apart (issue 17). ``python tools/keys_table.py`` rewrites the README's table; a test checks it.
+
+A binding is listed by its id; :data:`DOES` says what it does in the words of the README.
+Keys handled without a binding of ours (the prompt's line editing, completion, recall) are
+in :data:`OTHER_KEYS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from textual.binding import Binding
+
+DOES: dict[str, tuple[str, str]] = {
+    "prompt.send": ("prompt", "send the message (while a reply streams, it is queued, marked \"queued\", "
+                    "and sent when the reply ends)"),
+    "prompt.newline": ("prompt", "new line in the message (Shift+Enter / Alt+Enter where the terminal "
+                       "reports them)"),
+    "prompt.editor": ("prompt", "edit the prompt in `$VISUAL` / `$EDITOR`"),
+    "chat.cancel": ("chat", "stop the reply that is streaming (queued messages go back into the prompt)"),
+    "chat.new": ("chat", "new conversation"),
+    "chat.sidebar": ("chat", "show / hide the sidebar"),
+    "chat.history": ("chat", "open the history"),
+    "app.palette": ("everywhere", "command palette: new conversation, toggle sidebar, open history, copy "
+                    "last answer, export conversation, switch model…, switch provider…, set system "
+                    "prompt…, regenerate / edit last, keys, change theme, quit"),
+    "app.quit": ("everywhere", "quit"),
+    "message.copy": ("selected message", "copy it to the clipboard (see \"Copying\")"),
+    "message.copy-block-1": ("selected message", "copy its code block N (the message's hint line "
+                             "lists them)"),
+    "message.previous": ("selected message", "select the previous message"),
+    "message.next": ("selected message", "select the next message"),
+    "message.prompt": ("selected message", "back to the prompt"),
+    "history.rename": ("history", "rename the highlighted conversation"),
+    "history.delete": ("history", "delete the highlighted conversation (asks first)"),
+    "history.close": ("history", "close the history"),
+}
+"""Binding id -> (where it works, what it does). Bindings not named here are not listed
+(dialogs' own y / n / Escape, which their buttons show)."""
+
+OTHER_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("Ctrl+A / Ctrl+E (also Home / End)", "prompt", "start / end of the line (readline habit)"),
+    ("Up / Down (on the first / last line)", "prompt", "recall earlier prompts of this session"),
+    ("Right (while a `/command` is suggested)", "prompt", "complete the slash command (Enter on an "
+     "unambiguous prefix runs it too)"),
+    ("Shift+Tab (from the prompt), or a click", "chat", "select a message"),
+)
+"""Keys that are not bindings of llmchat's own: (keys, where, what they do)."""
+
+KEY_NAMES = {"escape": "Escape", "enter": "Enter", "delete": "Delete", "up": "Up", "down": "Down",
+             "tab": "Tab", "space": "Space", "backspace": "Backspace"}
+
+
+class KeyRow(NamedTuple):
+    """One line of the table."""
+
+    keys: str
+    where: str
+    does: str
+    binding_id: str
+    """The id to rebind in the config's ``[keys]`` ("" for :data:`OTHER_KEYS`)."""
+
+
+def pretty(keys: str) -> str:
+    """``"ctrl+d,delete"`` -> ``"Ctrl+D / Delete"``."""
+    shown = []
+    for key in keys.split(","):
+        parts = key.strip().split("+")
+        if len(parts) == 1 and len(parts[0]) == 1:
+            shown.append(parts[0])  # a plain letter is typed as it is: "c"
+            continue
+        shown.append("+".join(KEY_NAMES.get(p, p.upper() if len(p) == 1 else p.capitalize()) for p in parts))
+    return " / ".join(shown)
+
+
+def bindings() -> dict[str, Binding]:
+    """Every binding of the session that has an id, by id."""
+    from llmchat.tui.app import LlmChatApp
+    from llmchat.tui.screens.chat import ChatScreen
+    from llmchat.tui.screens.history import HistoryScreen
+    from llmchat.tui.widgets.message_view import MessageView
+    from llmchat.tui.widgets.prompt_input import PromptInput
+
+    found: dict[str, Binding] = {}
+    for owner in (PromptInput, ChatScreen, MessageView, HistoryScreen, LlmChatApp):
+        for binding in owner.BINDINGS:
+            if isinstance(binding, Binding) and binding.id:
+                found.setdefault(binding.id, binding)
+    return found
+
+
+def key_rows(keymap: Mapping[str, str] | None = None) -> list[KeyRow]:
+    """The table's rows, in :data:`DOES` order, then :data:`OTHER_KEYS`; `keymap` (binding id
+    -> keys, as ``App.update_keymap`` takes) replaces a binding's keys."""
+    keymap = keymap or {}
+    known = bindings()
+    rows = []
+    for binding_id, (where, does) in DOES.items():
+        binding = known.get(binding_id)
+        if binding is None:
+            continue
+        keys = keymap.get(binding_id) or binding.key
+        shown = pretty(keys)
+        if binding_id == "message.copy-block-1" and binding_id not in keymap:
+            shown = "1–9"
+        rows.append(KeyRow(shown, where, does, binding_id))
+    rows += [KeyRow(keys, where, does, "") for keys, where, does in OTHER_KEYS]
+    return rows
+
+
+def markdown_table(keymap: Mapping[str, str] | None = None) -> str:
+    """The rows as the README's Markdown table (ends with a newline)."""
+    lines = ["| key | where | does | id (for `[keys]`) |", "| --- | --- | --- | --- |"]
+    for row in key_rows(keymap):
+        lines.append(f"| {row.keys} | {row.where} | {row.does} | {f'`{row.binding_id}`' if row.binding_id else ''} |")
+    return "\n".join(lines) + "\n"
+
+
+START = "<!-- keys-table:start (generated by tools/keys_table.py from the bindings) -->"
+END = "<!-- keys-table:end -->"
+
+
+def replace_table(readme: str, table: str) -> str:
+    """`readme` with the text between :data:`START` and :data:`END` replaced by `table`.
+
+    Raises:
+        ValueError: the markers are missing.
+    """
+    head, start, rest = readme.partition(START)
+    _, end, tail = rest.partition(END)
+    if not start or not end:
+        raise ValueError("the README has no keys-table markers")
+    return f"{head}{START}\n{table}{END}{tail}"
