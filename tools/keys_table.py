@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from llmchat.tui.app import session_bindings
 from llmchat.tui.key_table import markdown_table, replace_table
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -17,7 +18,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 def main() -> int:
     """Rewrite (or with ``--check``, compare) the README's key table; returns the exit status."""
     text = README.read_text(encoding="utf-8")
-    updated = replace_table(text, markdown_table())
+    updated = replace_table(text, markdown_table(session_bindings()))
     if "--check" in sys.argv[1:]:
         if updated != text:
             print("README.md's key table is out of date: run python tools/keys_table.py", file=sys.stderr)

@@ -34,6 +34,7 @@ from llmchat.providers.base import Provider
 from llmchat.safety import one_line, safe_lines, terminal_safe
 from llmchat.store import Store, StoreError
 from llmchat.tui.commands import ChatCommands
+from llmchat.tui.key_table import bindings_of
 from llmchat.tui.screens.chat import ChatScreen
 from llmchat.tui.screens.setup import SetupScreen
 from llmchat.tui.themes import load_themes
@@ -55,6 +56,15 @@ BROWSER_KEYMAP: dict[str, str] = {
 keep Ctrl+N for themselves (and may keep Ctrl+O and Ctrl+P), while Alt+letter reaches the
 page. The footer shows the first key; the Ctrl key stays as a second one (on macOS, Ctrl is
 not the browser's modifier and reaches the page)."""
+
+
+def session_bindings() -> dict[str, Binding]:
+    """The session's bindings with an id, by id (the key table's source: README, "Keys")."""
+    from llmchat.tui.screens.history import HistoryScreen
+    from llmchat.tui.widgets.message_view import MessageView
+    from llmchat.tui.widgets.prompt_input import PromptInput
+
+    return bindings_of(PromptInput, ChatScreen, MessageView, HistoryScreen, LlmChatApp)
 
 
 class LlmChatApp(App[None]):
@@ -237,7 +247,7 @@ class LlmChatApp(App[None]):
         """Show the key table (:class:`~llmchat.tui.screens.keys.KeysScreen`)."""
         from llmchat.tui.screens.keys import KeysScreen
 
-        self.push_screen(KeysScreen(self.keymap_in_use))
+        self.push_screen(KeysScreen(session_bindings(), self.keymap_in_use))
 
     def make_provider(self, name: str) -> tuple[Provider, str]:
         """A provider for `name` (built-in or profile) with its default model, on this app's

@@ -76,27 +76,22 @@ def pretty(keys: str) -> str:
     return " / ".join(shown)
 
 
-def bindings() -> dict[str, Binding]:
-    """Every binding of the session that has an id, by id."""
-    from llmchat.tui.app import LlmChatApp
-    from llmchat.tui.screens.chat import ChatScreen
-    from llmchat.tui.screens.history import HistoryScreen
-    from llmchat.tui.widgets.message_view import MessageView
-    from llmchat.tui.widgets.prompt_input import PromptInput
-
+def bindings_of(*owners: type) -> dict[str, Binding]:
+    """Every binding of `owners` (classes with ``BINDINGS``) that has an id, by id; the
+    first owner wins. :func:`llmchat.tui.app.session_bindings` names the session's owners."""
     found: dict[str, Binding] = {}
-    for owner in (PromptInput, ChatScreen, MessageView, HistoryScreen, LlmChatApp):
-        for binding in owner.BINDINGS:
+    for owner in owners:
+        for binding in getattr(owner, "BINDINGS", ()):
             if isinstance(binding, Binding) and binding.id:
                 found.setdefault(binding.id, binding)
     return found
 
 
-def key_rows(keymap: Mapping[str, str] | None = None) -> list[KeyRow]:
-    """The table's rows, in :data:`DOES` order, then :data:`OTHER_KEYS`; `keymap` (binding id
-    -> keys, as ``App.update_keymap`` takes) replaces a binding's keys."""
+def key_rows(known: Mapping[str, Binding], keymap: Mapping[str, str] | None = None) -> list[KeyRow]:
+    """The table's rows for the bindings `known` (by id), in :data:`DOES` order, then
+    :data:`OTHER_KEYS`; `keymap` (binding id -> keys, as ``App.update_keymap`` takes)
+    replaces a binding's keys."""
     keymap = keymap or {}
-    known = bindings()
     rows = []
     for binding_id, (where, does) in DOES.items():
         binding = known.get(binding_id)
@@ -111,10 +106,10 @@ def key_rows(keymap: Mapping[str, str] | None = None) -> list[KeyRow]:
     return rows
 
 
-def markdown_table(keymap: Mapping[str, str] | None = None) -> str:
+def markdown_table(known: Mapping[str, Binding], keymap: Mapping[str, str] | None = None) -> str:
     """The rows as the README's Markdown table (ends with a newline)."""
     lines = ["| key | where | does | id (for `[keys]`) |", "| --- | --- | --- | --- |"]
-    for row in key_rows(keymap):
+    for row in key_rows(known, keymap):
         lines.append(f"| {row.keys} | {row.where} | {row.does} | {f'`{row.binding_id}`' if row.binding_id else ''} |")
     return "\n".join(lines) + "\n"
 

@@ -15,6 +15,7 @@ from llmchat.config import load_settings
 from llmchat.errors import ConfigError
 from llmchat.providers.events import ContentDelta, Finish
 from llmchat.store import Store
+from llmchat.tui.app import session_bindings
 from llmchat.tui.key_table import markdown_table, replace_table
 from llmchat.tui.screens.chat import ChatScreen
 from llmchat.tui.screens.history import ConfirmScreen, HistoryScreen
@@ -120,5 +121,5 @@ def test_a_bad_keys_table_is_a_config_error(tmp_path: Path, text: str) -> None:
 
 def test_the_readme_key_table_is_the_bindings() -> None:
     text = README.read_text(encoding="utf-8")
-    assert replace_table(text, markdown_table()) == text, "run python tools/keys_table.py"
+    assert replace_table(text, markdown_table(session_bindings())) == text, "run python tools/keys_table.py"
     assert "| Ctrl+G | prompt | edit the prompt in `$VISUAL` / `$EDITOR` | `prompt.editor` |" in text

@@ -23,8 +23,9 @@ class KeysScreen(ModalScreen[None]):
     """
     BINDINGS = [Binding("escape,q", "dismiss(None)", "Close", id="keys.close")]
 
-    def __init__(self, keymap: Mapping[str, str] | None = None) -> None:
+    def __init__(self, known: Mapping[str, Binding], keymap: Mapping[str, str] | None = None) -> None:
         super().__init__()
+        self.known = dict(known)
         self.keymap = dict(keymap or {})
 
     def compose(self) -> ComposeResult:
@@ -35,6 +36,6 @@ class KeysScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns("key", "where", "does", "id")
-        for row in key_rows(self.keymap):
+        for row in key_rows(self.known, self.keymap):
             table.add_row(row.keys, row.where, row.does.replace("`", ""), row.binding_id)
         table.focus()
