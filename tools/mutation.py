@@ -56,7 +56,7 @@ MODULES: dict[str, list[str]] = {
     "chat.builtin_tools": ["tests/chat/test_tools.py", "tests/chat/test_tool_limits.py"],
     "chat.toolloop": ["tests/chat/test_toolloop.py", "tests/chat/test_toolloop_thinking.py",
                       "tests/chat/test_wire_formats_tool_loop.py"],
-    "chat.engine": ["tests/chat/test_engine.py"],
+    "chat.engine": ["tests/chat/test_engine.py", "tests/chat/test_engine_rules.py"],
     "store.sqlite": ["tests/store"],
     "store.recorder": ["tests/store", "tests/chat/test_store_failure.py"],
     "store.search": ["tests/store"],  # (test_search_rules.py is in tests/store)
