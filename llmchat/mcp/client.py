@@ -21,7 +21,6 @@ Imported only when MCP is used: it imports the SDK.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import AsyncExitStack
@@ -38,6 +37,14 @@ from mcp.shared.exceptions import MCPError
 
 from llmchat import __version__
 from llmchat.mcp.config import ServerConfig
+from llmchat.mcp.sdk_support import (
+    all_prompts,
+    all_resources,
+    all_tools,
+    capture_sdk_logging,
+    describe,
+    log_file_name,
+)
 from llmchat.mcp.oauth import SIGN_IN_TIMEOUT, SignIn
 
 State = Literal["stopped", "starting", "running", "failed"]
@@ -52,23 +59,6 @@ CLIENT_INFO = mcp_types.Implementation(name="llmchat", version=__version__)
 class McpServerError(Exception):
     """A server could not start, died, or a request to it failed in transport (not a tool's
     own ``isError``); the message says which server and why, on one line."""
-
-
-def describe(exc: BaseException) -> str:
-    """One line for an exception, looking inside anyio's exception groups."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    if isinstance(exc, MCPError):
-        lines = exc.message.strip().splitlines()
-        return lines[0] if lines else f"error {exc.code}"
-    if isinstance(exc, FileNotFoundError) and exc.filename:
-        return f"command not found: {exc.filename}"
-    if isinstance(exc, httpx2.HTTPStatusError):
-        return f"HTTP {exc.response.status_code} from {exc.request.url}"
-    if isinstance(exc, httpx2.ConnectError):
-        return f"cannot connect: {exc}" if str(exc) else "cannot connect"
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 class McpServer:
@@ -92,7 +82,7 @@ class McpServer:
         """Where OAuth tokens are kept (the owner-only key file)."""
         self._signing_in = False
         self._http_error: str | None = None
-        self.log_path = log_dir / f"{_safe_file_name(config.name)}.log"
+        self.log_path = log_dir / f"{log_file_name(config.name)}.log"
         self.state: State = "stopped"
         self.error: str | None = None
         """Why the server failed (one line), when :attr:`state` is "failed"."""
@@ -238,9 +228,9 @@ class McpServer:
                     logging_callback=self._on_log, message_handler=self._on_message,
                 ))
                 await session.initialize()
-                self.tools = await _all_tools(session)
-                self.prompts = await _all_prompts(session)
-                self.resources = await _all_resources(session)
+                self.tools = await all_tools(session)
+                self.prompts = await all_prompts(session)
+                self.resources = await all_resources(session)
                 self.session, self.state = session, "running"
                 self.log(f"running: {len(self.tools)} tools")
                 self._ready.set()
@@ -361,60 +351,3 @@ class McpServers:
     async def aclose(self) -> None:
         """Stop every started server, in parallel."""
         await asyncio.gather(*(server.stop() for server in self.servers.values()), return_exceptions=True)
-
-
-async def _all_tools(session: ClientSession) -> list[mcp_types.Tool]:
-    tools: list[mcp_types.Tool] = []
-    cursor: str | None = None
-    while True:
-        params = mcp_types.PaginatedRequestParams(cursor=cursor) if cursor else None
-        result = await session.list_tools(params=params)
-        tools.extend(result.tools)
-        cursor = result.next_cursor
-        if not cursor or len(tools) > 10_000:
-            return tools
-
-
-async def _all_prompts(session: ClientSession) -> list[mcp_types.Prompt]:
-    capabilities = session.server_capabilities
-    if capabilities is None or capabilities.prompts is None:
-        return []
-    try:
-        return list((await session.list_prompts()).prompts)
-    except MCPError:
-        return []
-
-
-async def _all_resources(session: ClientSession) -> list[mcp_types.Resource]:
-    capabilities = session.server_capabilities
-    if capabilities is None or capabilities.resources is None:
-        return []
-    try:
-        return list((await session.list_resources()).resources)
-    except MCPError:
-        return []
-
-
-def _safe_file_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name).lstrip(".") or "server"
-
-
-_captured: set[str] = set()
-
-
-def capture_sdk_logging(log_dir: Path) -> None:
-    """Send the SDK's own log records to ``log_dir/sdk.log`` instead of the terminal (with no
-    handler, Python would print warnings over the TUI or into ``ask``'s stderr)."""
-    logger = logging.getLogger("mcp")
-    if str(log_dir) in _captured:
-        return
-    _captured.add(str(log_dir))
-    logger.propagate = False
-    try:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        handler: logging.Handler = logging.FileHandler(log_dir / "sdk.log", encoding="utf-8", delay=True)
-    except OSError:
-        handler = logging.NullHandler()
-    handler.setLevel(logging.WARNING)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger.addHandler(handler)
