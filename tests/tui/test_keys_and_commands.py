@@ -82,7 +82,16 @@ async def test_the_palettes_keys_shows_the_apps_table_and_escape_closes_it(open_
         app, pilot = chat.app, chat.pilot
         await pilot.press("ctrl+p")
         await type_text(pilot, "Keys")
-        await pilot.pause(0.3)
+        palette = app.screen
+
+        def first_hit() -> str:  # the palette searches as the letters arrive: wait for the hit
+            hits = palette.query("CommandList")
+            if not hits or not hits.first().option_count:
+                return ""
+            prompt = hits.first().get_option_at_index(0).prompt
+            return str(getattr(prompt, "plain", prompt)).lower()
+
+        await wait_until(pilot, lambda: first_hit().startswith("keys"))
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, KeysScreen))
         table = app.screen.query_one("#keys-table")
