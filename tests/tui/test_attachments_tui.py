@@ -134,3 +134,35 @@ async def test_a_reopened_conversation_sends_its_attachments_again(open_chat: Op
         await send(pilot, "and again?")
         await wait_until(pilot, lambda: again.requests and not screen.streaming)
         assert again.requests[0].messages[0]["content"][0]["type"] == "image_url"
+
+
+def test_path_completion(files: Path) -> None:
+    from llmchat.tui.widgets.path_completion import complete_path
+
+    (files / "src").mkdir()
+    (files / "src" / "main.py").write_text("x")
+    (files / ".hidden").write_text("x")
+    assert complete_path("sh") == "ot.png"
+    assert complete_path("sr") == "c/"
+    assert complete_path("src/m") == "ain.py"
+    assert complete_path("nothing") == "" and complete_path("missing/dir/x") == ""
+    assert complete_path(".hi") == "dden" and complete_path("") in ("a.txt", "")
+
+
+async def test_at_path_completes_and_attaches_the_file(open_chat: OpenChat, files: Path) -> None:
+    provider = FakeProvider(answer())
+    async with open_chat(provider) as chat:
+        pilot = chat.pilot
+        screen = chat_screen(pilot)
+        prompt = screen.query_one(PromptInput)
+        prompt.insert("Explain @b")
+        await pilot.pause()
+        assert prompt.suggestion == ".log"
+        await pilot.press("right")
+        await wait_until(pilot, lambda: prompt.text == "Explain @b.log")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: provider.requests and not screen.streaming)
+        assert provider.requests[0].messages[-1]["content"] == "b.log\n```\nbeta\n```\n\nExplain @b.log"
+        prompt.insert("/attach a.t")
+        await pilot.pause()
+        assert prompt.suggestion == "xt"

@@ -228,7 +228,8 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, Screen[No
             text = await attach_mentions(self, text)
         if not self.meter_fits(text):  # a warning first; Enter again sends it
             return
-        attachments = self.ready_attachments(self.query_one(AttachmentChips).attachments)
+        pending = self.pending_attachments(text)
+        attachments = None if pending is None else self.ready_attachments(pending)
         if attachments is None:
             return  # the text and the chips stay
         event.prompt_input.clear()

@@ -93,6 +93,25 @@ class ChatAttachments(_Base):
             return
         await chips.add(attachments)
 
+    def pending_attachments(self, text: str) -> list[Attachment] | None:
+        """What goes with message `text`: the chips, then the files and directories it names
+        as ``@PATH`` (existing paths only, relative to the working directory; other ``@`` words
+        stay text). None, after a notification, when a named path cannot be attached."""
+        chips = self.query_one(AttachmentChips).attachments
+        specs = []
+        for word in text.split():
+            path = word[1:].rstrip(".,;:!?)]}'\"") if word.startswith("@") else ""
+            if path and os.path.exists(os.path.expanduser(path)):
+                specs.append(os.path.expanduser(path))
+        if not specs:
+            return list(chips)
+        try:
+            found = read_paths(specs, self._limits())
+        except AttachmentError as exc:
+            self.notify(str(exc), title="Attach", severity="warning", markup=False)
+            return None
+        return [*chips, *(a for a in found if a not in chips)]
+
     def ready_attachments(self, new: Sequence[Attachment]) -> list[Attachment] | None:
         """Make the conversation's attachments and the `new` ones fit the current provider (a
         PDF as document or text): the new ones ready to send, or None, after a notification,

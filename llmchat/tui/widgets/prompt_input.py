@@ -23,6 +23,8 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
+from llmchat.tui.widgets.path_completion import complete_path
+
 PASTE_INLINE_CHARS = 10_000
 """A paste longer than this becomes a placeholder in the prompt (about 30 ms to insert as text)."""
 PASTE_INLINE_LINES = 200
@@ -228,6 +230,14 @@ class PromptInput(TextArea):
             if word.startswith("@"):
                 match = next((m for m in self.mentions if m.startswith(word) and m != word), None)
                 self.suggestion = match[len(word):] if match else ""
+                if match:
+                    return
+        if text and not text[-1].isspace() and "\n" not in text[-200:]:
+            word = text.split()[-1]
+            if (word.startswith("@") and len(word) > 1 and not text.startswith("/")) or (
+                text.startswith("/attach ") and word != "/attach"
+            ):
+                self.suggestion = complete_path(word.removeprefix("@"))  # a file to attach
                 return
         if not text.startswith("/") or "\n" in text:
             return
