@@ -106,11 +106,29 @@ def ask_command(
     recorder.open(conversation_id, settings.provider.name, settings.provider.model, history.system)
     user = Message("user", text, attachments=attachments)
     history.messages.append(user)
+    if settings.budget_conversation is not None:
+        check_budget(settings, history)  # before anything is stored or sent
     recorder.user(user)
     raise SystemExit(run_ask(
         settings, history, complete=complete, json_output=json_output, show_reasoning=reasoning,
         recorder=recorder, tools=_tool_choice(settings, all_tools, tool, yes, mcp, mcp_servers),
     ))
+
+
+def check_budget(settings: Any, history: Any) -> None:
+    """``[budget] conversation``: stop (exit 2, one line) when the conversation's replies and
+    the next request's input would pass the cap; nothing has been sent or stored."""
+    from llmchat.chat.counting import count_request
+    from llmchat.chat.pricing import PriceSource, budget_check
+
+    source = PriceSource(settings.provider.kind, settings.provider.base_url, settings.prices)
+    model = settings.provider.model
+    tokens = count_request(history.request(model, **settings.options), settings.provider.kind).tokens
+    replies = [(m.usage, m.model) for m in history.messages if m.role == "assistant"]
+    check = budget_check(source, replies, model, tokens)
+    if check.over(settings.budget_conversation):
+        raise fail(f"budget: {check.describe(settings.budget_conversation)} ([budget] conversation in the "
+                   "config file; start a new conversation or raise the budget)")
 
 
 def _tool_choice(

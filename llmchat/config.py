@@ -27,6 +27,9 @@ The config file lives at ``paths.config_file()``::
     input = 0.5
     output = 1.5
 
+    [budget]
+    conversation = 2.0             # USD one conversation may cost (ask: exit 2; session: asks first)
+
 Built-in providers (:data:`BUILTIN_PROFILES`): openai, openai-responses, anthropic, ollama,
 gemini, openrouter, groq, deepseek, mistral, together, fireworks. Environment:
 ``LLMCHAT_PROVIDER``, ``LLMCHAT_MODEL``, ``LLMCHAT_SYSTEM``, ``LLMCHAT_THEME``;
@@ -120,7 +123,7 @@ _POLICY_KEYS = {
 """Config keys that tune :class:`~llmchat.providers.http.StreamPolicy` (seconds; retries a count)."""
 _TOP_KEYS = {
     "provider", "model", "system", "theme", "options", "profiles", "providers", "tools",
-    "tool_output_chars", "max_tool_rounds", "max_input_bytes", "prices", "max_tool_calls",
+    "tool_output_chars", "max_tool_rounds", "max_input_bytes", "prices", "budget", "max_tool_calls",
     "tool_results_chars", "max_attachment_bytes", "max_attachments_bytes", "keys", *_POLICY_KEYS
 }
 _PROFILE_KEYS = {"kind", "base_url", "api_key_env", "api_key_cmd", "model", "headers", "options"}
@@ -236,6 +239,8 @@ class Settings:
     """Profile names defined in the config file."""
     prices: Mapping[str, ModelPrice] = field(default_factory=dict)
     """The config's ``[prices."MODEL"]`` (USD per million tokens), before the price database."""
+    budget_conversation: float | None = None
+    """``[budget] conversation``: USD one conversation may cost; None: no cap."""
     provider_explicit: bool = True
     """False when no provider was chosen (no flag, ``LLMCHAT_PROVIDER`` or config ``provider``):
     the default ``openai`` may then give way to one the environment has a key for
@@ -349,6 +354,7 @@ def load_settings(
         config_path=config_path,
         profiles=tuple(profiles),
         prices=_prices(data.get("prices", {}), where),
+        budget_conversation=_budget(data.get("budget", {}), where),
         provider_explicit=bool(chosen_name),
         model_explicit=bool(model or env.get("LLMCHAT_MODEL")),
         keymap=_keymap(data.get("keys", {}), where),
@@ -465,6 +471,14 @@ def _tool_flag(table: Mapping[str, Any], key: str, where: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{where}: 'tools.{key}' must be true or false")
     return value
+
+
+def _budget(value: Any, where: str) -> float | None:
+    if not value and isinstance(value, Mapping):
+        return None
+    from llmchat.chat.pricing import parse_budget  # only when the file has a budget
+
+    return parse_budget(value, where)
 
 
 def _prices(value: Any, where: str) -> dict[str, ModelPrice]:

@@ -184,3 +184,41 @@ def test_the_status_line_leaves_out_an_unknown_cost(server: LoopbackServer) -> N
     status = err.decode().strip().splitlines()[-1]
     assert "tokens" in status and "$" not in status
     assert status.startswith("openai/test-model")  # the model that answered, not the one asked for
+
+
+# -- [budget] conversation ------------------------------------------------------------------
+
+
+def test_ask_over_the_conversation_budget_exits_2_before_sending(server: LoopbackServer) -> None:
+    write_config('[prices."test-model"]\ninput = 1000\noutput = 1000\n[budget]\nconversation = 0.05\n')
+    server.handler = lambda r: answered_by("test-model", ["ok"], prompt_tokens=20, completion_tokens=20,
+                                           total_tokens=40)
+    first = ask(server, "-m", "test-model", "--json", "hi")  # $0.04: under the cap
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["cost"]["total"] == pytest.approx(0.04)
+    sent = len(server.requests)
+    again = ask(server, "-m", "test-model", "-c", "and more")  # $0.04 spent + the next input (~30 tokens, $0.03) > $0.05
+    assert again.returncode == 2
+    lines = again.stderr.decode().splitlines()
+    assert len(lines) == 1 and "budget" in lines[0] and "$0.0500" in lines[0] and "$0.0400" in lines[0], lines
+    assert len(server.requests) == sent  # nothing sent
+    # nothing stored either: the conversation still ends with the first reply
+    dry = ask(server, "--dry-run", "--json", "-c", "x")
+    assert json.loads(dry.stdout)["messages"] == 3
+
+
+def test_a_new_conversation_under_the_budget_goes_through(server: LoopbackServer) -> None:
+    write_config('[budget]\nconversation = 1.0\n')
+    result = ask(server, "-m", "gpt-4o-mini", "hi")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("table, words", [('[budget]\nconversation = 0\n', "above 0"),
+                                          ('[budget]\nday = 1\n', "unknown key 'budget.day'"),
+                                          ('budget = 1\n', "'budget' must be a table")])
+def test_a_bad_budget_is_one_clear_line(server: LoopbackServer, table: str, words: str) -> None:
+    write_config(table)
+    result = ask(server, "hi")
+    assert result.returncode == 2
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1 and words in lines[0], lines

@@ -268,3 +268,61 @@ def format_usd(amount: float) -> str:
     if amount >= 0.01:
         return f"${amount:.4f}"
     return f"${amount:.6f}"
+
+
+def parse_budget(table: Any, where: str) -> float | None:
+    """The config's ``[budget]`` table: ``conversation`` = USD one conversation may cost.
+
+    Raises:
+        ConfigError: not a table, an unknown key, or a value that is not a finite number above
+            0; the message names the file and the key.
+    """
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where}: 'budget' must be a table ([budget] conversation = USD)")
+    for key in table:
+        if key != "conversation":
+            raise ConfigError(f"{where}: unknown key 'budget.{key}' (known: conversation)")
+    value = table.get("conversation")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{where}: 'budget.conversation' must be a number of USD above 0 (got {value!r})")
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetCheck:
+    """What a conversation has cost and what its next request would add (input only: the
+    reply's length is not known before it is written)."""
+
+    spent: float
+    """USD of the replies with a known price."""
+    next_input: float
+    """USD of the next request's input (0 when its price is unknown)."""
+    unpriced: int
+    """Replies whose cost is unknown (not in :attr:`spent`)."""
+
+    def over(self, cap: float) -> bool:
+        """Whether the conversation, with the next request, passes `cap` USD."""
+        return self.spent + self.next_input > cap
+
+    def describe(self, cap: float) -> str:
+        """One line: what was spent, what comes, the cap."""
+        unpriced = f" (+ {self.unpriced} replies of unknown price)" if self.unpriced else ""
+        return (f"this conversation has cost {format_usd(self.spent)}{unpriced} and the next request adds about "
+                f"{format_usd(self.next_input)}: over its budget of {format_usd(cap)}")
+
+
+def budget_check(source: PriceSource, replies: Iterable[tuple[Usage | None, str | None]], model: str,
+                 next_input_tokens: int) -> BudgetCheck:
+    """Sum the cost of `replies` ((usage, answering model) each) and price the next request's
+    `next_input_tokens` for `model`."""
+    spent, unpriced = 0.0, 0
+    for usage, answered in replies:
+        cost = source.reply_cost(usage, answered, model)
+        if cost is None:
+            unpriced += 1
+        else:
+            spent += cost.total
+    upcoming = source.input_cost(next_input_tokens, model)
+    return BudgetCheck(spent, upcoming.total if upcoming else 0.0, unpriced)

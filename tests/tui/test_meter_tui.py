@@ -172,3 +172,23 @@ async def test_the_context_window_comes_from_the_server_when_it_says(server: Loo
         await send(pilot, "hi")
         await app.workers.wait_for_complete()
         await wait_until(pilot, lambda: "1,001 / 4,096 (24%)" in sidebar_line(pilot, "#sidebar-context"))
+
+
+async def test_the_budget_question_before_a_message_that_would_pass_it(open_chat: OpenChat, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[budget]\nconversation = 0.001\n", encoding="utf-8")
+    settings = load_settings(config, {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
+    # the first reply costs 2,000 x $0.15/M + 1,000 x $0.60/M = $0.0009: under $0.001
+    async with open_chat(reply("one", 2000, 1000), reply("two", 10, 1), settings=settings) as chat:
+        await send(chat.pilot, "hi")
+        await chat.app.workers.wait_for_complete()
+        await wait_until(chat.pilot, lambda: sidebar_line(chat.pilot, "#sidebar-cost") == "Cost $0.000900")
+        await send(chat.pilot, "x " * 400)  # its input alone passes the rest of the budget
+        await wait_until(chat.pilot, lambda: any(n.title == "Budget" for n in chat.app._notifications))
+        note = next(n for n in chat.app._notifications if n.title == "Budget")
+        assert "$0.000900" in note.message and "$0.001000" in note.message
+        assert len(chat.provider.requests) == 1  # asked first: nothing sent
+        assert chat.screen.query_one(PromptInput).text == "x " * 400
+        await chat.pilot.press("enter")  # yes: send it anyway
+        await chat.app.workers.wait_for_complete()
+        assert len(chat.provider.requests) == 2

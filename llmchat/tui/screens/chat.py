@@ -226,7 +226,7 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, Screen[No
             from llmchat.tui.screens.mcp import attach_mentions
 
             text = await attach_mentions(self, text)
-        if not self.meter_fits(text):  # a warning first; Enter again sends it
+        if not self.meter_may_send(text):  # over the window or the budget: a warning first; Enter again sends it
             return
         pending = self.pending_attachments(text)
         attachments = None if pending is None else self.ready_attachments(pending)

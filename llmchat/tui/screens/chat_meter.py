@@ -22,7 +22,7 @@ from textual.timer import Timer
 from llmchat.chat.counting import count_request, encoding_for, estimate_tokens, load_encoding
 from llmchat.chat.meter import DRAFT_OVERHEAD, context_bar, conversation_cost, reply_line
 from llmchat.chat.models import Message
-from llmchat.chat.pricing import Cost, PriceSource
+from llmchat.chat.pricing import Cost, PriceSource, budget_check
 from llmchat.providers.windows import server_context_window
 from llmchat.tui.widgets.message_view import MessageView
 from llmchat.tui.widgets.prompt_input import PromptInput
@@ -62,6 +62,8 @@ class ChatMeter(_Base):
     _draft_timer: Timer | None = None
     _fit_warned: str | None = None
     """The draft the not-fitting warning was shown for (Enter again sends it)."""
+    _budget_warned: str | None = None
+    """The draft the budget warning was shown for (Enter again sends it)."""
 
     def _price_source(self) -> PriceSource:
         """Prices for the app's provider (its wire format and base URL pick the price list)."""
@@ -201,4 +203,24 @@ class ChatMeter(_Base):
         self.notify(f"This message would not fit the context window ({used:,} of {window:,} tokens): "
                     "the provider would likely refuse it. Press Enter again to send it anyway.",
                     title="Context", severity="warning", timeout=10, markup=False)
+        return False
+
+    def meter_may_send(self, text: str) -> bool:
+        """:meth:`meter_fits`, then the conversation's budget (``[budget] conversation``):
+        over it, a warning that asks first; Enter again sends anyway."""
+        if not self.meter_fits(text):
+            return False
+        settings = getattr(self.app, "settings", None)
+        cap = getattr(settings, "budget_conversation", None)
+        if cap is None:
+            return True
+        replies = [(m.usage, m.model) for m in self.session.conversation.messages if m.role == "assistant"]
+        tokens = (self._base_tokens or 0) + self.draft_tokens(text)
+        check = budget_check(self._price_source(), replies, self.session.model, tokens)
+        if not check.over(cap) or self._budget_warned == text:
+            self._budget_warned = None
+            return True
+        self._budget_warned = text
+        self.notify(f"Budget: {check.describe(cap)}. Press Enter again to send it anyway, or start a new "
+                    "conversation (Ctrl+N).", title="Budget", severity="warning", timeout=12, markup=False)
         return False
