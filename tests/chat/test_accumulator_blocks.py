@@ -165,3 +165,49 @@ def test_tool_call_fragments_are_joined_by_index_and_later_ids_and_names_win() -
     calls = acc.tool_calls()
     assert [(c.id, c.name, c.arguments) for c in calls] == [("call_a", "first", "{}"), ("call_b", "second", '{"x": 1}')]
     assert acc.deltas == 4
+
+
+def test_a_one_character_reply_is_handed_out() -> None:
+    acc = Accumulator(Clock())
+    acc.add(ContentDelta("a"))
+    assert acc.take_utf8() == ([b"a"], [])
+
+
+def test_long_pieces_are_sealed_by_their_characters() -> None:
+    acc = Accumulator(Clock())
+    for n in range(100):  # 100,000 characters in 100 pieces: fewer pieces than the piece threshold
+        acc.add(ContentDelta(str(n % 10) * 1000))
+    chunks = list(acc.content_chunks())
+    assert len(chunks) >= 2 and all(len(c) <= CHARS + 1000 for c in chunks)
+    assert "".join(chunks) == acc.content and len(acc.content) == 100_000
+
+
+def test_a_tool_call_without_id_or_name_has_empty_ones() -> None:
+    acc = Accumulator(Clock())
+    acc.add(ToolCallDelta(0, None, None, '{"a": 1}'))
+    (call,) = acc.tool_calls()
+    assert (call.id, call.name, call.arguments) == ("", "", '{"a": 1}')
+
+
+def test_the_model_named_by_the_finish_is_kept() -> None:
+    acc = Accumulator(Clock())
+    assert acc.message().model is None and acc.message().raw_finish_reason is None
+    acc.add(ContentDelta("x"))
+    acc.add(Finish("stop", "stop", model="served-model-1"))
+    assert acc.message().model == "served-model-1"
+    unnamed = Accumulator(Clock())
+    unnamed.add(Finish("stop", "stop"))
+    assert unnamed.message().model is None
+
+
+def test_two_tokens_give_a_rate_and_stats_carry_the_finish() -> None:
+    clock = Clock()
+    acc = Accumulator(clock)
+    acc.start()
+    acc.add(ContentDelta("a"))
+    clock.now += 0.5
+    acc.add(ContentDelta("b"))
+    assert acc.stats().tokens_per_second == pytest.approx(4.0)
+    assert acc.stats().finish_reason is None
+    acc.add(Finish("length", "length"))
+    assert acc.stats().finish_reason == "length"

@@ -108,3 +108,26 @@ def test_finish_from_a_message_keeps_its_reasoning_and_survives_a_lone_surrogate
     assert stored.content == "saved and ? rest"  # the unsaved rest, its lone surrogate replaced
     assert stored.reasoning == "think more"
     assert stored.id == message.id and stored.finish_reason == "stop"
+
+
+def test_finish_without_a_heartbeat_stores_all_of_the_message(store: Store) -> None:
+    recorder = Recorder(store, pytest.fail, clock=Clock(0.0))
+    recorder.open(None, "openai", "m", None)
+    recorder.user(Message("user", "q"))
+    recorder.begin_reply("openai", "model-x")
+    recorder.finish(Message("assistant", "all the text", reasoning="why \ud83d so", finish_reason="stop"))
+    assert recorder.conversation_id is not None
+    stored = store.load_conversation(recorder.conversation_id)[1].messages[-1]
+    assert (stored.content, stored.reasoning) == ("all the text", "why ? so")
+    assert (stored.provider, stored.model) == ("openai", "model-x")  # from begin_reply
+
+
+def test_new_conversation_starts_another_at_the_next_message(store: Store) -> None:
+    recorder = Recorder(store, pytest.fail)
+    recorder.open(None, "openai", "m", None)
+    recorder.user(Message("user", "first"))
+    first = recorder.conversation_id
+    recorder.new_conversation()
+    recorder.user(Message("user", "second"))
+    assert recorder.conversation_id not in (None, first)
+    assert len(store.list_conversations()) == 2
