@@ -30,6 +30,8 @@ import re
 from typing import Any
 from urllib.parse import urljoin
 
+from llmchat.providers.vision import VISION_HINT, is_vision_refusal
+
 MAX_MESSAGE = 300
 """Most characters of an error message (a server's text is cut here, with "…")."""
 
@@ -179,32 +181,6 @@ def is_context_overflow(text: str) -> bool:
     is longer than the model's context (:data:`_CONTEXT_MARKERS`)."""
     lowered = text.lower()
     return any(marker in lowered for marker in _CONTEXT_MARKERS)
-
-
-_VISION_MARKERS = (
-    "image input is not supported",  # llama.cpp's llama-server without an mmproj
-    "does not support image",  # Mistral, vLLM, Ollama: "... does not support image input"
-    "does not support images",
-    "support image input",  # OpenRouter: "No endpoints found that support image input"
-    "image_url is only supported",  # OpenAI: "Invalid content type. image_url is only supported by certain models."
-    "missing data required for image input",  # Ollama: a model without a vision projector
-    "images are not supported",
-    "image inputs are not supported",
-    "not a multimodal model",  # vLLM
-    "does not support vision",
-    "vision is not supported",
-    "no vision",
-    "model does not have vision",
-)
-"""Lower-case pieces of the messages OpenAI, OpenRouter, Ollama, llama.cpp, vLLM and Mistral
-send when a model that takes no images is sent one."""
-VISION_HINT = "this model does not take images: choose one that does, or attach text instead"
-
-
-def is_vision_refusal(text: str) -> bool:
-    """True when an error's text says the model does not take images (:data:`_VISION_MARKERS`)."""
-    lowered = text.lower()
-    return any(marker in lowered for marker in _VISION_MARKERS)
 
 
 HTML_PAGE = "an HTML page from the server"

@@ -35,7 +35,6 @@ from llmchat.providers.errors import (
     ServerError,
     StreamInterrupted,
     StreamTooLarge,
-    VISION_HINT,
     connect_error,
     error_for_status,
     html_title,
@@ -45,6 +44,7 @@ from llmchat.providers.errors import (
 )
 from llmchat.providers.events import Retrying, StreamEvent
 from llmchat.providers.json_body import json_content
+from llmchat.providers.vision import VISION_HINT
 
 MAX_ERROR_BODY = 64 * 1024
 """Bytes of an error body kept for its message."""
