@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.loopback import LoopbackServer, Reply, Request, chunk, completion, sse
 from tests.test_cli import assert_clean_stderr
 from tests.test_cli_tools import run, tool_call_reply
@@ -88,20 +90,19 @@ def test_read_file_never_sends_llmchat_own_key_file(server: LoopbackServer) -> N
     assert_clean_stderr(result.stderr)
 
 
-def test_secret_locations_need_yes(server: LoopbackServer) -> None:
+@pytest.mark.parametrize(("path", "secret"), [(".ssh/id_ed25519", b"PRIVATE KEY"), (".env", b"sk-ant-secret")])
+@pytest.mark.parametrize("yes", [False, True])
+def test_secret_locations_need_yes(server: LoopbackServer, path: str, secret: bytes, yes: bool) -> None:
     home = home_with_secrets()
-    for path, secret in ((".ssh/id_ed25519", b"PRIVATE KEY"), (".env", b"sk-ant-secret")):
-        server.requests.clear()
-        model_reads(server, path)
-        result = run(server, home, "-T", "read_file", "read it")
-        assert result.returncode == 0, result.stderr
-        [answer] = tool_messages(server.requests[-1])
+    model_reads(server, path)
+    result = run(server, home, "-T", "read_file", *(["--yes"] if yes else []), "read it")
+    assert result.returncode == 0, result.stderr
+    [answer] = tool_messages(server.requests[-1])
+    if yes:
+        assert secret in server.requests[-1].body
+    else:
         assert "the user denied this call" in str(answer["content"]) and secret not in server.requests[-1].body
         assert b"(needs --yes: denied)" in result.stderr
-        server.requests.clear()
-        model_reads(server, path)
-        result = run(server, home, "-T", "read_file", "--yes", "read it")
-        assert secret in server.requests[-1].body
 
 
 def many_calls(name: str, arguments: str, count: int) -> Reply:

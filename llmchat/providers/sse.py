@@ -37,6 +37,8 @@ class SSEDecoder:
     def __init__(self) -> None:
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._tail = ""  # text after the last line end
+        self._open: list[str] = []  # later pieces of that line, not joined until it ends
+        self._open_size = 0
         self._skip_lf = False  # the previous chunk ended in CR: a leading LF is part of it
         self._bom_checked = False
         self._data: list[str] = []
@@ -48,7 +50,7 @@ class SSEDecoder:
     @property
     def buffered(self) -> int:
         """Characters held for the event being received (its data lines and the open line)."""
-        return len(self._tail) + self._data_size
+        return len(self._tail) + self._open_size + self._data_size
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Decode a chunk of bytes and return the events it completed (maybe none)."""
@@ -58,6 +60,7 @@ class SSEDecoder:
         """Flush at end of stream: return the events that complete lines still hold."""
         events = self._feed_text(self._utf8.decode(b"", final=True))
         self._tail = ""  # an unterminated last line is incomplete: discard it
+        self._open, self._open_size = [], 0
         if self._data:
             events.append(self._dispatch())
         return events
@@ -73,6 +76,13 @@ class SSEDecoder:
             self._skip_lf = False
             if text.startswith("\n"):
                 text = text[1:]
+        if "\n" not in text and "\r" not in text:  # a long line goes on: linear, not quadratic
+            self._open.append(text)
+            self._open_size += len(text)
+            return []
+        if self._open:
+            self._tail += "".join(self._open)
+            self._open, self._open_size = [], 0
         buffer = self._tail + text if self._tail else text
         if "\r" in buffer:
             lines = _LINE_END.split(buffer)

@@ -314,3 +314,17 @@ def test_split_anywhere_gives_the_same_events(
     whole = decode(payload)
     assert whole == expected
     assert decode(*pieces) == whole
+
+
+def test_a_long_line_fed_in_many_pieces_is_one_event_and_counted_while_open() -> None:
+    """Pieces without a line end are kept apart until the line ends (joining them on every
+    piece made an 8 MiB line cost seconds)."""
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: ") == []
+    for _ in range(1000):
+        assert decoder.feed(b"x" * 100) == []
+    assert decoder.buffered == 6 + 100_000
+    assert decoder.feed(b"\r") == []
+    events = decoder.feed(b"\ndata: y\n\n")
+    assert [e.data for e in events] == ["x" * 100_000 + "\ny"]
+    assert decoder.buffered == 0
