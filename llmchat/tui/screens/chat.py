@@ -378,13 +378,10 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, Screen[No
             await view.body.finish()
 
     def _report_failure(self, error: ProviderError) -> None:
-        """One notification for a failed reply; after partial text, how to go on (nothing is
-        retried by itself once text was shown)."""
+        """A failed reply is shown once, where the reply is: the view's ✖ line says what
+        failed and, after partial text, how to go on (:meth:`MessageView.finish`); no toast
+        and no sidebar copy, so nothing stale stays up after a /retry that works."""
         self._reply_failed = True
-        text = error.describe()
-        if self.accumulator is not None and self.accumulator.content:
-            text += "\n/retry asks again from the start; /continue asks the model to go on."
-        self.notify(text, title="Provider error", severity="error", timeout=12, markup=False)
 
     def _tick(self) -> None:
         """Ten times a second while a reply streams: refresh the live figures (the sidebar and

@@ -205,6 +205,8 @@ class MessageView(Vertical, can_focus=True):
             note = "■ cancelled"
         elif reason == "error":
             note = f"✖ {one_line(message.error or 'error', 300)}"
+            if message.content:  # nothing is retried by itself once text was shown
+                note += "  · /retry asks again from the start; /continue asks the model to go on"
         elif reason == "length":
             note = "… cut off at the token limit (length)"
         elif reason == "content_filter":

@@ -33,7 +33,7 @@ PASTE_INLINE_LINES = 200
 
 def _size(text: str) -> str:
     """``"16,394 lines, 1.0 MB"``: how big a pasted text is."""
-    lines = text.count("\n") + 1
+    lines = text.count("\n") + (not text.endswith("\n"))  # "a\n" is one line, as `wc -l` counts
     size = f"{len(text) / 1_000_000:.1f} MB" if len(text) >= 100_000 else f"{len(text) / 1000:.0f} kB"
     return f"{lines:,} line{'s' if lines != 1 else ''}, {size}"
 

@@ -120,7 +120,8 @@ class Sidebar(Vertical):
         shape = tuple((label, cell_len(value)) for label, value in rows)
         self.query_one("#sidebar-stats", Static).update(table, layout=shape != self._stats_shape)
         self._stats_shape = shape
-        note = None if stats is None else stats.error or (stats.retry.error if stats.retry else None)
+        # Only a retry's note: a reply's own error is shown once, under the reply.
+        note = None if stats is None or stats.retry is None else stats.retry.error
         note = one_line(note, 300) if note else None  # provider text: one safe line
         error = self.query_one("#sidebar-error", Static)
         if (note or "") != self._error_note:
