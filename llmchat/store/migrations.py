@@ -248,3 +248,26 @@ def attachments(db: sqlite3.Connection) -> None:
             PRIMARY KEY (message_id, position)
         )""")
     db.execute("CREATE INDEX message_attachments_by_blob ON message_attachments (blob_hash)")
+
+
+@migration
+def message_tree(db: sqlite3.Connection) -> None:
+    """Conversations are trees: each message names its parent (``parent_id``, NULL at a root)
+    and each conversation its current leaf (``current_leaf``, NULL: its newest message).
+
+    Histories written before are linear: each message's parent becomes the message before it
+    (by position) in the same conversation, and the current leaf the last one. Nothing else
+    changes, so nothing is lost.
+    """
+    db.execute("ALTER TABLE messages ADD COLUMN parent_id TEXT")
+    db.execute("ALTER TABLE conversations ADD COLUMN current_leaf TEXT")
+    db.execute("""
+        UPDATE messages SET parent_id = (
+            SELECT p.id FROM messages p
+            WHERE p.conversation_id = messages.conversation_id AND p.position < messages.position
+            ORDER BY p.position DESC LIMIT 1)""")
+    db.execute("""
+        UPDATE conversations SET current_leaf = (
+            SELECT m.id FROM messages m WHERE m.conversation_id = conversations.id
+            ORDER BY m.position DESC LIMIT 1)""")
+    db.execute("CREATE INDEX messages_by_parent ON messages (conversation_id, parent_id, position)")

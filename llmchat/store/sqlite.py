@@ -17,6 +17,7 @@ reply joins its chunks (:meth:`Store.load_conversation`).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -27,10 +28,11 @@ from pathlib import Path
 
 from llmchat.chat.models import Conversation, Message
 from llmchat.store import export as exporting
-from llmchat.store import blobs, migrations, search
+from llmchat.store import blobs, migrations, search, tree
 from llmchat.store.connection import connect, connect_read_only
 from llmchat.store.errors import ConversationNotFound, SchemaTooNew, StoreError, schema_too_new, store_error
 from llmchat.store.ids import new_id, timestamp
+from llmchat.store.tree import LEAF, Branches
 from llmchat.store.records import (
     MESSAGE_COLUMNS,
     ConversationSummary,
@@ -63,7 +65,7 @@ _SUMMARY_SELECT = (
 )
 
 
-class Store:
+class Store(Branches):
     """Typed access to the history database at `path` (created owner-only if missing).
 
     Opening creates the folder (0700) and file (0600) when needed, applies pending migrations
@@ -216,7 +218,8 @@ class Store:
         return conversation_id
 
     def _append(
-        self, db: sqlite3.Connection, conversation_id: str, values: Mapping[str, object], state: str
+        self, db: sqlite3.Connection, conversation_id: str, values: Mapping[str, object], state: str,
+        parent_id: str | None = LEAF,
     ) -> str:
         now, ts = self._now()
         touched = db.execute(
@@ -230,25 +233,33 @@ class Store:
             "SELECT coalesce(max(position), -1) + 1 FROM messages WHERE conversation_id = ?",
             (conversation_id,),
         ).fetchone()
+        if parent_id == LEAF:
+            parent_id = tree.current_leaf(db, conversation_id)
+        elif parent_id is not None and tree.parent_of(db, parent_id) is None:
+            raise ConversationNotFound(f"no message {parent_id!r} in {self.path}", path=self.path)
         message_id = new_id(now)
         row = {**values, "id": message_id, "conversation_id": conversation_id,
-               "position": position, "state": state, "created_at": ts, "updated_at": ts}
+               "position": position, "state": state, "created_at": ts, "updated_at": ts,
+               "parent_id": parent_id}
         names = ", ".join(row)
         marks = ", ".join(f":{name}" for name in row)
         db.execute(f"INSERT INTO messages ({names}) VALUES ({marks})", row)
+        db.execute("UPDATE conversations SET current_leaf = ? WHERE id = ?", (message_id, conversation_id))
         return message_id
 
-    def add_message(self, conversation_id: str, message: Message) -> str:
+    def add_message(self, conversation_id: str, message: Message, parent_id: str | None = LEAF) -> str:
         """Store a complete message (a user message before its request is sent); return its id.
 
-        The first user message of an untitled conversation gives it its title.
+        It goes after `parent_id` (by default the current leaf; None: a new root, e.g. an
+        edited first question) and becomes the current leaf. The first user message of an
+        untitled conversation gives it its title.
 
         Raises:
             ConversationNotFound: no conversation has this id.
         """
         values = {**message_values(message), "provider": message.provider, "model": message.model}
         with self._write() as db:
-            message_id = self._append(db, conversation_id, values, "final")
+            message_id = self._append(db, conversation_id, values, "final", parent_id)
             if message.attachments:
                 blobs.save(db, message_id, message.attachments)
             if message.role == "user":
@@ -259,8 +270,13 @@ class Store:
                 )
         return message_id
 
-    def begin_reply(self, conversation_id: str, provider: str | None, model: str | None) -> str:
+    def begin_reply(
+        self, conversation_id: str, provider: str | None, model: str | None, parent_id: str | None = LEAF
+    ) -> str:
         """Create an empty assistant row in state 'streaming' before the request; return its id.
+
+        It goes after `parent_id` (by default the current leaf; a regenerated answer names
+        its question, so it becomes a sibling of the old answer) and becomes the current leaf.
 
         The conversation's provider and model become these (the latest reply's).
 
@@ -269,7 +285,7 @@ class Store:
         """
         values = {"role": "assistant", "provider": provider, "model": model}
         with self._write() as db:
-            message_id = self._append(db, conversation_id, values, "streaming")
+            message_id = self._append(db, conversation_id, values, "streaming", parent_id)
             db.execute(
                 "UPDATE conversations SET provider = ?, model = ? WHERE id = ?",
                 (provider, model, conversation_id),
@@ -423,6 +439,7 @@ class Store:
             return 0
         with self._write() as db:
             marks = ", ".join("?" * len(ids))
+            tree.before_delete(db, ids)
             deleted = db.execute(f"DELETE FROM messages WHERE id IN ({marks})", ids).rowcount
             blobs.drop_unused(db)
             return deleted
@@ -490,7 +507,8 @@ class Store:
         return summary_from_row(row), row["system_prompt"]
 
     def load_conversation(self, ref: str) -> tuple[ConversationSummary, Conversation]:
-        """A whole conversation: its summary, system prompt and every message, oldest first.
+        """A conversation's summary, system prompt and current path (root to current leaf;
+        the other branches: :meth:`tree_edges`).
 
         Args:
             ref: an id, a unique id prefix, or ``"latest"``.
@@ -501,35 +519,53 @@ class Store:
         with self._read() as db:
             conversation_id = self._resolve(db, ref)
             summary, system = self._summary(db, conversation_id)
-            rows = db.execute(
-                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?"
-                " ORDER BY position",
-                (conversation_id,),
-            ).fetchall()
+            rows = self._path_rows(db, conversation_id)
             messages = _messages(db, rows)
         return summary, Conversation(system=system, messages=messages)
 
     def load_messages(
         self, ref: str, limit: int = 50, before_position: int | None = None
     ) -> MessagePage:
-        """The newest `limit` messages before `before_position` (all when None), oldest first.
+        """The newest `limit` messages of the current path before `before_position` (all
+        when None), oldest first.
 
         Open a long conversation with ``load_messages(id)``, then page back with
         ``load_messages(id, before_position=page.first_position)`` while ``page.has_more``.
         """
         with self._read() as db:
             conversation_id = self._resolve(db, ref)
-            rows = db.execute(
-                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?"
-                " AND position < ? ORDER BY position DESC LIMIT ?",
-                (conversation_id, 2**62 if before_position is None else before_position,
-                 max(limit, 0) + 1),
-            ).fetchall()
+            before = 2**62 if before_position is None else before_position
+            rows = [row for row in self._path_rows(db, conversation_id) if row["position"] < before]
+            rows = rows[::-1][: max(limit, 0) + 1]
             has_more = len(rows) > limit
             rows = rows[:limit][::-1]
             messages = _messages(db, rows)
         first = rows[0]["position"] if rows else None
         return MessagePage(messages, first, has_more)
+
+    def _path_rows(self, db: sqlite3.Connection, conversation_id: str) -> list[sqlite3.Row]:
+        if not tree.has_tree(db):  # a read-only file of an older llmchat: linear
+            return db.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY position",
+                (conversation_id,),
+            ).fetchall()
+        leaf = tree.current_leaf(db, conversation_id)
+        ids = [] if leaf is None else tree.path_ids(db, leaf)
+        by_id = {row["id"]: row for row in db.execute(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(ids),),
+        )}
+        return [by_id[i] for i in ids]
+
+    def path_to(self, message_id: str) -> list[Message]:
+        """The messages from the root down to `message_id` (inclusive)."""
+        with self._read() as db:
+            if tree.parent_of(db, message_id) is None:
+                raise ConversationNotFound(f"no message {message_id!r} in {self.path}", path=self.path)
+            ids = tree.path_ids(db, message_id)
+            rows = [db.execute(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?", (i,)).fetchone()
+                    for i in ids]
+            return _messages(db, rows)
 
     def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         """Conversations whose title or messages contain every word of `text`.
