@@ -166,6 +166,9 @@ def session(
         mcp_servers_of(mcp, mcp_config)  # a broken mcp.json or an unknown name: exit 2 now
     attachments = read_attachments(settings, attach or ())  # a bad file: exit 2 now
     from llmchat.tui.app import LlmChatApp
+    from llmchat.tui.widgets.image_view import detect_graphics
+
+    detect_graphics()  # with the `images` extra: ask the terminal now, before Textual owns it
 
     session_app = LlmChatApp(
         settings, conversation="latest" if continue_latest else conversation, tools=all_tools,

@@ -42,3 +42,57 @@ def test_message_with_two_text_attachments(snap_compare: Snap, clock: FakeClock)
     app = LlmChatApp(fake_settings(LLMCHAT_MODEL="gpt-4o-mini"), provider=ScriptedProvider(clock, FINISHED),
                      theme_dirs=THEME_DIRS, attachments=[LOG, CONFIG])
     assert snap_compare(app, terminal_size=SIZE, run_before=two_attachments_sent)
+
+
+def small_png() -> bytes:
+    """A 48 x 24 PNG: four colour bands over a dark square, drawn with Pillow."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (48, 24), (20, 20, 40))
+    draw = ImageDraw.Draw(image)
+    for i, colour in enumerate([(230, 60, 60), (60, 200, 90), (70, 110, 230), (240, 200, 40)]):
+        draw.rectangle([i * 12, 0, i * 12 + 11, 11], fill=colour)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+async def image_sent(pilot: Pilot[None]) -> None:
+    screen = await chat_ready(pilot)
+    await wait_until(pilot, lambda: len(screen.query_one(AttachmentChips).attachments) == 1)
+    await send(pilot, "What is in this picture?")
+    await wait_for_end(pilot, screen, "done")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def test_message_with_an_image_in_half_blocks(snap_compare: Snap, clock: FakeClock) -> None:  # noqa: F811
+    """The image is drawn in half blocks (the fallback of every terminal, tmux included)."""
+    picture = Attachment("bands.png", "image/png", small_png())
+    app = LlmChatApp(fake_settings(LLMCHAT_MODEL="gpt-4o-mini"), provider=ScriptedProvider(clock, FINISHED),
+                     theme_dirs=THEME_DIRS, attachments=[picture])
+    assert snap_compare(app, terminal_size=SIZE, run_before=image_sent)
+
+
+def test_half_blocks_put_two_pixels_in_a_cell() -> None:
+    import io
+
+    from PIL import Image
+
+    from llmchat.tui.widgets.image_view import half_blocks
+
+    image = Image.new("RGB", (2, 2))
+    image.putpixel((0, 0), (255, 0, 0))
+    image.putpixel((0, 1), (0, 0, 255))
+    image.putpixel((1, 0), (0, 255, 0))
+    image.putpixel((1, 1), (255, 255, 255))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    drawing = half_blocks(out.getvalue())
+    assert drawing is not None and drawing.plain == "▀▀"
+    styles = [span.style for span in drawing.spans]
+    assert [(s.color.triplet, s.bgcolor.triplet) for s in styles] == [  # type: ignore[union-attr]
+        ((255, 0, 0), (0, 0, 255)), ((0, 255, 0), (255, 255, 255))]
+    assert half_blocks(b"not an image") is None

@@ -171,6 +171,13 @@ class MessageView(Vertical, can_focus=True):
         yield self.reasoning
         if self.attachments:
             yield Static(attachment_lines(self.attachments), classes="message-attachments", markup=False)
+            for attachment in self.attachments:
+                if attachment.is_image:
+                    from llmchat.tui.widgets.image_view import image_widget
+
+                    drawn = image_widget(attachment.data)
+                    if drawn is not None:
+                        yield drawn
         yield self.body
         if self._left_out:  # (widgets cost time to mount: only those a message needs)
             yield self.more
