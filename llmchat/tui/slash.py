@@ -27,6 +27,7 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("continue", "", "ask the model to go on where its last answer stopped"),
     SlashCommand("edit", "", "put the last message back in the prompt (it and its answer are dropped)"),
     SlashCommand("fork", "", "go on in a copy of this conversation (the original stays in the history)"),
+    SlashCommand("compact", "", "summarise older messages (you correct the summary); the original stays in the history"),
     SlashCommand("copy", "[N] [> FILE]", "copy the last answer to the clipboard (N: only its code block N; "
                  "> FILE: write it to FILE instead)"),
     SlashCommand("save", "FILE", "write the last answer to FILE (works on every terminal)"),

@@ -141,6 +141,8 @@ class ChatActions(_Base):
             await self.action_edit_last()
         elif name == "fork":
             self.action_fork()
+        elif name == "compact":
+            self.run_worker(self.compact_conversation(), exit_on_error=False)  # ChatMeter
         elif name == "copy":
             self.copy_from_last(argument)
         elif name == "save":

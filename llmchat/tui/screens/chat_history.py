@@ -97,6 +97,16 @@ class ChatHistory(_Base):
         transcript.anchor()
         self.notify(summary.display_title, title="Opened", timeout=3, markup=False)
 
+    async def show_compacted(self) -> None:
+        """Show the conversation as it now stands, from its first message (after /compact)."""
+        transcript = self.query_one(Transcript)
+        self.accumulator = None
+        with self.app.batch_update():
+            await transcript.clear()
+            await self._show_page(self.session.conversation.messages, 0)
+        transcript.scroll_end(animate=False)
+        transcript.anchor()
+
     async def _show_page(self, messages: list[Message], first: int) -> None:
         """Mount stored `messages` (``conversation.messages[first:first + len(messages)]``) at the
         top of the transcript, under a "Show earlier messages" button when `first` > 0.

@@ -224,3 +224,39 @@ class ChatMeter(_Base):
         self.notify(f"Budget: {check.describe(cap)}. Press Enter again to send it anyway, or start a new "
                     "conversation (Ctrl+N).", title="Budget", severity="warning", timeout=12, markup=False)
         return False
+
+    async def compact_conversation(self) -> None:
+        """``/compact``: the model summarises the messages before the last exchange, the user
+        corrects the summary in an editor, and the conversation goes on (as a new one in the
+        history, the original kept) from the summary and the last exchange; tokens before and
+        after are reported."""
+        from llmchat.chat.compact import compacted, summarise
+        from llmchat.providers.errors import ProviderError
+        from llmchat.store.recorder import Recorder
+        from llmchat.tui.screens.summary_editor import SummaryEditorScreen
+
+        if getattr(self, "streaming", False) or getattr(self, "queue", None):
+            self.notify("A reply is still streaming: press Escape to stop it first.", timeout=3)
+            return
+        before = await asyncio.to_thread(count_request, self.session.next_request(), self._kind())
+        self.notify("Asking the model for a summary…", title="Compact", timeout=4, markup=False)
+        try:
+            summary = await summarise(self.session)
+        except ValueError as exc:
+            self.notify(f"Nothing to compact: {exc}.", title="Compact", markup=False)
+            return
+        except ProviderError as exc:
+            self.notify(f"The summary failed: {exc.describe()}", title="Compact", severity="error", markup=False)
+            return
+        edited = await self.app.push_screen_wait(SummaryEditorScreen(summary))
+        if edited is None:
+            self.notify("Compact cancelled: nothing changed.", title="Compact", timeout=4, markup=False)
+            return
+        store = getattr(self, "store", None)
+        self.recorder = Recorder(store, self._history_failed)  # type: ignore[attr-defined]
+        self.session = compacted(self.session, edited, self.recorder)
+        await self.show_compacted()  # type: ignore[attr-defined]
+        after = await asyncio.to_thread(count_request, self.session.next_request(), self._kind())
+        self.meter_reset()
+        self.notify(f"Compacted: {before.tokens:,} → {after.tokens:,} tokens ({after.kind}). The original "
+                    "conversation stays in the history.", title="Compact", timeout=8, markup=False)
