@@ -17,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 import urllib.request
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from html.parser import HTMLParser
 from typing import Any
 
@@ -30,6 +30,8 @@ from llmchat.providers.decoding import ACCEPT_ENCODING, aiter_decoded
 
 MAX_URL_BYTES = 512 * 1024
 MAX_REDIRECTS = 10
+MAX_ADDRESSES = 4
+"""Addresses of one host tried in turn when a connection fails."""
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/xhtml+xml",
@@ -118,21 +120,32 @@ def _through_proxy(client: httpx.AsyncClient, url: httpx.URL) -> bool:
 async def _open(
     client: httpx.AsyncClient, url: httpx.URL, guard: AddressGuard, headers: dict[str, str], timeout: float
 ) -> AsyncIterator[httpx.Response]:
-    """GET `url` (no redirects followed), connected to the address `guard` checked."""
-    target, sent, extensions = url, dict(headers), {}
+    """GET `url` (no redirects followed), connected to an address `guard` checked: the
+    first that accepts a connection, of at most :data:`MAX_ADDRESSES`."""
+    targets, sent, extensions = [url], dict(headers), {}
     if not guard.allow_private:
         host = url.raw_host.decode("ascii")
         port = url.port or (443 if url.scheme == "https" else 80)
-        address = await guard.pin(host, port)
+        addresses = await guard.addresses(host, port)
         if not _through_proxy(client, url):
-            target = url.copy_with(host=str(address))
+            targets = [url.copy_with(host=str(a)) for a in addresses[:MAX_ADDRESSES]]
             sent["Host"] = url.netloc.decode("ascii")
             if url.scheme == "https" and not _is_ip(host):
                 extensions["sni_hostname"] = host  # and the certificate is checked for it
-    async with client.stream(
-        "GET", target, headers=sent, follow_redirects=False, timeout=timeout, extensions=extensions
-    ) as response:
-        yield response
+    for attempt, target in enumerate(targets, 1):
+        stack = AsyncExitStack()
+        try:
+            response = await stack.enter_async_context(client.stream(
+                "GET", target, headers=sent, follow_redirects=False, timeout=timeout, extensions=extensions
+            ))
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            await stack.aclose()
+            if attempt == len(targets):
+                raise
+            continue  # e.g. an IPv6 address first on a machine without IPv6
+        async with stack:
+            yield response
+        return
 
 
 def _is_ip(host: str) -> bool:

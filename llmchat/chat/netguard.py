@@ -143,6 +143,14 @@ class AddressGuard:
         """The address to connect to for `host`, after checking every address it has.
 
         Raises:
+            AddressRefused: as :meth:`addresses`.
+        """
+        return (await self.addresses(host, port))[0]
+
+    async def addresses(self, host: str, port: int) -> list[IPAddress]:
+        """Every address of `host`, in the resolver's order, all of them checked.
+
+        Raises:
             AddressRefused: an address of `host` is not public (and that is not allowed),
                 or the host does not resolve.
         """
@@ -162,4 +170,4 @@ class AddressGuard:
                         "addresses are fetched unless the user sets [tools] "
                         "allow_private_addresses = true in llmchat's config"
                     )
-        return addresses[0]
+        return addresses

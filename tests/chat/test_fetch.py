@@ -186,3 +186,16 @@ async def test_https_goes_to_the_pinned_address_with_the_name_for_sni_and_the_ce
             assert seen == ["pinned.test"]
             with pytest.raises(ToolError, match="could not fetch.*(CERTIFICATE|certificate|hostname)"):
                 await tool.run({"url": f"https://other.test:{port}/"})  # the certificate is for pinned.test
+
+
+async def test_the_next_checked_address_is_tried_when_one_refuses_the_connection(server: LoopbackServer) -> None:
+    async def resolver(host: str, port: int) -> list[IPAddress]:
+        return [ipaddress.ip_address("127.0.0.3"), ipaddress.ip_address("127.0.0.1")]  # nothing listens on .3
+
+    def only_these(address: IPAddress) -> str | None:
+        return None if str(address) in ("127.0.0.1", "127.0.0.3") else address_problem(address)
+
+    server.handler = lambda request: text_reply(b"second address")
+    async with httpx.AsyncClient() as client:
+        tool = fetch_url_tool(client, guard=AddressGuard(resolver=resolver, problem=only_these))
+        assert (await tool.run({"url": f"http://two.test:{server.port}/"})).endswith("second address")
