@@ -21,6 +21,7 @@ from rich.segment import Segment
 
 from llmchat.providers.events import ContentDelta, StreamEvent
 from llmchat.markdown_text import fence_step, render_lines
+from llmchat.math_text import render_math
 from llmchat.safety import terminal_safe
 
 FRAME = 1 / 15
@@ -157,7 +158,7 @@ class TerminalSink:
         """Take one stream event; only deltas change the screen."""
         if isinstance(event, ContentDelta):
             for block in self._tail.feed(terminal_safe(event.text)):
-                self._finished.append(Markdown(block))
+                self._finished.append(Markdown(render_math(block)))
                 self.rendered += len(block)
         else:
             return
@@ -167,7 +168,7 @@ class TerminalSink:
         """Print what is left, permanently."""
         if self._tail.size:
             text = self._tail.text()
-            self._finished.append(Markdown(text))
+            self._finished.append(Markdown(render_math(text)))
             self.rendered += len(text)
         self._tail = BlockSplitter()
         self._draw()

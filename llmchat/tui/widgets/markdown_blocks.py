@@ -13,10 +13,13 @@ from functools import cache
 from itertools import pairwise
 
 from markdown_it import MarkdownIt
+from textual.await_complete import AwaitComplete
 from textual.content import Content
 from textual.geometry import Spacing
 from textual.widgets import Markdown
 from textual.widgets.markdown import MarkdownBlock, MarkdownFence
+
+from llmchat.math_text import render_math
 
 
 @cache
@@ -102,6 +105,11 @@ class ChatMarkdown(Markdown):
         classes: str | None = None,
     ) -> None:
         super().__init__(markdown, name=name, id=id, classes=classes, parser_factory=markdown_parser)
+
+    def update(self, markdown: str) -> AwaitComplete:
+        """Show `markdown`, its LaTeX math as Unicode (:func:`llmchat.math_text.render_math`;
+        what is appended while a block streams stays as typed until the block is redrawn)."""
+        return super().update(render_math(markdown))
 
 
 class BlockSplitter:
