@@ -18,8 +18,10 @@ Prices come from two places, in this order:
 A model that neither knows has no price: :func:`reply_cost` returns None, never a made-up zero.
 
 Usage follows :class:`~llmchat.providers.events.Usage`: ``input_tokens`` includes the cached
-input tokens (``cached_tokens``), and ``output_tokens`` includes the reasoning tokens, which
-every provider bills at its output price.
+input tokens (``cached_tokens``, billed at the cache-read price) and those written to the cache
+(``cache_write_tokens``, Anthropic's cache writes, billed above the input price), and
+``output_tokens`` includes the reasoning tokens, which every provider bills at its output price.
+A config price has no cache-write price: those tokens cost the input price there.
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ class PriceSource:
                 return _cost_from(price, usage)
         for model in _names(models):
             cost = _database_cost(model, self.kind, self.base_url, usage.input_tokens,
-                                  usage.output_tokens, usage.cached_tokens or 0)
+                                  usage.output_tokens, usage.cached_tokens or 0, usage.cache_write_tokens or 0)
             if cost is not None:
                 return cost
         return None
@@ -187,12 +189,17 @@ def _known_url(base_url: str) -> bool:
     return True
 
 
-def _database_cost(model: str, kind: str, base_url: str, inp: int, out: int, cached: int) -> Cost | None:
+def _database_cost(
+    model: str, kind: str, base_url: str, inp: int, out: int, cached: int, written: int = 0
+) -> Cost | None:
     found = _database_model(model, kind, base_url)
     if found is None:
         return None
     calc_price, db_usage, ref, where = found
-    usage = db_usage(input_tokens=inp, output_tokens=out, cache_read_tokens=min(cached, inp) or None)
+    cached = min(cached, inp)
+    written = min(written, inp - cached)
+    usage = db_usage(input_tokens=inp, output_tokens=out, cache_read_tokens=cached or None,
+                     cache_write_tokens=written or None)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -354,12 +354,14 @@ def sum_usage(usages: list[Usage]) -> Usage | None:
         return None
     cached = [u.cached_tokens for u in usages if u.cached_tokens is not None]
     reasoning = [u.reasoning_tokens for u in usages if u.reasoning_tokens is not None]
+    written = [u.cache_write_tokens for u in usages if u.cache_write_tokens is not None]
     return Usage(
         input_tokens=sum(u.input_tokens for u in usages),
         output_tokens=sum(u.output_tokens for u in usages),
         total_tokens=sum(u.total_tokens for u in usages),
         cached_tokens=sum(cached) if cached else None,
         reasoning_tokens=sum(reasoning) if reasoning else None,
+        cache_write_tokens=sum(written) if written else None,
     )
 
 

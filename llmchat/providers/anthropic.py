@@ -446,9 +446,11 @@ class EventParser:
         # Cached input is input: the API's input_tokens counts only what came after the last
         # cache breakpoint (llama-server: 1 + 85 cache_read for an 86-token prompt).
         read = counts.get("cache_read_input_tokens")
-        inp = counts.get("input_tokens", 0) + (read or 0) + counts.get("cache_creation_input_tokens", 0)
+        written = counts.get("cache_creation_input_tokens")
+        inp = counts.get("input_tokens", 0) + (read or 0) + (written or 0)
         out = counts.get("output_tokens", 0)
-        return Usage(input_tokens=inp, output_tokens=out, total_tokens=inp + out, cached_tokens=read)
+        return Usage(input_tokens=inp, output_tokens=out, total_tokens=inp + out, cached_tokens=read,
+                     cache_write_tokens=written or None)
 
     def end(self, *, complete: bool) -> list[StreamEvent]:
         """The closing events when the body ended; `complete` is False on a dropped connection.

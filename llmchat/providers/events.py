@@ -77,6 +77,10 @@ class Usage:
     """Input tokens served from the provider's prompt cache, when reported."""
     reasoning_tokens: int | None = None
     """Output tokens spent on reasoning, when reported."""
+    cache_write_tokens: int | None = None
+    """Input tokens written to the provider's prompt cache (Anthropic's
+    ``cache_creation_input_tokens``, billed above the input price), when reported; part of
+    `input_tokens` like `cached_tokens`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,3 +108,11 @@ def test_parse_prices_accepts_whole_numbers_and_optional_cache_price() -> None:
 def test_parse_prices_rejects(table: object) -> None:
     with pytest.raises(ConfigError):
         parse_prices(table, "f")
+
+
+def test_anthropic_cache_writes_cost_more_than_plain_input() -> None:
+    source = PriceSource("anthropic", "http://127.0.0.1:9", {})
+    plain = source.reply_cost(Usage(10_000, 0, 10_000), "claude-3-5-haiku-latest")
+    written = source.reply_cost(Usage(10_000, 0, 10_000, cache_write_tokens=10_000), "claude-3-5-haiku-latest")
+    assert plain is not None and written is not None
+    assert written.input == pytest.approx(plain.input * 1.25)  # Anthropic's 5-minute cache write

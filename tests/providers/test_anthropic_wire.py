@@ -584,7 +584,7 @@ async def test_cache_creation_tokens_are_input_too(server: LoopbackServer) -> No
         text_start(0), text_delta(0, "a"), block_stop(0), message_delta("end_turn", 4), MESSAGE_STOP,
     )
     server.handler = reply_with(body)
-    assert (await collect(server))[-2] == Usage(2010, 4, 2014, cached_tokens=0)
+    assert (await collect(server))[-2] == Usage(2010, 4, 2014, cached_tokens=0, cache_write_tokens=2000)
 
 
 async def test_message_stop_as_the_last_unterminated_event(server: LoopbackServer) -> None:

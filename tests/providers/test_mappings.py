@@ -150,7 +150,7 @@ async def test_anthropic_stop_reasons(server: LoopbackServer, raw: str, reason: 
         ({"input_tokens": 3, "cache_read_input_tokens": 80, "cache_creation_input_tokens": 0, "output_tokens": 1},
          {"output_tokens": 4}, Usage(83, 4, 87, cached_tokens=80)),
         ({"input_tokens": 3, "cache_creation_input_tokens": 50, "output_tokens": 1},
-         {"output_tokens": 4}, Usage(53, 4, 57)),
+         {"output_tokens": 4}, Usage(53, 4, 57, cache_write_tokens=50)),
         # message_delta's counts are cumulative and win over message_start's
         ({"input_tokens": 0, "output_tokens": 1}, {"input_tokens": 12, "output_tokens": 5}, Usage(12, 5, 17)),
     ],
