@@ -59,11 +59,14 @@ def _complete_providers(incomplete: str) -> list[str]:
 
 
 def _complete_themes(incomplete: str) -> list[str]:
-    """Shell completion for --theme: the shipped themes and the user's theme files."""
+    """Shell completion for --theme: every theme the session accepts: the shipped ones, the
+    user's theme files and Textual's built-in themes."""
+    from textual.theme import BUILTIN_THEMES
+
     from llmchat.paths import builtin_themes_dir, user_themes_dir
 
     names = {path.stem for folder in (builtin_themes_dir(), user_themes_dir())
-             if folder.is_dir() for path in folder.glob("*.toml")}
+             if folder.is_dir() for path in folder.glob("*.toml")} | set(BUILTIN_THEMES)
     return sorted(name for name in names if name.startswith(incomplete))
 
 
@@ -90,7 +93,8 @@ BudgetOpt = Annotated[
     Optional[int], typer.Option("--thinking-budget", help="Anthropic thinking budget, in tokens.")
 ]
 ThemeOpt = Annotated[
-    Optional[str], typer.Option("--theme", help="Theme name.", autocompletion=_complete_themes)
+    Optional[str], typer.Option("--theme", help="Theme name: a shipped llmchat-* theme, one of yours, or "
+                                "any Textual theme (textual-dark, nord, gruvbox...).", autocompletion=_complete_themes)
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Write a full log to the state directory.")]
 ContinueOpt = Annotated[bool, typer.Option("-c", "--continue", help="Continue the latest conversation.")]

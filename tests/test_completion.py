@@ -42,6 +42,13 @@ def test_provider_names_include_the_config_files_profiles() -> None:
 def test_theme_names_complete() -> None:
     assert "llmchat-light" in complete("llmchat --theme llmchat-l")
     assert all(name.startswith("llmchat-l") for name in complete("llmchat --theme llmchat-l"))
+    shipped = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "themes").glob("*.toml"))
+    everything = complete("llmchat --theme ")
+    assert set(shipped) <= set(everything)  # every shipped theme (six), and the README says so
+    assert {"textual-dark", "nord", "gruvbox"} <= set(everything)  # accepted, so offered (issue 17)
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert all(f"`{name}`" in readme for name in shipped)
+    assert "ships `llmchat-dark` and `llmchat-light`" not in readme
 
 
 @pytest.mark.timeout(60)
