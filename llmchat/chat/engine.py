@@ -316,27 +316,32 @@ class ChatSession:
 
     # -- operations -----------------------------------------------------------------------
 
-    def _drop_after_last_user(self) -> int:
-        """Remove (and forget) every message after the last user message; its index."""
+    def _last_user(self) -> int:
+        """The index of the last user message."""
         if self.running:
             raise RuntimeError("a turn is running: cancel it first")
         messages = self.conversation.messages
         index = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None)
         if index is None:
             raise ValueError("there is no user message in the conversation")
-        self.recorder.forget(messages[index + 1:])
-        del messages[index + 1:]
         return index
 
+    def _branch_at(self, index: int) -> None:
+        """Messages from `index` on leave the conversation; the next one stored is their
+        sibling (they stay in the history, as another branch)."""
+        messages = self.conversation.messages
+        self.recorder.branch(messages[index - 1] if index > 0 else None)
+        del messages[index:]
+
     def regenerate(self) -> AsyncGenerator[EngineEvent, None]:
-        """Drop every message after the last user message (from the conversation and the
-        history) and return the turn that answers it again.
+        """Answer the last user message again: the new answer is a sibling of the old one,
+        which leaves the conversation but stays in the history as another branch.
 
         Raises:
             ValueError: the conversation has no user message.
             RuntimeError: a turn is running.
         """
-        self._drop_after_last_user()
+        self._branch_at(self._last_user() + 1)
         return self.reply()
 
     def continue_reply(self, prompt: str = CONTINUE_PROMPT) -> AsyncGenerator[EngineEvent, None]:
@@ -345,28 +350,64 @@ class ChatSession:
         return self.send(prompt)
 
     def rewind(self) -> Message:
-        """Remove the last user message and everything after it (from the conversation and
-        the history) and return it, e.g. to put its text back in an editor.
+        """Take the last user message and everything after it out of the conversation and
+        return it, e.g. to put its text back in an editor: the next message sent becomes its
+        sibling (the old branch stays in the history).
 
         Raises:
             ValueError: the conversation has no user message.
             RuntimeError: a turn is running.
         """
-        index = self._drop_after_last_user()
-        message = self.conversation.messages.pop(index)
-        self.recorder.forget([message])
+        index = self._last_user()
+        message = self.conversation.messages[index]
+        self._branch_at(index)
         return message
 
-    def edit(self, text: str) -> AsyncGenerator[EngineEvent, None]:
-        """Replace the last user message by `text` (its answer is dropped) and return the
-        turn that answers it.
+    def edit(self, text: str, index: int | None = None) -> AsyncGenerator[EngineEvent, None]:
+        """Send `text` instead of the user message at `index` (default: the last one) and
+        return the turn that answers it: the new question and its answer are a sibling
+        branch; the old one stays in the history.
 
         Raises:
-            ValueError: the conversation has no user message.
+            ValueError: no user message (or the message at `index` is not one).
             RuntimeError: a turn is running.
         """
-        self.rewind()
+        last = self._last_user()
+        index = last if index is None else index
+        if not 0 <= index < len(self.conversation.messages) or self.conversation.messages[index].role != "user":
+            raise ValueError(f"message {index} is not a user message")
+        self._branch_at(index)
         return self.send(text)
+
+    def branches(self, message: Message) -> tuple[int, int]:
+        """(which, how many): `message`'s place among the stored branches at its point,
+        1-based; (1, 1) when it has no siblings or is not stored."""
+        ids = self.recorder.siblings(message)
+        if message.id not in ids:
+            return 1, 1
+        return ids.index(message.id) + 1, len(ids)
+
+    def switch_branch(self, message: Message, number: int) -> list[Message]:
+        """Follow sibling `number` (1-based, see :meth:`branches`) of `message` instead:
+        the conversation becomes the stored path through it, down to its newest leaf.
+
+        Returns:
+            The new conversation messages (also in :attr:`conversation`).
+
+        Raises:
+            ValueError: no such sibling, or the history is off (branches live there).
+            RuntimeError: a turn is running.
+        """
+        if self.running:
+            raise RuntimeError("a turn is running: cancel it first")
+        ids = self.recorder.siblings(message)
+        if not 1 <= number <= len(ids):
+            raise ValueError(f"there is no branch {number} here ({len(ids) or 1} in all)")
+        path = self.recorder.switch(ids[number - 1])
+        if path is None:
+            raise ValueError("branches are kept in the history, which is off")
+        self.conversation.messages[:] = path
+        return self.conversation.messages
 
     def fork(self, recorder: Recording | None = None) -> ChatSession:
         """A new session that goes on from a copy of this conversation (same provider,

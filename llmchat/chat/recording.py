@@ -39,6 +39,18 @@ class Recording(Protocol):
     def forget(self, messages: Iterable[Message]) -> None:
         """Delete stored messages that left the conversation."""
 
+    def branch(self, parent: Message | None) -> None:
+        """The next message stored goes after `parent` (None: it starts a new root), so it is
+        a sibling of what followed `parent`; the old branch stays in the history."""
+
+    def siblings(self, message: Message) -> list[str]:
+        """The ids of the stored branches at `message` (its own id included), oldest first;
+        empty when it is not stored."""
+
+    def switch(self, message_id: str) -> list[Message] | None:
+        """Make the path through stored message `message_id` (down to its newest leaf) the
+        current one and return it, root first (None: nothing is stored)."""
+
 
 class NoRecording:
     """A :class:`Recording` that stores nothing (history off)."""
@@ -69,3 +81,14 @@ class NoRecording:
 
     def forget(self, messages: Iterable[Message]) -> None:
         """Nothing is stored."""
+
+    def branch(self, parent: Message | None) -> None:
+        """Nothing is stored (the old branch is gone with the history off)."""
+
+    def siblings(self, message: Message) -> list[str]:
+        """Nothing is stored: no branches."""
+        return []
+
+    def switch(self, message_id: str) -> list[Message] | None:
+        """Nothing is stored."""
+        return None

@@ -17,6 +17,7 @@ from llmchat.chat.accumulator import Accumulator
 from llmchat.chat.models import Message
 from llmchat.store.errors import StoreError
 from llmchat.store.sqlite import Store
+from llmchat.store.tree import LEAF
 
 SAVE_EVERY = 1.0
 """Seconds between two saves of a streaming reply."""
@@ -45,6 +46,11 @@ class Recorder:
         self._reply_id: str | None = None
         self._saved_at = 0.0
         self._saved_lengths = (0, 0)  # characters of content and reasoning saved so far
+        self._parent: str | None = LEAF  # where the next message goes (LEAF: the current leaf)
+
+    def _take_parent(self) -> str | None:
+        parent, self._parent = self._parent, LEAF
+        return parent
 
     @property
     def recording(self) -> bool:
@@ -63,6 +69,8 @@ class Recorder:
 
     def open(self, conversation_id: str | None, provider: str, model: str, system: str | None) -> None:
         """Continue `conversation_id`, or start a new conversation (lazily, at the first message)."""
+        if conversation_id != self.conversation_id:
+            self._parent = LEAF
         self.conversation_id = conversation_id
         self._meta = (provider, model, system)
 
@@ -73,7 +81,7 @@ class Recorder:
         def write(store: Store) -> None:
             if self.conversation_id is None:
                 self.conversation_id = store.create_conversation(*self._meta)
-            message.id = store.add_message(self.conversation_id, message)
+            message.id = store.add_message(self.conversation_id, message, self._take_parent())
 
         self._run(write)
 
@@ -82,7 +90,9 @@ class Recorder:
         self._reply_id = None
         if self.conversation_id is not None:
             conversation_id = self.conversation_id
-            self._reply_id = self._run(lambda s: s.begin_reply(conversation_id, provider, model))  # type: ignore[assignment]
+            parent = self._take_parent()
+            self._reply_id = self._run(  # type: ignore[assignment]
+                lambda s: s.begin_reply(conversation_id, provider, model, parent))
             self._saved_at = self.clock()
             self._saved_lengths = (0, 0)
 
@@ -140,6 +150,40 @@ class Recorder:
         if ids:
             self._run(lambda store: store.delete_messages(ids))
 
+    def branch(self, parent: Message | None) -> None:
+        """The next message goes after `parent` (None: a new root): the store's current leaf
+        becomes `parent`, so the history shows what the session shows, and the old branch
+        stays. A `parent` never stored leaves the current leaf as it is."""
+        self._parent = LEAF
+        if parent is None:
+            self._parent = None
+        elif parent.id and self.conversation_id is not None:
+            parent_id = parent.id
+            self._run(lambda store: store.set_current_leaf(parent_id, descend=False))
+
+    def siblings(self, message: Message) -> list[str]:
+        """The ids of the stored branches at `message` (its own included), oldest first."""
+        if not message.id or self.store is None:
+            return []
+        message_id = message.id
+        found = self._run(lambda store: store.siblings(message_id))
+        return found if isinstance(found, list) else []
+
+    def switch(self, message_id: str) -> list[Message] | None:
+        """Make the path through `message_id` (down to its newest leaf) current; return it."""
+        conversation_id = self.conversation_id
+        if conversation_id is None:
+            return None
+
+        def write(store: Store) -> list[Message]:
+            store.set_current_leaf(message_id)
+            return store.load_conversation(conversation_id)[1].messages
+
+        self._parent = LEAF
+        found = self._run(write)
+        return found if isinstance(found, list) else None
+
     def new_conversation(self) -> None:
         """The next message starts a new conversation."""
         self.conversation_id = None
+        self._parent = LEAF

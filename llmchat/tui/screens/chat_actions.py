@@ -386,7 +386,7 @@ class ChatActions(_Base):
             self.notify("A reply is still streaming: press Escape to stop it first.", timeout=3)
             return
         try:
-            turn = self.session.regenerate()  # the answer leaves the conversation and the history
+            turn = self.session.regenerate()  # the old answer stays in the history, as a branch
         except ValueError:
             self.notify("There is no message to answer again.", title="Retry", markup=False)
             return
