@@ -131,9 +131,9 @@ def run_module(module: str, jobs: int, show: bool, keep: Path | None, sample: in
     else:
         subprocess.run(command, cwd=where, env=env, check=False, stdout=subprocess.DEVNULL)
     statuses = mutant_statuses(where, env)
-    killed = sum(s == "killed" for s in statuses.values())
+    killed = sum(s in ("killed", "timeout") for s in statuses.values())  # a hang is caught too
     counted = {n: s for n, s in statuses.items() if s not in ("not checked", "skipped")}
-    survivors = sorted(n for n, s in counted.items() if s in ("survived", "no tests", "timeout", "suspicious"))
+    survivors = sorted(n for n, s in counted.items() if s in ("survived", "no tests", "suspicious"))
     total = len(counted)
     rate = 100.0 * killed / total if total else 100.0
     print(f"{module}: {killed} of {total} mutants killed ({rate:.1f} %)", flush=True)

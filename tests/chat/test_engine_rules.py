@@ -186,3 +186,101 @@ def test_a_new_conversation_keeps_the_system_prompt(server: LoopbackServer) -> N
                           Conversation(system="Be brief.", messages=[Message("user", "x")]))
     session.new_conversation()
     assert session.conversation.system == "Be brief." and session.conversation.messages == []
+
+
+def test_a_fork_copies_every_setting_and_the_messages_deeply(server: LoopbackServer) -> None:
+    from llmchat.chat.models import ToolCall
+    from llmchat.chat.toollimits import ToolLimits
+
+    def clock() -> float:
+        return 1.0
+
+    limits = ToolLimits(max_calls=5, max_results_chars=999)
+    call = ToolCall(id="c1", name="noop", arguments="{}")
+    session = ChatSession(
+        OpenAIProvider(client=httpx.AsyncClient(), base_url=server.base_url), "m",
+        Conversation(messages=[Message("user", "q"), Message("assistant", "", tool_calls=[call])]),
+        tool_limits=limits, text="until_taken", fold_text=False, completion=True, clock=clock, save_every=0.5,
+    )
+    forked = session.fork()
+    assert (forked.tool_limits, forked.text, forked.fold_text, forked.completion, forked.clock, forked.save_every) == (
+        limits, "until_taken", False, True, clock, 0.5)
+    forked.conversation.messages[1].tool_calls.append(ToolCall(id="c2", name="other", arguments="{}"))
+    assert session.conversation.messages[1].tool_calls == [call]  # deep: the list is not shared
+    assert all(m.id is None for m in forked.conversation.messages)  # nothing recorded them
+
+
+async def test_the_sessions_clock_times_the_reply(server: LoopbackServer, client: httpx.AsyncClient) -> None:
+    server.handler = lambda _r: Reply(parts=[completion(["a", "b"])])
+    session = ChatSession(provider(server, client), "m", clock=lambda: 42.0)
+    await run(session.send("q"))
+    reply = session.conversation.messages[-1]
+    assert (reply.ttft, reply.duration) == (0.0, 0.0)  # a clock that stands still
+
+
+async def test_attachments_go_with_the_users_message(server: LoopbackServer, client: httpx.AsyncClient) -> None:
+    from llmchat.chat.models import Attachment
+
+    server.handler = lambda _r: Reply(parts=[completion(["seen"])])
+    attachment = Attachment("notes.txt", "text/plain", b"remember this", "remember this")
+    session = ChatSession(provider(server, client), "m")
+    await run(session.send("read it", attachments=[attachment]))
+    assert session.conversation.messages[0].attachments == [attachment]
+    assert "remember this" in json_text(server.requests[-1].json())
+
+
+def json_text(obj: Any) -> str:
+    import json
+
+    return json.dumps(obj)
+
+
+async def test_the_tool_limits_reach_the_loop(server: LoopbackServer, client: httpx.AsyncClient) -> None:
+    from llmchat.chat.toollimits import ToolLimits
+
+    calls = sse(chunk("", role=True), chunk(tool_calls=[
+        {"index": 0, "id": "c1", "type": "function", "function": {"name": "noop", "arguments": "{}"}},
+        {"index": 1, "id": "c2", "type": "function", "function": {"name": "noop", "arguments": "{}"}}]),
+        chunk(finish="tool_calls"))
+    replies = [calls, completion(["done"])]
+    server.handler = lambda _r: Reply(parts=[replies[min(len(server.requests), 2) - 1]])
+    ran: list[str] = []
+
+    async def approve(tool: Tool, arguments: dict[str, Any]) -> bool:
+        return True
+
+    tools = ToolRegistry([Tool("noop", "Does nothing.", handler=lambda arguments: ran.append("x") or "done")])
+    session = ChatSession(provider(server, client), "m", tools=tools, approve=approve,
+                          tool_limits=ToolLimits(max_calls=1))
+    await run(session.send("two calls"))
+    assert ran == ["x"]  # the second call of the reply was not run
+
+
+def test_the_session_says_what_is_wrong(server: LoopbackServer) -> None:
+    session = ChatSession(OpenAIProvider(client=httpx.AsyncClient(), base_url=server.base_url), "m")
+    assert session.outcome() is None  # no turn yet
+    with pytest.raises(ValueError, match="^there is no user message in the conversation$"):
+        session.regenerate()
+    session.running = True
+    with pytest.raises(RuntimeError, match="^a turn is running: cancel it first$"):
+        session.regenerate()
+
+
+async def test_a_second_turn_at_once_is_refused(server: LoopbackServer, client: httpx.AsyncClient) -> None:
+    session = ChatSession(provider(server, client), "m")
+    session.running = True
+    with pytest.raises(RuntimeError, match="^a turn is already running in this session$"):
+        await run(session.send("q"))
+
+
+async def test_resume_without_an_id_records_a_new_conversation_with_its_settings(
+        server: LoopbackServer, client: httpx.AsyncClient, store: Store) -> None:
+    server.handler = lambda _r: Reply(parts=[completion(["a"])])
+    rec = Recorder(store, pytest.fail)
+    session = ChatSession(provider(server, client), "model-z", recorder=rec)
+    session.resume(Conversation(system="Be kind."), None)
+    await run(session.send("q"))
+    assert rec.conversation_id is not None
+    summary, conversation = store.load_conversation(rec.conversation_id)
+    assert conversation.system == "Be kind."
+    assert (summary.provider, summary.model) == ("openai", "model-z")
