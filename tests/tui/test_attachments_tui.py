@@ -166,3 +166,37 @@ async def test_at_path_completes_and_attaches_the_file(open_chat: OpenChat, file
         prompt.insert("/attach a.t")
         await pilot.pause()
         assert prompt.suggestion == "xt"
+
+
+async def test_a_queued_message_keeps_its_attachments_when_the_queue_is_put_back(open_chat: OpenChat,
+                                                                                  files: Path) -> None:
+    import asyncio
+
+    gate = asyncio.Event()
+    provider = FakeProvider([ContentDelta("a1 "), gate, Finish("stop", "stop")], answer())
+    async with open_chat(provider) as chat:
+        pilot = chat.pilot
+        screen = chat_screen(pilot)
+        chips = screen.query_one(AttachmentChips)
+        await send(pilot, "first")
+        await wait_until(pilot, lambda: screen.streaming)
+        await send(pilot, "/attach a.txt")
+        await wait_until(pilot, lambda: chips.attachments)
+        await send(pilot, "second")
+        await wait_until(pilot, lambda: screen.queue and not chips.attachments)
+        await pilot.press("escape")
+        await chat.app.workers.wait_for_complete()
+        await wait_until(pilot, lambda: [a.name for a in chips.attachments] == ["a.txt"])
+        assert screen.query_one(PromptInput).text == "second"
+        assert len(provider.requests) == 1
+
+
+async def test_at_a_directory_stays_text(open_chat: OpenChat, files: Path) -> None:
+    (files / "home").mkdir()
+    (files / "home" / "x.txt").write_text("x")
+    provider = FakeProvider(answer())
+    async with open_chat(provider) as chat:
+        screen = chat_screen(chat.pilot)
+        await send(chat.pilot, "ping me @home")
+        await wait_until(chat.pilot, lambda: provider.requests and not screen.streaming)
+        assert provider.requests[0].messages[-1]["content"] == "ping me @home"

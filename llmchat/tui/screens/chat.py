@@ -280,6 +280,7 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, Screen[No
                 await view.remove()
         prompt = self.query_one(PromptInput)
         prompt.put_back([view.text for view in queued])
+        await self.query_one(AttachmentChips).add([a for view in queued for a in view.attachments])
         count = f"{len(queued)} queued message{'s' if len(queued) != 1 else ''}"
         self.notify(f"The reply stopped: {count} {'are' if len(queued) != 1 else 'is'} back in the prompt "
                     "(Enter sends, edit first if you like).", title="Queue", timeout=6, markup=False)

@@ -95,13 +95,13 @@ class ChatAttachments(_Base):
 
     def pending_attachments(self, text: str) -> list[Attachment] | None:
         """What goes with message `text`: the chips, then the files and directories it names
-        as ``@PATH`` (existing paths only, relative to the working directory; other ``@`` words
-        stay text). None, after a notification, when a named path cannot be attached."""
+        as ``@PATH`` (existing files only, relative to the working directory; other ``@`` words,
+        directories included, stay text: ``/attach DIR`` attaches a directory). None, after a notification, when a named path cannot be attached."""
         chips = self.query_one(AttachmentChips).attachments
         specs = []
         for word in text.split():
             path = word[1:].rstrip(".,;:!?)]}'\"") if word.startswith("@") else ""
-            if path and os.path.exists(os.path.expanduser(path)):
+            if path and os.path.isfile(os.path.expanduser(path)):  # a file: no surprise directory
                 specs.append(os.path.expanduser(path))
         if not specs:
             return list(chips)
