@@ -290,7 +290,8 @@ def history(
 
 @history_app.command("show")
 def history_show(ref: Annotated[str, typer.Argument(help="Conversation ID or 'latest'.")]) -> None:
-    """Print one conversation as Markdown."""
+    """Print one conversation's current path as Markdown; a "⎇ N other branches here" line
+    marks each message where other branches split off."""
     _export(ref, "md")
 
 

@@ -62,9 +62,19 @@ def message_json(message: Message) -> dict[str, Any]:
     }
 
 
-def to_json(summary: ConversationSummary, conversation: Conversation) -> str:
-    """The conversation as one JSON object (UTF-8 text, indented, ends with a newline)."""
-    data = {
+def to_json(
+    summary: ConversationSummary, conversation: Conversation,
+    tree: tuple[list[Message], dict[str, str | None], str | None] | None = None,
+) -> str:
+    """The conversation as one JSON object (UTF-8 text, indented, ends with a newline).
+
+    ``messages`` is the current path (root to current leaf). With `tree` (every message of
+    the conversation oldest first, each message id's parent id, the current leaf's id) the
+    object also has ``tree`` (every message, branches included, each with its ``parent_id``:
+    null at a root) and ``current_leaf``; the path's messages get their ``parent_id`` too.
+    """
+    parents = tree[1] if tree is not None else {}
+    data: dict[str, Any] = {
         "id": summary.id,
         "title": summary.title,
         "provider": summary.provider,
@@ -74,6 +84,11 @@ def to_json(summary: ConversationSummary, conversation: Conversation) -> str:
         "updated_at": _when(summary.updated_at),
         "messages": [message_json(m) for m in conversation.messages],
     }
+    if tree is not None:
+        for message, item in zip(conversation.messages, data["messages"], strict=True):
+            item["parent_id"] = parents.get(message.id or "")
+        data["current_leaf"] = tree[2]
+        data["tree"] = [{**message_json(m), "parent_id": parents.get(m.id or "")} for m in tree[0]]
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
@@ -145,8 +160,18 @@ def message_markdown(message: Message) -> str:
     return "\n\n".join(lines)
 
 
-def to_markdown(summary: ConversationSummary, conversation: Conversation) -> str:
-    """A faithful transcript: every message's text, reasoning, tool calls, finish and usage."""
+def branch_note(others: int) -> str:
+    """The line that marks where `others` other branches split off (before a message)."""
+    return f"⎇ {others} other branch{'es' if others != 1 else ''} here"
+
+
+def to_markdown(
+    summary: ConversationSummary, conversation: Conversation, siblings: dict[str, int] | None = None
+) -> str:
+    """A faithful transcript of the current path: every message's text, reasoning, tool
+    calls, finish and usage. `siblings` (message id -> how many messages share its parent,
+    itself included) marks each message where other branches split off with
+    :func:`branch_note`."""
     title = " ".join(summary.display_title.split())
     head = [f"# {title}", ""]
     head.append(f"- Conversation: `{summary.id}`")
@@ -157,5 +182,9 @@ def to_markdown(summary: ConversationSummary, conversation: Conversation) -> str
     sections = ["\n".join(head)]
     if conversation.system:
         sections.append("## System\n\n" + conversation.system.rstrip("\n"))
-    sections += [message_markdown(m) for m in conversation.messages]
+    for message in conversation.messages:
+        count = (siblings or {}).get(message.id or "", 1)
+        if count > 1:
+            sections.append(f"*{branch_note(count - 1)}*")
+        sections.append(message_markdown(message))
     return "\n\n".join(sections) + "\n"

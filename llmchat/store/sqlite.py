@@ -579,7 +579,9 @@ class Store(Branches):
             return search.like_search(db, text, limit)
 
     def export(self, ref: str, format: str = "md") -> str:  # noqa: A002 - the CLI's word
-        """A conversation as a Markdown transcript (``"md"``) or one JSON object (``"json"``).
+        """A conversation as a Markdown transcript of its current path, marking where other
+        branches split off (``"md"``), or one JSON object with the current path and the
+        whole tree (``"json"``, see :func:`~llmchat.store.export.to_json`).
 
         Raises:
             ValueError: an unknown format.
@@ -588,9 +590,25 @@ class Store(Branches):
         if format not in exporting.FORMATS:
             raise ValueError(f"unknown export format {format!r}; use one of: md, json")
         summary, conversation = self.load_conversation(ref)
+        with self._read() as db:
+            if not tree.has_tree(db):
+                return (exporting.to_json(summary, conversation) if format == "json"
+                        else exporting.to_markdown(summary, conversation))
+            edges = tree.edges(db, summary.id)
+            leaf = tree.current_leaf(db, summary.id)
+            rows = db.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY position",
+                (summary.id,),
+            ).fetchall() if format == "json" else []
+            everything = _messages(db, rows)
+        parents = dict(edges)
         if format == "json":
-            return exporting.to_json(summary, conversation)
-        return exporting.to_markdown(summary, conversation)
+            return exporting.to_json(summary, conversation, (everything, parents, leaf))
+        counts: dict[str | None, int] = {}
+        for parent in parents.values():
+            counts[parent] = counts.get(parent, 0) + 1
+        siblings = {message_id: counts[parent] for message_id, parent in parents.items()}
+        return exporting.to_markdown(summary, conversation, siblings)
 
 
 def _refuse_newer(db: sqlite3.Connection) -> None:

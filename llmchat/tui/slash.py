@@ -23,9 +23,9 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("provider", "[NAME]", "switch the provider or profile (no NAME: choose from a list)"),
     SlashCommand("attach", "PATH|URL", "attach a file, a directory or a URL to the next message"),
     SlashCommand("system", "[TEXT]", "set the system prompt (no TEXT: edit it in a dialog)"),
-    SlashCommand("retry", "", "regenerate the last answer"),
+    SlashCommand("retry", "", "regenerate the last answer (the old one stays, as another branch)"),
     SlashCommand("continue", "", "ask the model to go on where its last answer stopped"),
-    SlashCommand("edit", "", "put the last message back in the prompt (it and its answer are dropped)"),
+    SlashCommand("edit", "", "put the last message back in the prompt; sending makes a new branch"),
     SlashCommand("fork", "", "go on in a copy of this conversation (the original stays in the history)"),
     SlashCommand("compact", "", "summarise older messages (you correct the summary); the original stays in the history"),
     SlashCommand("copy", "[N] [> FILE]", "copy the last answer to the clipboard (N: only its code block N; "
