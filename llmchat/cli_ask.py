@@ -106,8 +106,8 @@ def ask_command(
     recorder.open(conversation_id, settings.provider.name, settings.provider.model, history.system)
     user = Message("user", text, attachments=attachments)
     history.messages.append(user)
-    if settings.budget_conversation is not None:
-        check_budget(settings, history)  # before anything is stored or sent
+    if settings.budget_conversation is not None or settings.budget_day is not None:
+        check_budget(settings, history, store)  # before anything is stored or sent
     recorder.user(user)
     raise SystemExit(run_ask(
         settings, history, complete=complete, json_output=json_output, show_reasoning=reasoning,
@@ -115,20 +115,30 @@ def ask_command(
     ))
 
 
-def check_budget(settings: Any, history: Any) -> None:
-    """``[budget] conversation``: stop (exit 2, one line) when the conversation's replies and
-    the next request's input would pass the cap; nothing has been sent or stored."""
+def check_budget(settings: Any, history: Any, store: Any) -> None:
+    """``[budget]``: stop (exit 2, one line) when the conversation's replies, or today's
+    (every conversation in the history since local midnight), and the next request's input
+    would pass the cap; nothing has been sent or stored."""
+    import datetime
+
     from llmchat.chat.counting import count_request
     from llmchat.chat.pricing import PriceSource, budget_check
 
     source = PriceSource(settings.provider.kind, settings.provider.base_url, settings.prices)
     model = settings.provider.model
     tokens = count_request(history.request(model, **settings.options), settings.provider.kind).tokens
-    replies = [(m.usage, m.model) for m in history.messages if m.role == "assistant"]
-    check = budget_check(source, replies, model, tokens)
-    if check.over(settings.budget_conversation):
-        raise fail(f"budget: {check.describe(settings.budget_conversation)} ([budget] conversation in the "
-                   "config file; start a new conversation or raise the budget)")
+    if settings.budget_conversation is not None:
+        replies = [(m.usage, m.model) for m in history.messages if m.role == "assistant"]
+        check = budget_check(source, replies, model, tokens)
+        if check.over(settings.budget_conversation):
+            raise fail(f"budget: {check.describe(settings.budget_conversation)} ([budget] conversation in the "
+                       "config file; start a new conversation or raise the budget)")
+    if settings.budget_day is not None and store is not None:
+        midnight = datetime.datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        today = [(m.usage, m.model) for m in store.replies_since(midnight.timestamp())]
+        check = budget_check(source, today, model, tokens)
+        if check.over(settings.budget_day):
+            raise fail(f"budget: {check.describe(settings.budget_day, 'today')} ([budget] day in the config file)")
 
 
 def _tool_choice(

@@ -29,6 +29,7 @@ The config file lives at ``paths.config_file()``::
 
     [budget]
     conversation = 2.0             # USD one conversation may cost (ask: exit 2; session: asks first)
+    day = 10.0                     # USD all replies of a day (local time) may cost
 
 Built-in providers (:data:`BUILTIN_PROFILES`): openai, openai-responses, anthropic, ollama,
 gemini, openrouter, groq, deepseek, mistral, together, fireworks. Environment:
@@ -241,6 +242,8 @@ class Settings:
     """The config's ``[prices."MODEL"]`` (USD per million tokens), before the price database."""
     budget_conversation: float | None = None
     """``[budget] conversation``: USD one conversation may cost; None: no cap."""
+    budget_day: float | None = None
+    """``[budget] day``: USD all replies of a day (local time) may cost; None: no cap."""
     provider_explicit: bool = True
     """False when no provider was chosen (no flag, ``LLMCHAT_PROVIDER`` or config ``provider``):
     the default ``openai`` may then give way to one the environment has a key for
@@ -335,6 +338,7 @@ def load_settings(
         **_options({k: v for k, v in (options or {}).items() if v not in (None, [], ())}, "option"),
     }
     chosen_theme = theme or env.get("LLMCHAT_THEME") or _str(data, "theme", where)
+    budget = _budget(data.get("budget", {}), where)
     return Settings(
         provider=provider_settings,
         system=system if system is not None else env.get("LLMCHAT_SYSTEM") or _str(data, "system", where),
@@ -354,7 +358,8 @@ def load_settings(
         config_path=config_path,
         profiles=tuple(profiles),
         prices=_prices(data.get("prices", {}), where),
-        budget_conversation=_budget(data.get("budget", {}), where),
+        budget_conversation=budget.get("conversation"),
+        budget_day=budget.get("day"),
         provider_explicit=bool(chosen_name),
         model_explicit=bool(model or env.get("LLMCHAT_MODEL")),
         keymap=_keymap(data.get("keys", {}), where),
@@ -473,9 +478,9 @@ def _tool_flag(table: Mapping[str, Any], key: str, where: str) -> bool:
     return value
 
 
-def _budget(value: Any, where: str) -> float | None:
+def _budget(value: Any, where: str) -> dict[str, float]:
     if not value and isinstance(value, Mapping):
-        return None
+        return {}
     from llmchat.chat.pricing import parse_budget  # only when the file has a budget
 
     return parse_budget(value, where)

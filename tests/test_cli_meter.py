@@ -214,7 +214,7 @@ def test_a_new_conversation_under_the_budget_goes_through(server: LoopbackServer
 
 
 @pytest.mark.parametrize("table, words", [('[budget]\nconversation = 0\n', "above 0"),
-                                          ('[budget]\nday = 1\n', "unknown key 'budget.day'"),
+                                          ('[budget]\nweek = 1\n', "unknown key 'budget.week'"),
                                           ('budget = 1\n', "'budget' must be a table")])
 def test_a_bad_budget_is_one_clear_line(server: LoopbackServer, table: str, words: str) -> None:
     write_config(table)
@@ -222,3 +222,18 @@ def test_a_bad_budget_is_one_clear_line(server: LoopbackServer, table: str, word
     assert result.returncode == 2
     lines = result.stderr.decode().splitlines()
     assert len(lines) == 1 and words in lines[0], lines
+
+
+def test_ask_over_the_day_budget_exits_2_across_conversations(server: LoopbackServer) -> None:
+    write_config('[prices."test-model"]\ninput = 1000\noutput = 1000\n[budget]\nday = 0.09\n')
+    server.handler = lambda r: answered_by("test-model", ["ok"], prompt_tokens=20, completion_tokens=20,
+                                           total_tokens=40)
+    for _ in range(2):  # two new conversations, $0.04 each
+        result = ask(server, "-m", "test-model", "hi")
+        assert result.returncode == 0, result.stderr
+    sent = len(server.requests)
+    third = ask(server, "-m", "test-model", "a third conversation")  # $0.08 today + the next input > $0.09
+    assert third.returncode == 2
+    lines = third.stderr.decode().splitlines()
+    assert len(lines) == 1 and "today: $0.0800 so far" in lines[0] and "$0.0900" in lines[0], lines
+    assert len(server.requests) == sent

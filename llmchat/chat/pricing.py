@@ -277,24 +277,24 @@ def format_usd(amount: float) -> str:
     return f"${amount:.6f}"
 
 
-def parse_budget(table: Any, where: str) -> float | None:
-    """The config's ``[budget]`` table: ``conversation`` = USD one conversation may cost.
+def parse_budget(table: Any, where: str) -> dict[str, float]:
+    """The config's ``[budget]`` table: ``conversation`` = USD one conversation may cost,
+    ``day`` = USD all replies of a day (local time) may cost; each optional.
 
     Raises:
         ConfigError: not a table, an unknown key, or a value that is not a finite number above
             0; the message names the file and the key.
     """
     if not isinstance(table, Mapping):
-        raise ConfigError(f"{where}: 'budget' must be a table ([budget] conversation = USD)")
-    for key in table:
-        if key != "conversation":
-            raise ConfigError(f"{where}: unknown key 'budget.{key}' (known: conversation)")
-    value = table.get("conversation")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{where}: 'budget.conversation' must be a number of USD above 0 (got {value!r})")
-    return float(value)
+        raise ConfigError(f"{where}: 'budget' must be a table ([budget] conversation = USD, day = USD)")
+    caps: dict[str, float] = {}
+    for key, value in table.items():
+        if key not in ("conversation", "day"):
+            raise ConfigError(f"{where}: unknown key 'budget.{key}' (known: conversation, day)")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+            raise ConfigError(f"{where}: 'budget.{key}' must be a number of USD above 0 (got {value!r})")
+        caps[key] = float(value)
+    return caps
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,11 +313,11 @@ class BudgetCheck:
         """Whether the conversation, with the next request, passes `cap` USD."""
         return self.spent + self.next_input > cap
 
-    def describe(self, cap: float) -> str:
-        """One line: what was spent, what comes, the cap."""
+    def describe(self, cap: float, what: str = "this conversation") -> str:
+        """One line: what was spent, what comes, the cap (`what`: "this conversation", "today")."""
         unpriced = f" (+ {self.unpriced} replies of unknown price)" if self.unpriced else ""
-        return (f"this conversation has cost {format_usd(self.spent)}{unpriced} and the next request adds about "
-                f"{format_usd(self.next_input)}: over its budget of {format_usd(cap)}")
+        return (f"{what}: {format_usd(self.spent)} so far{unpriced}, and the next request adds about "
+                f"{format_usd(self.next_input)}: over the budget of {format_usd(cap)}")
 
 
 def budget_check(source: PriceSource, replies: Iterable[tuple[Usage | None, str | None]], model: str,

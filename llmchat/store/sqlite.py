@@ -27,6 +27,7 @@ from itertools import zip_longest
 from pathlib import Path
 
 from llmchat.chat.models import Conversation, Message
+from llmchat.providers.events import Usage
 from llmchat.store import export as exporting
 from llmchat.store import blobs, migrations, search, tree
 from llmchat.store.connection import connect, connect_read_only
@@ -566,6 +567,18 @@ class Store(Branches):
             rows = [db.execute(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?", (i,)).fetchone()
                     for i in ids]
             return _messages(db, rows)
+
+    def replies_since(self, since: float) -> list[Message]:
+        """Every reply with usage stored at or after `since` (Unix seconds), across all
+        conversations, oldest first: its usage, provider and model (no text), for a day's
+        spending (``[budget] day``)."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT input_tokens, output_tokens, total_tokens, cached_tokens, reasoning_tokens, provider, model"
+                " FROM messages WHERE role = 'assistant' AND input_tokens IS NOT NULL AND created_at >= ?"
+                " ORDER BY created_at", (timestamp(since),)).fetchall()
+        return [Message("assistant", usage=Usage(r[0], r[1] or 0, r[2] or 0, cached_tokens=r[3], reasoning_tokens=r[4]),
+                        provider=r[5], model=r[6]) for r in rows]
 
     def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         """Conversations whose title or messages contain every word of `text`.

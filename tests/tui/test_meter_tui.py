@@ -192,3 +192,27 @@ async def test_the_budget_question_before_a_message_that_would_pass_it(open_chat
         await chat.pilot.press("enter")  # yes: send it anyway
         await chat.app.workers.wait_for_complete()
         assert len(chat.provider.requests) == 2
+
+
+async def test_the_day_budget_counts_every_conversation_of_the_day(tmp_path: Path) -> None:
+    db = tmp_path / "history.db"
+    with Store(db) as store:  # another conversation earlier today: 100,000 + 10,000 tokens = $0.021
+        cid = store.create_conversation("openai", MODEL, None)
+        store.add_message(cid, Message("user", "earlier"))
+        rid = store.begin_reply(cid, "openai", MODEL)
+        store.finish_reply(rid, Message("assistant", "ok", finish_reason="stop", usage=Usage(100_000, 10_000, 110_000),
+                                        model=MODEL))
+    config = tmp_path / "config.toml"
+    config.write_text("[budget]\nday = 0.02\n", encoding="utf-8")
+    settings = load_settings(config, {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
+    provider = FakeProvider(reply("fine", 10, 1))
+    app = LlmChatApp(settings, provider=provider, theme_dirs=THEME_DIRS, history=db)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "a new conversation")
+        await wait_until(pilot, lambda: any(n.title == "Budget" for n in app._notifications))
+        note = next(n for n in app._notifications if n.title == "Budget")
+        assert "today: $0.0210 so far" in note.message and "$0.0200" in note.message
+        assert provider.requests == []
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        assert len(provider.requests) == 1

@@ -15,6 +15,7 @@ counted once, after the last reply).
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from textual.timer import Timer
@@ -206,24 +207,36 @@ class ChatMeter(_Base):
         return False
 
     def meter_may_send(self, text: str) -> bool:
-        """:meth:`meter_fits`, then the conversation's budget (``[budget] conversation``):
-        over it, a warning that asks first; Enter again sends anyway."""
+        """:meth:`meter_fits`, then the budgets (``[budget] conversation`` and ``day``): over
+        one, a warning that asks first; Enter again sends anyway."""
         if not self.meter_fits(text):
             return False
         settings = getattr(self.app, "settings", None)
-        cap = getattr(settings, "budget_conversation", None)
-        if cap is None:
+        caps = [(getattr(settings, "budget_conversation", None), "this conversation"),
+                (getattr(settings, "budget_day", None), "today")]
+        if all(cap is None for cap, _ in caps):
             return True
-        replies = [(m.usage, m.model) for m in self.session.conversation.messages if m.role == "assistant"]
         tokens = (self._base_tokens or 0) + self.draft_tokens(text)
-        check = budget_check(self._price_source(), replies, self.session.model, tokens)
-        if not check.over(cap) or self._budget_warned == text:
-            self._budget_warned = None
-            return True
-        self._budget_warned = text
-        self.notify(f"Budget: {check.describe(cap)}. Press Enter again to send it anyway, or start a new "
-                    "conversation (Ctrl+N).", title="Budget", severity="warning", timeout=12, markup=False)
-        return False
+        for cap, what in caps:
+            if cap is None:
+                continue
+            if what == "today":
+                store = getattr(self, "store", None)
+                if store is None:
+                    continue
+                midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+                replies = [(m.usage, m.model) for m in store.replies_since(midnight.timestamp())]
+            else:
+                replies = [(m.usage, m.model) for m in self.session.conversation.messages if m.role == "assistant"]
+            check = budget_check(self._price_source(), replies, self.session.model, tokens)
+            if check.over(cap) and self._budget_warned != text:
+                self._budget_warned = text
+                self.notify(f"Budget: {check.describe(cap, what)}. Press Enter again to send it anyway, or "
+                            "start a new conversation (Ctrl+N).", title="Budget", severity="warning", timeout=12,
+                            markup=False)
+                return False
+        self._budget_warned = None
+        return True
 
     async def compact_conversation(self) -> None:
         """``/compact``: the model summarises the messages before the last exchange, the user
