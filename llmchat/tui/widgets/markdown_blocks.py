@@ -79,6 +79,35 @@ class ChatTable(_Table):  # type: ignore[misc,valid-type]
         await super()._update_from_block(block)
         if self.is_attached:  # not replaced: updated in place
             self.patched = True
+            self.call_after_refresh(self.align_columns)
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.align_columns)
+
+    def column_alignments(self) -> list[str]:
+        """Each column's alignment from the delimiter row (``|:--|--:|:-:|``): ``left``,
+        ``right``, ``center``, or ``left`` when none is given (the fast renderer's rule too)."""
+        aligned: list[str] = []
+
+        def walk(block: MarkdownBlock) -> None:
+            for child in block._blocks:
+                if type(child).__name__ == "MarkdownTH":
+                    style = str((child._token.attrs or {}).get("style", ""))
+                    aligned.append(style.partition("text-align:")[2].strip() or "left")
+                walk(child)
+
+        walk(self)
+        return aligned
+
+    def align_columns(self) -> None:
+        """Align the cells of each column as its delimiter row asks (Textual's table block
+        draws every cell left-aligned), so a table looks the same as in the fast renderer."""
+        aligned = self.column_alignments()
+        if not aligned or all(a == "left" for a in aligned):
+            return
+        for content in self.query("MarkdownTableContent"):
+            for index, cell in enumerate(content.children):
+                cell.styles.text_align = aligned[index % len(aligned)]  # type: ignore[assignment]
 
 
 class ChatMarkdown(Markdown):
