@@ -45,6 +45,8 @@ class ToolCallStarted:
     read-only call that touches a secret location)."""
     reason: str | None = None
     """Why approval is needed (:meth:`Tool.approval_reason`), when it is."""
+    refused: bool = False
+    """The call is answered "not run" at once: past the reply's tool limits (ToolLimits)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -245,7 +245,9 @@ class ToolLoop:
                 for index, call in enumerate(calls):
                     refusal = self.limits.refusal(index, len(calls), self._results_chars)
                     if refusal is not None:
-                        yield ToolCallStarted(self.round, index, call, self.registry.get(call.name), None, False)
+                        yield ToolCallStarted(
+                            self.round, index, call, self.registry.get(call.name), None, False, refused=True
+                        )
                         yield self._record_result(index, call, error_output(refusal, "skipped"))
                         continue
                     async with aclosing(self._run_call(index, call)) as call_events:

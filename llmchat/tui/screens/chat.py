@@ -307,6 +307,7 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, Screen[No
         """
         transcript = self.query_one(Transcript)
         calls: dict[tuple[int, int], ToolCallView] = {}
+        refused = 0  # calls of the current reply answered "not run" by its tool limits
         ended: Message | None = None  # the last reply whose view was finished
         self.streaming, self._reply_failed, self._live_view = True, False, view
         if self.mcp is not None:  # the MCP tools switched on now (servers start once)
@@ -331,6 +332,7 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, Screen[No
                     elif isinstance(event, ReasoningDelta):
                         view.add_reasoning(event.text)
                     elif isinstance(event, RoundStarted):
+                        refused = 0
                         if event.round > 1:
                             view = MessageView("assistant")
                             await transcript.mount(view, before=self._first_queued())
@@ -339,12 +341,19 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, Screen[No
                     elif isinstance(event, ReplyFinished):
                         ended = event.message
                         await self._end_view(view, event.message)
+                    elif isinstance(event, ToolCallStarted) and event.refused:
+                        refused += 1  # past the reply's cap: one notification, not a block each
                     elif isinstance(event, ToolCallStarted):
                         block = calls[(event.round, event.index)] = ToolCallView(
                             event.call.name, event.call.arguments)
                         await transcript.mount(block, before=self._first_queued())
                     elif isinstance(event, ToolResult):
-                        calls.pop((event.round, event.index)).show_result(event.output.status, event.output.text)
+                        shown = calls.pop((event.round, event.index), None)
+                        if shown is not None:
+                            shown.show_result(event.output.status, event.output.text)
+                        elif refused == 1:
+                            self.notify(f"Some tool calls were {event.output.text.removeprefix('Error: ')}",
+                                        title="Tools", severity="warning", markup=False)
                     elif isinstance(event, RoundLimitReached):
                         self.notify(f"Stopped after {event.max_rounds} rounds of tool calls.",
                                     title="Tools", severity="warning", markup=False)
