@@ -364,19 +364,29 @@ def models(
     provider: ProviderOpt = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON array of model ids.")] = False,
 ) -> None:
-    """List the models the provider serves, one per line."""
+    """List the models the provider serves, one per line; "(images)" marks those that take
+    images, where the provider's list says so (OpenRouter, Ollama)."""
     from llmchat.providers import make_client
     from llmchat.providers.errors import ProviderError
 
     settings = replace(Choice(provider).over(ctx.obj or Choice()), model=None).settings()
     settings = ensure_credentials(settings, interactive=False)
 
-    async def fetch() -> list[str]:
+    async def fetch() -> tuple[list[str], set[str]]:
         async with make_client() as client:
-            return await settings.provider.create(client).list_models()
+            server = settings.provider.create(client)
+            names = await server.list_models()
+            images: set[str] = set()
+            marker = getattr(server, "image_models", None)
+            if marker is not None and not json_output:  # where the provider's list says so
+                try:
+                    images = await marker(names)
+                except ProviderError:
+                    pass
+            return names, images
 
     try:
-        names = asyncio.run(fetch())
+        names, images = asyncio.run(fetch())
     except ProviderError as exc:
         raise fail(exc.describe(), 1) from None
     # Model ids come from the server: one safe line each (a name with controls cannot be
@@ -385,7 +395,7 @@ def models(
         print(json_text(names, sys.stdout))
     else:
         for name in names:
-            print(one_line(name, 200))
+            print(one_line(name, 200) + ("  (images)" if name in images else ""))
 
 
 keys_app = typer.Typer(help="Keep API keys in an owner-only key file (used when the env variable is unset).")

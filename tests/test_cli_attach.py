@@ -194,3 +194,39 @@ def test_a_model_without_vision_is_named_as_such_and_not_retried(
     assert b"this model does not take images" in result.stderr
     assert_clean_stderr(result.stderr)
     assert len(server.requests) == 1
+
+
+def test_models_marks_the_models_that_take_images(server: LoopbackServer) -> None:
+    import subprocess
+    import sys
+
+    from tests.loopback import Request, json_reply
+
+    def handler(request: Request) -> object:
+        if request.path == "/v1/models":
+            return json_reply(200, {"data": [
+                {"id": "vision-model", "architecture": {"input_modalities": ["text", "image"]}},
+                {"id": "old-style", "architecture": {"modality": "text+image->text"}},
+                {"id": "text-model", "architecture": {"input_modalities": ["text"]}},
+                {"id": "plain"}]})
+        if request.path == "/api/tags":
+            return json_reply(200, {"models": [{"name": "llava:7b"}, {"name": "qwen3:8b"}]})
+        if request.path == "/api/show":
+            vision = request.json()["model"] == "llava:7b"
+            return json_reply(200, {"capabilities": ["completion", "vision"] if vision else ["completion"]})
+        return json_reply(404, {"error": "no"})
+
+    server.handler = handler
+    env = provider_env(server, cli_env(None))
+
+    def models(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([sys.executable, "-m", "llmchat", "models", *args], env=env, capture_output=True,
+                              timeout=30, stdin=subprocess.DEVNULL)
+
+    listed = models()
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.decode().splitlines() == [
+        "old-style  (images)", "plain", "text-model", "vision-model  (images)"]
+    assert json.loads(models("--json").stdout) == ["old-style", "plain", "text-model", "vision-model"]
+    ollama = models("-p", "ollama")
+    assert ollama.stdout.decode().splitlines() == ["llava:7b  (images)", "qwen3:8b"]

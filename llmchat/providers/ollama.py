@@ -10,6 +10,7 @@ signal) with ``done_reason``, ``prompt_eval_count`` and ``eval_count``. Errors a
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -324,6 +325,30 @@ class OllamaProvider:
             for m in items or ()
             if isinstance(m, dict) and (m.get("name") or m.get("model"))
         )
+
+    async def image_models(self, names: list[str]) -> set[str]:
+        """Those of `names` whose ``capabilities`` include ``"vision"`` in ``POST
+        {base_url}/api/show`` (Ollama API "Show Model Information"); a model the server does
+        not describe is left out.
+        """
+
+        async def takes_images(name: str) -> bool:
+            try:
+                response = await self.client.post(f"{self.base_url}/api/show", json={"model": name},
+                                                   headers=self._headers, timeout=10.0)
+                data = response.json() if response.status_code == 200 else {}
+            except (httpx.HTTPError, ValueError):
+                return False
+            capabilities = data.get("capabilities") if isinstance(data, dict) else None
+            return isinstance(capabilities, list) and "vision" in capabilities
+
+        found = set()
+        for start in range(0, len(names), 8):  # a few at a time: a local server
+            batch = names[start:start + 8]
+            for name, vision in zip(batch, await asyncio.gather(*map(takes_images, batch)), strict=True):
+                if vision:
+                    found.add(name)
+        return found
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """POST ``{base_url}/api/chat`` and yield the reply's events (Finish last).

@@ -312,6 +312,28 @@ class OpenAIProvider:
         items = data.get("data") if isinstance(data, dict) else None
         return sorted(str(m["id"]) for m in items or () if isinstance(m, dict) and m.get("id"))
 
+    async def image_models(self, names: list[str]) -> set[str]:
+        """Those of `names` whose entry in the list says they take images: OpenRouter's
+        ``architecture.input_modalities`` (or ``architecture.modality`` such as
+        ``"text+image->text"``) at ``GET {base_url}/models``; servers that do not say give
+        an empty set.
+
+        Raises:
+            ProviderError: the matching subclass on an HTTP error or a network failure.
+        """
+        data = await get_json(self.client, f"{self.base_url}/models", self._headers, self.name)
+        items = data.get("data") if isinstance(data, dict) else None
+        found = set()
+        for item in items or ():
+            architecture = item.get("architecture") if isinstance(item, dict) else None
+            if not isinstance(architecture, dict) or not item.get("id"):
+                continue
+            inputs = architecture.get("input_modalities")
+            modality = str(architecture.get("modality") or "").split("->")[0]
+            if (isinstance(inputs, list) and "image" in inputs) or "image" in modality.split("+"):
+                found.add(str(item["id"]))
+        return found & set(names)
+
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """POST ``{base_url}/chat/completions`` and yield the reply's events (Finish last).
 
