@@ -86,7 +86,7 @@ def confirm(question: str, *, yes: bool) -> bool:
         return True
     from llmchat.safety import one_line
 
-    sys.stderr.write(f"{one_line(question, 200)} [y/N] ")
+    sys.stderr.write(one_line(f"{question} [y/N]", 200) + " ")
     sys.stderr.flush()
     try:
         answer = sys.stdin.readline()
