@@ -34,6 +34,11 @@ DOES: dict[str, tuple[str, str]] = {
     "message.previous": ("selected message", "select the previous message"),
     "message.next": ("selected message", "select the next message"),
     "message.prompt": ("selected message", "back to the prompt"),
+    "message.branch-previous": ("selected message", "show its previous branch (a message with siblings "
+                                "shows \"branch 2/3\"); the transcript follows that path"),
+    "message.branch-next": ("selected message", "show its next branch"),
+    "message.edit": ("selected message", "edit your message: it goes into the prompt, and sending makes a "
+                     "new branch (the old one stays)"),
     "history.rename": ("history", "rename the highlighted conversation"),
     "history.delete": ("history", "delete the highlighted conversation (asks first)"),
     "history.close": ("history", "close the history"),

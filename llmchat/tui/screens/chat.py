@@ -250,14 +250,25 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, Screen[No
         """Add user message `text` (with `attachments`) to the conversation and stream the
         reply; `shown` is its queued view (already in the transcript), else a view is added
         at the end."""
-        turn = self.session.send(text, attachments)
         transcript = self.query_one(Transcript)
+        edited = self.take_edit() if shown is None else None
+        if edited is not None:  # `e` on an earlier message: the new one is its sibling branch
+            turn = self.session.edit(text, edited)
+            await self.show_path()
+            view = MessageView("assistant")
+            await transcript.mount(view)
+            transcript.anchor()
+            self.start_reply(view, turn)
+            return
+        turn = self.session.send(text, attachments)
+        sent = self.session.conversation.messages[-1]
         view = MessageView("assistant")
         if shown is not None and shown.is_attached:
             shown.set_queued(False)
+            shown.message = sent
             await transcript.mount(view, after=shown)
         else:
-            await transcript.add_message("user", text, attachments=attachments)
+            (await transcript.add_message("user", text, attachments=attachments)).message = sent
             await transcript.mount(view)
         transcript.anchor()
         self.start_reply(view, turn)

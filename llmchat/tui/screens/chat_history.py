@@ -2,7 +2,9 @@
 
 A mixin: ChatScreen (:mod:`llmchat.tui.screens.chat`) holds the session and the transcript;
 these methods load a conversation from the store, hand it to the session and mount its
-newest messages, and earlier ones a page at a time as the user scrolls up.
+newest messages, and earlier ones a page at a time as the user scrolls up. Branches: a
+selected message shows which of its siblings it is, ``[`` / ``]`` show another one (the
+transcript follows that path), ``e`` edits an earlier question into a new branch.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class ChatHistory(_Base):
         accumulator: Accumulator | None
         conversation: Conversation
         _first_shown: int | None
+        streaming: bool
+        queue: list[MessageView]
 
         def action_cancel_stream(self) -> None: ...
 
@@ -120,6 +124,8 @@ class ChatHistory(_Base):
             transcript.keep_in_view(shown)
         views = [MessageView(m.role, m.content if m.role != "assistant" else "", attachments=m.attachments)
                  for m in messages]
+        for view, message in zip(views, messages):
+            view.message = message
         with self.app.batch_update():
             await transcript.mount_all(views, before=0 if transcript.children else None)
             bodies = []
@@ -148,3 +154,82 @@ class ChatHistory(_Base):
             earlier = self.conversation.messages[:first]
             count = transcript.page_size(earlier, limit=SHOWN_AT_OPEN)
             await self._show_page(earlier[-count:], first - count)
+
+    # -- branches -------------------------------------------------------------------------
+
+    editing: Message | None = None
+    """The earlier user message `e` put in the prompt: sending makes its sibling branch."""
+
+    def _busy(self) -> bool:
+        if self.streaming or self.queue:
+            self.notify("A reply is still streaming: press Escape to stop it first.", timeout=3)
+            return True
+        return False
+
+    def on_message_view_selected(self, event: MessageView.Selected) -> None:
+        """A selected message shows which branch it is (``branch 2/3``)."""
+        message = event.view.message
+        if message is not None and message.id and not self.streaming:
+            event.view.show_branch(*self.session.branches(message))
+
+    async def on_message_view_switch_branch(self, event: MessageView.SwitchBranch) -> None:
+        """Show the sibling `event.step` places away: the transcript follows its path."""
+        message = event.view.message
+        if message is None or self._busy():
+            return
+        which, of = self.session.branches(message)
+        target = which + event.step
+        if not 1 <= target <= of:
+            if of > 1:
+                self.notify(f"This is branch {which} of {of}.", title="Branches", timeout=2, markup=False)
+            return
+        depth = next((i for i, m in enumerate(self.conversation.messages) if m is message), None)
+        try:
+            self.session.switch_branch(message, target)
+        except (ValueError, RuntimeError) as exc:
+            self.notify(str(exc), title="Branches", severity="warning", markup=False)
+            return
+        self.editing = None
+        await self.show_path(depth)
+
+    def on_message_view_edit(self, event: MessageView.Edit) -> None:
+        """Put a user message's text in the prompt; sending it makes a sibling branch."""
+        from llmchat.tui.widgets.prompt_input import PromptInput
+
+        message = event.view.message
+        if event.view.role != "user" or message is None:
+            self.notify("Only your own messages can be edited.", title="Edit", markup=False)
+            return
+        if self._busy():
+            return
+        self.editing = message
+        prompt = self.query_one(PromptInput)
+        prompt.load_text(message.content)
+        prompt.move_cursor(prompt.document.end)
+        prompt.focus()
+        self.notify("Sending makes a new branch; the old one stays.", title="Edit", timeout=3, markup=False)
+
+    def take_edit(self) -> int | None:
+        """The index of the message being edited (and forget it), or None."""
+        message, self.editing = self.editing, None
+        return next((i for i, m in enumerate(self.conversation.messages) if m is message), None)
+
+    async def show_path(self, focus: int | None = None) -> None:
+        """Show the conversation as it now stands (another branch): the newest messages, or
+        from message `focus` on, which is then selected."""
+        transcript = self.query_one(Transcript)
+        messages = self.conversation.messages
+        first = len(messages) - transcript.page_size(messages, limit=SHOWN_AT_OPEN)
+        if focus is not None:
+            first = max(0, min(first, focus))
+        self.accumulator = None
+        with self.app.batch_update():
+            await transcript.clear()
+            await self._show_page(messages[first:], first)
+        views = list(transcript.query_children(MessageView))
+        if focus is not None and 0 <= focus - first < len(views):
+            views[focus - first].focus()
+            views[focus - first].scroll_visible(animate=False)
+        else:
+            transcript.scroll_end(animate=False)
+            transcript.anchor()

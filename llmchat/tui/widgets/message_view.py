@@ -2,7 +2,9 @@
 
 A message can be selected (it is focusable: click it, Shift+Tab from the prompt, Up / Down from
 another message). The selected message copies itself with ``c`` and its code block N with the
-digit N; a hint under it lists the keys. While its reply is awaited or streams, a one-line
+digit N; a hint under it lists the keys. A stored message with siblings (a regenerated answer,
+an edited question) shows "branch 2/3"; ``[`` / ``]`` (or Left / Right) move between them,
+and ``e`` on a user message edits it into a new branch (the screen does both). While its reply is awaited or streams, a one-line
 progress note under the text shows a spinner with the time waited, then tokens and tokens/s.
 """
 
@@ -17,6 +19,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message as Event
 from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
@@ -73,9 +76,11 @@ def code_blocks(markdown: str) -> tuple[CodeBlock, ...]:
     return tuple(blocks)
 
 
-def copy_hint(blocks: tuple[CodeBlock, ...]) -> str:
-    """The keys line of a selected message: ``c copy · 1 python · 2 bash · ↑↓ select · esc prompt``."""
-    parts = ["c copy"]
+def copy_hint(blocks: tuple[CodeBlock, ...], branch: tuple[int, int] = (1, 1)) -> str:
+    """The keys line of a selected message: ``c copy · 1 python · 2 bash · ↑↓ select · esc prompt``,
+    after ``branch 2/3 · [ ] switch`` when the message has siblings (`branch`: which, how many)."""
+    parts = [f"branch {branch[0]}/{branch[1]} · [ ] switch"] if branch[1] > 1 else []
+    parts.append("c copy")
     if len(blocks) == 1:
         parts.append(f"1 copy the code ({blocks[0].describe()})")
     elif 1 < len(blocks) <= 4:
@@ -125,11 +130,40 @@ class MessageView(Vertical, can_focus=True):
         Binding("up", "select(-1)", "Previous message", show=False, id="message.previous"),
         Binding("down", "select(1)", "Next message", show=False, id="message.next"),
         Binding("escape", "screen.focus_prompt", "Prompt", id="message.prompt"),
+        Binding("[,left", "branch(-1)", "Previous branch", show=False, id="message.branch-previous"),
+        Binding("],right", "branch(1)", "Next branch", show=False, id="message.branch-next"),
+        Binding("e", "edit", "Edit", show=False, id="message.edit"),
     ]
+
+    class Selected(Event):
+        """The message was selected (the screen tells it its branch, :meth:`show_branch`)."""
+
+        def __init__(self, view: MessageView) -> None:
+            super().__init__()
+            self.view = view
+
+    class SwitchBranch(Event):
+        """``[`` / ``]`` on the message: show its sibling `step` places away instead."""
+
+        def __init__(self, view: MessageView, step: int) -> None:
+            super().__init__()
+            self.view = view
+            self.step = step
+
+    class Edit(Event):
+        """``e`` on the message: edit it into a new branch."""
+
+        def __init__(self, view: MessageView) -> None:
+            super().__init__()
+            self.view = view
 
     def __init__(self, role: str, text: str = "", *, attachments: Sequence[Attachment] = ()) -> None:
         super().__init__(classes=f"message -{role}")
         self.role = role
+        self.message: Message | None = None
+        """The conversation's message shown here, once known (stored, sent or finished)."""
+        self.branch = (1, 1)
+        """(which, how many) among its siblings, as the screen last said (:meth:`show_branch`)."""
         self.text = text
         """The message's own text (user and tool messages; an assistant's is in :attr:`body`)."""
         self.attachments = list(attachments)
@@ -205,6 +239,7 @@ class MessageView(Vertical, can_focus=True):
         """Mark how the reply ended (cancelled, error, length ...) under its text; the progress
         line goes away."""
         self.show_progress(None)
+        self.message = message
         reason = message.finish_reason
         self.set_class(reason == "cancelled", "-cancelled")
         self.set_class(reason == "error", "-error")
@@ -285,9 +320,24 @@ class MessageView(Vertical, can_focus=True):
 
     def on_focus(self) -> None:
         self._show_hint()
+        self.post_message(self.Selected(self))
 
     def _show_hint(self) -> None:
-        self.hint.update(copy_hint(code_blocks(self.copy_text)))
+        self.hint.update(copy_hint(code_blocks(self.copy_text), self.branch))
+
+    def show_branch(self, which: int, of: int) -> None:
+        """Show ``branch which/of`` in the hint (nothing when `of` is 1)."""
+        self.branch = (which, of)
+        if self.has_focus:
+            self._show_hint()
+
+    def action_branch(self, step: int) -> None:
+        """Ask the screen to show the sibling `step` places away (-1: the previous branch)."""
+        self.post_message(self.SwitchBranch(self, step))
+
+    def action_edit(self) -> None:
+        """Ask the screen to put this (user) message in the prompt, to send as a new branch."""
+        self.post_message(self.Edit(self))
 
     def action_copy_message(self) -> None:
         """Copy the whole message (Textual's clipboard: OSC 52, works over SSH)."""
