@@ -161,6 +161,8 @@ def session(
         reasoning_effort=reasoning_effort, thinking_budget=thinking_budget,
     ))
     if ctx.invoked_subcommand is not None:
+        if attach:
+            raise fail(f"-a/--attach goes after the command (llmchat {ctx.invoked_subcommand} -a PATH ...)")
         ctx.obj = choice
         return
     settings = choice.settings()

@@ -230,3 +230,10 @@ def test_models_marks_the_models_that_take_images(server: LoopbackServer) -> Non
     assert json.loads(models("--json").stdout) == ["old-style", "plain", "text-model", "vision-model"]
     ollama = models("-p", "ollama")
     assert ollama.stdout.decode().splitlines() == ["llava:7b  (images)", "qwen3:8b"]
+
+
+def test_attach_before_the_command_is_refused_not_dropped(server: LoopbackServer, files: Path) -> None:
+    result = ask(server, "q", before_ask=("-a", "notes.txt"))
+    assert result.returncode == 2
+    assert b"-a/--attach goes after the command (llmchat ask -a PATH" in result.stderr
+    assert server.requests == []
