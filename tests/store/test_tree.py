@@ -149,3 +149,22 @@ def test_a_damaged_parent_cycle_does_not_hang(store: Store, db_path: Path) -> No
     messages = store.load_conversation(cid)[1].messages
     assert 1 <= len(messages) <= 4
     assert store.set_current_leaf(a) in {a, b}
+
+
+def test_a_read_only_release_database_reads_as_one_path(tmp_path: Path) -> None:
+    """A data directory llmchat may not write, holding a release's database: nothing is
+    migrated, and loading, paging and exporting read it as the linear history it is."""
+    path = tmp_path / "history.db"
+    shutil.copy(FIXTURE, path)
+    with Store.open(path, read_only=True) as store:
+        summary = next(s for s in store.list_conversations() if s.message_count == 4)
+        _, conversation = store.load_conversation(summary.id)
+        assert [m.content for m in conversation.messages][-1] == "second answer"
+        assert [m.content for m in store.load_messages(summary.id, limit=2).messages] == [
+            "second question", "second answer"]
+        exported = store.export(summary.id, "json")
+        assert '"second answer"' in exported and '"tree"' not in exported
+        assert "other branch" not in store.export(summary.id, "md")
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 5
+    db.close()
