@@ -23,13 +23,13 @@ def complete(words: str) -> list[str]:
     return result.stdout.split()
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 def test_commands_and_options_complete() -> None:
     assert {"ask", "history", "models", "config"} <= set(complete("llmchat "))
     assert complete("llmchat ask --rea") == ["--reasoning", "--reasoning-effort"]
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 def test_provider_names_include_the_config_files_profiles() -> None:
     config = Path(os.environ["XDG_CONFIG_HOME"]) / "llmchat" / "config.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
@@ -38,7 +38,7 @@ def test_provider_names_include_the_config_files_profiles() -> None:
     assert complete("llmchat ask -p o") == ["ollama", "openai", "openai-responses", "openrouter"]
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 def test_theme_names_complete() -> None:
     assert "llmchat-light" in complete("llmchat --theme llmchat-l")
     assert all(name.startswith("llmchat-l") for name in complete("llmchat --theme llmchat-l"))
@@ -51,7 +51,7 @@ def test_theme_names_complete() -> None:
     assert "ships `llmchat-dark` and `llmchat-light`" not in readme
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 def test_install_completion_is_offered() -> None:
     result = subprocess.run([LLMCHAT, "--show-completion", "bash"],
                             capture_output=True, text=True, timeout=30)

@@ -38,7 +38,7 @@ def test_no_color_drops_every_colour_but_keeps_the_text(monkeypatch: pytest.Monk
     assert "Title" in out and "return x + 1" in out and "Done." in out
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(180)
 async def test_the_session_honours_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
     from textual.filter import Monochrome, NoColor
 

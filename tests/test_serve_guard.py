@@ -100,7 +100,7 @@ def test_a_bad_fixed_token_exits_2_with_one_line() -> None:
 # -- against the real server ---------------------------------------------------------------
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 def test_no_token_no_page_no_session(tmp_path: Path, server: LoopbackServer) -> None:
     with serving(tmp_path, server) as served:
         origin = served.url
@@ -119,7 +119,7 @@ def test_no_token_no_page_no_session(tmp_path: Path, server: LoopbackServer) -> 
     assert "llmchat: serve: " not in log  # nothing went wrong inside the server
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 def test_wrong_tokens_are_refused(tmp_path: Path, server: LoopbackServer) -> None:
     with serving(tmp_path, server) as served:
         origin = served.url
@@ -136,7 +136,7 @@ def test_wrong_tokens_are_refused(tmp_path: Path, server: LoopbackServer) -> Non
     assert "a wrong token" in log and "Traceback" not in log and "llmchat: serve: " not in log
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 def test_token_in_the_url_sets_a_strict_cookie_that_opens_the_websocket(
         tmp_path: Path, server: LoopbackServer) -> None:
     with serving(tmp_path, server) as served:
@@ -158,7 +158,7 @@ def test_token_in_the_url_sets_a_strict_cookie_that_opens_the_websocket(
         assert asyncio.run(first_screen_bytes(served.port, jar, served.url)) > 0
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 def test_websocket_needs_a_listed_origin(tmp_path: Path, server: LoopbackServer) -> None:
     with serving(tmp_path, server) as served:
         jar = f"{cookie_name(served.port)}={served.token}"
@@ -178,7 +178,7 @@ def test_websocket_needs_a_listed_origin(tmp_path: Path, server: LoopbackServer)
     assert "\u202e" not in log and "<U+202E>" in log
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 def test_host_header_is_not_trusted_on_every_interface(tmp_path: Path, server: LoopbackServer) -> None:
     # --host 0.0.0.0 without --public-url, where the allowed origin used to be the request's
     # own Host: a DNS-rebinding page (evil.example resolved to this machine) sends both.
@@ -201,7 +201,7 @@ def test_host_header_is_not_trusted_on_every_interface(tmp_path: Path, server: L
     assert "refused GET '/ws': Host 'evil.example'" in log
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 def test_a_rebound_host_name_is_refused_on_loopback_too(tmp_path: Path, server: LoopbackServer) -> None:
     import socket
 
@@ -215,7 +215,7 @@ def test_a_rebound_host_name_is_refused_on_loopback_too(tmp_path: Path, server: 
             assert sock.recv(4096).startswith(b"HTTP/1.0 403")
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 def test_page_loads_nothing_from_another_host(tmp_path: Path, server: LoopbackServer) -> None:
     with serving(tmp_path, server) as served:
         page = get(served.port, f"/?token={served.token}").body
@@ -232,7 +232,7 @@ def test_page_loads_nothing_from_another_host(tmp_path: Path, server: LoopbackSe
             assert answer.status == 200 and len(answer.body) > 10_000, font
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 def test_fixed_token_from_the_environment(tmp_path: Path, server: LoopbackServer) -> None:
     token = "fixed-token-for-scripts-0123456789"
     with serving(tmp_path, server, LLMCHAT_SERVE_TOKEN=token) as served:
@@ -241,7 +241,7 @@ def test_fixed_token_from_the_environment(tmp_path: Path, server: LoopbackServer
         assert get(served.port, "/?token=fixed-token-for-scripts").status == 403
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 def test_scripts_may_send_the_token_in_an_authorization_header(tmp_path: Path, server: LoopbackServer) -> None:
     with serving(tmp_path, server) as served:
         port, token, jar = served.port, served.token, f"{cookie_name(served.port)}={served.token}"
@@ -255,7 +255,7 @@ def test_scripts_may_send_the_token_in_an_authorization_header(tmp_path: Path, s
         assert websocket(port, Authorization=f"Bearer {token}").status == 403  # still no Origin
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 def test_the_websocket_route_needs_an_origin_even_without_upgrade(tmp_path: Path, server: LoopbackServer) -> None:
     with serving(tmp_path, server) as served:
         jar = f"{cookie_name(served.port)}={served.token}"
@@ -263,7 +263,7 @@ def test_the_websocket_route_needs_an_origin_even_without_upgrade(tmp_path: Path
         assert websocket(served.port, Cookie=jar, Upgrade="WebSocket").status == 403
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 def test_the_page_may_reach_only_its_own_server(tmp_path: Path, server: LoopbackServer) -> None:
     with serving(tmp_path, server) as served:
         policy = get(served.port, f"/?token={served.token}").headers["Content-Security-Policy"]
@@ -290,7 +290,7 @@ def test_the_fixed_token_is_not_inherited_by_the_sessions(monkeypatch: pytest.Mo
     assert seen == [("fixed-token-for-scripts-0123456789", None)]
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 def test_hostile_request_bytes_never_reach_the_terminal_raw(tmp_path: Path, server: LoopbackServer) -> None:
     import socket
 

@@ -162,7 +162,7 @@ def tool_use(id_: str, city: str) -> dict[str, Any]:
 # --- tests ----------------------------------------------------------------------------------
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(180)
 async def test_thinking_blocks_go_back_with_the_tool_results(server: LoopbackServer) -> None:
     thinking = {"type": "thinking", "thinking": THOUGHT, "signature": SIGNATURE}
     redacted = {"type": "redacted_thinking", "data": REDACTED}
@@ -197,7 +197,7 @@ async def test_thinking_blocks_go_back_with_the_tool_results(server: LoopbackSer
     assert final.thinking_blocks == []
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(180)
 async def test_the_turn_keeps_its_opening_thinking_and_the_next_turn_drops_it(server: LoopbackServer) -> None:
     thinking = {"type": "thinking", "thinking": THOUGHT, "signature": SIGNATURE}
     later = {"type": "thinking", "thinking": "Done: answer.", "signature": SIGNATURE[::-1]}
@@ -232,7 +232,7 @@ async def test_the_turn_keeps_its_opening_thinking_and_the_next_turn_drops_it(se
                            {"role": "user", "content": "Thanks!"}]
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(180)
 async def test_the_stand_in_rejects_a_turn_without_its_thinking(server: LoopbackServer) -> None:
     # the check the tests above rely on: the API's 400 when the thinking is not sent back
     api = FakeMessagesAPI([text_reply("unused")])
@@ -255,7 +255,7 @@ CHAT_KEYS = {"role", "content", "tool_calls", "tool_call_id", "name"}
 OLLAMA_KEYS = {"role", "content", "images", "tool_calls", "tool_name", "tool_call_id", "thinking"}
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(180)
 @pytest.mark.parametrize(
     ("wire", "path", "keys"),
     [(OpenAIWire(), "/v1/chat/completions", CHAT_KEYS), (OllamaWire(), "/api/chat", OLLAMA_KEYS)],

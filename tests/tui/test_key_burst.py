@@ -11,7 +11,7 @@ from tests.fakes import FakeProvider
 from tests.tui.helpers import make_app, wait_until
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(180)
 async def test_enter_right_after_a_burst_of_keys_sends_every_key() -> None:
     provider = FakeProvider(["ok"])
     app = make_app(provider)

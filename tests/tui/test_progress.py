@@ -148,7 +148,7 @@ async def test_a_long_queued_message_goes_back_to_the_prompt_as_a_placeholder() 
         assert prompt.expand(prompt.text) == big
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 async def test_export_of_a_long_conversation_runs_in_a_worker_and_announces_its_count(open_chat: OpenChat, 
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
