@@ -363,10 +363,12 @@ class ChatSession:
         self._branch_at(index)
         return message
 
-    def edit(self, text: str, index: int | None = None) -> AsyncGenerator[EngineEvent, None]:
-        """Send `text` instead of the user message at `index` (default: the last one) and
-        return the turn that answers it: the new question and its answer are a sibling
-        branch; the old one stays in the history.
+    def edit(
+        self, text: str, index: int | None = None, attachments: Sequence[Attachment] = ()
+    ) -> AsyncGenerator[EngineEvent, None]:
+        """Send `text` (with `attachments`) instead of the user message at `index` (default:
+        the last one) and return the turn that answers it: the new question and its answer
+        are a sibling branch; the old one stays in the history.
 
         Raises:
             ValueError: no user message (or the message at `index` is not one).
@@ -377,7 +379,7 @@ class ChatSession:
         if not 0 <= index < len(self.conversation.messages) or self.conversation.messages[index].role != "user":
             raise ValueError(f"message {index} is not a user message")
         self._branch_at(index)
-        return self.send(text)
+        return self.send(text, attachments)
 
     def branches(self, message: Message) -> tuple[int, int]:
         """(which, how many): `message`'s place among the stored branches at its point,

@@ -536,15 +536,19 @@ class Store(Branches):
         with self._read() as db:
             conversation_id = self._resolve(db, ref)
             before = 2**62 if before_position is None else before_position
-            rows = [row for row in self._path_rows(db, conversation_id) if row["position"] < before]
-            rows = rows[::-1][: max(limit, 0) + 1]
+            rows = [row for row in self._path_rows(db, conversation_id, before, max(limit, 0) + 1)
+                    if row["position"] < before][::-1]
             has_more = len(rows) > limit
             rows = rows[:limit][::-1]
             messages = _messages(db, rows)
         first = rows[0]["position"] if rows else None
         return MessagePage(messages, first, has_more)
 
-    def _path_rows(self, db: sqlite3.Connection, conversation_id: str) -> list[sqlite3.Row]:
+    def _path_rows(
+        self, db: sqlite3.Connection, conversation_id: str, before: int = 2**62, newest: int | None = None
+    ) -> list[sqlite3.Row]:
+        """The current path's rows, oldest first: all, or the `newest` ones before position
+        `before` (only their ids are read for the rest of the path)."""
         if not tree.has_tree(db):  # a read-only file of an older llmchat: linear
             return db.execute(
                 f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY position",
@@ -552,6 +556,12 @@ class Store(Branches):
             ).fetchall()
         leaf = tree.current_leaf(db, conversation_id)
         ids = [] if leaf is None else tree.path_ids(db, leaf)
+        if newest is not None:  # positions grow down a path (a child is stored after its parent)
+            positions = dict(db.execute(
+                "SELECT id, position FROM messages WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(ids),),
+            ).fetchall())
+            ids = [i for i in ids if positions[i] < before][-newest:]
         by_id = {row["id"]: row for row in db.execute(
             f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN (SELECT value FROM json_each(?))",
             (json.dumps(ids),),

@@ -4,6 +4,8 @@ later session (``ask -c``) goes on from the current leaf."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -114,3 +116,20 @@ async def test_a_later_session_continues_the_current_path(
     assert [m["content"] for m in server.requests[-1].json()["messages"]] == ["q", "Q#1", "next"]
     assert [c for _, c, _ in stored(store, later)] == ["q", "Q#1", "next", "NEXT#3"]
     assert len(store.siblings(history.messages[1].id or "")) == 2  # the other answer stays
+
+
+async def test_an_edited_question_keeps_its_attachments(
+    server: LoopbackServer, client: httpx.AsyncClient, store: Store
+) -> None:
+    from llmchat.chat.models import Attachment
+
+    echo(server)
+    session = make_session(server, client, store)
+    await run(session.send("q"))
+    note = Attachment("note.txt", "text/plain", b"hello\n", "hello\n")
+    await run(session.edit("q with a note", index=0, attachments=[note]))
+    edited = session.conversation.messages[0]
+    assert [a.name for a in edited.attachments] == ["note.txt"]
+    _, loaded = store.load_conversation(session.recorder.conversation_id or "")
+    assert [a.name for a in loaded.messages[0].attachments] == ["note.txt"]
+    assert "note.txt" in json.dumps(server.requests[-1].json()["messages"][0])

@@ -253,7 +253,7 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, Screen[No
         transcript = self.query_one(Transcript)
         edited = self.take_edit() if shown is None else None
         if edited is not None:  # `e` on an earlier message: the new one is its sibling branch
-            turn = self.session.edit(text, edited)
+            turn = self.session.edit(text, edited, attachments)
             await self.show_path()
             view = MessageView("assistant")
             await transcript.mount(view)
