@@ -74,6 +74,8 @@ _ASK_OPTIONS: dict[str, tuple[str, Any]] = {
     "--tool": ("tool", str),
     "--mcp": ("mcp", str),
     "--mcp-config": ("mcp_config", str),
+    "-t": ("template", str),
+    "--template": ("template", str),
     "-a": ("attach", str),
     "--attach": ("attach", str),
 }

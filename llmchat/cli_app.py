@@ -219,6 +219,9 @@ def ask(
     mcp: McpOpt = None,
     mcp_config: McpConfigOpt = None,
     attach: AttachOpt = None,
+    template: Annotated[
+        Optional[str], typer.Option("-t", "--template", help="Use [templates.NAME] of the config file.")
+    ] = None,
     debug: DebugOpt = False,
     temperature: TemperatureOpt = None,
     top_p: TopPOpt = None,
@@ -256,7 +259,7 @@ def ask(
         conversation=conversation, no_log=no_log, temperature=temperature, top_p=top_p,
         max_tokens=max_tokens, stop=stop, seed=seed, reasoning_effort=reasoning_effort,
         thinking_budget=thinking_budget, all_tools=all_tools, tool=tool, yes=yes, debug=debug,
-        mcp=mcp, mcp_config=mcp_config, dry_run=dry_run, attach=attach,
+        mcp=mcp, mcp_config=mcp_config, dry_run=dry_run, attach=attach, template=template,
     )
 
 
@@ -358,6 +361,17 @@ def _export(ref: str, format: str) -> None:  # noqa: A002
     sys.stdout.write((json_safe if is_terminal(sys.stdout) else str)(text) if format == "json"
                      else for_stream(text, sys.stdout))
 
+
+
+@app.command()
+def templates(ctx: typer.Context) -> None:
+    """List the reusable prompts ([templates.NAME] in the config file): name, then what it does."""
+    settings = (ctx.obj or Choice()).settings()
+    if not settings.templates:
+        note(f"no templates: add [templates.NAME] to {settings.config_path} (see the README)")
+        return
+    for name, template in sorted(settings.templates.items()):
+        print(for_stream(f"{name:<16} {one_line(template.summary(), 100)}", sys.stdout))
 
 
 @app.command()

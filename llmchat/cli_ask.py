@@ -50,6 +50,7 @@ def ask_command(
     mcp_config: str | None = None,
     dry_run: bool = False,
     attach: list[str] | None = None,
+    template: str | None = None,
 ) -> NoReturn:
     """``llmchat ask`` (options: see :func:`llmchat.cli_app.ask`); `parent` holds the
     options given before ``ask``. Always ends with SystemExit and the exit status."""
@@ -63,6 +64,17 @@ def ask_command(
         reasoning_effort=reasoning_effort, thinking_budget=thinking_budget,
     )).over(parent)
     settings = choice.settings()
+    chosen_template = None
+    if template is not None:  # -t NAME: its provider, model, system and options under the flags
+        chosen_template = settings.templates.get(template)
+        if chosen_template is None:
+            known = ", ".join(sorted(settings.templates)) or "none defined"
+            raise fail(f"unknown template {template!r} (known: {known}; see llmchat templates)")
+        t = chosen_template
+        choice = Choice(choice.provider or t.provider, choice.model or t.model,
+                        choice.system if choice.system is not None else t.system, choice.theme,
+                        {**t.options, **choice.options})
+        settings = choice.settings()
     if debug:
         start_debug_log(settings)
     if complete and (all_tools or tool or mcp):
@@ -73,12 +85,14 @@ def ask_command(
     piped = sys.stdin is not None and not sys.stdin.isatty()
     if piped:
         text = read_input(sys.stdin.buffer, prompt, settings.max_input_bytes, settings.config_path)
-    elif prompt is None and attach:
+    elif prompt is None and (attach or (chosen_template is not None and chosen_template.prompt)):
         text = ""
     elif prompt is None:
         raise fail('no prompt: give one (llmchat ask "...") or pipe text into llmchat ask')
     else:
         text = join_prompt(prompt, None)
+    if chosen_template is not None:
+        text = chosen_template.render(text)
     if (not text or text.isspace()) and not attach:  # (not text.strip(): a copy of a long input)
         raise fail("the prompt is empty")
     if attach and complete:

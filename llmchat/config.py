@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     import httpx
 
     from llmchat.chat.pricing import ModelPrice
+    from llmchat.templates import PromptTemplate
 
     from llmchat.providers.base import Provider
 
@@ -125,7 +126,7 @@ _POLICY_KEYS = {
 _TOP_KEYS = {
     "provider", "model", "system", "theme", "options", "profiles", "providers", "tools",
     "tool_output_chars", "max_tool_rounds", "max_input_bytes", "prices", "budget", "max_tool_calls",
-    "tool_results_chars", "max_attachment_bytes", "max_attachments_bytes", "keys", *_POLICY_KEYS
+    "tool_results_chars", "max_attachment_bytes", "max_attachments_bytes", "keys", "templates", *_POLICY_KEYS
 }
 _PROFILE_KEYS = {"kind", "base_url", "api_key_env", "api_key_cmd", "model", "headers", "options"}
 _OPTION_TYPES: dict[str, tuple[type, ...]] = {
@@ -250,6 +251,8 @@ class Settings:
     (:mod:`llmchat.first_run`)."""
     model_explicit: bool = False
     """True when the model came from a flag or ``LLMCHAT_MODEL``."""
+    templates: Mapping[str, PromptTemplate] = field(default_factory=dict)
+    """The config's ``[templates.NAME]`` (:mod:`llmchat.templates`)."""
     keymap: Mapping[str, str] = field(default_factory=dict)
     """The config's ``[keys]``: binding id -> keys (``"chat.new" = "ctrl+t"``), as Textual's
     ``App.update_keymap`` takes them; the README's key table lists the ids."""
@@ -363,7 +366,19 @@ def load_settings(
         provider_explicit=bool(chosen_name),
         model_explicit=bool(model or env.get("LLMCHAT_MODEL")),
         keymap=_keymap(data.get("keys", {}), where),
+        templates=_templates(data.get("templates", {}), where),
     )
+
+
+def _templates(table: Any, where: str) -> dict[str, PromptTemplate]:
+    if not table and isinstance(table, Mapping):
+        return {}
+    from llmchat.templates import parse_templates  # only when the file has templates
+
+    found = parse_templates(table, where)
+    for name, template in found.items():
+        _options(template.options, f"{where}: templates.{name}.options")
+    return found
 
 
 def _keymap(table: Any, where: str) -> dict[str, str]:

@@ -20,7 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "no_log": False, "dry_run": False, "temperature": None, "top_p": None, "max_tokens": None, "stop": None,
     "seed": None, "reasoning_effort": None, "thinking_budget": None, "all_tools": False, "tool": None,
     "yes": False, "debug": False, "mcp": None, "mcp_config": None,
-    "attach": None,
+    "attach": None, "template": None,
 }
 
 PLAIN = [
@@ -41,6 +41,8 @@ PLAIN = [
     ["--tools", "--yes", "-T", "read_file", "--tool=list_directory", "--debug", "hi"],
     ["--mcp", "files", "--mcp=all", "--mcp-config", "servers.json", "hi"],
     ["-a", "shot.png", "--attach", "notes.txt", "--attach=src", "hi"],
+    ["-t", "commit", "hi"],
+    ["--template=commit", "hi"],
 ]
 
 NOT_PLAIN = [

@@ -32,6 +32,8 @@ COMMANDS: tuple[SlashCommand, ...] = (
                  "> FILE: write it to FILE instead)"),
     SlashCommand("save", "FILE", "write the last answer to FILE (works on every terminal)"),
     SlashCommand("export", "", "write the conversation to llmchat-<id>.md here"),
+    SlashCommand("template", "NAME [TEXT]", "use [templates.NAME] of the config: its provider, model, "
+                 "system prompt and options; with TEXT send its prompt filled in, else put it in the prompt"),
     SlashCommand("theme", "[NAME]", "switch the theme (no NAME: choose from a list)"),
     SlashCommand("mcp", "", "MCP servers: switch servers and tools on or off, read their logs"),
     SlashCommand("help", "", "list these commands"),

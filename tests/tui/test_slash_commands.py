@@ -201,7 +201,10 @@ async def test_a_failure_after_partial_text_offers_retry_and_continue() -> None:
     async with app.run_test() as pilot:
         await send(pilot, "question")
         await app.workers.wait_for_complete()
-        assert any("/continue" in str(n.message) for n in app._notifications)
+        await pilot.pause()
+        from tests.tui.helpers import message_views, plain_text
+
+        assert "/continue" in plain_text(message_views(pilot)[-1].status)  # under the reply, once
         await send(pilot, "/continue")
         await wait_until(pilot, lambda: len(provider.requests) == 2)
         await app.workers.wait_for_complete()

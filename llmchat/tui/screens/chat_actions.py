@@ -149,6 +149,8 @@ class ChatActions(_Base):
             self.copy_from_last(f"> {argument}" if argument else ">")
         elif name == "export":
             self.action_export()
+        elif name == "template":
+            self.use_template(argument)
         elif name == "theme":
             if not argument:
                 self.app.search_themes()
@@ -216,6 +218,35 @@ class ChatActions(_Base):
         self.app.copy_to_clipboard(text)
         self.notify(copy_note(self.app, f"the last answer ({len(text):,} characters)"), title="Copy",
                     timeout=5, markup=False)
+
+    def use_template(self, argument: str) -> None:
+        """``/template NAME [TEXT]``: use ``[templates.NAME]`` (:mod:`llmchat.templates`) from the
+        next request on; with TEXT send its prompt filled in, else put its prompt in the box."""
+        settings = getattr(self.app, "settings", None)
+        templates = settings.templates if settings is not None else {}
+        name, _, text = argument.strip().partition(" ")
+        template = templates.get(name)
+        if template is None:
+            known = ", ".join(sorted(templates)) or "none: add [templates.NAME] to the config file"
+            self.notify(f"Usage: /template NAME [TEXT]. Templates: {known}", title="Template",
+                        severity="warning", markup=False)
+            return
+        if template.provider:
+            self.action_switch_provider(template.provider)
+        if template.model:
+            self.action_switch_model(template.model)
+        if template.system is not None:
+            self.set_system(template.system)
+        if template.options:
+            self.session.options.update(template.options)
+        self.notify(f"Template {name}: {template.summary()}", title="Template", timeout=5, markup=False)
+        prompt = self.query_one(PromptInput)
+        if text.strip():
+            self.post_message(PromptInput.Submitted(prompt, template.render(text.strip())))
+        elif template.prompt:
+            prompt.load_text(template.prompt)
+            prompt.move_cursor(prompt.document.end)
+            prompt.focus()
 
     def _save_copy(self, text: str, target: str, what: str) -> None:
         """``/copy > FILE``, ``/save FILE``: write `text` (exactly as received) to FILE (relative
