@@ -51,18 +51,21 @@ def path_ids(db: sqlite3.Connection, leaf: str) -> list[str]:
     """The ids from the root down to `leaf` (inclusive), root first. A parent that no longer
     exists ends the walk; a cycle (a damaged file) cannot loop: the walk is bounded by the
     conversation's size."""
+    (bound,) = db.execute(
+        "SELECT count(*) FROM messages WHERE conversation_id ="
+        " (SELECT conversation_id FROM messages WHERE id = ?)",
+        (leaf,),
+    ).fetchone()
     rows = db.execute(
         """
         WITH RECURSIVE up(id, depth) AS (
             SELECT ?, 0
             UNION ALL
             SELECT m.parent_id, up.depth + 1 FROM messages m JOIN up ON m.id = up.id
-            WHERE m.parent_id IS NOT NULL AND up.depth <= (
-                SELECT count(*) FROM messages WHERE conversation_id =
-                    (SELECT conversation_id FROM messages WHERE id = ?))
+            WHERE m.parent_id IS NOT NULL AND up.depth <= ?
         )
         SELECT up.id FROM up JOIN messages m ON m.id = up.id ORDER BY up.depth DESC""",
-        (leaf, leaf),
+        (leaf, bound),
     ).fetchall()
     return [str(row[0]) for row in rows]
 
