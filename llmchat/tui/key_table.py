@@ -46,6 +46,9 @@ DOES: dict[str, tuple[str, str]] = {
 """Binding id -> (where it works, what it does). Bindings not named here are not listed
 (dialogs' own y / n / Escape, which their buttons show)."""
 
+UNLISTED = frozenset({*(f"message.copy-block-{n}" for n in range(2, 10)), "history.delete-key"})
+"""Bindings the table covers under another row (``1–9``; Delete beside Ctrl+D)."""
+
 OTHER_KEYS: tuple[tuple[str, str, str], ...] = (
     ("Ctrl+A / Ctrl+E (also Home / End)", "prompt", "start / end of the line (readline habit)"),
     ("Up / Down (on the first / last line)", "prompt", "recall earlier prompts of this session"),

@@ -132,3 +132,10 @@ def test_the_readme_key_table_is_the_bindings() -> None:
     text = README.read_text(encoding="utf-8")
     assert replace_table(text, markdown_table(session_bindings())) == text, "run python tools/keys_table.py"
     assert "| Ctrl+G | prompt | edit the prompt in `$VISUAL` / `$EDITOR` | `prompt.editor` |" in text
+
+
+def test_every_binding_of_the_session_has_a_row() -> None:
+    from llmchat.tui.key_table import DOES, UNLISTED
+
+    missing = set(session_bindings()) - set(DOES) - UNLISTED
+    assert not missing, f"add these to llmchat/tui/key_table.py DOES, then run tools/keys_table.py: {missing}"
