@@ -32,7 +32,8 @@ class SetupScreen(ModalScreen[LocalServer | Candidate | None]):
         with Vertical(id="setup-dialog"):
             if self.candidates:
                 yield Static("Several providers can be used: pick one (it is remembered)", id="setup-title")
-                yield Static("", id="setup-problem", markup=False)
+                yield Static("Found in your environment (or key file, or on this machine):", id="setup-problem",
+                             markup=False)
                 with Vertical(id="setup-providers"):
                     for i, candidate in enumerate(self.candidates):
                         label = Content(one_line(f"Use {candidate.name} ({candidate.reason})", 120))
