@@ -107,8 +107,8 @@ def mutant_statuses(where: Path, env: dict[str, str]) -> dict[str, str]:
     return statuses
 
 
-def run_module(module: str, jobs: int, show: bool, keep: Path | None, sample: int = 0
-               ) -> tuple[int, int, list[str]]:
+def run_module(module: str, jobs: int, show: bool, keep: Path | None, sample: int = 0,
+               only: list[str] | None = None) -> tuple[int, int, list[str]]:
     """Mutate `module` against its tests; returns (killed, total, survivor names). With `sample`,
     only the first mutant of each function and then a random sample up to `sample` mutants in
     all are run (seeded: the same sample each time)."""
@@ -122,7 +122,10 @@ def run_module(module: str, jobs: int, show: bool, keep: Path | None, sample: in
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     command = [sys.executable, "-m", "mutmut", "run", f"--max-children={jobs}"]
     print(f"== {module}: {module_path(module)} against {' '.join(tests)}  ({where})", flush=True)
-    if sample:
+    if only:  # e.g. the survivors of an earlier run, against the tests written since
+        subprocess.run([*command, *only], cwd=where, env=env, check=False, stdout=subprocess.DEVNULL)
+        statuses = {n: st for n, st in mutant_statuses(where, env).items() if n in only}
+    elif sample:
         subprocess.run([*command, "llmchat.*__mutmut_1"], cwd=where, env=env, check=False, stdout=subprocess.DEVNULL)
         unchecked = sorted(n for n, s in mutant_statuses(where, env).items() if s == "not checked")
         chosen = random.Random(1).sample(unchecked, min(len(unchecked), sample))
@@ -130,7 +133,8 @@ def run_module(module: str, jobs: int, show: bool, keep: Path | None, sample: in
             subprocess.run([*command, *chosen], cwd=where, env=env, check=False, stdout=subprocess.DEVNULL)
     else:
         subprocess.run(command, cwd=where, env=env, check=False, stdout=subprocess.DEVNULL)
-    statuses = mutant_statuses(where, env)
+    if not only:
+        statuses = mutant_statuses(where, env)
     killed = sum(s in ("killed", "timeout") for s in statuses.values())  # a hang is caught too
     counted = {n: s for n, s in statuses.items() if s not in ("not checked", "skipped")}
     survivors = sorted(n for n, s in counted.items() if s in ("survived", "no tests", "suspicious"))
@@ -156,6 +160,8 @@ def main() -> None:
     parser.add_argument("--show", action="store_true", help="print the diff of each surviving mutant")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (re-runs resume there)")
     parser.add_argument("--threshold", type=float, default=85.0, help="percent killed below which to fail")
+    parser.add_argument("--only", type=Path, metavar="FILE",
+                        help="run only the mutants named in FILE, one a line (e.g. an earlier run's survivors)")
     parser.add_argument("--sample", type=int, default=0, metavar="N",
                         help="run the first mutant of each function and N more chosen at random (big modules)")
     args = parser.parse_args()
@@ -168,7 +174,8 @@ def main() -> None:
         if module not in MODULES:
             raise SystemExit(f"unknown module {module!r}; --list shows them")
         keep = args.keep / module if args.keep else None
-        killed, total, _ = run_module(module, args.jobs, args.show, keep, args.sample)
+        only = args.only.read_text().split() if args.only else None
+        killed, total, _ = run_module(module, args.jobs, args.show, keep, args.sample, only)
         failed |= total > 0 and 100.0 * killed / total < args.threshold
     sys.exit(1 if failed else 0)
 
