@@ -67,7 +67,7 @@ def serve(conn: Connection, count: int) -> None:
     tokens = reply_tokens(count)
 
     def handler(request: Request) -> Reply:
-        if request.path.endswith("/models"):
+        if request.path.endswith("/models") or not request.body:
             return json_reply(200, {"object": "list", "data": [{"id": "rate-200", "object": "model"}]})
         rate = float(request.json()["model"].split("-", 1)[1])
         per_batch = max(1, round(rate / 100))
@@ -170,8 +170,15 @@ def one_run(tree: Path, base_url: str, marks: Marks, rate: float, args: argparse
     marks.values.pop("first_chunk", None)
     marks.values.pop("last_chunk", None)
     started = time.monotonic()
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", str(args.width), "-y", str(args.height),
-                    " ".join(command)], check=True, cwd=tree)
+    for attempt in range(5):  # "server exited unexpectedly": the last session's server was closing
+        spawned = subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", str(args.width), "-y",
+                                  str(args.height), " ".join(command)], cwd=tree, capture_output=True, text=True)
+        if spawned.returncode == 0:
+            break
+        time.sleep(0.5)
+        started = time.monotonic()
+    else:
+        raise RuntimeError(f"tmux new-session failed: {spawned.stderr.strip()}")
     try:
         pid = int(subprocess.run(["tmux", "display", "-p", "-t", session, "#{pane_pid}"],
                                  capture_output=True, text=True, check=True).stdout)
@@ -300,7 +307,7 @@ def main() -> None:
     results: dict[tuple[str, float], list[Run]] = {}
     try:
         marks = Marks(conn)
-        base_url = marks.wait("base_url", 30) + "/v1"
+        base_url = marks.wait("base_url", 30)
         load = os.getloadavg()
         print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} at the start", flush=True)
         for index in range(args.runs):

@@ -22,6 +22,7 @@ from llmchat.chat.engine import (
     ContentDelta,
     EngineEvent,
     Failed,
+    Finish,
     ReasoningDelta,
     ReplyFinished,
     RoundLimitReached,
@@ -58,6 +59,10 @@ __all__ = ["SHOWN_AT_OPEN", "STREAM_GROUP", "ChatScreen"]
 
 STREAM_GROUP = "stream"
 """Worker group of the reply stream; cancelling it stops the reply."""
+
+STATS_INTERVAL = 0.25
+"""Seconds between refreshes of the live figures while a reply streams (a human rate: each
+refresh that changes them repaints part of the screen)."""
 
 
 class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, Screen[None]):
@@ -181,7 +186,7 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, Screen[No
         sidebar = self.query_one(Sidebar)
         sidebar.provider = self.provider.name
         sidebar.model = self.model
-        self.set_interval(0.1, self._tick)
+        self.set_interval(STATS_INTERVAL, self._tick)
         prompt = self.query_one(PromptInput)
         prompt.completions = slash.completions(list(self.app.available_themes))
         self.query_one("#prompt-hint").display = False
@@ -340,6 +345,8 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, Screen[No
                         assert isinstance(view.body, StreamingMarkdown)
                         view.body.append(terminal_safe(event.text))
                         view.answer_started()
+                    elif isinstance(event, Finish) and isinstance(view.body, StreamingMarkdown):
+                        view.body.show_pending()  # the text is complete: no pacing for its end
                     elif isinstance(event, ReasoningDelta):
                         view.add_reasoning(event.text)
                     elif isinstance(event, RoundStarted):
@@ -405,7 +412,7 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, Screen[No
         self._reply_failed = True
 
     def _tick(self) -> None:
-        """Ten times a second while a reply streams: refresh the live figures (the sidebar and
+        """Every STATS_INTERVAL while a reply streams: refresh the live figures (the sidebar and
         the progress line of the reply's view)."""
         if self.streaming:
             self._show_stats()

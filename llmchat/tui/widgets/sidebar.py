@@ -68,6 +68,8 @@ class Sidebar(Vertical):
 
     _stats_shape: tuple[tuple[str, int], ...] = ()
     """Labels and value widths last shown: while they stay the same, so does the table's size."""
+    _stats_shown: tuple[list[tuple[str, str]], str] | None = None
+    """The rows and state style last shown (an unchanged table is not redrawn)."""
     _error_note = ""
     """The error note last shown."""
 
@@ -114,12 +116,16 @@ class Sidebar(Vertical):
 
     def _show_stats(self, stats: ReplyStats | None) -> None:
         rows = stats_rows(stats)
-        table = _table(rows, state_style=self._state_style(stats))
-        # Ten times a second while a reply streams: a layout of the whole screen each time would
-        # cost more than the reply's own rendering. Same labels and value widths: same size.
-        shape = tuple((label, cell_len(value)) for label, value in rows)
-        self.query_one("#sidebar-stats", Static).update(table, layout=shape != self._stats_shape)
-        self._stats_shape = shape
+        style = self._state_style(stats)
+        if (rows, style) != self._stats_shown:
+            # A few times a second while a reply streams, and only when the text changes: a layout
+            # of the whole screen each time would cost more than the reply's own rendering. Same
+            # labels and value widths: same size, no layout.
+            self._stats_shown = (rows, style)
+            table = _table(rows, state_style=style)
+            shape = tuple((label, cell_len(value)) for label, value in rows)
+            self.query_one("#sidebar-stats", Static).update(table, layout=shape != self._stats_shape)
+            self._stats_shape = shape
         # Only a retry's note: a reply's own error is shown once, under the reply.
         note = None if stats is None or stats.retry is None else stats.retry.error
         note = one_line(note, 300) if note else None  # provider text: one safe line

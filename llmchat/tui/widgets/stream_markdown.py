@@ -20,8 +20,10 @@ that bring more than a screenful, the finished blocks are built afresh from thei
 chunks near the viewport only.
 
 ``append`` only buffers (synchronous and cheap). A timer starts a render pass for what is pending,
-at most ``FRAME_RATE`` times a second and paced by how long the last pass took (``PACE``), so a
-busy screen gets fewer, larger passes instead of falling behind. ``flush`` renders now and
+about once per new row of text and at once when the stream goes quiet (pass_pacing.py: a pass
+costs a layout and a repaint of the view, so a reply of prose at 200 tokens/s, about ten rows a
+second, gets about ten passes, not thirty), and paced by how long the last pass took (``PACE``), so a busy
+screen gets fewer, larger passes instead of falling behind. ``flush`` renders now and
 ``finish`` renders the rest and ends the stream. The result equals a one-shot ``Markdown`` render
 of the whole text. Frozen chunks far from the viewport have no widgets (chunk_window.py): the cost
 of a frame depends on what is near the screen, not on the length of the reply.
@@ -57,6 +59,7 @@ from llmchat.tui.widgets.markdown_blocks import (
     estimate_height,
     normalize_newlines,
 )
+from llmchat.tui.widgets.pass_pacing import QUIET, RowFlow, Runway, pass_interval
 from llmchat.tui.widgets.skim_view import SkimView
 
 FRAME_RATE = 30
@@ -137,6 +140,10 @@ class StreamingMarkdown(Widget):
         self._skim = SkimView()
         self._arrivals: deque[tuple[float, int]] = deque()
         """(time, estimated rows) of the text each pass of the last second brought."""
+        self._flow = RowFlow()
+        """The rows of text the last second brought (no rounding up per pass, unlike _arrivals)."""
+        self._runway = Runway()
+        """Blank rows below the text while the view follows the stream (it scrolls in steps)."""
         self._text_at = 0.0
         """When text was last appended."""
         self._skim_ended = False
@@ -226,6 +233,12 @@ class StreamingMarkdown(Widget):
         self._schedule_pass()
         await waiter
 
+    def show_pending(self) -> None:
+        """Render what is pending now, whatever the pace: the text has stopped (the model's
+        finish reason came; the end of the reply follows once the stream is recorded)."""
+        if self._pending and self.is_attached and not self._finished:
+            self._schedule_pass()
+
     async def finish(self) -> None:
         """Render the rest and end the stream: later appends raise. Calling it again does nothing.
 
@@ -244,7 +257,8 @@ class StreamingMarkdown(Widget):
     def _on_frame(self) -> None:
         """The frame timer: start a render pass if text is pending and the pace allows."""
         if self._pending:
-            if monotonic() >= self._next_pass_at:
+            now = monotonic()
+            if now >= self._next_pass_at or now - self._text_at >= QUIET:
                 self._schedule_pass()
         elif self._skim.active:
             if monotonic() - self._text_at > SKIM_SETTLE:  # the stream paused: settle
@@ -282,6 +296,8 @@ class StreamingMarkdown(Widget):
         try:
             if self.is_attached:
                 await self._render_pass(final=self._finished)
+                if self._finished:
+                    self._runway.clear(self)
         except MountError:  # removed while rendering
             pass
         finally:
@@ -289,9 +305,24 @@ class StreamingMarkdown(Widget):
         self.call_after_refresh(self._pace, started)
 
     def _pace(self, started: float) -> None:
-        """After a pass is on screen: hold the next one back in proportion to its cost."""
+        """After a pass is on screen: hold the next one back in proportion to its cost, and until
+        about a new row of text has arrived; keep blank rows below the text while the view
+        follows (pass_pacing.py)."""
         now = monotonic()
-        self._next_pass_at = now + (SKIM_PACE if self._skim.active else PACE) * (now - started)
+        pace = SKIM_PACE if self._skim.active else PACE
+        interval = pass_interval(self._flow.rows_per_second(now))
+        self._next_pass_at = max(now + pace * (now - started), started + interval)
+        viewport = self._window.viewport()
+        if not self._finished and self.is_attached and viewport is not None and self._window.following():
+            self._runway.keep(self, self._text_rows(), viewport)
+
+    def _text_rows(self) -> int:
+        """Rows the children take, as last laid out (without the runway below them)."""
+        top = self.region.y
+        bottom = top
+        for child in self.displayed_children:
+            bottom = max(bottom, child.region.bottom + child.styles.margin.bottom)
+        return bottom - top
 
     @staticmethod
     def _release_waiters(waiters: list[asyncio.Future[None]]) -> None:
@@ -379,6 +410,7 @@ class StreamingMarkdown(Widget):
         width = self.content_region.width or 80
         arrivals = self._arrivals
         arrivals.append((now, estimate_height(new, width) if new else 0))
+        self._flow.add(now, new, width)
         while arrivals and arrivals[0][0] < now - 1.0:
             arrivals.popleft()
         if viewport is None or not self._window.following():
