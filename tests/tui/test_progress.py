@@ -144,7 +144,7 @@ async def test_a_long_queued_message_goes_back_to_the_prompt_as_a_placeholder() 
         await wait_until(pilot, lambda: len(screen.queue) == 1)
         await pilot.press("escape")
         await app.workers.wait_for_complete()
-        await wait_until(pilot, lambda: prompt.text.startswith("[Pasted text #2: 501 lines"))
+        await wait_until(pilot, lambda: prompt.text.startswith("[Pasted text #2: 500 lines"))  # 500 lines, each ending in a newline
         assert prompt.expand(prompt.text) == big
 
 
