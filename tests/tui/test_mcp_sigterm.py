@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.loopback import LoopbackServer, Reply, completion
+import pytest
+
+from tests.loopback import LoopbackServer, Reply, completion, json_reply
 from tests.mcp.conftest import pid_alive, stdio_entry, wait_for, write_mcp_json
 from tests.test_cli_tools import scripted, tool_call_reply
 
@@ -33,19 +35,22 @@ sys.exit(app.return_code or 0)
 """
 
 
+@pytest.mark.timeout(120)  # a loaded machine: starting the app and the server can be slow
 def test_sigterm_during_an_mcp_call_leaves_no_server(server: LoopbackServer, tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
     config = write_mcp_json(tmp_path / "mcp.json", {"test": stdio_entry(work)})
-    server.handler = scripted(tool_call_reply("test__slow", '{"seconds": 60}'), Reply(parts=[completion(["x"])]))
+    chat = scripted(tool_call_reply("test__slow", '{"seconds": 60}'), Reply(parts=[completion(["x"])]))
+    # only chat requests take the scripted replies (the app may also ask for /models)
+    server.handler = lambda r: chat(r) if r.path.endswith("/chat/completions") else json_reply(404, {})
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT, server.base_url, str(tmp_path / "h.db"), str(config)],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=dict(os.environ))
     try:
-        wait_for((work / "slow-started").exists, timeout=45, what="the MCP call to start")
+        wait_for((work / "slow-started").exists, timeout=60, what="the MCP call to start")
         pid = int((work / "pid").read_text())
         proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=30)
+        _, stderr = proc.communicate(timeout=40)
     finally:
         if proc.poll() is None:
             proc.kill()
