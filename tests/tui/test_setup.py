@@ -69,7 +69,7 @@ async def test_no_key_shows_setup_and_a_local_server_can_be_used(
         button = app.screen.query_one("#setup-use-0", Button)
         assert server.base_url in str(button.label)
         assert "test-model" in str(button.label)
-        assert app.screen.focused is button
+        await wait_until(pilot, lambda: app.screen.focused is button)  # focused once mounted
 
         await pilot.click("#setup-use-0")
         await wait_until(pilot, lambda: isinstance(app.screen, ChatScreen))
@@ -175,7 +175,10 @@ async def test_several_providers_are_listed_and_the_pick_is_remembered(
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: bool(app.screen.query("#setup-pick-1")))
         assert "anthropic" in str(app.screen.query_one("#setup-pick-0", Button).label)
-        await pilot.click("#setup-pick-1")
+        await wait_until(pilot, lambda: app.screen.focused is app.screen.query_one("#setup-pick-0"))  # mounted
+        await pilot.press("tab")
+        assert app.screen.focused is app.screen.query_one("#setup-pick-1")
+        await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, ChatScreen))
         assert app.settings.provider.name == "groq"
     assert load_settings(config, {}).provider.name == "groq"

@@ -21,6 +21,9 @@ class SetupScreen(ModalScreen[LocalServer | Candidate | None]):
     candidate or local server the user picked, or None to quit."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Quit", id="setup.quit")]
+    AUTO_FOCUS = None
+    """Focus is set in on_mount and by the discovery (Textual's auto-focus, applied when the
+    screen activates, could land after the discovery and move it back to Quit)."""
 
     def __init__(self, problem: str, candidates: list[Candidate] | None = None) -> None:
         super().__init__()
@@ -32,8 +35,7 @@ class SetupScreen(ModalScreen[LocalServer | Candidate | None]):
         with Vertical(id="setup-dialog"):
             if self.candidates:
                 yield Static("Several providers can be used: pick one (it is remembered)", id="setup-title")
-                yield Static("Found in your environment (or key file, or on this machine):", id="setup-problem",
-                             markup=False)
+                yield Static("", id="setup-problem", markup=False)
                 with Vertical(id="setup-providers"):
                     for i, candidate in enumerate(self.candidates):
                         label = Content(one_line(f"Use {candidate.name} ({candidate.reason})", 120))
@@ -55,6 +57,7 @@ class SetupScreen(ModalScreen[LocalServer | Candidate | None]):
         if self.candidates:
             self.query_one("#setup-pick-0", Button).focus()
             return
+        self.query_one("#setup-quit", Button).focus()
         self.discover()
 
     @work(exclusive=True, group="discover", exit_on_error=False)
