@@ -284,7 +284,10 @@ async def run_session(box: Sandbox, monkeypatch: pytest.MonkeyPatch, failing_pro
         await wait_until(pilot, lambda: not screen.streaming and len(screen.conversation.messages) == 4,
                          timeout=20)
         assert screen.conversation.messages[-1].finish_reason == "error"
-        assert any("HTTP 401" in output.decode() for _, output in box.printed)
+        failure = screen.conversation.messages[-1].error or ""
+        assert "HTTP 401" in failure  # shown once, where the reply is (the ✖ line), not as a toast
+        box.printed.append(("(the session's ✖ line)", failure.encode()))
+        box.printed.append(("(the session's screen)", app.export_screenshot().encode()))
         app.theme = "textual-light" if app.theme != "textual-light" else "textual-dark"  # saved
         await pilot.pause()
     assert box.key_reached_the_server()

@@ -257,9 +257,11 @@ def _unpack(gz: Path, target: Path) -> None:
         size = int.from_bytes(packed.read(4), "little")  # gzip's ISIZE: the unpacked size
     if target.is_file() and target.stat().st_size == size:
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
+    for folder in (target.parent.parent, target.parent):  # llmchat's folders are the owner's only
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    with gzip.open(gz, "rb") as src, open(partial, "wb") as out:
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with gzip.open(gz, "rb") as src, open(fd, "wb") as out:
         while block := src.read(1 << 20):
             out.write(block)
     os.replace(partial, target)
