@@ -34,7 +34,7 @@ from tests.loopback import (
 )
 from tests.procwait import wait_until_read_and_idle
 
-TIMEOUT = 30
+TIMEOUT = 120
 JSON_KEYS = {"provider", "model", "content", "reasoning", "tool_calls", "finish_reason", "usage", "refusal",
              "conversation_id", "timings", "cost"}
 

@@ -159,11 +159,11 @@ def test_history_show_and_export_list_the_attachments(server: LoopbackServer, fi
     assert ask(server, "-a", "shot.png", "Describe.").returncode == 0
     env = cli_env(server)
     shown = subprocess.run([sys.executable, "-m", "llmchat", "history", "show", "latest"], env=env,
-                           capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+                           capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
     assert shown.returncode == 0, shown.stderr
     assert f"- Attached: `shot.png` (image/png, {len(PNG)} bytes)".encode() in shown.stdout
     exported = subprocess.run([sys.executable, "-m", "llmchat", "export", "--format", "json", "latest"], env=env,
-                              capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+                              capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
     attachments = json.loads(exported.stdout)["messages"][0]["attachments"]
     assert [(a["name"], base64.b64decode(a["data"])) for a in attachments] == [("shot.png", PNG)]
 
@@ -221,7 +221,7 @@ def test_models_marks_the_models_that_take_images(server: LoopbackServer) -> Non
 
     def models(*args: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run([sys.executable, "-m", "llmchat", "models", *args], env=env, capture_output=True,
-                              timeout=30, stdin=subprocess.DEVNULL)
+                              timeout=120, stdin=subprocess.DEVNULL)
 
     listed = models()
     assert listed.returncode == 0, listed.stderr

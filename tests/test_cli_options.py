@@ -69,7 +69,7 @@ def test_options_from_the_config_file(server: LoopbackServer) -> None:
 def test_models_lists_the_server_models(server: LoopbackServer) -> None:
     server.handler = lambda _r: json_reply(200, {"object": "list", "data": [{"id": "b-model"}, {"id": "a-model"}]})
     run = lambda *a: subprocess.run([sys.executable, "-m", "llmchat", "models", *a], env=cli_env(server),  # noqa: E731
-                                    stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+                                    stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
     result = run()
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"a-model\nb-model\n"
@@ -86,7 +86,7 @@ def test_models_lists_the_server_models(server: LoopbackServer) -> None:
 def test_hosted_builtin_profile_without_its_key() -> None:
     env = cli_env(None, OPENAI_API_KEY="sk-openai")
     result = subprocess.run([sys.executable, "-m", "llmchat", "ask", "-p", "groq", "hi"], env=env,
-                            stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+                            stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
     assert result.returncode == 2
     assert b"GROQ_API_KEY" in result.stderr
     assert_clean_stderr(result.stderr)

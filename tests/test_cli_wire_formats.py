@@ -92,7 +92,7 @@ def test_models_lists_the_responses_providers_models(server: LoopbackServer) -> 
 
     server.handler = lambda r: json_reply(200, {"data": [{"id": "gpt-5"}, {"id": "o4-mini"}]})
     result = subprocess.run([sys.executable, "-m", "llmchat", "models", "-p", "openai-responses"],
-                            env=responses_env(server), capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+                            env=responses_env(server), capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [b"gpt-5", b"o4-mini"]
 
@@ -152,7 +152,7 @@ def test_gemini_profile_and_models(server: LoopbackServer) -> None:
                       'api_key_env = "MY_GEMINI_KEY"\n' % server.port)
     env = {**os.environ, "MY_GEMINI_KEY": "mine-123456"}
     result = subprocess.run([sys.executable, "-m", "llmchat", "models", "-p", "g"],
-                            env=env, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+                            env=env, capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [b"gemini-2.5-flash"]  # the embedding model cannot generateContent
     assert server.requests[0].headers["x-goog-api-key"] == "mine-123456"

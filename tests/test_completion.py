@@ -18,7 +18,7 @@ def complete(words: str) -> list[str]:
     env = dict(os.environ, _LLMCHAT_COMPLETE="complete_bash", COMP_WORDS=words,
                COMP_CWORD=str(len(words.split()) - (0 if words.endswith(" ") else 1)))
     result = subprocess.run([LLMCHAT], env=env, capture_output=True,
-                            text=True, timeout=30, check=True,
+                            text=True, timeout=120, check=True,
                             stdin=subprocess.DEVNULL)
     return result.stdout.split()
 
@@ -54,5 +54,5 @@ def test_theme_names_complete() -> None:
 @pytest.mark.timeout(180)
 def test_install_completion_is_offered() -> None:
     result = subprocess.run([LLMCHAT, "--show-completion", "bash"],
-                            capture_output=True, text=True, timeout=30)
+                            capture_output=True, text=True, timeout=120)
     assert "_LLMCHAT_COMPLETE" in result.stdout

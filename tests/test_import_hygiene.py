@@ -21,13 +21,13 @@ def test_ask_path_does_not_import_textual() -> None:
         "    assert not loaded, (name, loaded[:5])\n"
         "print('ok')\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
 
 
 def test_textual_and_mcp_are_importable_so_the_check_above_means_something() -> None:
     code = "import sys, textual, mcp; print('textual' in sys.modules and 'mcp' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True"

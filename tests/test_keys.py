@@ -60,7 +60,7 @@ def test_keys_commands_end_to_end(tmp_path: Path) -> None:
     import subprocess
 
     def llmchat(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run([sys.executable, "-m", "llmchat", *args], input=stdin, capture_output=True, timeout=30)
+        return subprocess.run([sys.executable, "-m", "llmchat", *args], input=stdin, capture_output=True, timeout=120)
 
     assert llmchat("keys", "set", "groq", stdin=b"gsk-from-stdin\n").returncode == 0
     assert llmchat("keys", "list").stdout == b"groq\n"

@@ -203,7 +203,7 @@ def test_history_limits_must_be_positive(args: tuple[str, ...]) -> None:
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "llmchat", *args], capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+    result = subprocess.run([sys.executable, "-m", "llmchat", *args], capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
     assert result.returncode == 2
     assert_clean_stderr(result.stderr)
     assert b"--limit" in result.stderr

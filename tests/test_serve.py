@@ -111,7 +111,7 @@ def test_cli_app_loads_textual_serve_only_in_the_command() -> None:
         "import sys, llmchat.cli_app, llmchat.serve\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual_serve', 'aiohttp', 'textual')))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
@@ -119,7 +119,7 @@ def test_cli_app_loads_textual_serve_only_in_the_command() -> None:
 def test_bad_config_exits_2_before_serving() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "llmchat", "serve", "--port", str(free_port()), "-p", "no-such-provider"],
-        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 2, result.stderr
     assert "no-such-provider" in result.stderr
@@ -133,7 +133,7 @@ def test_port_in_use_exits_2() -> None:
         port = busy.getsockname()[1]
         result = subprocess.run(
             [sys.executable, "-m", "llmchat", "serve", "--port", str(port)],
-            capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
         )
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert f"cannot serve on 127.0.0.1:{port}" in result.stderr

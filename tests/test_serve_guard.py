@@ -89,7 +89,7 @@ def test_guard_refuses_without_token_without_origin_and_from_other_origins() -> 
 def test_a_bad_fixed_token_exits_2_with_one_line() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "llmchat", "serve", "--port", str(free_port())],
-        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
         env={**os.environ, "LLMCHAT_SERVE_TOKEN": "abc"},
     )
     assert result.returncode == 2, result

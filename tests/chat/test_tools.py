@@ -386,7 +386,7 @@ async def test_cancellation_kills_the_command_and_its_children(
 ) -> None:
     pid_file = tmp_path / "pids"
     monkeypatch.setenv("SLEEPER", SLEEPER)
-    tool = CommandTool("slow", "s", command=f"{PY} -c \"$SLEEPER\" {pid_file}", timeout=30, env=("SLEEPER",))
+    tool = CommandTool("slow", "s", command=f"{PY} -c \"$SLEEPER\" {pid_file}", timeout=120, env=("SLEEPER",))
     task = asyncio.create_task(ToolRegistry([tool]).call("slow", "{}"))
     pids = [int(p) for p in (await wait_for_file(pid_file)).split()]
     assert all(alive(pid) for pid in pids)

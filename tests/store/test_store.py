@@ -629,6 +629,6 @@ def test_a_closed_store_raises_store_error(db_path: Path) -> None:
 
 def test_importing_the_store_does_not_import_textual() -> None:
     code = "import sys, llmchat.store; print(any(m.split('.')[0] == 'textual' for m in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"

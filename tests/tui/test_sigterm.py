@@ -43,7 +43,7 @@ def test_sigterm_saves_the_partial_reply_and_exits(server: LoopbackServer, tmp_p
         assert sent.wait(30), "the app never sent its request"
         wait_until_read_and_idle(proc.pid, server.port)  # the app has the first chunk
         proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=30)
+        _, stderr = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
