@@ -18,7 +18,6 @@ from llmchat.tui.app import LlmChatApp
 from llmchat.tui.widgets.message_view import MessageView
 from llmchat.tui.widgets.prompt_input import PromptInput
 from tests.fakes import FakeProvider
-from tests.loopback import LoopbackServer, Reply, Request, completion, json_reply
 from tests.tui.conftest import OpenChat
 from tests.tui.helpers import SIZE, THEME_DIRS, chat_screen, fake_settings, plain_text, send, sidebar_rows, type_text, wait_until
 
@@ -154,24 +153,14 @@ async def test_opening_a_stored_conversation_shows_its_last_figures(tmp_path: Pa
         await wait_until(pilot, lambda: "1,500 / 128,000" in sidebar_line(pilot, "#sidebar-context"))
 
 
-async def test_the_context_window_comes_from_the_server_when_it_says(server: LoopbackServer) -> None:
-    """A llama.cpp server: its /props n_ctx (4,096) is the window, not the price database's."""
+def test_which_servers_are_asked_for_the_window() -> None:
+    from llmchat.tui.screens.chat_meter import asks_server
 
-    def handler(request: Request) -> Reply:
-        if request.path == "/v1/models":
-            return json_reply(200, {"data": [{"id": MODEL}]})
-        if request.path == "/props":
-            return json_reply(200, {"default_generation_settings": {"n_ctx": 4096}})
-        return Reply(parts=[completion(["Hi"], prompt_tokens=1000)])
-
-    server.handler = handler
-    settings = load_settings(None, {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-test"})
-    app = LlmChatApp(settings, theme_dirs=THEME_DIRS)
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: "/ 4,096" in sidebar_line(pilot, "#sidebar-context"))
-        await send(pilot, "hi")
-        await app.workers.wait_for_complete()
-        await wait_until(pilot, lambda: "1,001 / 4,096 (24%)" in sidebar_line(pilot, "#sidebar-context"))
+    assert asks_server("ollama", "http://127.0.0.1:11434")
+    assert asks_server("gemini", "https://generativelanguage.googleapis.com")
+    assert asks_server("openai", "https://openrouter.ai/api/v1")
+    assert not asks_server("openai", "http://127.0.0.1:8080/v1")  # the price database's window
+    assert not asks_server("anthropic", "https://api.anthropic.com")
 
 
 async def test_the_budget_question_before_a_message_that_would_pass_it(open_chat: OpenChat, tmp_path: Path) -> None:

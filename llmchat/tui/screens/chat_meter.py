@@ -124,12 +124,17 @@ class ChatMeter(_Base):
         if settings is None or client is None or settings.provider.name != self.session.provider.name:
             return None
         provider = settings.provider
+        asked = self.__dict__.setdefault("_windows_asked", set())
+        if not asks_server(provider.kind, provider.base_url) or model in asked:
+            return None
+        asked.add(model)  # once per model, also while the first lookup is under way
         headers = dict(provider.headers)
         if provider.api_key and provider.kind in ("openai", "openai-responses"):
             headers["Authorization"] = f"Bearer {provider.api_key}"
         elif provider.api_key and provider.kind == "gemini":
             headers["x-goog-api-key"] = provider.api_key
         return await server_context_window(client, provider.kind, provider.base_url, model, headers)
+
 
     async def _count_base(self) -> None:
         """The conversation's tokens for the next request: the last reply's usage when the
@@ -273,3 +278,15 @@ class ChatMeter(_Base):
         self.meter_reset()
         self.notify(f"Compacted: {before.tokens:,} → {after.tokens:,} tokens ({after.kind}). The original "
                     "conversation stays in the history.", title="Compact", timeout=8, markup=False)
+
+
+def asks_server(kind: str, base_url: str) -> bool:
+    """Whether the session asks the server for a model's window: Ollama (``/api/show``),
+    Gemini (the model's entry) and OpenRouter (its model list), whose answers are the
+    model's own; other OpenAI-compatible servers (llama.cpp's ``/props`` included) are not
+    asked at start, their window is the price database's."""
+    from urllib.parse import urlsplit
+
+    if kind in ("ollama", "gemini"):
+        return True
+    return kind in ("openai", "openai-responses") and (urlsplit(base_url).hostname or "").endswith("openrouter.ai")
