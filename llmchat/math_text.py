@@ -10,7 +10,7 @@ no digit right after the closing one).
 
 Used for display only: the session's rendered Markdown and ``ask`` on a terminal. Piped
 output, copies, exports and the history keep the model's text exactly. pylatexenc is the
-optional extra ``llmchat[math]``, imported on first use; without it the text is unchanged.
+a dependency imported on first use; without it (a trimmed install) the text is unchanged.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def _converter() -> Any | None:
 
 
 def available() -> bool:
-    """True when pylatexenc is installed (``llmchat[math]``)."""
+    """True when pylatexenc is installed (a dependency of llmchat)."""
     return _converter() is not None
 
 

@@ -362,7 +362,7 @@ def pdf_text(name: str, data: bytes) -> str:
     except ImportError:
         raise AttachmentError(
             f"cannot attach {name}: this provider takes PDFs as text, and reading it needs pypdf "
-            "(pip install 'llmchat[pdf]')"
+            "(pip install pypdf)"
         ) from None
     import io
 

@@ -12,7 +12,7 @@ Prices come from two places, in this order:
 
 2. `genai-prices <https://github.com/pydantic/genai-prices>`_ (pydantic's maintained price
    database: tiered prices, cache reads, per-provider prices), when it is installed
-   (``pip install 'llmchat[meter]'``). It is imported on the first price asked for, never at
+   (a dependency). It is imported on the first price asked for, never at
    start-up, and it never goes to the network (its bundled snapshot is used).
 
 A model that neither knows has no price: :func:`reply_cost` returns None, never a made-up zero.
