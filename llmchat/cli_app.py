@@ -74,8 +74,8 @@ ProviderOpt = Annotated[
     Optional[str],
     typer.Option(
         "-p", "--provider",
-        help="openai, anthropic, ollama, openrouter, groq, deepseek, mistral, together, "
-        "fireworks, or a [providers.NAME] from the config file.",
+        help="openai, openai-responses, anthropic, ollama, gemini, openrouter, groq, deepseek, "
+        "mistral, together, fireworks, or a [providers.NAME] from the config file.",
         autocompletion=_complete_providers,
     ),
 ]
@@ -479,8 +479,8 @@ CONFIG_TEMPLATE = """\
 # Keys are never stored here: set the provider's variable (OPENAI_API_KEY ...) or use
 # `llmchat keys set NAME`.
 
-# provider = "openai"          # openai, anthropic, ollama, openrouter, groq, deepseek, mistral,
-#                              # together, fireworks, or a [providers.NAME] below
+# provider = "openai"          # openai, openai-responses, anthropic, ollama, gemini, openrouter,
+#                              # groq, deepseek, mistral, together, fireworks, or a [providers.NAME] below
 # model = "gpt-4o-mini"
 # system = "You are terse."
 # theme = "llmchat-dark"       # leave unset to keep the theme last chosen in the app

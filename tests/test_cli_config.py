@@ -102,3 +102,18 @@ def test_config_edit_without_an_editor_fails(monkeypatch: pytest.MonkeyPatch) ->
     result = run("config", "edit")
     assert result.exit_code == 2
     assert "$EDITOR" in result.output
+
+
+def test_provider_help_and_config_template_name_every_builtin_provider() -> None:
+    import typing
+
+    from llmchat.cli_app import CONFIG_TEMPLATE, ProviderOpt
+    from llmchat.config import BUILTIN_PROFILES
+
+    help_text = typing.get_args(ProviderOpt)[1].help
+    help_names = {name.strip() for name in help_text.split(", or ")[0].split(",")}
+    assert help_names == set(BUILTIN_PROFILES)
+    template_line = " ".join(line.split("#")[-1] for line in CONFIG_TEMPLATE.splitlines()
+                             if "providers.NAME] below" in line or line.startswith("# provider ="))
+    for name in BUILTIN_PROFILES:
+        assert f" {name}," in template_line, name
