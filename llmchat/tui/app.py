@@ -238,7 +238,7 @@ class LlmChatApp(App[None]):
         """Textual's system commands, with "Keys" showing the session's own key table."""
         for command in super().get_system_commands(screen):
             if command.title == "Keys":
-                yield SystemCommand("Keys", "The session's keys (rebind them in the config's [keys])",
+                yield SystemCommand("Keys", "The session's keys (rebind them in the config's \\[keys])",
                                     self.action_show_keys)
             else:
                 yield command

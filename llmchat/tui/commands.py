@@ -25,7 +25,8 @@ def chat_commands(screen: ChatScreen) -> list[tuple[str, str, Callable[[], objec
         ("Switch provider…", "Choose a built-in provider or a profile of the config file",
          screen.choose_provider),
         ("Set system prompt…", "Edit the system prompt of this conversation", screen.action_set_system_prompt),
-        ("Regenerate last answer", "Drop the last answer and stream a new one", screen.action_retry),
+        ("Regenerate last answer", "Stream a new answer; the old one stays, as another branch",
+         screen.action_retry),
         ("Edit last message", "Put the last message back in the prompt", screen.action_edit_last),
     ]
 

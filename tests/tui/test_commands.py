@@ -183,3 +183,19 @@ async def test_copy_with_no_answer_notifies(open_chat: OpenChat) -> None:
         await palette(pilot, "copy last")
         assert app.clipboard == ""
         assert any("no answer" in n.message for n in app._notifications)
+
+
+async def test_every_palette_help_shows_as_written(open_chat: OpenChat) -> None:
+    """The palette reads a command's help as markup: a "[keys]" in it would vanish unescaped."""
+    from textual.content import Content
+
+    from llmchat.tui.commands import chat_commands
+
+    async with open_chat() as chat:
+        screen = chat_screen(chat.app)
+        helps = [help_text for _, help_text, _ in chat_commands(screen)]
+        helps += [command.help for command in chat.app.get_system_commands(screen)]
+        keys_help = [help_text for help_text in helps if "rebind" in help_text]
+        assert keys_help and "[keys]" in Content.from_markup(keys_help[0]).plain
+        for help_text in helps:  # nothing is eaten as a tag: only the escapes go
+            assert Content.from_markup(help_text).plain == help_text.replace("\\[", "["), help_text

@@ -92,6 +92,7 @@ async def test_the_palettes_keys_shows_the_apps_table_and_escape_closes_it(open_
             return str(getattr(prompt, "plain", prompt)).lower()
 
         await wait_until(pilot, lambda: first_hit().startswith("keys"))
+        assert "config's [keys]" in first_hit()  # the help is markup: "[keys]" must be escaped
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, KeysScreen))
         table = app.screen.query_one("#keys-table")

@@ -412,7 +412,7 @@ class ChatActions(_Base):
         return users[-1]
 
     async def action_retry(self) -> None:
-        """Regenerate the last answer: drop it and stream a new one to the same conversation."""
+        """Regenerate the last answer: stream a new one beside it (the old one stays, a branch)."""
         if self.streaming or self.queue:
             self.notify("A reply is still streaming: press Escape to stop it first.", timeout=3)
             return
