@@ -1,5 +1,7 @@
-"""The Typer application behind ``llmchat``: the full-screen session, ``ask``, ``models``,
-``history`` and ``export``, with their help texts.
+"""The Typer application behind ``llmchat``: the full-screen session, ``ask``, ``export``,
+``templates``, ``models`` and ``serve``, with their help texts; the command groups live beside
+it (:mod:`llmchat.cli_history`, :mod:`llmchat.cli_keys`, :mod:`llmchat.cli_mcp`,
+:mod:`llmchat.cli_config`) and the shared options in :mod:`llmchat.cli_options`.
 
 Contract: shared/DESIGN.md, "Command-line contract". What the commands share lives in
 :mod:`llmchat.cli_shared`, the entry point in :mod:`llmchat.cli`; a plain ``llmchat ask``
@@ -19,18 +21,41 @@ import typer
 
 from llmchat import __version__
 from llmchat.cli_ask import ask_command, mcp_servers_of, read_attachments
+from llmchat.cli_config import CONFIG_TEMPLATE, config_app
+from llmchat.cli_history import history_app, write_export
+from llmchat.cli_keys import keys_app
+from llmchat.cli_mcp import mcp_app
+from llmchat.cli_options import (
+    AttachOpt,
+    BudgetOpt,
+    ContinueOpt,
+    ConversationOpt,
+    DebugOpt,
+    EffortOpt,
+    MaxTokensOpt,
+    McpConfigOpt,
+    McpOpt,
+    ModelOpt,
+    ProviderOpt,
+    SeedOpt,
+    SessionToolsOpt,
+    StopOpt,
+    SystemOpt,
+    TemperatureOpt,
+    ThemeOpt,
+    TopPOpt,
+)
 from llmchat.cli_shared import (
     Choice,
-    confirm,
     ensure_credentials,
     fail,
     given_options,
-    open_store,
     start_debug_log,
 )
-from llmchat.safety import for_stream, is_terminal, json_safe, json_text, note, one_line
-from llmchat.cli_mcp import mcp_app
-from llmchat.store import EXPORT_FORMATS, StoreError
+from llmchat.safety import for_stream, json_text, note, one_line
+from llmchat.store import EXPORT_FORMATS
+
+__all__ = ["CONFIG_TEMPLATE", "ProviderOpt", "app"]
 
 app = typer.Typer(
     add_completion=True,
@@ -38,83 +63,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-
-
-
-def _complete_providers(incomplete: str) -> list[str]:
-    """Shell completion for -p: the built-in providers and the config file's profiles."""
-    from llmchat.config import BUILTIN_PROFILES, read_toml
-    from llmchat.errors import ConfigError
-    from llmchat.paths import config_file
-
-    try:
-        table = read_toml(config_file())
-    except ConfigError:  # a broken config file must not break completion
-        table = {}
-    names = set(BUILTIN_PROFILES)
-    for key in ("providers", "profiles"):
-        if isinstance(table.get(key), dict):
-            names.update(table[key])
-    return sorted(name for name in names if name.startswith(incomplete))
-
-
-def _complete_themes(incomplete: str) -> list[str]:
-    """Shell completion for --theme: every theme the session accepts: the shipped ones, the
-    user's theme files and Textual's built-in themes."""
-    from textual.theme import BUILTIN_THEMES
-
-    from llmchat.paths import builtin_themes_dir, user_themes_dir
-
-    names = {path.stem for folder in (builtin_themes_dir(), user_themes_dir())
-             if folder.is_dir() for path in folder.glob("*.toml")} | set(BUILTIN_THEMES)
-    return sorted(name for name in names if name.startswith(incomplete))
-
-
-ProviderOpt = Annotated[
-    Optional[str],
-    typer.Option(
-        "-p", "--provider",
-        help="openai, openai-responses, anthropic, ollama, gemini, openrouter, groq, deepseek, "
-        "mistral, together, fireworks, or a [providers.NAME] from the config file.",
-        autocompletion=_complete_providers,
-    ),
-]
-ModelOpt = Annotated[Optional[str], typer.Option("-m", "--model", help="Model name.")]
-SystemOpt = Annotated[Optional[str], typer.Option("-s", "--system", help="System prompt.")]
-TemperatureOpt = Annotated[Optional[float], typer.Option("--temperature", help="Sampling temperature.")]
-TopPOpt = Annotated[Optional[float], typer.Option("--top-p", help="Nucleus sampling mass.")]
-MaxTokensOpt = Annotated[Optional[int], typer.Option("--max-tokens", help="Most output tokens.")]
-StopOpt = Annotated[Optional[list[str]], typer.Option("--stop", help="Stop sequence (repeatable).")]
-SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Sampling seed.")]
-EffortOpt = Annotated[
-    Optional[str], typer.Option("--reasoning-effort", help="Reasoning effort (e.g. low, medium, high).")
-]
-BudgetOpt = Annotated[
-    Optional[int], typer.Option("--thinking-budget", help="Anthropic thinking budget, in tokens.")
-]
-ThemeOpt = Annotated[
-    Optional[str], typer.Option("--theme", help="Theme name: a shipped llmchat-* theme, one of yours, or "
-                                "any Textual theme (textual-dark, nord, gruvbox...).", autocompletion=_complete_themes)
-]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Write a full log to the state directory.")]
-ContinueOpt = Annotated[bool, typer.Option("-c", "--continue", help="Continue the latest conversation.")]
-ConversationOpt = Annotated[
-    Optional[str], typer.Option("--conversation", help="Continue this conversation (ID or 'latest').")
-]
-McpOpt = Annotated[
-    Optional[list[str]],
-    typer.Option("--mcp", help="Offer the tools of this MCP server from mcp.json (repeatable; 'all')."),
-]
-McpConfigOpt = Annotated[
-    Optional[str], typer.Option("--mcp-config", help="Read MCP servers from this file instead of mcp.json.")
-]
-AttachOpt = Annotated[
-    Optional[list[str]],
-    typer.Option("-a", "--attach", help="Attach a file, directory or http(s) URL (repeatable)."),
-]
-SessionToolsOpt = Annotated[
-    bool, typer.Option("--tools", help="Offer tools; those that are not read-only ask first.")
-]
 
 
 def _version(value: bool) -> None:
@@ -263,79 +211,7 @@ def ask(
     )
 
 
-history_app = typer.Typer(help="List, show, search and delete stored conversations.")
 app.add_typer(history_app, name="history")
-
-
-@history_app.callback(invoke_without_command=True)
-def history(
-    ctx: typer.Context,
-    limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="How many, newest first.")] = 20,
-    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
-) -> None:
-    """List stored conversations, newest first."""
-    if ctx.invoked_subcommand is not None:
-        return
-    store = open_store(required=True, read_only_ok=True)
-    assert store is not None
-    rows = store.list_conversations(limit=limit)
-    if json_output:
-        print(json_text([
-            {"id": r.id, "title": r.display_title, "provider": r.provider, "model": r.model,
-             "created_at": r.created_at.isoformat(), "updated_at": r.updated_at.isoformat(),
-             "message_count": r.message_count}
-            for r in rows
-        ], sys.stdout))
-        return
-    for r in rows:
-        title = one_line(r.display_title, 50)
-        print(f"{r.id}  {r.updated_at:%Y-%m-%d %H:%M}  {r.message_count:>4} msgs  "
-              f"{one_line(r.model or '-', 60):<24}  {title}")
-
-
-@history_app.command("show")
-def history_show(ref: Annotated[str, typer.Argument(help="Conversation ID or 'latest'.")]) -> None:
-    """Print one conversation's current path as Markdown; a "⎇ N other branches here" line
-    marks each message where other branches split off."""
-    _export(ref, "md")
-
-
-@history_app.command("search")
-def history_search(
-    text: Annotated[str, typer.Argument(help="Words to find.")],
-    limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="How many conversations.")] = 20,
-) -> None:
-    """Search every stored message: one line per conversation (its best match); exits 1 with
-    "no match" on stderr when nothing matches, as grep does."""
-    store = open_store(required=True, read_only_ok=True)
-    assert store is not None
-    best: dict[str, tuple[object, int]] = {}  # conversation -> (its best hit, how many hits)
-    for hit in store.search(text, limit=limit * 20):
-        first, count = best.get(hit.conversation_id, (hit, 0))
-        best[hit.conversation_id] = (first, count + 1)
-    if not best:
-        raise fail("no match", 1)
-    for first, count in list(best.values())[:limit]:
-        more = f"  (+{count - 1} more)" if count > 1 else ""
-        print(f"{first.conversation_id}  {one_line(first.title or '', 40):<40}  "  # type: ignore[attr-defined]
-              f"{one_line(first.snippet, 80)}{more}")  # type: ignore[attr-defined]
-
-
-YesOpt = Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation on a terminal.")]
-
-
-@history_app.command("rm")
-def history_rm(ref: Annotated[str, typer.Argument(help="Conversation ID or 'latest'.")], yes: YesOpt = False) -> None:
-    """Delete a conversation (asks first on a terminal, unless -y)."""
-    store = open_store(required=True)
-    assert store is not None
-    try:
-        summary, _ = store.load_conversation(ref)
-        if not confirm(f"Delete conversation {summary.id} ({summary.display_title})?", yes=yes):
-            raise fail("not deleted", 1)
-        store.delete(summary.id)
-    except StoreError as exc:
-        raise fail(str(exc)) from None
 
 
 @app.command("export")
@@ -346,21 +222,7 @@ def export(
     """Write a stored conversation to stdout, with finish reasons and usage."""
     if format not in EXPORT_FORMATS:
         raise fail(f"unknown format {format!r}: use {' or '.join(EXPORT_FORMATS)}")
-    _export(ref, format)
-
-
-def _export(ref: str, format: str) -> None:  # noqa: A002
-    store = open_store(required=True, read_only_ok=True)
-    assert store is not None
-    try:
-        text = store.export(ref, format)
-    except StoreError as exc:
-        raise fail(str(exc)) from None
-    text = text if text.endswith("\n") else text + "\n"
-    # A terminal gets the transcript made safe (it holds server text); a pipe or file, exactly.
-    sys.stdout.write((json_safe if is_terminal(sys.stdout) else str)(text) if format == "json"
-                     else for_stream(text, sys.stdout))
-
+    write_export(ref, format)
 
 
 @app.command()
@@ -414,190 +276,9 @@ def models(
             print(one_line(name, 200) + ("  (images)" if name in images else ""))
 
 
-keys_app = typer.Typer(help="Keep API keys in an owner-only key file (used when the env variable is unset).")
 app.add_typer(keys_app, name="keys")
-
-
-@keys_app.command("set")
-def keys_set(name: Annotated[str, typer.Argument(help="Provider or profile name, e.g. openai, groq.")]) -> None:
-    """Store a key for NAME: typed at a hidden prompt, or piped on stdin."""
-    from getpass import getpass
-
-    from llmchat import paths
-    from llmchat.errors import ConfigError
-    from llmchat.keys import set_key
-
-    value = getpass(f"API key for {name}: ") if sys.stdin.isatty() else sys.stdin.readline()
-    if not value.strip():
-        raise fail("no key given")
-    try:
-        set_key(paths.keys_file(), name, value)
-    except (ConfigError, OSError) as exc:
-        raise fail(str(exc)) from None
-    note(f"key for {name} saved in {paths.keys_file()} (mode 600)")
-
-
-@keys_app.command("list")
-def keys_list() -> None:
-    """List the names that have a stored key (never the keys)."""
-    from llmchat import paths
-    from llmchat.errors import ConfigError
-    from llmchat.keys import read_keys
-
-    try:
-        names = sorted(read_keys(paths.keys_file()))
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
-    for name in names:
-        print(name)
-
-
-@keys_app.command("rm")
-def keys_rm(name: Annotated[str, typer.Argument(help="Provider or profile name.")], yes: YesOpt = False) -> None:
-    """Forget the stored key of NAME (asks first on a terminal, unless -y)."""
-    from llmchat import paths
-    from llmchat.errors import ConfigError
-    from llmchat.keys import delete_key, read_keys
-
-    try:
-        if name in read_keys(paths.keys_file()) and not confirm(f"Forget the stored key for {name}?", yes=yes):
-            raise fail("not deleted", 1)
-        found = delete_key(paths.keys_file(), name)
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
-    if not found:
-        raise fail(f"no stored key for {name!r}", 1)
-
-
 app.add_typer(mcp_app, name="mcp")
-
-config_app = typer.Typer(help="Show, locate or edit the configuration (API keys are never printed).")
 app.add_typer(config_app, name="config")
-
-CONFIG_TEMPLATE = """\
-# llmchat configuration. Every key is optional; flags and LLMCHAT_* variables override them.
-# Keys are never stored here: set the provider's variable (OPENAI_API_KEY ...) or use
-# `llmchat keys set NAME`.
-
-# provider = "openai"          # openai, openai-responses, anthropic, ollama, gemini, openrouter,
-#                              # groq, deepseek, mistral, together, fireworks, or a [providers.NAME] below
-# model = "gpt-4o-mini"
-# system = "You are terse."
-# theme = "llmchat-dark"       # leave unset to keep the theme last chosen in the app
-# retries = 2
-# idle_timeout = 120
-# first_token_timeout = 300
-
-# [options]
-# temperature = 0.7
-
-# [providers.work]
-# kind = "openai"              # openai, anthropic or ollama
-# base_url = "https://llm.example.com/v1"
-# api_key_env = "WORK_API_KEY"
-# model = "llama-3.3-70b"
-"""
-
-
-@config_app.command("path")
-def config_path() -> None:
-    """Print the config file's path (it may not exist yet)."""
-    from llmchat import paths
-
-    print(paths.config_file())
-
-
-@config_app.command("show")
-def config_show(
-    ctx: typer.Context,
-    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-) -> None:
-    """Print the resolved settings (file, environment and flags); keys are redacted.
-
-    Examples:
-
-        llmchat config show
-
-        llmchat -p groq config show --json
-    """
-    import os
-    from dataclasses import asdict
-
-    from llmchat import paths
-
-    settings = (ctx.obj or Choice()).settings()
-    p = settings.provider
-    config_file = paths.config_file()
-    key_state = "not set"
-    if p.api_key:
-        from_env = p.api_key_env and os.environ.get(p.api_key_env)
-        key_state = f"set (from {p.api_key_env})" if from_env else "set (key file or api_key_cmd)"
-    shown = {
-        "config_file": str(config_file),
-        "config_file_exists": config_file.exists(),
-        "provider": p.name,
-        "kind": p.kind,
-        "base_url": p.base_url,
-        "model": p.model,
-        "api_key": key_state,
-        "api_key_env": p.api_key_env,
-        "headers": {name: "<redacted>" for name in p.headers},
-        "system": settings.system,
-        "theme": settings.theme if settings.theme_explicit else f"{settings.theme} (default; the app "
-                 "uses the theme last chosen)",
-        "options": dict(settings.options),
-        "policy": asdict(settings.policy),
-        "profiles": list(settings.profiles),
-        "tools": sorted(settings.tools),
-    }
-    if json_output:
-        print(json_text(shown, sys.stdout, indent=2))
-        return
-    for name, value in shown.items():
-        if isinstance(value, dict):
-            value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
-        elif isinstance(value, list):
-            value = ", ".join(map(str, value)) or "-"
-        elif value is None:
-            value = "-"
-        print(for_stream(f"{name:<20} {value}", sys.stdout))
-
-
-@config_app.command("edit")
-def config_edit() -> None:
-    """Open the config file in $VISUAL / $EDITOR (created from a commented template if missing),
-    then check it."""
-    import os
-    import shlex
-    import subprocess
-
-    from llmchat import paths
-    from llmchat.errors import ConfigError
-
-    path = paths.config_file()
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
-    if not editor:
-        raise fail(f"set $EDITOR (or $VISUAL) to edit {path}")
-    if not path.exists():
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(CONFIG_TEMPLATE, encoding="utf-8")
-        except OSError as exc:
-            raise fail(f"cannot create {path}: {exc.strerror}") from None
-        note(f"created {path}")
-    try:
-        code = subprocess.call([*shlex.split(editor), str(path)])
-    except OSError as exc:
-        raise fail(f"cannot run {editor!r}: {exc.strerror}") from None
-    if code != 0:
-        raise fail(f"the editor exited with status {code}", 1)
-    from llmchat.config import load_settings
-
-    try:
-        load_settings(path, os.environ, keys_path=paths.keys_file())
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
-    note(f"{path} is valid")
 
 
 @app.command()
