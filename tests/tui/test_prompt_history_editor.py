@@ -70,6 +70,9 @@ async def test_slash_commands_are_recalled_too(open_chat: OpenChat) -> None:
         app, pilot = chat.app, chat.pilot
         prompt = chat_screen(pilot).query_one(PromptInput)
         await send(pilot, "/help")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        await pilot.press("escape")  # close the list of commands
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "ChatScreen")
         await pilot.press("up")
         assert prompt.text == "/help"
 

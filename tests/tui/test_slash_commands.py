@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from llmchat.providers.events import ContentDelta, Finish
 from llmchat.tui import slash
+from llmchat.tui.screens.help import HelpScreen
 from llmchat.tui.widgets.message_view import MessageView
 from llmchat.tui.widgets.prompt_input import PromptInput
 from llmchat.tui.widgets.stream_markdown import StreamingMarkdown
@@ -51,12 +53,32 @@ async def test_a_slash_command_is_not_sent(open_chat: OpenChat) -> None:
     provider = FakeProvider(answer("x"))
     async with open_chat(provider) as chat:
         app, pilot = chat.app, chat.pilot
+        screen = chat_screen(pilot)
         await send(pilot, "/help")
-        await pilot.pause()
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        shown = str(app.screen.query_one("#help-text", Static).render())
+        assert "/model" in shown and "/retry" in shown
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is screen)
         assert provider.requests == []
         assert not message_views(pilot)
-        assert any("/model" in n and "/retry" in n for n in notes(app))
-        assert chat_screen(pilot).query_one(PromptInput).text == ""
+        assert screen.query_one(PromptInput).text == ""
+
+
+async def test_help_lists_every_command_even_on_a_small_terminal(open_chat: OpenChat) -> None:
+    """/help was a toast, cut at the screen's height: /theme, /mcp and //text never showed."""
+    async with open_chat(FakeProvider(answer("x")), size=(80, 24)) as chat:
+        app, pilot = chat.app, chat.pilot
+        await send(pilot, "/help")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        shown = str(app.screen.query_one("#help-text", Static).render())
+        assert shown == slash.help_text()
+        for name in slash.NAMES:
+            assert f"/{name}" in shown
+        assert "//text" in shown
+        scroller = app.screen.query_one(VerticalScroll)
+        await pilot.press("end")
+        await wait_until(pilot, lambda: scroller.scroll_y == scroller.max_scroll_y)
 
 
 async def test_unknown_command_notifies_and_double_slash_sends(open_chat: OpenChat) -> None:

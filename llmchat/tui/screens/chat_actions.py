@@ -169,7 +169,9 @@ class ChatActions(_Base):
 
             self.run_worker(run_prompt_command(self, name, argument), exit_on_error=False)  # type: ignore[arg-type]
         elif name == "help":
-            self.notify(slash.help_text(), title="Slash commands", timeout=15, markup=False)
+            from llmchat.tui.screens.help import HelpScreen
+
+            self.app.push_screen(HelpScreen(slash.help_text()))
         else:
             self.notify(f"Unknown command /{name}. Type /help for the list.", title="Command",
                         severity="warning", markup=False)
