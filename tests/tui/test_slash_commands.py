@@ -49,6 +49,13 @@ def test_parse_and_escape() -> None:
     assert "/retry" in slash.help_text()
 
 
+def test_the_readme_table_lists_every_slash_command() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### Slash commands", 1)[1].split("\n#", 1)[0]
+    rows = [line.split("`")[1].split()[0] for line in table.splitlines() if line.startswith("| `/")]
+    assert sorted(rows) == sorted(f"/{name}" for name in slash.NAMES)
+
+
 async def test_a_slash_command_is_not_sent(open_chat: OpenChat) -> None:
     provider = FakeProvider(answer("x"))
     async with open_chat(provider) as chat:
