@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
 
 from tests.loopback import LoopbackServer
+
+# A suite started in the background of a shell without job control (`.ci/run &`, nohup) has
+# SIGINT ignored, and an ignored signal is inherited through exec: the children that the Ctrl-C
+# tests interrupt would never see it. Python's own handler is reset to the default on exec.
+def _let_sigint_reach_children() -> None:
+    if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, None):
+        try:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        except ValueError:  # not the main thread: nothing to do from here
+            pass
+
+
+_let_sigint_reach_children()
+
+
+@pytest.fixture(autouse=True)
+def sigint_reaches_children() -> None:
+    """Whatever ignored SIGINT in this process since (a worker, a library), not for the next test."""
+    _let_sigint_reach_children()
 
 
 @pytest.fixture
