@@ -120,6 +120,17 @@ async def test_servers_without_models_are_not_offered(monkeypatch: pytest.Monkey
         assert "OPENAI_API_KEY" in setup_text(app)
 
 
+async def test_the_hint_follows_the_chosen_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`-p groq` without GROQ_API_KEY: the dialog no longer says "export OPENAI_API_KEY"."""
+    fake_discovery(monkeypatch, [])
+    app = LlmChatApp(load_settings(None, {}, provider="groq"), theme_dirs=THEME_DIRS)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: "No local model server" in setup_text(app))
+        text = setup_text(app)
+        assert "GROQ_API_KEY" in text and "llmchat keys set" in text
+        assert "OPENAI_API_KEY" not in text
+
+
 async def test_quit_button_exits(monkeypatch: pytest.MonkeyPatch) -> None:
     fake_discovery(monkeypatch, [])
     app = make_app()

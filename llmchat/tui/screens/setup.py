@@ -15,6 +15,10 @@ from llmchat.discovery import LocalServer, find_local_servers
 from llmchat.first_run import Candidate
 from llmchat.safety import one_line
 
+KEY_HINT = ("Set that variable in your shell, or store the key with  llmchat keys set NAME  "
+            "(NAME: openai, groq, ...), and run llmchat again.")
+"""Under the problem line, which names the provider's variable (not always OPENAI_API_KEY)."""
+
 
 class SetupScreen(ModalScreen[LocalServer | Candidate | None]):
     """Explains `problem` and lists `candidates` (providers usable now); dismisses with the
@@ -45,8 +49,7 @@ class SetupScreen(ModalScreen[LocalServer | Candidate | None]):
             yield Static("llmchat cannot reach a model yet", id="setup-title")
             yield Static(self.problem, id="setup-problem", markup=False)
             yield Static(
-                "Set it in your shell, e.g.  export OPENAI_API_KEY=sk-...  and run llmchat again.\n"
-                "Looking for a model server on this machine…",
+                f"{KEY_HINT}\nLooking for a model server on this machine…",
                 id="setup-status",
                 markup=False,
             )
@@ -68,8 +71,7 @@ class SetupScreen(ModalScreen[LocalServer | Candidate | None]):
         choices = self.query_one("#setup-choices", Vertical)
         if not self._servers:
             status.update(
-                "Set it in your shell, e.g.  export OPENAI_API_KEY=sk-...  and run llmchat again.\n"
-                "No local model server (Ollama, LM Studio, llama.cpp, vLLM) answered."
+                f"{KEY_HINT}\nNo local model server (Ollama, LM Studio, llama.cpp, vLLM) answered."
             )
             return
         status.update("Found a model server on this machine:")
