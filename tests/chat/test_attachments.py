@@ -175,7 +175,7 @@ def test_pdf_text_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
     monkeypatch.setitem(sys.modules, "pypdf", None)
-    with pytest.raises(AttachmentError, match=r"needs pypdf \(pip install 'llmchat\[pdf\]'\)"):
+    with pytest.raises(AttachmentError, match=r"needs pypdf \(pip install pypdf\)"):
         pdf_text("paper.pdf", make_pdf("x"))
 
 

@@ -18,6 +18,7 @@ from llmchat.store import Store
 from llmchat.tui.app import session_bindings
 from llmchat.tui.key_table import markdown_table, replace_table
 from llmchat.tui.screens.chat import ChatScreen
+from llmchat.tui.screens.help import HelpScreen
 from llmchat.tui.screens.history import ConfirmScreen, HistoryScreen
 from llmchat.tui.screens.keys import KeysScreen
 from llmchat.tui.widgets.prompt_input import PromptInput
@@ -57,9 +58,13 @@ async def test_enter_on_an_unambiguous_prefix_runs_the_command(open_chat: OpenCh
     async with open_chat() as chat:
         pilot = chat.pilot
         await pilot.press("/", "h", "e", "right", "enter")  # Right then Enter at once
-        await wait_until(pilot, lambda: any(n.startswith("/new") for n in notes(chat.app)))
+        await wait_until(pilot, lambda: isinstance(chat.app.screen, HelpScreen))
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(chat.app.screen, HelpScreen))
         await pilot.press("/", "h", "e", "l", "enter")
-        await wait_until(pilot, lambda: sum(n.startswith("/new") for n in notes(chat.app)) == 2)
+        await wait_until(pilot, lambda: isinstance(chat.app.screen, HelpScreen))
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(chat.app.screen, HelpScreen))
         await pilot.press("/", "e", "enter")  # /edit or /export: not guessed
         await wait_until(pilot, lambda: any("Unknown command /e." in n for n in notes(chat.app)))
         assert chat.provider.requests == []
