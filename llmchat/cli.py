@@ -182,10 +182,6 @@ def _run_ask_fast(values: dict[str, Any]) -> NoReturn:
 def main() -> None:
     """Console-script entry point."""
     args = sys.argv[1:]
-    # httpx imports its own command line (click, rich, pygments) whenever click is installed,
-    # which extras such as ``mcp`` pull in: about 60 ms that no llmchat command needs.
-    # ``None`` in sys.modules makes that import fail, and httpx then skips it.
-    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     if args[:1] == ["ask"] and not any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ):
         values = parse_ask(args[1:])
         if values is not None:
