@@ -12,11 +12,12 @@ import random
 
 import pytest
 from textual.app import App, ComposeResult
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.pilot import Pilot
 from textual.widget import Widget
+from textual.widgets import Static
 
-from llmchat.tui.widgets.chunk_window import HiddenChunks
+from llmchat.tui.widgets.chunk_window import ChunkWindow, HiddenChunks
 from llmchat.tui.widgets.markdown_blocks import BlockSplitter, ChatMarkdown
 from llmchat.tui.widgets.stream_markdown import SKIM_SETTLE, StreamingMarkdown
 from tests.tui.helpers import wait_until
@@ -379,6 +380,25 @@ async def test_a_spacer_on_screen_is_blank() -> None:
     async with app.run_test(size=(40, 8)) as pilot:
         await pilot.pause()
         assert "HiddenChunks" not in app.export_screenshot()
+
+
+async def test_changes_to_the_chunk_window_do_not_interleave() -> None:
+    """A reconcile scheduled by a layout can run while a render pass awaits its mounts (CI saw
+    the pass find its new chunk's widget taken away): changes run one after another, and every
+    chunk said to have a widget has it mounted in the host."""
+    tail = Static("tail")
+    host = Vertical(tail)
+    app = Host(host)
+    async with app.run_test(size=(50, 12)) as pilot:
+        window = ChunkWindow(host, tail)
+        window.attach()
+        blocks = [f"Paragraph {n}.\n\n" for n in range(6)]
+        await asyncio.gather(window.add(blocks, following=True), window.hide_all(), window.add(blocks, following=True))
+        await pilot.pause()
+        mounted = [chunk.widget for chunk in window.chunks if chunk.widget is not None]
+        assert mounted, "the second add should mount what the view shows"
+        assert all(widget.parent is host for widget in mounted)
+        assert [c for c in host.children if isinstance(c, ChatMarkdown)] == mounted
 
 
 async def test_many_appends_are_rendered_in_few_passes() -> None:

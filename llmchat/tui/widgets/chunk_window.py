@@ -18,6 +18,7 @@ whose blocks just finished).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -84,6 +85,9 @@ class ChunkWindow:
         self._scroller: Widget | None = None
         self.end: Widget | None = None
         """The widget that ends the host's text, when not the tail (see :meth:`following`)."""
+        self._busy = asyncio.Lock()
+        """Held by each change (add, adopt, clear, hide_all, reconcile): a reconcile scheduled by a
+        layout may run while a render pass awaits its mounts, and two changes must not interleave."""
 
     def attach(self) -> None:
         """Find the scrolling container (once the host is mounted)."""
@@ -140,6 +144,10 @@ class ChunkWindow:
 
         `following` is :meth:`following` unless given (False: mount none of them).
         """
+        async with self._busy:
+            await self._add(texts, following)
+
+    async def _add(self, texts: list[str], following: bool | None) -> None:
         following = self.following() if following is None else following
         width = self.host.content_region.width or 80
         viewport = self.viewport()
@@ -155,7 +163,7 @@ class ChunkWindow:
             rows += height
         if group:
             self.chunks.append(Chunk("".join(group), rows))
-        await self.apply(self._wanted_after_add(following))
+        await self._apply(self._wanted_after_add(following))
 
     async def adopt(self, text: str, widget: Markdown, top: int, bottom: int, *, following: bool) -> None:
         """Append one finished chunk whose widget is mounted already, just before :attr:`tail`.
@@ -167,28 +175,32 @@ class ChunkWindow:
             bottom: The margin lifted from its last block.
             following: :meth:`following`, as it was before the widget stopped being the tail.
         """
-        width = self.host.content_region.width or 80
-        self.chunks.append(Chunk(text, estimate_height(text, width), widget, top, bottom))
-        await self.apply(self._wanted_after_add(following, adopted=True))
+        async with self._busy:
+            width = self.host.content_region.width or 80
+            self.chunks.append(Chunk(text, estimate_height(text, width), widget, top, bottom))
+            await self._apply(self._wanted_after_add(following, adopted=True))
 
     async def clear(self) -> None:
         """Forget every chunk and remove their widgets."""
-        widgets = [chunk.widget for chunk in self.chunks if chunk.widget is not None]
-        await self.host.remove_children([*widgets, *self._spacers.values()])
-        self.chunks.clear()
-        self._spacers = {}
+        async with self._busy:
+            widgets = [chunk.widget for chunk in self.chunks if chunk.widget is not None]
+            self.chunks.clear()
+            spacers, self._spacers = self._spacers, {}
+            await self.host.remove_children([*widgets, *spacers.values()])
 
     async def hide_all(self) -> None:
         """Remove every chunk's widget (one spacer stands for them all)."""
-        if any(chunk.widget is not None for chunk in self.chunks):
-            await self.apply([False] * len(self.chunks))
+        async with self._busy:
+            if any(chunk.widget is not None for chunk in self.chunks):
+                await self._apply([False] * len(self.chunks))
 
     async def reconcile(self) -> None:
         """After a layout (scroll, resize, new text): mount what came near, remove what went far."""
-        wanted = self._wanted()
-        if wanted is not None and wanted != [chunk.widget is not None for chunk in self.chunks]:
-            with self.host.app.batch_update():
-                await self.apply(wanted)
+        async with self._busy:
+            wanted = self._wanted()
+            if wanted is not None and wanted != [chunk.widget is not None for chunk in self.chunks]:
+                with self.host.app.batch_update():
+                    await self._apply(wanted)
 
     def _wanted_after_add(self, following: bool, *, adopted: bool = False) -> list[bool]:
         """Chunks to keep or mount after some were added, by height from the bottom.
@@ -253,7 +265,7 @@ class ChunkWindow:
             previous = chunk
         return wanted
 
-    async def apply(self, wanted: list[bool]) -> None:
+    async def _apply(self, wanted: list[bool]) -> None:
         """Mount and remove chunk widgets as `wanted`, with one spacer per run of the others.
 
         A run that starts at the same chunk as before keeps its spacer (resized if need be): the
