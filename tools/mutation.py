@@ -44,6 +44,8 @@ MODULES: dict[str, list[str]] = {
         "openai_wire", "openai_variants", "mappings", "caps", "timers")],
     "providers.anthropic": [f"tests/providers/test_{name}.py" for name in (
         "anthropic_wire", "anthropic_thinking", "mappings")],
+    "providers.anthropic_request": [f"tests/providers/test_{name}.py" for name in (
+        "anthropic_wire", "anthropic_thinking", "request_options")],
     "providers.ollama": [f"tests/providers/test_{name}.py" for name in ("ollama_wire", "mappings", "caps", "timers")],
     "providers.gemini": ["tests/providers/test_gemini_wire.py"],
     "providers.responses": ["tests/providers/test_responses_wire.py"],

@@ -153,7 +153,7 @@ class Message:
         ``tool_call_id``. The providers translate this shape into their own.
 
         Two keys outside Chat Completions, for the Anthropic provider only (the others leave
-        them out, see :data:`llmchat.providers.anthropic.WIRE_EXTENSIONS`): an assistant
+        them out, see :data:`llmchat.providers.base.WIRE_EXTENSIONS`): an assistant
         message with :attr:`thinking_blocks` gets ``thinking_blocks`` (the same list, not
         copied), a failed tool message gets ``"is_error": True``.
 

@@ -15,12 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from llmchat.providers.anthropic import (
-    WIRE_EXTENSIONS,
-    AnthropicProvider,
-    convert_messages,
-)
-from llmchat.providers.base import ChatRequest
+from llmchat.providers.anthropic import AnthropicProvider
+from llmchat.providers.anthropic_request import convert_messages
+from llmchat.providers.base import WIRE_EXTENSIONS, ChatRequest
 from llmchat.providers.events import ReasoningDelta, ThinkingBlock, ToolCallDelta
 from llmchat.providers.ollama import OllamaProvider
 from llmchat.providers.openai import OpenAIProvider
