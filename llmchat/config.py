@@ -52,7 +52,7 @@ from urllib.parse import urlsplit
 from llmchat.errors import ConfigError
 from llmchat.keys import read_keys, run_key_command
 from llmchat.providers import KINDS
-from llmchat.providers.http import StreamPolicy
+from llmchat.providers.policy import StreamPolicy
 
 if TYPE_CHECKING:
     import httpx
@@ -122,7 +122,7 @@ _POLICY_KEYS = {
     "total_timeout": "total_timeout",
     "retry_after_cap": "retry_after_cap",
 }
-"""Config keys that tune :class:`~llmchat.providers.http.StreamPolicy` (seconds; retries a count)."""
+"""Config keys that tune :class:`~llmchat.providers.policy.StreamPolicy` (seconds; retries a count)."""
 _TOP_KEYS = {
     "provider", "model", "system", "theme", "options", "profiles", "providers", "tools",
     "tool_output_chars", "max_tool_rounds", "max_input_bytes", "prices", "budget", "max_tool_calls",

@@ -1,7 +1,7 @@
 """``--debug``: a full log of one run in the state directory, with every secret redacted.
 
 The log records llmchat's own steps and httpx/httpcore's request lifecycle (method, URL,
-status, timings). Header values of :data:`~llmchat.providers.http.SENSITIVE_HEADERS` and
+status, timings). Header values of :data:`~llmchat.providers.redaction.SENSITIVE_HEADERS` and
 every known key value are replaced by ``[REDACTED]`` before a line is written.
 """
 
@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from llmchat.providers.http import SENSITIVE_HEADERS
+from llmchat.providers.redaction import SENSITIVE_HEADERS
 
 LOGGER = logging.getLogger("llmchat")
 

@@ -15,7 +15,7 @@ from llmchat.config import (
     ollama_host,
 )
 from llmchat.errors import ConfigError
-from llmchat.providers.http import StreamPolicy
+from llmchat.providers.policy import StreamPolicy
 
 
 def write(tmp_path: Path, text: str) -> Path:

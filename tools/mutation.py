@@ -40,6 +40,10 @@ MODULES: dict[str, list[str]] = {
         "errors", "helpers", "error_lines", "context_overflow", "mappings")],
     "providers.http": [f"tests/providers/test_{name}.py" for name in (
         "resilience", "idle_watch", "timers", "caps", "helpers", "errors", "error_lines", "decoding", "tls")],
+    "providers.policy": [f"tests/providers/test_{name}.py" for name in ("resilience", "helpers", "timers")],
+    "providers.redaction": ["tests/providers/test_helpers.py", "tests/providers/test_errors.py", "tests/test_debuglog.py"],
+    "providers.tls": ["tests/providers/test_tls.py"],
+    "providers.http_get": [f"tests/providers/test_{name}.py" for name in ("models", "tls", "error_lines")],
     "providers.openai": [f"tests/providers/test_{name}.py" for name in (
         "openai_wire", "openai_variants", "mappings", "caps", "timers")],
     "providers.anthropic": [f"tests/providers/test_{name}.py" for name in (

@@ -18,7 +18,8 @@ from llmchat.providers.events import (
     ToolCallDelta,
     Usage,
 )
-from llmchat.providers.http import LazySSLContext, StreamPolicy
+from llmchat.providers.policy import StreamPolicy
+from llmchat.providers.tls import LazySSLContext
 
 __all__ = [
     "ChatRequest",
@@ -46,7 +47,7 @@ KINDS = ("openai", "anthropic", "ollama", "openai-responses", "gemini")
 def make_client() -> httpx.AsyncClient:
     """The shared HTTP client. Streams set their own timeouts (see :class:`StreamPolicy`);
     other requests (model lists) wait 30 s at most. The TLS context is made at the first
-    https connection (:class:`~llmchat.providers.http.LazySSLContext`)."""
+    https connection (:class:`~llmchat.providers.tls.LazySSLContext`)."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=False, verify=LazySSLContext()
     )

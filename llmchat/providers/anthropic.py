@@ -40,7 +40,10 @@ from llmchat.providers.events import (
     ToolCallDelta,
     Usage,
 )
-from llmchat.providers.http import SecretHeaders, StreamPolicy, get_json, post_stream
+from llmchat.providers.http import post_stream
+from llmchat.providers.http_get import get_json
+from llmchat.providers.policy import StreamPolicy
+from llmchat.providers.redaction import SecretHeaders
 from llmchat.providers.sse import SSEDecoder, SSEEvent
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -280,7 +283,7 @@ class AnthropicProvider:
         api_key: sent as ``x-api-key``; None for a proxy that adds it.
         name: the provider or profile name used in messages.
         headers: extra headers (e.g. ``anthropic-beta``).
-        policy: retries, timeouts and size caps (:class:`~llmchat.providers.http.StreamPolicy`).
+        policy: retries, timeouts and size caps (:class:`~llmchat.providers.policy.StreamPolicy`).
         version: the ``anthropic-version`` header.
         default_max_tokens: ``max_tokens`` when the request options give none (the Messages
             API requires it).

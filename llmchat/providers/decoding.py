@@ -205,3 +205,14 @@ def request_headers(headers: Any = None) -> dict[str, str]:
     merged = dict(headers or {})
     merged["Accept-Encoding"] = ACCEPT_ENCODING
     return merged
+
+
+MAX_ERROR_BODY = 64 * 1024
+"""Bytes of an error body kept for its message."""
+
+
+async def read_limited(response: httpx.Response, limit: int = MAX_ERROR_BODY) -> str:
+    """Read at most `limit` decoded bytes of a response body as text (the rest is left
+    unread; a compressed body is decoded in bounded pieces, see llmchat.providers.decoding)."""
+    data, _ = await read_capped(response, limit)
+    return data.decode("utf-8", "replace")

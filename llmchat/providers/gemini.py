@@ -47,7 +47,10 @@ from llmchat.providers.events import (
     Usage,
 )
 from llmchat.providers.gemini_request import CONTENT_BLOCK, build_body
-from llmchat.providers.http import SecretHeaders, StreamPolicy, get_json, post_stream
+from llmchat.providers.http import post_stream
+from llmchat.providers.http_get import get_json
+from llmchat.providers.policy import StreamPolicy
+from llmchat.providers.redaction import SecretHeaders
 from llmchat.providers.sse import SSEDecoder, SSEEvent
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
@@ -240,7 +243,7 @@ class GeminiProvider:
         api_key: sent as ``x-goog-api-key`` (``GEMINI_API_KEY``, else ``GOOGLE_API_KEY``).
         name: the provider or profile name used in messages.
         headers: extra headers.
-        policy: retries, timeouts and size caps (:class:`~llmchat.providers.http.StreamPolicy`).
+        policy: retries, timeouts and size caps (:class:`~llmchat.providers.policy.StreamPolicy`).
     """
 
     def __init__(

@@ -8,28 +8,20 @@ turns httpx's exceptions into the ProviderError hierarchy the same way for all o
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
-import random
-import ssl
-import threading
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
 
-from llmchat.providers.decoding import ACCEPT_ENCODING, aiter_decoded, read_capped
+from llmchat.providers.decoding import ACCEPT_ENCODING, aiter_decoded, read_limited
 from llmchat.providers.errors import (
-    ConnectError,
     ConnectTimeout,
     DeadlineExceeded,
     FirstTokenTimeout,
     IdleTimeout,
-    NotAStream,
     ProviderError,
     ProviderTimeout,
     ServerError,
@@ -37,21 +29,17 @@ from llmchat.providers.errors import (
     StreamTooLarge,
     connect_error,
     error_for_status,
-    html_title,
     is_html,
     not_a_stream,
     redirect_error,
 )
 from llmchat.providers.events import Retrying, StreamEvent
 from llmchat.providers.json_body import json_content
-from llmchat.providers.vision import VISION_HINT
+from llmchat.providers.policy import StreamPolicy, backoff_delay, retry_after, retryable
+from llmchat.providers.redaction import SecretHeaders, without_keys
 
-MAX_ERROR_BODY = 64 * 1024
-"""Bytes of an error body kept for its message."""
 BODY_HEAD = 4096
 """Bytes of a stream's start kept to say what it was when it held no event (a web page?)."""
-MAX_JSON_BODY = 16 * 1024 * 1024
-"""Largest JSON body read whole (model lists)."""
 
 Item = TypeVar("Item")
 
@@ -81,135 +69,9 @@ class Parser(Protocol):
         ...
 
 
-class LazySSLContext(ssl.SSLContext):
-    """httpx's default TLS context (certifi's CA bundle, or ``SSL_CERT_FILE`` /
-    ``SSL_CERT_DIR``), built at the first TLS connection instead of with the client.
-
-    Loading the CA bundle takes some 40 ms, a fifth of ``llmchat ask``'s start-up, and a
-    plain-HTTP server (Ollama, llama.cpp, LM Studio, a loopback test) never needs it. The
-    real context is made by ``httpx.create_ssl_context()``, exactly as httpx would have made
-    it; this object only forwards the ALPN setting httpcore makes and the wrapping.
-    """
-
-    def __new__(cls) -> Self:
-        return super().__new__(cls, ssl.PROTOCOL_TLS_CLIENT)
-
-    def __init__(self) -> None:
-        self._real: ssl.SSLContext | None = None
-        self._alpn: list[str] | None = None
-        self._lock = threading.Lock()  # anyio wraps in a worker thread (not a plain SSLContext)
-
-    def real(self) -> ssl.SSLContext:
-        """The context that does the work (made on first use)."""
-        with self._lock:
-            if self._real is None:
-                context = httpx.create_ssl_context()
-                if self._alpn is not None:
-                    context.set_alpn_protocols(self._alpn)
-                self._real = context
-            return self._real
-
-    def set_alpn_protocols(self, alpn_protocols: Any) -> None:
-        with self._lock:
-            self._alpn = list(alpn_protocols)
-            if self._real is not None:
-                self._real.set_alpn_protocols(self._alpn)
-
-    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:  # type: ignore[override]
-        return self.real().wrap_bio(*args, **kwargs)
-
-    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:  # type: ignore[override]
-        return self.real().wrap_socket(*args, **kwargs)
-
-
 LOG = logging.getLogger("llmchat.http")
 
-SENSITIVE_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key"}
-)
-"""Headers that carry keys; httpx masks only the first two in its reprs."""
-
-
-def without_keys(text: str, headers: Mapping[str, str]) -> str:
-    """`text` with the values of `headers`' :data:`SENSITIVE_HEADERS` (and the token after a
-    scheme such as ``Bearer``) replaced by ``[REDACTED]``: an error body that echoes the
-    request's key must not reach a message, the history or a log."""
-    for name, value in headers.items():
-        if name.lower() not in SENSITIVE_HEADERS:
-            continue
-        for secret in {value, value.split()[-1] if value.split() else ""}:
-            if len(secret) >= 8:
-                text = text.replace(secret, "[REDACTED]")
-    return text
-
-
-class SecretHeaders(dict[str, str]):
-    """Request headers whose repr hides the values of :data:`SENSITIVE_HEADERS`, so a
-    traceback that shows local variables, or a debug log, cannot print a key."""
-
-    def __repr__(self) -> str:
-        return repr(
-            {k: "[REDACTED]" if k.lower() in SENSITIVE_HEADERS else v for k, v in self.items()}
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class StreamPolicy:
-    """How patient and how careful a stream is. Times in seconds, sizes in bytes."""
-
-    retries: int = 2
-    """Retries before the first token, for RETRY_STATUSES and connection failures."""
-    backoff: float = 1.0
-    """First retry delay; it doubles each time, with jitter (half to full)."""
-    retry_after_cap: float = 60.0
-    """A Retry-After longer than this is reported, not slept on."""
-    connect_timeout: float = 10.0
-    first_token_timeout: float = 300.0
-    """From sending the request to the first token (reasoning models think first)."""
-    idle_timeout: float = 120.0
-    """Longest silence between tokens; keep-alive comments do not count as tokens."""
-    total_timeout: float | None = None
-    """Deadline for the whole reply, or None."""
-    max_event_bytes: int = 8 * 1024 * 1024
-    """Largest single SSE event or NDJSON line."""
-    max_reply_bytes: int = 64 * 1024 * 1024
-    """Largest whole response body."""
-
-
 P = TypeVar("P", bound=Parser)
-
-RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
-"""HTTP statuses worth retrying (as the OpenAI and Anthropic SDKs do)."""
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date, RFC 9110)."""
-    try:
-        if headers.get("retry-after-ms"):
-            return max(0.0, float(headers["retry-after-ms"]) / 1000)
-        value = headers.get("retry-after")
-        if not value:
-            return None
-        if value.strip().replace(".", "", 1).isdigit():
-            return float(value)
-        when = email.utils.parsedate_to_datetime(value)
-        return max(0.0, when.timestamp() - time.time())
-    except (ValueError, TypeError, OverflowError):
-        return None
-
-
-def _retryable(error: ProviderError) -> bool:
-    if error.hint == VISION_HINT:  # a model without vision: the same images fail again
-        return False
-    return isinstance(error, ConnectError) or error.status in RETRY_STATUSES
-
-
-def backoff_delay(policy: StreamPolicy, attempt: int, error: ProviderError) -> float:
-    """The wait before retry number `attempt` (from 1): the server's Retry-After if it gave
-    one, else exponential backoff with jitter."""
-    if error.retry_after is not None:
-        return error.retry_after
-    return policy.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)
 
 
 async def post_stream(
@@ -267,7 +129,7 @@ async def post_stream(
                     yield event
             return
         except ProviderError as error:
-            if started or attempt >= policy.retries or not _retryable(error):
+            if started or attempt >= policy.retries or not retryable(error):
                 raise
             attempt += 1
             delay = backoff_delay(policy, attempt, error)
@@ -492,7 +354,7 @@ async def _attempt(
 
 def _end(parser: Parser, *, complete: bool, yielded: bool, head: bytearray, content_type: str) -> list[StreamEvent]:
     """``parser.end``; when the body held no event at all and was a web page or JSON, a
-    :class:`NotAStream` that says so instead of "the connection closed"."""
+    :class:`~llmchat.providers.errors.NotAStream` that says so instead of "the connection closed"."""
     try:
         return parser.end(complete=complete)
     except StreamInterrupted as interrupted:
@@ -502,48 +364,6 @@ def _end(parser: Parser, *, complete: bool, yielded: bool, head: bytearray, cont
         if error is None:
             raise
         raise error from None
-
-
-async def get_json(
-    client: httpx.AsyncClient, url: str, headers: Mapping[str, str], provider: str
-) -> Any:
-    """GET `url` and return its JSON (model lists), at most `MAX_JSON_BODY` bytes of it.
-
-    Raises:
-        ProviderError: the matching subclass for an HTTP error status or a network failure;
-            a ServerError for a body that is not JSON or passes the cap.
-    """
-    sent = SecretHeaders(headers)
-    sent["Accept-Encoding"] = ACCEPT_ENCODING
-    try:
-        async with client.stream("GET", url, headers=sent) as response:
-            if response.status_code >= 400:
-                text = without_keys(await read_limited(response), headers)
-                raise error_for_status(response.status_code, text, provider)
-            if response.status_code >= 300:
-                raise redirect_error(response.status_code, response.headers.get("location"), url, provider)
-            data, truncated = await read_capped(response, MAX_JSON_BODY)
-    except httpx.HTTPError as exc:
-        raise connect_error(url, exc, provider) from exc
-    if truncated:
-        raise ServerError(f"{url} answered with more than {MAX_JSON_BODY // 2**20} MiB", provider=provider)
-    try:
-        return json.loads(data)
-    except ValueError:
-        what = ""
-        text = data[:MAX_ERROR_BODY].decode("utf-8", "replace")
-        if is_html(text):
-            title = html_title(text)
-            what = f" but with an HTML page{f' titled {title!r}' if title else ''}"
-        raise ServerError(f"{url} did not answer with JSON{what}", provider=provider,
-                          hint=NotAStream.hint_default if what else None) from None
-
-
-async def read_limited(response: httpx.Response, limit: int = MAX_ERROR_BODY) -> str:
-    """Read at most `limit` decoded bytes of a response body as text (the rest is left
-    unread; a compressed body is decoded in bounded pieces, see llmchat.providers.decoding)."""
-    data, _ = await read_capped(response, limit)
-    return data.decode("utf-8", "replace")
 
 
 def reason(exc: Exception) -> str:

@@ -33,8 +33,11 @@ from llmchat.providers.events import (
     ToolCallDelta,
     Usage,
 )
-from llmchat.providers.http import SecretHeaders, StreamPolicy, get_json, post_stream
+from llmchat.providers.http import post_stream
+from llmchat.providers.http_get import get_json
 from llmchat.providers.ndjson import NDJSONDecoder
+from llmchat.providers.policy import StreamPolicy
+from llmchat.providers.redaction import SecretHeaders
 
 DEFAULT_BASE_URL = "http://127.0.0.1:11434"
 
@@ -244,7 +247,7 @@ class OllamaProvider:
         api_key: sent as ``Authorization: Bearer`` (Ollama behind a proxy, Ollama's cloud).
         name: the provider or profile name used in messages.
         headers: extra headers.
-        policy: retries, timeouts and size caps (:class:`~llmchat.providers.http.StreamPolicy`).
+        policy: retries, timeouts and size caps (:class:`~llmchat.providers.policy.StreamPolicy`).
     """
 
     def __init__(

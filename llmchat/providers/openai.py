@@ -34,7 +34,10 @@ from llmchat.providers.events import (
     ToolCallDelta,
     Usage,
 )
-from llmchat.providers.http import SecretHeaders, StreamPolicy, get_json, post_stream
+from llmchat.providers.http import post_stream
+from llmchat.providers.http_get import get_json
+from llmchat.providers.policy import StreamPolicy
+from llmchat.providers.redaction import SecretHeaders
 from llmchat.providers.sse import SSEDecoder, SSEEvent
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -240,7 +243,7 @@ class OpenAIProvider:
         api_key: sent as ``Authorization: Bearer``; None for local servers that need none.
         name: the provider or profile name used in messages.
         headers: extra headers (e.g. OpenRouter's ``HTTP-Referer``).
-        policy: retries, timeouts and size caps (:class:`~llmchat.providers.http.StreamPolicy`).
+        policy: retries, timeouts and size caps (:class:`~llmchat.providers.policy.StreamPolicy`).
     """
 
     def __init__(

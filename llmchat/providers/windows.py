@@ -27,7 +27,7 @@ from urllib.parse import quote
 import httpx
 
 from llmchat.providers.errors import ProviderError
-from llmchat.providers.http import MAX_JSON_BODY, get_json
+from llmchat.providers.http_get import MAX_JSON_BODY, get_json
 
 TIMEOUT = 10.0
 """Seconds one lookup may take in all."""

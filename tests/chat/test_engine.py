@@ -34,8 +34,8 @@ from llmchat.chat.engine import (
 from llmchat.chat.models import Conversation
 from llmchat.chat.tools import Tool, ToolRegistry
 from llmchat.providers.errors import StreamInterrupted
-from llmchat.providers.http import StreamPolicy
 from llmchat.providers.openai import OpenAIProvider
+from llmchat.providers.policy import StreamPolicy
 from llmchat.store import Store
 from llmchat.store.recorder import Recorder
 from tests.loopback import DROP, LoopbackServer, Reply, Request, chunk, completion, sse

@@ -19,8 +19,8 @@ from llmchat.chat.engine import ChatSession, EngineEvent, TurnFinished
 from llmchat.chat.models import Conversation, Message
 from llmchat.chat.toolloop import RoundLimitReached
 from llmchat.chat.tools import Tool, ToolRegistry
-from llmchat.providers.http import StreamPolicy
 from llmchat.providers.openai import OpenAIProvider
+from llmchat.providers.policy import StreamPolicy
 from llmchat.store import Store
 from llmchat.store.recorder import Recorder
 from tests.loopback import LoopbackServer, Reply, chunk, completion, sse

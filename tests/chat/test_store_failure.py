@@ -20,8 +20,8 @@ import pytest
 
 from llmchat.chat.engine import ChatSession, Failed, ReplyFinished, TurnFinished
 from llmchat.chat.models import Message
-from llmchat.providers.http import StreamPolicy
 from llmchat.providers.openai import OpenAIProvider
+from llmchat.providers.policy import StreamPolicy
 from llmchat.store import Store
 from llmchat.store.recorder import Recorder
 from tests.loopback import LoopbackServer, Reply, chunk, sse

@@ -42,9 +42,9 @@ from llmchat.providers.anthropic import AnthropicProvider
 from llmchat.providers.base import Provider
 from llmchat.providers.errors import ServerError
 from llmchat.providers.events import ContentDelta, Finish, ToolCallDelta, Usage
-from llmchat.providers.http import StreamPolicy
 from llmchat.providers.ollama import OllamaProvider
 from llmchat.providers.openai import OpenAIProvider
+from llmchat.providers.policy import StreamPolicy
 from tests.chat.test_tools import SLEEPER, alive, wait_for_file, wait_gone
 from tests.fakes import FakeProvider
 from tests.loopback import LoopbackServer, Reply, Request, chunk, split_every, sse

@@ -23,7 +23,7 @@ from llmchat.chat.toolloop import approve_all, run_tool_loop
 from llmchat.chat.tools import Tool, ToolError, ToolRegistry
 from llmchat.providers.anthropic import AnthropicProvider
 from llmchat.providers.errors import BadRequestError
-from llmchat.providers.http import StreamPolicy
+from llmchat.providers.policy import StreamPolicy
 from tests.chat.test_toolloop import Call, OllamaWire, OpenAIWire
 from tests.loopback import LoopbackServer, Reply, Request, json_reply, split_every
 from tests.providers.test_anthropic_wire import (

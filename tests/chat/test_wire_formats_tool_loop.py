@@ -14,7 +14,7 @@ import pytest
 from llmchat.chat.engine import ChatSession, TurnFinished
 from llmchat.chat.tools import Tool, ToolRegistry
 from llmchat.providers.gemini import GeminiProvider
-from llmchat.providers.http import StreamPolicy
+from llmchat.providers.policy import StreamPolicy
 from llmchat.providers.responses import ResponsesProvider
 from tests.loopback import LoopbackServer, Reply
 from tests.streams import data_sse, gemini_chunk, gemini_stream, gemini_usage, responses_stream

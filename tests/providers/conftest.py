@@ -8,7 +8,7 @@ import functools
 import pytest
 
 from llmchat.providers import anthropic, gemini, ollama, openai
-from llmchat.providers.http import StreamPolicy
+from llmchat.providers.policy import StreamPolicy
 
 
 @pytest.fixture(autouse=True)

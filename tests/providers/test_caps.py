@@ -16,10 +16,10 @@ import pytest
 from llmchat.providers.base import ChatRequest
 from llmchat.providers.errors import ProviderError, StreamTooLarge
 from llmchat.providers.events import ContentDelta, Finish, StreamEvent
-from llmchat.providers.http import StreamPolicy
 from llmchat.providers.ndjson import NDJSONDecoder
 from llmchat.providers.ollama import OllamaProvider
 from llmchat.providers.openai import OpenAIProvider
+from llmchat.providers.policy import StreamPolicy
 from llmchat.providers.sse import SSEDecoder, SSEEvent
 from tests.loopback import LoopbackServer, Reply, chunk, sse
 

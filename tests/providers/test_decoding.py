@@ -18,8 +18,8 @@ import pytest
 from llmchat.providers.base import ChatRequest
 from llmchat.providers.decoding import ACCEPT_ENCODING, PIECE, BodyDecoder
 from llmchat.providers.errors import StreamTooLarge
-from llmchat.providers.http import StreamPolicy
 from llmchat.providers.openai import OpenAIProvider
+from llmchat.providers.policy import StreamPolicy
 from tests.bombs import MIB, bomb, sse_comments
 from tests.loopback import LoopbackServer, Reply
 from tests.test_cli import cli_env

@@ -11,7 +11,6 @@ import pytest
 
 from llmchat.providers.anthropic import AnthropicProvider
 from llmchat.providers.base import ChatRequest
-from llmchat.providers.gemini import GeminiProvider
 from llmchat.providers.errors import (
     MAX_MESSAGE,
     BadRequestError,
@@ -22,9 +21,10 @@ from llmchat.providers.errors import (
     StreamInterrupted,
 )
 from llmchat.providers.events import ContentDelta, Retrying
-from llmchat.providers.http import StreamPolicy
+from llmchat.providers.gemini import GeminiProvider
 from llmchat.providers.ollama import OllamaProvider
 from llmchat.providers.openai import OpenAIProvider
+from llmchat.providers.policy import StreamPolicy
 from llmchat.providers.responses import ResponsesProvider
 from tests.loopback import LoopbackServer, Reply, Request, completion, json_reply
 

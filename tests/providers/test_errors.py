@@ -17,8 +17,8 @@ from llmchat.providers.errors import (
     connect_error,
     error_for_status,
 )
-from llmchat.providers.http import StreamPolicy
 from llmchat.providers.openai import OpenAIProvider
+from llmchat.providers.policy import StreamPolicy
 
 
 @pytest.mark.parametrize(

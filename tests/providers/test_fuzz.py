@@ -15,7 +15,7 @@ from llmchat.providers import create_provider
 from llmchat.providers.base import ChatRequest
 from llmchat.providers.errors import ProviderError
 from llmchat.providers.events import Finish
-from llmchat.providers.http import StreamPolicy
+from llmchat.providers.policy import StreamPolicy
 
 REQUEST = ChatRequest(model="m", messages=[{"role": "user", "content": "hi"}])
 CONTENT_TYPES = {"openai": "text/event-stream", "anthropic": "text/event-stream", "ollama": "application/x-ndjson"}

@@ -33,7 +33,7 @@ from llmchat.providers.events import (
 )
 from llmchat.providers.gemini import FINISH_REASONS, GeminiProvider, normalize_finish_reason
 from llmchat.providers.gemini_request import CONTENT_BLOCK, convert_contents
-from llmchat.providers.http import StreamPolicy
+from llmchat.providers.policy import StreamPolicy
 from tests.loopback import DROP, LoopbackServer, Reply, Request, json_reply, split_every
 from tests.streams import GEMINI_MODEL, data_sse, gemini_chunk, gemini_models, gemini_stream, gemini_usage
 

@@ -24,7 +24,8 @@ from llmchat.providers.errors import (
     retry_info_delay,
     status_phrase,
 )
-from llmchat.providers.http import RETRY_STATUSES, StreamPolicy, backoff_delay, retry_after, without_keys
+from llmchat.providers.policy import RETRY_STATUSES, StreamPolicy, backoff_delay, retry_after
+from llmchat.providers.redaction import without_keys
 
 # --- error bodies ------------------------------------------------------------------------------
 

@@ -7,8 +7,8 @@ import httpx
 from llmchat.providers.base import ChatRequest
 from llmchat.providers.errors import IdleTimeout
 from llmchat.providers.events import ContentDelta, Finish
-from llmchat.providers.http import StreamPolicy
 from llmchat.providers.openai import OpenAIProvider
+from llmchat.providers.policy import StreamPolicy
 from tests.loopback import LoopbackServer, Reply, chunk, sse
 
 REQUEST = ChatRequest(model="m", messages=[{"role": "user", "content": "hi"}])

@@ -21,9 +21,9 @@ from llmchat.providers.errors import (
     StreamTooLarge,
 )
 from llmchat.providers.events import ContentDelta, Retrying, StreamEvent
-from llmchat.providers.http import StreamPolicy, retry_after
 from llmchat.providers.ollama import OllamaProvider
 from llmchat.providers.openai import OpenAIProvider
+from llmchat.providers.policy import StreamPolicy, retry_after
 from tests.loopback import DROP, LoopbackServer, Reply, chunk, completion, json_reply, sse
 
 REQUEST = ChatRequest(model="m", messages=[{"role": "user", "content": "hi"}])

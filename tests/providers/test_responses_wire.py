@@ -31,7 +31,7 @@ from llmchat.providers.events import (
     ToolCallDelta,
     Usage,
 )
-from llmchat.providers.http import StreamPolicy
+from llmchat.providers.policy import StreamPolicy
 from llmchat.providers.responses import ResponsesProvider
 from llmchat.providers.responses_request import convert_input
 from tests.loopback import DROP, LoopbackServer, Reply, Request, json_reply, split_every

@@ -17,9 +17,9 @@ import pytest
 from llmchat.providers.base import ChatRequest
 from llmchat.providers.errors import FirstTokenTimeout, ProviderError
 from llmchat.providers.events import ContentDelta, Finish, StreamEvent
-from llmchat.providers.http import StreamPolicy
 from llmchat.providers.ollama import OllamaProvider
 from llmchat.providers.openai import OpenAIProvider
+from llmchat.providers.policy import StreamPolicy
 from tests.loopback import LoopbackServer, Reply, chunk, sse
 
 REQUEST = ChatRequest(model="m", messages=[{"role": "user", "content": "hi"}])

@@ -19,7 +19,8 @@ import pytest
 
 from llmchat.providers import make_client
 from llmchat.providers.errors import ConnectError
-from llmchat.providers.http import LazySSLContext, get_json
+from llmchat.providers.http_get import get_json
+from llmchat.providers.tls import LazySSLContext
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 
