@@ -12,7 +12,8 @@ everything else ``llmchat ask`` does (Typer validates parameters with pydantic).
 meaning, and only imports Typer for anything else: help, other commands, options before
 ``ask``, unusual spellings (``-mNAME``, ``--``, clustered flags) and every error, which so
 keep Typer's messages. Textual is imported only inside the TUI command, so ``llmchat ask``
-never loads it.
+never loads it. A bare ``llmchat`` (the session with every option at its default) skips Typer
+too (:mod:`llmchat.cli_session`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import errno
 import os
 import re
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from llmchat.cli_shared import Choice
@@ -159,12 +161,11 @@ class _PacifyFlush:
         return getattr(self.wrapped, name)
 
 
-def _run_ask_fast(values: dict[str, Any]) -> NoReturn:
-    """Run ``ask`` as Typer's standalone mode would around the command."""
+def _standalone(run: Callable[[], object]) -> NoReturn:
+    """Call `run` as Typer's standalone mode calls a command: Ctrl+D (EOFError) is
+    ``Aborted!`` and exit 1, Ctrl+C exit 130, a closed stdout pipe a quiet exit 1."""
     try:
-        from llmchat.cli_ask import ask_command
-
-        ask_command(Choice(), **values)
+        run()
     except EOFError:
         print(file=sys.stderr)
         print("Aborted!", file=sys.stderr)
@@ -177,12 +178,38 @@ def _run_ask_fast(values: dict[str, Any]) -> NoReturn:
         sys.stdout = _PacifyFlush(sys.stdout)
         sys.stderr = _PacifyFlush(sys.stderr)
         sys.exit(1)
+    sys.exit(0)
+
+
+def _run_ask_fast(values: dict[str, Any]) -> NoReturn:
+    """Run ``ask`` as Typer's standalone mode would around the command."""
+
+    def run() -> None:
+        from llmchat.cli_ask import ask_command
+
+        ask_command(Choice(), **values)
+
+    _standalone(run)
+
+
+def _run_session_fast() -> NoReturn:
+    """Run a bare ``llmchat`` (the session, every option at its default) without Typer."""
+
+    def run() -> None:
+        from llmchat.cli_session import run_session
+
+        run_session(Choice())
+
+    _standalone(run)
 
 
 def main() -> None:
     """Console-script entry point."""
     args = sys.argv[1:]
-    if args[:1] == ["ask"] and not any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ):
+    completing = any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ)
+    if not args and not completing:
+        _run_session_fast()
+    if args[:1] == ["ask"] and not completing:
         values = parse_ask(args[1:])
         if values is not None:
             _run_ask_fast(values)

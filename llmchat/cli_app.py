@@ -20,7 +20,7 @@ from typing import Annotated, Optional
 import typer
 
 from llmchat import __version__
-from llmchat.cli_ask import ask_command, mcp_servers_of, read_attachments
+from llmchat.cli_ask import ask_command
 from llmchat.cli_config import CONFIG_TEMPLATE, config_app
 from llmchat.cli_history import history_app, write_export
 from llmchat.cli_keys import keys_app
@@ -45,12 +45,12 @@ from llmchat.cli_options import (
     ThemeOpt,
     TopPOpt,
 )
+from llmchat.cli_session import run_session
 from llmchat.cli_shared import (
     Choice,
     ensure_credentials,
     fail,
     given_options,
-    start_debug_log,
 )
 from llmchat.safety import for_stream, json_text, note, one_line
 from llmchat.store import EXPORT_FORMATS
@@ -113,24 +113,10 @@ def session(
             raise fail(f"-a/--attach goes after the command (llmchat {ctx.invoked_subcommand} -a PATH ...)")
         ctx.obj = choice
         return
-    settings = choice.settings()
-    if debug:
-        start_debug_log(settings)
-    if mcp or mcp_config:
-        mcp_servers_of(mcp, mcp_config)  # a broken mcp.json or an unknown name: exit 2 now
-    attachments = read_attachments(settings, attach or ())  # a bad file: exit 2 now
-    from llmchat.tui.app import LlmChatApp
-    from llmchat.tui.widgets.image_view import detect_graphics
-
-    detect_graphics()  # with the `images` extra: ask the terminal now, before Textual owns it
-
-    session_app = LlmChatApp(
-        settings, conversation="latest" if continue_latest else conversation, tools=all_tools,
-        mcp=tuple(mcp or ()), mcp_config=mcp_config, attachments=attachments,
+    run_session(
+        choice, debug=debug, continue_latest=continue_latest, conversation=conversation, all_tools=all_tools,
+        mcp=mcp, mcp_config=mcp_config, attach=attach,
     )
-    session_app.run()
-    if session_app.return_code:  # e.g. 2: the first-run dialog was quit with nothing to chat with
-        raise SystemExit(session_app.return_code)
 
 
 @app.command()
