@@ -14,7 +14,8 @@ import typer
 
 def _complete_providers(incomplete: str) -> list[str]:
     """Shell completion for -p: the built-in providers and the config file's profiles."""
-    from llmchat.config import BUILTIN_PROFILES, read_toml
+    from llmchat.config_profiles import BUILTIN_PROFILES
+    from llmchat.config_values import read_toml
     from llmchat.errors import ConfigError
     from llmchat.paths import config_file
 

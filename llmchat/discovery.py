@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from llmchat.config import ProviderSettings
+from llmchat.config_profiles import ProviderSettings
 from llmchat.providers.decoding import ACCEPT_ENCODING, read_capped
 
 MAX_MODELS_BODY = 4 * 1024 * 1024

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from llmchat.config import BUILTIN_PROFILES, ProviderSettings, Settings, load_settings, ollama_host
+from llmchat.config import Settings, load_settings
+from llmchat.config_profiles import BUILTIN_PROFILES, ProviderSettings, ollama_host
 from llmchat.errors import ConfigError
 from llmchat.providers.decoding import ACCEPT_ENCODING, read_capped
 
@@ -46,7 +47,7 @@ class Candidate:
 
 def key_candidates(settings: Settings, env: Mapping[str, str], keys_path: Path | None) -> list[Candidate]:
     """Built-in providers and config profiles that have a key (environment or key file),
-    built-ins first in :data:`~llmchat.config.BUILTIN_PROFILES` order. Never raises: a
+    built-ins first in :data:`~llmchat.config_profiles.BUILTIN_PROFILES` order. Never raises: a
     profile that does not load is skipped."""
     found: list[Candidate] = []
     for name in (*BUILTIN_PROFILES, *settings.profiles):

@@ -108,7 +108,7 @@ def test_provider_help_and_config_template_name_every_builtin_provider() -> None
     import typing
 
     from llmchat.cli_app import CONFIG_TEMPLATE, ProviderOpt
-    from llmchat.config import BUILTIN_PROFILES
+    from llmchat.config_profiles import BUILTIN_PROFILES
 
     help_text = typing.get_args(ProviderOpt)[1].help
     help_names = {name.strip() for name in help_text.split(", or ")[0].split(",")}

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from llmchat.config import (
+from llmchat.config import load_settings
+from llmchat.config_profiles import (
     BUILTIN_PROFILES,
     OPENAI_DEFAULT_BASE_URL,
     OPENAI_DEFAULT_MODEL,
     ProviderSettings,
-    load_settings,
     ollama_host,
 )
 from llmchat.errors import ConfigError
