@@ -27,9 +27,9 @@ from llmchat.chat.engine import ChatSession, ContentDelta, Failed
 from llmchat.providers.anthropic import AnthropicProvider
 from llmchat.providers.errors import StreamInterrupted
 from llmchat.providers.events import Finish
-from llmchat.providers.http import StreamPolicy
 from llmchat.providers.ollama import OllamaProvider
 from llmchat.providers.openai import OpenAIProvider
+from llmchat.providers.policy import StreamPolicy
 from llmchat.store import Store
 from llmchat.store.recorder import Recorder
 from tests.compare_support import (
