@@ -17,7 +17,7 @@ takes over. That is done only when the tail's blocks start on the very lines whe
 blocks start (a partial last line can make Textual's incremental parse cut a block where the
 complete line does not) and no table among them was updated in place; otherwise, and for passes
 that bring more than a screenful, the finished blocks are built afresh from their text, for the
-chunks near the viewport only.
+chunks near the viewport only (tail_promotion.py).
 
 ``append`` only buffers (synchronous and cheap). A timer starts a render pass for what is pending,
 about once per new row of text and at once when the stream goes quiet (pass_pacing.py: a pass
@@ -31,7 +31,8 @@ of a frame depends on what is near the screen, not on the length of the reply.
 A stream too fast to read (more than a screenful a second, :data:`SKIM_ABOVE`) is drawn, while
 the view follows it, by a :class:`SkimView` (skim_view.py): one widget, Rich's Markdown renderer,
 no Markdown widgets for text that only flies past. The Markdown widgets take over when the rate
-falls, the stream pauses for :data:`SKIM_SETTLE`, the view is scrolled away, or it ends.
+falls, the stream pauses for :data:`SKIM_SETTLE`, the view is scrolled away, or it ends
+(stream_skim.py).
 
 Limitation: a reference-style link definition (``[label]: url``) only applies to the chunk it was
 frozen with while the reply streams; when the text defines any, ``finish`` renders the whole reply
@@ -48,19 +49,16 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import MountError, Widget
-from textual.widgets.markdown import MarkdownBlock
 
 from llmchat.tui.widgets.chunk_window import ChunkWindow
-from llmchat.tui.widgets.markdown_blocks import (
-    BlockSplitter,
-    ChatMarkdown,
-    ChatTable,
-    MarginLift,
-    estimate_height,
-    normalize_newlines,
-)
+from llmchat.tui.widgets.markdown_blocks import BlockSplitter, ChatMarkdown, MarginLift, normalize_newlines
 from llmchat.tui.widgets.pass_pacing import QUIET, RowFlow, Runway, pass_interval
 from llmchat.tui.widgets.skim_view import SkimView
+from llmchat.tui.widgets.stream_skim import SKIM_ABOVE, SKIM_BELOW, SKIM_PACE, SKIM_ROWS, SKIM_SETTLE, SkimPath
+from llmchat.tui.widgets.tail_promotion import TailPromotion
+
+__all__ = ["FRAME_RATE", "PACE", "SKIM_ABOVE", "SKIM_BELOW", "SKIM_PACE", "SKIM_ROWS", "SKIM_SETTLE",
+           "StreamingMarkdown"]
 
 FRAME_RATE = 30
 """Render passes per second, at most, while text arrives."""
@@ -69,27 +67,7 @@ PACE = 1.0
 """After a pass is on screen, wait this many times as long as it took (with its layout) before the
 next one: rendering takes about half the time at most, the rest is left to input and network."""
 
-SKIM_ABOVE = 1.0
-"""While the view follows a stream that brought more than this many viewport heights of text in
-the last second (faster than anyone reads), its newest text is drawn by a :class:`SkimView`."""
-
-SKIM_BELOW = 0.5
-"""... until the last second brought less than this many viewport heights."""
-
-SKIM_SETTLE = 1.0
-"""Seconds without new text after which a skimmed stream (paused: a slow tool call, a thinking
-model) is rendered by the Markdown widgets."""
-
-SKIM_PACE = 0.5
-""":data:`PACE` while the skim view draws the stream: its passes are short (10-30 ms), so more of
-them keep the lag down without holding keys back (tui_rate.py: at 1.0, the end of a 2,000
-tokens/s reply was on screen 88-134 ms after the server sent it; at 0.5, 56-100 ms)."""
-
-SKIM_ROWS = 1.5
-"""How many viewport heights of finished blocks the SkimView shows above the open block."""
-
-
-class StreamingMarkdown(Widget):
+class StreamingMarkdown(SkimPath, TailPromotion, Widget):
     """A Markdown document that is appended to many times a second.
 
     Call :meth:`append` for each piece of text (no await), then ``await`` :meth:`finish` once.
@@ -353,19 +331,8 @@ class StreamingMarkdown(Widget):
                 self._rendered_length += arrived
                 return
             if self._skim.active:
-                # Back to the Markdown widgets: the blocks the skim view showed come first.
-                following = self._window.following()
-                self._window.end = None
-                blocks = self._skim.take() + blocks
-                if blocks:
-                    await self._window.add(blocks, following=following)
+                new = await self._unskim(blocks, tail, final=final)
                 blocks = []
-                # The tail widget (empty while skimming) takes the open block, as after a pass
-                # that finished blocks: appended from empty, or, at the end, afresh.
-                self._tail_appended = True
-                new = tail if final else ""
-                if not final and tail:
-                    await self._tail.append(tail)
             if final and references:
                 # Reference definitions reach across blocks: render the whole text in one piece.
                 await self._window.clear()
@@ -399,96 +366,6 @@ class StreamingMarkdown(Widget):
             self._tail_lift.apply(self._tail)
         self._tail_text = tail
         self._rendered_length += arrived
-
-    async def _skimmed(self, blocks: list[str], tail: str, new: str, *, final: bool) -> bool:
-        """Render this pass with the skim view if the stream is too fast to read while the view
-        follows it (see :data:`SKIM_ABOVE`); returns False when the Markdown widgets should."""
-        if final:
-            return False
-        now = monotonic()
-        viewport = self._window.viewport()
-        width = self.content_region.width or 80
-        arrivals = self._arrivals
-        arrivals.append((now, estimate_height(new, width) if new else 0))
-        self._flow.add(now, new, width)
-        while arrivals and arrivals[0][0] < now - 1.0:
-            arrivals.popleft()
-        if viewport is None or not self._window.following():
-            return False
-        rows = sum(count for _, count in arrivals)
-        if rows < viewport.height * (SKIM_BELOW if self._skim.active else SKIM_ABOVE):
-            return False
-        if not self._skim.active:
-            # From here on the newest text is drawn by the skim view: the open block moves there,
-            # and the chunks above lose their widgets (they only scroll away).
-            await self._tail.update("")
-            self._tail_appended = False
-            self._tail_lift = MarginLift()
-            self._window.end = self._skim
-            await self._window.hide_all()
-        gone = self._skim.push(blocks, tail, int(viewport.height * SKIM_ROWS))
-        if gone:
-            await self._window.add(gone, following=False)
-        return True
-
-    def _one_piece(self, blocks: list[str], tail: str) -> bool:
-        """Whether a text that arrived whole (nothing rendered before the final pass: a stored
-        message) is short enough, at most a screen, to be rendered by the tail widget alone: one
-        widget instead of a chunk per few blocks, and no chunk to keep track of."""
-        if self._window.chunks or self._tail_text:
-            return False
-        width = self.content_region.width or 80
-        rows = sum(estimate_height(block, width) for block in blocks) + estimate_height(tail, width)
-        return rows <= max(self._window.near_rows(), 24)
-
-    async def _promote_tail(self, new: str, blocks: list[str], tail: str, *, final: bool) -> bool:
-        """Make the tail widget the chunk of the `blocks` that just finished, if it can be.
-
-        The tail gets the rest of the finished blocks' text (complete lines: exact), gives up any
-        widget of the open block and becomes a chunk; a new tail widget takes the open block
-        (`tail`). Returns False, having changed nothing that the caller's rebuild does not
-        replace, when the view does not follow the stream, when the blocks are taller than what
-        is worth mounting, or when the tail's blocks do not match the finished blocks: each must
-        start on the line where a finished block starts and end before the open block.
-        """
-        old = self._tail
-        if not old.is_attached or not self._window.following():
-            return False
-        width = self.content_region.width or 80
-        if sum(estimate_height(block, width) for block in blocks) > self._window.near_rows():
-            return False
-        finished = sum(map(len, blocks))
-        given = len(self._tail_text)
-        if finished > given:
-            await old.append(new[: finished - given])
-        starts = []
-        line = 0
-        for block in blocks:
-            starts.append(line)
-            line += block.count("\n")
-        children = list(old.query_children(MarkdownBlock))
-        kept = [child for child in children if child.source_range[0] < line]
-        if (
-            [child.source_range[0] for child in kept] != starts
-            or kept[-1].source_range[1] > line
-            or any(isinstance(child, ChatTable) and child.patched for child in kept)
-        ):
-            self._tail_appended = True  # the caller rebuilds the tail from empty
-            return False
-        if len(kept) < len(children):
-            await old.remove_children(children[len(kept) :])
-        self._tail_lift.apply(old)
-        lift = self._tail_lift
-        self._tail = ChatMarkdown(tail) if final else ChatMarkdown()
-        self._window.tail = self._tail
-        await self.mount(self._tail, before=self._skim)
-        if not final and tail:
-            await self._tail.append(tail)
-        self._tail_lift = MarginLift()
-        self._tail_appended = not final
-        await self._window.adopt("".join(blocks), old, lift.top, lift.bottom, following=True)
-        self.promotions += 1
-        return True
 
     # -- virtual chunks -------------------------------------------------------------------
 
