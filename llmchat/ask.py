@@ -135,7 +135,7 @@ def run_ask(
         code = asyncio.run(_run(settings, conversation, complete, tools, sink, recorder, text, stderr, sessions, span))
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
-    except asyncio.CancelledError as exc:  # SIGTERM or SIGHUP (see _cancel_on_sigterm)
+    except asyncio.CancelledError as exc:  # SIGTERM or SIGHUP (see cancel_on_signals)
         code = EXIT_HANGUP if "SIGHUP" in exc.args else EXIT_TERMINATED
     finally:
         sink.close()
@@ -207,7 +207,7 @@ async def _run(
 ) -> int:
     """One turn of a :class:`ChatSession`, rendered: content to the sink (the rounds' texts
     joined by a blank line), tool calls, retries and problems to `err`."""
-    _cancel_on_sigterm()
+    cancel_on_signals()
     async with make_client() as client, AsyncExitStack() as stack:
         registry = None
         if choice is not None:
@@ -311,7 +311,7 @@ def _note_retry(event: Retrying, err: IO[str]) -> None:
     note(f"retrying in {event.delay:.1f} s after {event.error}", file=err)
 
 
-def _cancel_on_sigterm() -> None:
+def cancel_on_signals() -> None:
     """SIGTERM and SIGHUP cancel the stream like Ctrl-C does: what arrived is kept (stored
     as cancelled) and flushed, the connection is closed, the exit status is 143 (SIGTERM) or
     129 (SIGHUP). SIGHUP means the terminal is gone: the streams that were a terminal are

@@ -80,6 +80,7 @@ _ASK_OPTIONS: dict[str, tuple[str, Any]] = {
     "--template": ("template", str),
     "-a": ("attach", str),
     "--attach": ("attach", str),
+    "--compare": ("compare", str),
 }
 """Options of ``ask`` that take a value: its parameter name and how the value converts."""
 

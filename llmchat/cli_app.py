@@ -156,6 +156,11 @@ def ask(
     template: Annotated[
         Optional[str], typer.Option("-t", "--template", help="Use [templates.NAME] of the config file.")
     ] = None,
+    compare: Annotated[
+        Optional[str], typer.Option(
+            "--compare", metavar="M1,M2,...",
+            help="Ask several models at once: a comma-separated list of MODEL or PROVIDER:MODEL.")
+    ] = None,
     debug: DebugOpt = False,
     temperature: TemperatureOpt = None,
     top_p: TopPOpt = None,
@@ -185,6 +190,8 @@ def ask(
         llmchat ask --dry-run -c "And in French?"   # tokens and cost, nothing sent
 
         llmchat ask -a screenshot.png -a app.log "What went wrong?"   # attach files
+
+        llmchat ask --compare gpt-4o-mini,anthropic:claude-3-5-haiku "2+2?"   # several models
     """
     ask_command(
         ctx.obj or Choice(),
@@ -194,6 +201,7 @@ def ask(
         max_tokens=max_tokens, stop=stop, seed=seed, reasoning_effort=reasoning_effort,
         thinking_budget=thinking_budget, all_tools=all_tools, tool=tool, yes=yes, debug=debug,
         mcp=mcp, mcp_config=mcp_config, dry_run=dry_run, attach=attach, template=template,
+        compare=compare,
     )
 
 

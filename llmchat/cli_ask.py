@@ -51,6 +51,7 @@ def ask_command(
     dry_run: bool = False,
     attach: list[str] | None = None,
     template: str | None = None,
+    compare: str | None = None,
 ) -> NoReturn:
     """``llmchat ask`` (options: see :func:`llmchat.cli_app.ask`); `parent` holds the
     options given before ``ask``. Always ends with SystemExit and the exit status."""
@@ -82,6 +83,13 @@ def ask_command(
     mcp_servers = mcp_servers_of(mcp, mcp_config)
     if complete and settings.provider.kind != "openai":
         raise fail("--complete needs an OpenAI-compatible provider (/v1/completions)")
+    targets = None
+    if compare is not None:  # ask several models at once (llmchat.ask_compare)
+        from llmchat.cli_compare import check_options, compare_settings
+
+        check_options(model=model is not None or parent.model is not None, complete=complete,
+                      tools=bool(all_tools or tool or mcp), reasoning=reasoning)
+        targets = compare_settings(choice, settings, compare)
     piped = sys.stdin is not None and not sys.stdin.isatty()
     if piped:
         text = read_input(sys.stdin.buffer, prompt, settings.max_input_bytes, settings.config_path)
@@ -99,10 +107,17 @@ def ask_command(
         raise fail("--complete cannot send attachments")
     attachments = read_attachments(settings, attach or ())
     ref = "latest" if continue_latest else conversation
+    if dry_run and targets is not None:
+        from llmchat.ask_compare import compare_dry_run
+
+        raise SystemExit(compare_dry_run(targets, lambda t: _dry_run(
+            t, choice, text, ref, read_attachments(t, attach or ()), complete=False, json_output=json_output,
+            tools=None), json_output=json_output))
     if dry_run:
         raise SystemExit(_dry_run(settings, choice, text, ref, attachments, complete=complete, json_output=json_output,
                                   tools=_tool_choice(settings, all_tools, tool, yes, mcp, mcp_servers)))
-    settings = ensure_credentials(settings, interactive=not piped and sys.stderr.isatty())
+    if targets is None:
+        settings = ensure_credentials(settings, interactive=not piped and sys.stderr.isatty())
     store = (
         open_store(required=True, read_only_ok=True) if ref is not None else None if no_log else open_store()
     )
@@ -120,9 +135,14 @@ def ask_command(
     recorder.open(conversation_id, settings.provider.name, settings.provider.model, history.system)
     user = Message("user", text, attachments=attachments)
     history.messages.append(user)
-    if settings.budget_conversation is not None or settings.budget_day is not None:
-        check_budget(settings, history, store)  # before anything is stored or sent
+    for each in targets or [settings]:
+        if each.budget_conversation is not None or each.budget_day is not None:
+            check_budget(each, history, store)  # before anything is stored or sent
     recorder.user(user)
+    if targets is not None:
+        from llmchat.ask_compare import run_compare
+
+        raise SystemExit(run_compare(targets, history, recorder=recorder, json_output=json_output))
     raise SystemExit(run_ask(
         settings, history, complete=complete, json_output=json_output, show_reasoning=reasoning,
         recorder=recorder, tools=_tool_choice(settings, all_tools, tool, yes, mcp, mcp_servers),

@@ -20,7 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "no_log": False, "dry_run": False, "temperature": None, "top_p": None, "max_tokens": None, "stop": None,
     "seed": None, "reasoning_effort": None, "thinking_budget": None, "all_tools": False, "tool": None,
     "yes": False, "debug": False, "mcp": None, "mcp_config": None,
-    "attach": None, "template": None,
+    "attach": None, "template": None, "compare": None,
 }
 
 PLAIN = [
@@ -43,6 +43,7 @@ PLAIN = [
     ["-a", "shot.png", "--attach", "notes.txt", "--attach=src", "hi"],
     ["-t", "commit", "hi"],
     ["--template=commit", "hi"],
+    ["--compare", "gpt-4o-mini,anthropic:claude-3-5-haiku,ollama:llama3:8b", "hi"],
 ]
 
 NOT_PLAIN = [

@@ -18,7 +18,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "llmchat"
 
-FRONT_ENDS = ("llmchat.ask", "llmchat.ask_dry_run", "llmchat.ask_output", "llmchat.cli", "llmchat.cli_app", "llmchat.cli_ask", "llmchat.cli_mcp",
+FRONT_ENDS = ("llmchat.ask", "llmchat.ask_compare", "llmchat.cli_compare", "llmchat.ask_dry_run", "llmchat.ask_output", "llmchat.cli", "llmchat.cli_app", "llmchat.cli_ask", "llmchat.cli_mcp",
               "llmchat.cli_config", "llmchat.cli_history", "llmchat.cli_keys", "llmchat.cli_options",
               "llmchat.cli_session", "llmchat.cli_shared", "llmchat.render", "llmchat.serve", "llmchat.serve_guard",
               "llmchat.__main__", "llmchat.tui")

@@ -55,10 +55,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from llmchat.chat.accumulator import Accumulator, ReplyStats
+from llmchat.chat.attachments import prepare, provider_kind
 from llmchat.chat.engine import ChatSession, EngineEvent, Failed
 from llmchat.chat.loop_events import LoopOutcome
 from llmchat.chat.models import Attachment, Message
@@ -256,6 +257,8 @@ class Comparison:
             asyncio.CancelledError: re-raised after every lane recorded its cancellation.
             ValueError: the conversation does not end with a user message.
             RuntimeError: the comparison already ran, or the session runs a turn.
+            AttachmentError: a PDF's text is needed for a lane's protocol and cannot be had
+                (before any lane starts).
         """
         if self._started:
             raise RuntimeError("a Comparison runs once; make a new one for the next question")
@@ -300,8 +303,12 @@ class Comparison:
         assert self._question is not None
         recorder = _LaneRecording(self.recorders(), self._question)
         recorder.conversation_id = base.recorder.conversation_id
-        conversation = type(base.conversation)(system=base.conversation.system,
-                                               messages=list(base.conversation.messages))
+        kind = provider_kind(contender.provider)
+        messages = [  # attachments as this lane's protocol takes them (a PDF: document or text)
+            replace(m, attachments=prepare(m.attachments, kind)) if m.attachments else m
+            for m in base.conversation.messages
+        ]
+        conversation = type(base.conversation)(system=base.conversation.system, messages=messages)
         return ChatSession(
             contender.provider, contender.model, conversation,
             options=base.options if contender.options is None else contender.options,
