@@ -50,9 +50,13 @@ MODULES: dict[str, list[str]] = {
         "anthropic_wire", "anthropic_thinking", "mappings")],
     "providers.anthropic_request": [f"tests/providers/test_{name}.py" for name in (
         "anthropic_wire", "anthropic_thinking", "request_options")],
-    "providers.ollama": [f"tests/providers/test_{name}.py" for name in ("ollama_wire", "mappings", "caps", "timers")],
-    "providers.gemini": ["tests/providers/test_gemini_wire.py"],
-    "providers.responses": ["tests/providers/test_responses_wire.py"],
+    "providers.ollama": [f"tests/providers/test_{name}.py" for name in (
+        "ollama_wire", "ollama_rules", "mappings", "caps", "timers", "request_options", "models")],
+    "providers.gemini": [f"tests/providers/test_{name}.py" for name in ("gemini_wire", "mappings", "models")],
+    "providers.gemini_request": [f"tests/providers/test_{name}.py" for name in ("gemini_wire", "request_options")],
+    "providers.responses": [f"tests/providers/test_{name}.py" for name in ("responses_wire", "mappings", "models")],
+    "providers.responses_request": [f"tests/providers/test_{name}.py" for name in (
+        "responses_wire", "request_options")],
     "chat.accumulator": ["tests/chat/test_accumulator.py", "tests/chat/test_accumulator_blocks.py",
                          "tests/store/test_write_ahead.py"],
     "chat.reply": ["tests/chat/test_reply.py"],
@@ -94,8 +98,10 @@ def scratch_copy(module: str, tests: list[str], where: Path) -> None:
         'source_paths = ["llmchat"]\n'
         f'only_mutate = ["{module_path(module)}"]\n'
         f"pytest_add_cli_args_test_selection = {selection}\n"
-        # -p no:cacheprovider: no .pytest_cache in the copy; -x: a mutant dies at its first failure.
-        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-x", "-q"]\n'
+        # -p no:cacheprovider: no .pytest_cache in the copy; -x: a mutant dies at its first failure;
+        # -n 0: in one process (pyproject spreads the suite over xdist workers, where mutmut
+        # would see no test reach the mutated code).
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-x", "-q", "-n", "0"]\n'
         "use_git_change_detection = false\n"
     )
     (where / "pyproject.toml").write_text(pyproject, encoding="utf-8")
@@ -145,7 +151,10 @@ def run_module(module: str, jobs: int, show: bool, keep: Path | None, sample: in
     counted = {n: s for n, s in statuses.items() if s not in ("not checked", "skipped")}
     survivors = sorted(n for n, s in counted.items() if s in ("survived", "no tests", "suspicious"))
     total = len(counted)
-    rate = 100.0 * killed / total if total else 100.0
+    if not total:  # not a pass: mutmut found no test reaching the module, or did not run
+        print(f"{module}: no mutant was run (run `python -m mutmut run` in {where} to see why)", flush=True)
+        return 0, 0, []
+    rate = 100.0 * killed / total
     print(f"{module}: {killed} of {total} mutants killed ({rate:.1f} %)", flush=True)
     for name in survivors:
         print(f"  {counted[name]:9}  {name}")
@@ -182,7 +191,7 @@ def main() -> None:
         keep = args.keep / module if args.keep else None
         only = args.only.read_text().split() if args.only else None
         killed, total, _ = run_module(module, args.jobs, args.show, keep, args.sample, only)
-        failed |= total > 0 and 100.0 * killed / total < args.threshold
+        failed |= total == 0 or 100.0 * killed / total < args.threshold
     sys.exit(1 if failed else 0)
 
 
