@@ -202,7 +202,8 @@ class ResponsesParser:
         index = self._tool_index({"item_id": item.get("id"), "output_index": data.get("output_index")})
         if index is None:  # never announced by output_item.added: the whole call now
             return self._on_item_added(data)
-        return self._on_arguments_done({"item_id": item.get("id"), "arguments": item.get("arguments")})
+        return self._on_arguments_done({"item_id": item.get("id"), "output_index": data.get("output_index"),
+                                        "arguments": item.get("arguments")})
 
     def _on_text_delta(self, data: Mapping[str, Any]) -> list[StreamEvent]:
         self._streamed_text = True
