@@ -43,6 +43,7 @@ from llmchat.tui.screens.approve import Decision, ToolApprovalScreen
 from llmchat.tui.screens.chat_actions import ChatActions
 from llmchat.tui.screens.chat_attach import ChatAttachments
 from llmchat.tui.screens.chat_history import SHOWN_AT_OPEN, ChatHistory
+from llmchat.tui.screens.chat_layout import PLACEHOLDER, ChatLayout
 from llmchat.tui.screens.chat_meter import ChatMeter
 from llmchat.tui.widgets.attachment_chips import AttachmentChips
 from llmchat.tui.widgets.message_view import MessageView
@@ -65,7 +66,7 @@ STATS_INTERVAL = 0.25
 refresh that changes them repaints part of the screen)."""
 
 
-class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, Screen[None]):
+class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, ChatLayout, Screen[None]):
     """One conversation with one provider and model."""
 
     BINDINGS = [
@@ -175,9 +176,7 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, Screen[No
             with Vertical(id="chat"):
                 yield Transcript(id="transcript")
                 yield AttachmentChips(id="attachments")
-                yield PromptInput(
-                    id="prompt", placeholder="Message (Enter to send, Ctrl+J for a new line, /help for commands)"
-                )
+                yield PromptInput(id="prompt", placeholder=PLACEHOLDER)
                 yield Static("", id="prompt-hint", markup=False)
             yield Sidebar(id="sidebar")
         yield Footer()
@@ -451,11 +450,6 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, Screen[No
     async def load_earlier(self, event: Button.Pressed) -> None:
         """Mount the page of messages before the earliest one shown (about a screenful)."""
         await self.load_earlier_page(event.button)
-
-    def action_toggle_sidebar(self) -> None:
-        """Show or hide the sidebar."""
-        sidebar = self.query_one(Sidebar)
-        sidebar.display = not sidebar.display
 
     async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Report an unexpected failure of a worker without stopping the app; when a reply

@@ -1,0 +1,111 @@
+"""The chat screen fits its terminal: the sidebar folds away below SIDEBAR_FOLDS_BELOW columns
+and comes back above it; the sidebar key still works, and the user's choice holds until the
+width crosses the line again (tui/screens/chat_layout.py)."""
+
+from __future__ import annotations
+
+from textual.widgets import Footer
+
+from llmchat.tui.screens.chat_layout import NARROW_PLACEHOLDER, PLACEHOLDER, SIDEBAR_FOLDS_BELOW
+from llmchat.tui.screens.help import HelpScreen
+from llmchat.tui.widgets.prompt_input import PromptInput
+from llmchat.tui.widgets.sidebar import Sidebar
+from tests.tui.conftest import Chat, OpenChat
+from tests.tui.helpers import wait_until
+
+WIDE = SIDEBAR_FOLDS_BELOW + 10
+NARROW = SIDEBAR_FOLDS_BELOW - 10
+
+
+def sidebar_shown(chat: Chat) -> bool:
+    """The sidebar is on screen (displayed and given room)."""
+    sidebar = chat.screen.query_one(Sidebar)
+    return sidebar.display and sidebar.region.width > 0
+
+
+async def resize(chat: Chat, width: int, height: int = 30) -> None:
+    """Resize the terminal and wait until the screen has been fitted to the new width."""
+    await chat.pilot.resize_terminal(width, height)
+    await wait_until(chat.pilot, lambda: chat.screen.size.width == width
+                     and chat.screen.has_class("-narrow") == (width < SIDEBAR_FOLDS_BELOW))
+    await chat.pilot.pause()
+
+
+async def toggle(chat: Chat) -> None:
+    before = chat.screen.query_one(Sidebar).display
+    await chat.pilot.press("ctrl+b")
+    await wait_until(chat.pilot, lambda: chat.screen.query_one(Sidebar).display != before)
+    await chat.pilot.pause()
+
+
+async def test_the_sidebar_folds_below_the_line_and_comes_back_above_it(open_chat: OpenChat) -> None:
+    async with open_chat([], size=(WIDE, 30)) as chat:
+        assert sidebar_shown(chat)
+        assert chat.screen.query_one(PromptInput).placeholder == PLACEHOLDER
+        await resize(chat, NARROW)
+        await wait_until(chat.pilot, lambda: not sidebar_shown(chat))
+        # the conversation gets the whole width; the footer and the placeholder get shorter
+        assert chat.screen.query_one("#chat").region.width == NARROW
+        assert chat.screen.query_one(Footer).compact
+        assert chat.screen.query_one(PromptInput).placeholder == NARROW_PLACEHOLDER
+        await resize(chat, SIDEBAR_FOLDS_BELOW)  # the line itself is wide
+        await wait_until(chat.pilot, lambda: sidebar_shown(chat))
+        assert not chat.screen.query_one(Footer).compact
+        assert chat.screen.query_one(PromptInput).placeholder == PLACEHOLDER
+
+
+async def test_a_narrow_start_has_no_sidebar_and_the_key_still_shows_it(open_chat: OpenChat) -> None:
+    async with open_chat([], size=(80, 24)) as chat:
+        await wait_until(chat.pilot, lambda: chat.screen.has_class("-narrow"))
+        assert not sidebar_shown(chat)
+        await toggle(chat)
+        assert sidebar_shown(chat)
+        await toggle(chat)
+        assert not sidebar_shown(chat)
+
+
+async def test_the_users_choice_holds_until_the_width_crosses_the_line(open_chat: OpenChat) -> None:
+    async with open_chat([], size=(WIDE, 30)) as chat:
+        await toggle(chat)  # hidden by hand in a wide terminal
+        assert not sidebar_shown(chat)
+        await resize(chat, WIDE + 30)  # wider still: the choice holds
+        assert not sidebar_shown(chat)
+        await resize(chat, NARROW)  # crossed: narrow, folded
+        assert not sidebar_shown(chat)
+        await toggle(chat)  # shown by hand in a narrow terminal
+        assert sidebar_shown(chat)
+        await resize(chat, NARROW - 20, 20)  # narrower and shorter: the choice holds
+        assert sidebar_shown(chat)
+        await resize(chat, WIDE)  # crossed: wide, shown
+        assert sidebar_shown(chat)
+        await toggle(chat)
+        await resize(chat, NARROW)
+        await resize(chat, WIDE)  # crossed twice: shown again, whatever the last choice was
+        assert sidebar_shown(chat)
+
+
+async def test_a_resize_under_a_dialog_fits_the_screen_beneath(open_chat: OpenChat) -> None:
+    async with open_chat([], size=(WIDE, 30)) as chat:
+        chat.app.push_screen(HelpScreen("/help text"))
+        await wait_until(chat.pilot, lambda: isinstance(chat.app.screen, HelpScreen))
+        await chat.pilot.resize_terminal(NARROW, 30)
+        await wait_until(chat.pilot, lambda: chat.screen.has_class("-narrow"))
+        assert not chat.screen.query_one(Sidebar).display
+        await chat.pilot.press("escape")
+        await wait_until(chat.pilot, lambda: chat.app.screen is chat.screen)
+        await chat.pilot.pause()
+        assert not sidebar_shown(chat)
+
+
+async def test_the_short_terminal_drops_the_line_under_the_prompt(open_chat: OpenChat) -> None:
+    async with open_chat([], size=(80, 30)) as chat:
+        prompt = chat.screen.query_one(PromptInput)
+        assert not chat.screen.has_class("-short")
+        assert prompt.styles.margin.bottom == 1
+        await resize(chat, 80, 24)
+        await wait_until(chat.pilot, lambda: chat.screen.has_class("-short"))
+        await wait_until(chat.pilot, lambda: prompt.styles.margin.bottom == 0)
+        # the prompt keeps its side margins and sits right above the footer
+        assert prompt.styles.margin.left == prompt.styles.margin.right == 1
+        footer = chat.screen.query_one(Footer)
+        assert prompt.region.bottom == footer.region.y
