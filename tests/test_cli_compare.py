@@ -218,9 +218,10 @@ def _stalling(servers: tuple[LoopbackServer, ...]) -> list[threading.Event]:
     return sent
 
 
-@pytest.mark.parametrize("json_output", [False, True])
+@pytest.mark.parametrize(("signum", "json_output", "code"), [
+    (signal.SIGINT, False, 130), (signal.SIGINT, True, 130), (signal.SIGTERM, False, 143)])
 def test_ctrl_c_exits_130_with_every_partial_reply_flushed(
-    servers: tuple[LoopbackServer, ...], json_output: bool
+    servers: tuple[LoopbackServer, ...], signum: int, json_output: bool, code: int
 ) -> None:
     sent = _stalling(servers)
     args = ["--json"] if json_output else []
@@ -231,13 +232,13 @@ def test_ctrl_c_exits_130_with_every_partial_reply_flushed(
         for event, server in zip(sent, servers):
             assert event.wait(TIMEOUT), "a request never arrived"
             wait_until_read_and_idle(proc.pid, server.port, TIMEOUT)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         stdout, stderr = proc.communicate(timeout=TIMEOUT)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == code, stderr
     assert_clean_stderr(stderr)
     if json_output:
         objects = [json.loads(line) for line in stdout.splitlines()]

@@ -53,7 +53,7 @@ The API, as a front-end uses it::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -63,9 +63,9 @@ from llmchat.chat.attachments import prepare, provider_kind
 from llmchat.chat.engine import ChatSession, EngineEvent, Failed
 from llmchat.chat.loop_events import LoopOutcome
 from llmchat.chat.models import Attachment, Message
-from llmchat.chat.recording import NoRecording, Recording
-from llmchat.providers.base import Provider
+from llmchat.chat.recording import LaneRecording, NoRecording, Recording
 from llmchat.chat.targets import MAX_TARGETS, Target, TargetError, parse_targets
+from llmchat.providers.base import Provider
 from llmchat.providers.events import FinishReason
 from llmchat.safety import one_line
 
@@ -301,7 +301,7 @@ class Comparison:
     def _lane_session(self, lane: Lane) -> ChatSession:
         base, contender = self.session, lane.contender
         assert self._question is not None
-        recorder = _LaneRecording(self.recorders(), self._question)
+        recorder = LaneRecording(self.recorders(), self._question)
         recorder.conversation_id = base.recorder.conversation_id
         kind = provider_kind(contender.provider)
         messages = [  # attachments as this lane's protocol takes them (a PDF: document or text)
@@ -374,60 +374,3 @@ class Comparison:
                 base.options = dict(lane.contender.options)
         base.recorder.branch(outcome.messages[-1])
         return base.conversation.messages
-
-
-class _LaneRecording:
-    """A lane's recorder: every message it stores goes after the lane's own last one (the
-    question, then its replies and tool results), whatever the other lanes stored meanwhile.
-
-    The store puts a new message after the conversation's current leaf; the lanes share the
-    conversation, so before each write the current leaf is set to this lane's last message
-    (:meth:`Recording.branch`). Both happen with no await between them, so lanes cannot
-    interleave there.
-    """
-
-    def __init__(self, inner: Recording, after: Message) -> None:
-        self.inner = inner
-        self._last = after
-
-    @property
-    def conversation_id(self) -> str | None:
-        return self.inner.conversation_id
-
-    @conversation_id.setter
-    def conversation_id(self, value: str | None) -> None:
-        self.inner.conversation_id = value
-
-    def open(self, conversation_id: str | None, provider: str, model: str, system: str | None) -> None:
-        self.inner.open(conversation_id, provider, model, system)
-
-    def new_conversation(self) -> None:
-        self.inner.new_conversation()
-
-    def user(self, message: Message) -> None:
-        self.inner.branch(self._last)
-        self.inner.user(message)
-        self._last = message
-
-    def begin_reply(self, provider: str, model: str) -> None:
-        self.inner.branch(self._last)
-        self.inner.begin_reply(provider, model)
-
-    def heartbeat(self, accumulator: Accumulator) -> None:
-        self.inner.heartbeat(accumulator)
-
-    def finish(self, message: Message, accumulator: Accumulator | None = None) -> None:
-        self.inner.finish(message, accumulator)
-        self._last = message
-
-    def forget(self, messages: Iterable[Message]) -> None:
-        self.inner.forget(messages)
-
-    def branch(self, parent: Message | None) -> None:
-        self.inner.branch(parent)
-
-    def siblings(self, message: Message) -> list[str]:
-        return self.inner.siblings(message)
-
-    def switch(self, message_id: str) -> list[Message] | None:
-        return self.inner.switch(message_id)

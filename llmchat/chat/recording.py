@@ -1,6 +1,7 @@
 """What a :class:`~llmchat.chat.engine.ChatSession` records its conversation with: the
 :class:`Recording` protocol (``llmchat.store.recorder.Recorder`` implements it; ``chat`` never
-imports ``store``) and :class:`NoRecording`, for history off."""
+imports ``store``), :class:`NoRecording`, for history off, and :class:`LaneRecording`, for
+one of several sessions whose replies are siblings (a comparison)."""
 
 from __future__ import annotations
 
@@ -92,3 +93,77 @@ class NoRecording:
     def switch(self, message_id: str) -> list[Message] | None:
         """Nothing is stored."""
         return None
+
+
+class LaneRecording:
+    """A :class:`Recording` for one of several sessions that answer the same question at once
+    (:mod:`llmchat.chat.compare`): every message it stores goes after its own last one (first
+    `after`, the question; then its replies and tool results), whatever the other sessions
+    stored meanwhile, so their replies are siblings.
+
+    The store puts a new message after the conversation's current leaf; the lanes share the
+    conversation, so before each write the current leaf is set to this lane's last message
+    (:meth:`Recording.branch`). Both happen with no await between them, so lanes cannot
+    interleave there.
+
+    Args:
+        inner: the recorder that writes (e.g. a fresh ``llmchat.store.recorder.Recorder``).
+        after: the message the first message stored goes after.
+    """
+
+    def __init__(self, inner: Recording, after: Message) -> None:
+        self.inner = inner
+        self._last = after
+
+    @property
+    def conversation_id(self) -> str | None:
+        """The inner recorder's stored conversation."""
+        return self.inner.conversation_id
+
+    @conversation_id.setter
+    def conversation_id(self, value: str | None) -> None:
+        self.inner.conversation_id = value
+
+    def open(self, conversation_id: str | None, provider: str, model: str, system: str | None) -> None:
+        """As the inner recorder."""
+        self.inner.open(conversation_id, provider, model, system)
+
+    def new_conversation(self) -> None:
+        """As the inner recorder."""
+        self.inner.new_conversation()
+
+    def user(self, message: Message) -> None:
+        """Store `message` after this recorder's last message."""
+        self.inner.branch(self._last)
+        self.inner.user(message)
+        self._last = message
+
+    def begin_reply(self, provider: str, model: str) -> None:
+        """Create the reply's row after this recorder's last message."""
+        self.inner.branch(self._last)
+        self.inner.begin_reply(provider, model)
+
+    def heartbeat(self, accumulator: Accumulator) -> None:
+        """As the inner recorder."""
+        self.inner.heartbeat(accumulator)
+
+    def finish(self, message: Message, accumulator: Accumulator | None = None) -> None:
+        """Make the reply final; the next message goes after it."""
+        self.inner.finish(message, accumulator)
+        self._last = message
+
+    def forget(self, messages: Iterable[Message]) -> None:
+        """As the inner recorder."""
+        self.inner.forget(messages)
+
+    def branch(self, parent: Message | None) -> None:
+        """As the inner recorder."""
+        self.inner.branch(parent)
+
+    def siblings(self, message: Message) -> list[str]:
+        """As the inner recorder."""
+        return self.inner.siblings(message)
+
+    def switch(self, message_id: str) -> list[Message] | None:
+        """As the inner recorder."""
+        return self.inner.switch(message_id)
