@@ -341,3 +341,25 @@ async def test_the_session_refuses_its_own_turn_while_lanes_run() -> None:
     assert isinstance(events[-1], CompareFinished) and not session.running
     with pytest.raises(RuntimeError):
         await anext(comparison.reply())  # a comparison runs once
+
+
+async def test_each_lane_gets_a_pdf_as_its_protocol_takes_it(
+    client: httpx.AsyncClient, servers: tuple[LoopbackServer, LoopbackServer, LoopbackServer]
+) -> None:
+    from llmchat.chat.attachments import prepare
+    from llmchat.chat.models import Attachment
+    from tests.chat.test_attachments import make_pdf
+
+    openai, anthropic, ollama = servers
+    openai.handler = lambda _r: openai_reply("A")
+    anthropic.handler = lambda _r: anthropic_reply("B")
+    ollama.handler = lambda _r: ollama_reply("C")
+    pdf = Attachment("paper.pdf", "application/pdf", make_pdf("Quarterly numbers"))
+    session = ChatSession(FakeProvider(), "m")
+    comparison = Comparison(session, contenders(client, servers))
+    events = await collect(comparison.send("Sum up.", prepare([pdf], "openai")))  # as the front-end made it
+    assert [r.status for r in events[-1].results] == ["done"] * 3  # type: ignore[union-attr]
+    anthropic_turn = anthropic.requests[0].json()["messages"][0]["content"]
+    assert anthropic_turn[0]["type"] == "document" and anthropic_turn[0]["source"]["media_type"] == "application/pdf"
+    assert "Quarterly numbers" in openai.requests[0].json()["messages"][0]["content"]
+    assert "Quarterly numbers" in ollama.requests[0].json()["messages"][0]["content"]
