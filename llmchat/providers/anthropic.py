@@ -27,7 +27,6 @@ from llmchat.providers.anthropic_request import build_body, replayable
 from llmchat.providers.base import ChatRequest
 from llmchat.providers.errors import (
     ServerError,
-    StreamInterrupted,
     error_message,
 )
 from llmchat.providers.events import (
@@ -40,7 +39,7 @@ from llmchat.providers.events import (
     ToolCallDelta,
     Usage,
 )
-from llmchat.providers.http import post_stream
+from llmchat.providers.http import interrupted, post_stream
 from llmchat.providers.http_get import get_json
 from llmchat.providers.policy import StreamPolicy
 from llmchat.providers.redaction import SecretHeaders
@@ -237,12 +236,7 @@ class EventParser:
             StreamInterrupted: the stream ended before ``message_stop``.
         """
         if not self.done:
-            raise StreamInterrupted(
-                "the connection closed before the reply was finished"
-                if complete
-                else "the connection was lost before the reply was finished",
-                provider=self.provider,
-            )
+            raise interrupted(self.provider, complete=complete)
         usage = self.usage
         out: list[StreamEvent] = [usage] if usage else []
         raw = self.stop_raw

@@ -14,11 +14,11 @@ sent back with its ``thinking`` blocks (with ``signature``) and ``redacted_think
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llmchat.providers.base import ChatRequest
+from llmchat.providers.chat_shape import arguments_object, data_url, function_tool, text_of
 
 _OPENAI_ONLY = frozenset(
     {
@@ -78,7 +78,7 @@ def convert_messages(
     for message in messages:
         role = message.get("role")
         if role in ("system", "developer"):
-            text = _text_of(message.get("content"))
+            text = text_of(message.get("content"))
             if text:
                 system.append(text)
             continue
@@ -111,7 +111,7 @@ def convert_messages(
                         "type": "tool_use",
                         "id": str(call.get("id") or ""),
                         "name": str(function.get("name") or ""),
-                        "input": _arguments_object(function.get("arguments")),
+                        "input": arguments_object(function.get("arguments")),
                     }
                 )
         else:
@@ -149,13 +149,11 @@ def convert_tools(tools: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """
     out: list[dict[str, Any]] = []
     for tool in tools:
-        function = tool.get("function")
-        if tool.get("type") != "function" or not isinstance(function, Mapping):
+        found = function_tool(tool)
+        if found is None:
             out.append(dict(tool))
             continue
-        converted: dict[str, Any] = {"name": function.get("name", "")}
-        if function.get("description"):
-            converted["description"] = function["description"]
+        converted, function = found
         converted["input_schema"] = function.get("parameters") or {
             "type": "object",
             "properties": {},
@@ -188,27 +186,20 @@ def _content_blocks(content: Any) -> list[dict[str, Any]]:
                 blocks.append({"type": "text", "text": part["text"]})
         elif kind == "image_url":
             url = str((part.get("image_url") or {}).get("url", ""))
-            if url.startswith("data:") and ";base64," in url:
-                media_type, data = url[5:].split(";base64,", 1)
-                source = {"type": "base64", "media_type": media_type, "data": data}
+            inline = data_url(url)
+            if inline is not None:
+                source = {"type": "base64", "media_type": inline[0], "data": inline[1]}
             else:
                 source = {"type": "url", "url": url}
             blocks.append({"type": "image", "source": source})
         elif kind == "file":  # Chat Completions file part (a PDF) -> document block
-            url = str((part.get("file") or {}).get("file_data", ""))
-            if url.startswith("data:") and ";base64," in url:
-                media_type, data = url[5:].split(";base64,", 1)
+            inline = data_url(str((part.get("file") or {}).get("file_data", "")))
+            if inline is not None:
                 blocks.append({"type": "document",
-                               "source": {"type": "base64", "media_type": media_type, "data": data}})
+                               "source": {"type": "base64", "media_type": inline[0], "data": inline[1]}})
         else:
             blocks.append(dict(part))  # already a Messages API block
     return blocks
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    return "".join(b["text"] for b in _content_blocks(content) if b.get("type") == "text")
 
 
 def _tool_result_content(content: Any) -> Any:
@@ -226,17 +217,6 @@ def replayable(block: Any) -> bool:
     if kind == "thinking":
         return bool(block.get("signature"))
     return kind == "redacted_thinking" and bool(block.get("data"))
-
-
-def _arguments_object(arguments: Any) -> dict[str, Any]:
-    """A tool call's JSON arguments as the object ``tool_use.input`` requires ({} if invalid)."""
-    if isinstance(arguments, Mapping):
-        return dict(arguments)
-    try:
-        parsed = json.loads(arguments) if arguments else {}
-    except (TypeError, ValueError):
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
 
 
 def build_body(request: ChatRequest, *, default_max_tokens: int) -> dict[str, Any]:

@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from llmchat import __version__
 from llmchat.providers.events import StreamEvent
+from llmchat.providers.redaction import SecretHeaders
 
 WireMessage = Mapping[str, Any]
 """One message in Chat Completions shape: ``{"role": "user"|"assistant"|"tool", "content": str, ...}``."""
@@ -71,3 +73,14 @@ class Provider(Protocol):
                 event, or a stream that ended before the provider's terminal signal.
         """
         ...
+
+
+def provider_headers(accept: str, extra: Mapping[str, str] | None, key: tuple[str, str] | None) -> SecretHeaders:
+    """The headers of a provider's requests: ``Accept: {accept}``, ``User-Agent:
+    llmchat/VERSION``, then `extra` (a profile's ``headers``, which may replace those two),
+    then the key's header `key` (``("Authorization", "Bearer ...")``; None without a key).
+    Their repr hides the key (:class:`~llmchat.providers.redaction.SecretHeaders`)."""
+    headers = SecretHeaders({"Accept": accept, "User-Agent": f"llmchat/{__version__}", **(extra or {})})
+    if key is not None:
+        headers[key[0]] = key[1]
+    return headers

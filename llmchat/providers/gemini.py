@@ -8,7 +8,7 @@ Wire format: Gemini API reference, "Generating content" (``streamGenerateContent
   thought summary), ``functionCall`` (``name``, ``args`` object, optional ``id``; sent whole),
   ``thoughtSignature`` on any part;
 - ``candidates[0].finishReason`` (see :data:`FINISH_REASONS`), the terminal signal: a stream
-  that ends before a candidate carried one is :class:`StreamInterrupted`;
+  that ends before a candidate carried one is :class:`~llmchat.providers.errors.StreamInterrupted`;
 - ``promptFeedback.blockReason``: the prompt was blocked (``content_filter``);
 - ``usageMetadata``: ``promptTokenCount`` (cached content included), ``candidatesTokenCount``
   + ``thoughtsTokenCount`` as output, ``totalTokenCount``, ``cachedContentTokenCount``;
@@ -33,9 +33,8 @@ from urllib.parse import quote
 
 import httpx
 
-from llmchat import __version__
-from llmchat.providers.base import ChatRequest
-from llmchat.providers.errors import ServerError, StreamInterrupted, in_band_error
+from llmchat.providers.base import ChatRequest, provider_headers
+from llmchat.providers.errors import ServerError, in_band_error
 from llmchat.providers.events import (
     ContentDelta,
     Finish,
@@ -47,10 +46,9 @@ from llmchat.providers.events import (
     Usage,
 )
 from llmchat.providers.gemini_request import CONTENT_BLOCK, build_body
-from llmchat.providers.http import post_stream
+from llmchat.providers.http import interrupted, post_stream
 from llmchat.providers.http_get import get_json
 from llmchat.providers.policy import StreamPolicy
-from llmchat.providers.redaction import SecretHeaders
 from llmchat.providers.sse import SSEDecoder, SSEEvent
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
@@ -213,12 +211,7 @@ class ChunkParser:
                 ``OTHER`` ...), after its partial events.
         """
         if not self.finished:
-            raise StreamInterrupted(
-                "the connection closed before the reply was finished"
-                if complete
-                else "the connection was lost before the reply was finished",
-                provider=self.provider,
-            )
+            raise interrupted(self.provider, complete=complete)
         raw = self.raw or "STOP"
         reason = normalize_finish_reason(raw, called=bool(self.calls))
         if reason == "error":
@@ -263,13 +256,7 @@ class GeminiProvider:
         self.name = name
         self.context_windows: dict[str, int] = {}
         """``inputTokenLimit`` per model, filled by :meth:`list_models`."""
-        self.headers = SecretHeaders({
-            "Accept": "text/event-stream",
-            "User-Agent": f"llmchat/{__version__}",
-            **(headers or {}),
-        })
-        if api_key:
-            self.headers["x-goog-api-key"] = api_key
+        self.headers = provider_headers("text/event-stream", headers, ("x-goog-api-key", api_key) if api_key else None)
 
     def __repr__(self) -> str:
         return f"GeminiProvider(name={self.name!r}, base_url={self.base_url!r})"

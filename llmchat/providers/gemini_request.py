@@ -11,12 +11,12 @@ came, ``thoughtSignature`` included, which the API requires to go on with the re
 
 from __future__ import annotations
 
-import json
 import mimetypes
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llmchat.providers.base import ChatRequest
+from llmchat.providers.chat_shape import arguments_object, data_url, function_tool, text_of
 
 CONTENT_BLOCK = "gemini_content"
 """The ``type`` of the :class:`~llmchat.providers.events.ThinkingBlock` that holds a model
@@ -52,7 +52,7 @@ def convert_contents(messages: Sequence[Mapping[str, Any]]) -> tuple[list[dict[s
     for message in messages:
         role = message.get("role")
         if role in ("system", "developer"):
-            text = _text_of(message.get("content"))
+            text = text_of(message.get("content"))
             if text:
                 system.append(text)
             continue
@@ -60,7 +60,7 @@ def convert_contents(messages: Sequence[Mapping[str, Any]]) -> tuple[list[dict[s
             call_id = str(message.get("tool_call_id") or "")
             name, gemini_id = names.get(call_id, ("", None))
             key = "error" if message.get("is_error") else "result"
-            response: dict[str, Any] = {"name": name, "response": {key: _text_of(message.get("content"))}}
+            response: dict[str, Any] = {"name": name, "response": {key: text_of(message.get("content"))}}
             if gemini_id:
                 response["id"] = gemini_id
             parts = [{"functionResponse": response}]
@@ -98,14 +98,14 @@ def _model_parts(message: Mapping[str, Any], names: dict[str, tuple[str, str | N
             parts.append(dict(part))
         return parts
     parts = []
-    text = _text_of(message.get("content"))
+    text = text_of(message.get("content"))
     if text:
         parts.append({"text": text})
     for call in calls:
         function = call.get("function") or {}
         name = str(function.get("name") or "")
         names[str(call.get("id") or "")] = (name, None)
-        parts.append({"functionCall": {"name": name, "args": _arguments_object(function.get("arguments"))}})
+        parts.append({"functionCall": {"name": name, "args": arguments_object(function.get("arguments"))}})
     return parts
 
 
@@ -122,40 +122,19 @@ def _user_parts(content: Any) -> list[dict[str, Any]]:
                 parts.append({"text": str(part["text"])})
         elif kind == "image_url":
             url = str((part.get("image_url") or {}).get("url", ""))
-            if url.startswith("data:") and ";base64," in url:
-                mime, data = url[5:].split(";base64,", 1)
-                parts.append({"inlineData": {"mimeType": mime, "data": data}})
+            inline = data_url(url)
+            if inline is not None:
+                parts.append({"inlineData": {"mimeType": inline[0], "data": inline[1]}})
             else:
                 mime = mimetypes.guess_type(url)[0] or "image/jpeg"
                 parts.append({"fileData": {"mimeType": mime, "fileUri": url}})
         elif kind == "file":  # Chat Completions file part (a PDF): inline data
-            url = str((part.get("file") or {}).get("file_data", ""))
-            if url.startswith("data:") and ";base64," in url:
-                mime, data = url[5:].split(";base64,", 1)
-                parts.append({"inlineData": {"mimeType": mime, "data": data}})
+            inline = data_url(str((part.get("file") or {}).get("file_data", "")))
+            if inline is not None:
+                parts.append({"inlineData": {"mimeType": inline[0], "data": inline[1]}})
         else:
             parts.append(dict(part))  # already a Gemini part
     return parts
-
-
-def _text_of(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    return "".join(
-        str(p.get("text") or "") for p in content if isinstance(p, Mapping) and p.get("type") == "text"
-    )
-
-
-def _arguments_object(arguments: Any) -> dict[str, Any]:
-    if isinstance(arguments, Mapping):
-        return dict(arguments)
-    try:
-        parsed = json.loads(arguments) if arguments else {}
-    except (TypeError, ValueError):
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
 
 
 def convert_tools(tools: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -164,13 +143,11 @@ def convert_tools(tools: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     declarations: list[dict[str, Any]] = []
     others: list[dict[str, Any]] = []
     for tool in tools:
-        function = tool.get("function")
-        if tool.get("type") != "function" or not isinstance(function, Mapping):
+        found = function_tool(tool)
+        if found is None:
             others.append(dict(tool))
             continue
-        declaration: dict[str, Any] = {"name": function.get("name", "")}
-        if function.get("description"):
-            declaration["description"] = function["description"]
+        declaration, function = found
         parameters = function.get("parameters")
         if isinstance(parameters, Mapping) and parameters.get("properties"):
             declaration["parameters"] = _schema(parameters)

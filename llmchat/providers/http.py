@@ -69,6 +69,18 @@ class Parser(Protocol):
         ...
 
 
+def interrupted(provider: str, *, complete: bool) -> StreamInterrupted:
+    """The error :meth:`Parser.end` raises when the terminal signal never came: `complete` is
+    True when the body ended (the server closed the stream), False when the connection was
+    lost."""
+    return StreamInterrupted(
+        "the connection closed before the reply was finished"
+        if complete
+        else "the connection was lost before the reply was finished",
+        provider=provider,
+    )
+
+
 LOG = logging.getLogger("llmchat.http")
 
 P = TypeVar("P", bound=Parser)

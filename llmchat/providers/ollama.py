@@ -17,11 +17,9 @@ from typing import Any
 
 import httpx
 
-from llmchat import __version__
-from llmchat.providers.base import WIRE_EXTENSIONS, ChatRequest
+from llmchat.providers.base import WIRE_EXTENSIONS, ChatRequest, provider_headers
 from llmchat.providers.errors import (
     ServerError,
-    StreamInterrupted,
     in_band_error,
 )
 from llmchat.providers.events import (
@@ -33,11 +31,10 @@ from llmchat.providers.events import (
     ToolCallDelta,
     Usage,
 )
-from llmchat.providers.http import post_stream
+from llmchat.providers.http import interrupted, post_stream
 from llmchat.providers.http_get import get_json
 from llmchat.providers.ndjson import NDJSONDecoder
 from llmchat.providers.policy import StreamPolicy
-from llmchat.providers.redaction import SecretHeaders
 
 DEFAULT_BASE_URL = "http://127.0.0.1:11434"
 
@@ -213,12 +210,7 @@ class LineParser:
             StreamInterrupted: the stream ended before the ``done: true`` line.
         """
         if not self.done:
-            raise StreamInterrupted(
-                "the connection closed before the reply was finished"
-                if complete
-                else "the connection was lost before the reply was finished",
-                provider=self.provider,
-            )
+            raise interrupted(self.provider, complete=complete)
         reason = _DONE_REASONS.get(self.done_raw or "stop", "stop")
         if reason == "stop" and self.tool_calls:
             reason = "tool_calls"
@@ -268,13 +260,7 @@ class OllamaProvider:
                 root = root[: -len(suffix)]
         self.base_url = root
         self.name = name
-        self._headers = SecretHeaders({
-            "Accept": "application/x-ndjson",
-            "User-Agent": f"llmchat/{__version__}",
-            **(headers or {}),
-        })
-        if api_key:
-            self._headers["Authorization"] = f"Bearer {api_key}"
+        self._headers = provider_headers("application/x-ndjson", headers, ("Authorization", f"Bearer {api_key}") if api_key else None)
 
     def __repr__(self) -> str:
         return f"OllamaProvider(name={self.name!r}, base_url={self.base_url!r})"

@@ -15,12 +15,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from llmchat import __version__
-from llmchat.providers.base import WIRE_EXTENSIONS, ChatRequest
+from llmchat.providers.base import WIRE_EXTENSIONS, ChatRequest, provider_headers
 from llmchat.providers.errors import (
     ContextLengthError,
     ServerError,
-    StreamInterrupted,
     error_message,
     is_context_overflow,
 )
@@ -34,10 +32,9 @@ from llmchat.providers.events import (
     ToolCallDelta,
     Usage,
 )
-from llmchat.providers.http import post_stream
+from llmchat.providers.http import interrupted, post_stream
 from llmchat.providers.http_get import get_json
 from llmchat.providers.policy import StreamPolicy
-from llmchat.providers.redaction import SecretHeaders
 from llmchat.providers.sse import SSEDecoder, SSEEvent
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -196,12 +193,7 @@ class ChunkParser:
             StreamInterrupted: the stream ended before a finish reason or ``[DONE]``.
         """
         if self.finish_raw is None and not self.done:
-            raise StreamInterrupted(
-                "the connection closed before the reply was finished"
-                if complete
-                else "the connection was lost before the reply was finished",
-                provider=self.provider,
-            )
+            raise interrupted(self.provider, complete=complete)
         out: list[StreamEvent] = [self.usage] if self.usage else []
         raw = self.finish_raw
         out.append(Finish(normalize_finish_reason(raw) if raw else "stop", raw, model=self.model))
@@ -260,13 +252,7 @@ class OpenAIProvider:
         self.policy = policy or StreamPolicy()
         self.base_url = base_url.rstrip("/")
         self.name = name
-        self._headers = SecretHeaders({
-            "Accept": "text/event-stream",
-            "User-Agent": f"llmchat/{__version__}",
-            **(headers or {}),
-        })
-        if api_key:
-            self._headers["Authorization"] = f"Bearer {api_key}"
+        self._headers = provider_headers("text/event-stream", headers, ("Authorization", f"Bearer {api_key}") if api_key else None)
 
     def __repr__(self) -> str:
         return f"OpenAIProvider(name={self.name!r}, base_url={self.base_url!r})"

@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, NoReturn
 
 from llmchat.providers.base import ChatRequest
-from llmchat.providers.errors import StreamInterrupted, in_band_error
+from llmchat.providers.errors import in_band_error
 from llmchat.providers.events import (
     ContentDelta,
     Finish,
@@ -46,7 +46,7 @@ from llmchat.providers.events import (
     ToolCallDelta,
     Usage,
 )
-from llmchat.providers.http import post_stream
+from llmchat.providers.http import interrupted, post_stream
 from llmchat.providers.openai import OpenAIProvider
 from llmchat.providers.responses_request import REPLAYED_ITEMS, build_body
 from llmchat.providers.sse import SSEDecoder, SSEEvent
@@ -258,12 +258,7 @@ class ResponsesParser:
             StreamInterrupted: the stream ended before a terminal event.
         """
         if not self.done:
-            raise StreamInterrupted(
-                "the connection closed before the reply was finished"
-                if complete
-                else "the connection was lost before the reply was finished",
-                provider=self.provider,
-            )
+            raise interrupted(self.provider, complete=complete)
         out: list[StreamEvent] = []
         if any(i.get("type") == "reasoning" for i in self._items):
             out += [ThinkingBlock(i) for i in self._items if i.get("type") in REPLAYED_ITEMS]

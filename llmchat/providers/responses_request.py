@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llmchat.providers.base import ChatRequest
+from llmchat.providers.chat_shape import function_tool, text_of
 
 REPLAYED_ITEMS = frozenset({"reasoning", "message", "function_call"})
 """Output item types sent back verbatim in a tool loop when the reply had reasoning."""
@@ -46,7 +47,7 @@ def convert_input(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
             items.append({
                 "type": "function_call_output",
                 "call_id": str(message.get("tool_call_id") or ""),
-                "output": _text_of(message.get("content")),
+                "output": text_of(message.get("content")),
             })
         elif role == "assistant":
             items.extend(_assistant_items(message))
@@ -80,7 +81,7 @@ def _assistant_items(message: Mapping[str, Any]) -> list[dict[str, Any]]:
             items.append(block)
         calls = [c for c in calls if str(c.get("id") or "") in call_ids]
     else:
-        text = _text_of(message.get("content"))
+        text = text_of(message.get("content"))
         if text:
             items.append({"role": "assistant", "content": text})
     for call in calls:
@@ -117,28 +118,17 @@ def _input_parts(content: Sequence[Any]) -> list[dict[str, Any]]:
     return parts
 
 
-def _text_of(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    return "".join(
-        str(p.get("text") or "") for p in content if isinstance(p, Mapping) and p.get("type") == "text"
-    )
-
-
 def convert_tools(tools: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Chat Completions tool definitions -> Responses function tools (``{"type":
     "function", "name", "description", "parameters"}``); other tools pass unchanged."""
     out: list[dict[str, Any]] = []
     for tool in tools:
-        function = tool.get("function")
-        if tool.get("type") != "function" or not isinstance(function, Mapping):
+        found = function_tool(tool)
+        if found is None:
             out.append(dict(tool))
             continue
-        converted: dict[str, Any] = {"type": "function", "name": function.get("name", "")}
-        if function.get("description"):
-            converted["description"] = function["description"]
+        declared, function = found
+        converted: dict[str, Any] = {"type": "function", **declared}
         converted["parameters"] = function.get("parameters") or {"type": "object", "properties": {}}
         if "strict" in function:
             converted["strict"] = function["strict"]
