@@ -4,14 +4,17 @@ width crosses the line again (tui/screens/chat_layout.py)."""
 
 from __future__ import annotations
 
+import asyncio
+
 from textual.widgets import Footer
 
+from llmchat.providers.events import ContentDelta
 from llmchat.tui.screens.chat_layout import NARROW_PLACEHOLDER, PLACEHOLDER, SIDEBAR_FOLDS_BELOW
 from llmchat.tui.screens.help import HelpScreen
 from llmchat.tui.widgets.prompt_input import PromptInput
 from llmchat.tui.widgets.sidebar import Sidebar
 from tests.tui.conftest import Chat, OpenChat
-from tests.tui.helpers import wait_until
+from tests.tui.helpers import send, wait_until
 
 WIDE = SIDEBAR_FOLDS_BELOW + 10
 NARROW = SIDEBAR_FOLDS_BELOW - 10
@@ -109,3 +112,24 @@ async def test_the_short_terminal_drops_the_line_under_the_prompt(open_chat: Ope
         assert prompt.styles.margin.left == prompt.styles.margin.right == 1
         footer = chat.screen.query_one(Footer)
         assert prompt.region.bottom == footer.region.y
+
+
+def footer_offers(chat: Chat) -> dict[str, str]:
+    """Footer description -> key shown, for the keys the footer offers now."""
+    footer = chat.screen.query_one(Footer)
+    return {key.description: key.key_display for key in footer.query("FooterKey")}
+
+
+async def test_the_footer_offers_stop_reply_only_while_a_reply_streams(open_chat: OpenChat) -> None:
+    gate = asyncio.Event()  # never set: the reply streams until Escape
+    async with open_chat([ContentDelta("Once upon"), gate], size=(80, 24)) as chat:
+        await wait_until(chat.pilot, lambda: "New chat" in footer_offers(chat))
+        assert "Stop reply" not in footer_offers(chat)  # idle: nothing to stop
+        await send(chat.pilot, "Tell me a story")
+        await wait_until(chat.pilot, lambda: chat.screen.streaming and "Stop reply" in footer_offers(chat))
+        assert footer_offers(chat)["Stop reply"] == "esc"
+        await chat.pilot.press("escape")
+        await wait_until(chat.pilot, lambda: not chat.screen.streaming)
+        await wait_until(chat.pilot, lambda: "Stop reply" not in footer_offers(chat)
+                         and "New chat" in footer_offers(chat))
+        assert chat.screen.conversation.messages[-1].finish_reason == "cancelled"

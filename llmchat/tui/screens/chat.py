@@ -200,8 +200,8 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, ChatLayou
         self.notify(message, title="History", severity="warning", timeout=8, markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "cancel_stream":  # hidden on a selected message, where Escape goes back to the prompt
-            return True if self.streaming else False if isinstance(self.focused, MessageView) else None
+        if action == "cancel_stream":  # offered only while a reply streams (the footer hides it
+            return self.streaming  # otherwise, and Escape goes on: e.g. from a message to the prompt)
         return True
 
     # -- sending ------------------------------------------------------------------------
