@@ -35,7 +35,8 @@ def keys_set(name: Annotated[str, typer.Argument(help="Provider or profile name,
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """List the names that have a stored key (never the keys)."""
+    """List the names that have a stored key (never the keys), one per line on stdout; with
+    none stored, stdout stays empty and stderr says so (exit 0)."""
     from llmchat import paths
     from llmchat.errors import ConfigError
     from llmchat.keys import read_keys
@@ -44,6 +45,8 @@ def keys_list() -> None:
         names = sorted(read_keys(paths.keys_file()))
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    if not names:
+        note(f"no stored keys in {paths.keys_file()} (llmchat keys set NAME stores one)")
     for name in names:
         print(name)
 

@@ -62,9 +62,16 @@ def test_keys_commands_end_to_end(tmp_path: Path) -> None:
     def llmchat(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
         return subprocess.run([sys.executable, "-m", "llmchat", *args], input=stdin, capture_output=True, timeout=120)
 
+    def listed_when_none_stored() -> None:  # stdout (the names) stays empty; stderr says why
+        empty = llmchat("keys", "list")
+        assert (empty.returncode, empty.stdout) == (0, b"")
+        assert empty.stderr.startswith(b"llmchat: no stored keys in ") and b"keys.json" in empty.stderr
+
+    listed_when_none_stored()  # no key file yet
     assert llmchat("keys", "set", "groq", stdin=b"gsk-from-stdin\n").returncode == 0
     assert llmchat("keys", "list").stdout == b"groq\n"
     keys = Path(os.environ["XDG_CONFIG_HOME"]) / "llmchat" / "keys.json"
     assert stat.S_IMODE(keys.stat().st_mode) == 0o600 and "gsk-from-stdin" in keys.read_text()
     assert llmchat("keys", "rm", "groq").returncode == 0
     assert llmchat("keys", "rm", "groq").returncode == 1
+    listed_when_none_stored()  # a key file with no key left
