@@ -12,6 +12,8 @@ minutes per module, not hours. It mutates inside functions only (not module-leve
     python tools/mutation.py providers.sse providers.ndjson --jobs 1
     python tools/mutation.py safety --show               # and the diff of each survivor
     python tools/mutation.py providers.openai --sample 80   # a big module: a sample of its mutants
+    python tools/mutation.py safety --keep /tmp/mut      # keep the run; its survivors in /tmp/mut/safety/survivors.txt
+    python tools/mutation.py safety --keep /tmp/mut --only /tmp/mut/safety/survivors.txt   # against new tests
 
 Needs the ``mutation`` extra (``pip install -e '.[mutation]'``). The figures per module and the
 survivors judged equivalent are in docs/testing.md. Exit status: 0, or 1 when a module is
@@ -51,12 +53,13 @@ MODULES: dict[str, list[str]] = {
     "providers.anthropic_request": [f"tests/providers/test_{name}.py" for name in (
         "anthropic_wire", "anthropic_thinking", "request_options")],
     "providers.ollama": [f"tests/providers/test_{name}.py" for name in (
-        "ollama_wire", "ollama_rules", "mappings", "caps", "timers", "request_options", "models")],
-    "providers.gemini": [f"tests/providers/test_{name}.py" for name in ("gemini_wire", "mappings", "models")],
-    "providers.gemini_request": [f"tests/providers/test_{name}.py" for name in ("gemini_wire", "request_options")],
-    "providers.responses": [f"tests/providers/test_{name}.py" for name in ("responses_wire", "mappings", "models")],
+        "ollama_wire", "ollama_rules", "mappings", "caps", "request_options", "models")],
+    "providers.gemini": [f"tests/providers/test_{name}.py" for name in ("gemini_wire", "gemini_rules", "models")],
+    "providers.gemini_request": [f"tests/providers/test_{name}.py" for name in (
+        "gemini_wire", "gemini_rules", "request_options")],
+    "providers.responses": [f"tests/providers/test_{name}.py" for name in ("responses_wire", "responses_rules", "models")],
     "providers.responses_request": [f"tests/providers/test_{name}.py" for name in (
-        "responses_wire", "request_options")],
+        "responses_wire", "responses_rules", "request_options")],
     "chat.accumulator": ["tests/chat/test_accumulator.py", "tests/chat/test_accumulator_blocks.py",
                          "tests/store/test_write_ahead.py"],
     "chat.reply": ["tests/chat/test_reply.py"],
@@ -131,6 +134,11 @@ def run_module(module: str, jobs: int, show: bool, keep: Path | None, sample: in
     if keep is None or not (where / "pyproject.toml").exists():
         where.mkdir(parents=True, exist_ok=True)
         scratch_copy(module, tests, where)
+    elif only:  # the tests written since the kept run (mutmut runs its stats again for new ones)
+        for copy in (where / "tests", where / "mutants" / "tests"):
+            if copy.is_dir():
+                shutil.copytree(ROOT / "tests", copy, dirs_exist_ok=True,
+                                ignore=shutil.ignore_patterns("__pycache__"))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     command = [sys.executable, "-m", "mutmut", "run", f"--max-children={jobs}"]
     print(f"== {module}: {module_path(module)} against {' '.join(tests)}  ({where})", flush=True)
@@ -164,6 +172,8 @@ def run_module(module: str, jobs: int, show: bool, keep: Path | None, sample: in
             print("    " + diff.replace("\n", "\n    "))
     if keep is None:
         shutil.rmtree(where, ignore_errors=True)
+    elif not only:  # for a later `--only FOLDER/survivors.txt` against new tests
+        (where / "survivors.txt").write_text("".join(f"{name}\n" for name in survivors), encoding="utf-8")
     return killed, total, survivors
 
 

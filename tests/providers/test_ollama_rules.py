@@ -259,3 +259,30 @@ async def test_the_finish_names_the_model_that_answered(server: LoopbackServer) 
         events = [e async for e in provider.stream(ChatRequest(model="qwen3", messages=[]))]
     assert events == [ContentDelta("a"), Finish("stop", "stop")]
     assert events[-1].model == "qwen3:8b-q4"  # type: ignore[attr-defined]
+
+
+async def test_request_headers_and_a_base_url_with_a_path(server: LoopbackServer) -> None:
+    server.handler = lambda _r: Reply(parts=[text_line("ok") + DONE], headers=dict(NDJSON))
+    async with httpx.AsyncClient(timeout=10) as client:
+        provider = OllamaProvider(client=client, base_url=root(server) + "/proxyX/", headers={"X-Team": "t"})
+        assert provider.base_url == root(server) + "/proxyX"
+        [e async for e in provider.stream(ChatRequest(model="m", messages=[]))]
+    request = server.requests[0]
+    assert request.path == "/proxyX/api/chat"
+    assert request.headers["accept"] == "application/x-ndjson"
+    assert request.headers["user-agent"].startswith("llmchat/") and request.headers["x-team"] == "t"
+    assert "authorization" not in request.headers  # no key, no header
+
+
+async def test_image_models_gives_each_question_ten_seconds(server: LoopbackServer) -> None:
+    """A local server that hangs on one model must not hang the model list: each ``/api/show``
+    has its own 10 s timeout, whatever the client's (here none)."""
+    timeouts: list[Any] = []
+
+    async def note(request: httpx.Request) -> None:
+        timeouts.append(request.extensions.get("timeout"))
+
+    server.handler = show_handler
+    async with httpx.AsyncClient(timeout=None, event_hooks={"request": [note]}) as client:
+        assert await OllamaProvider(client=client, base_url=root(server)).image_models(["vision1"]) == {"vision1"}
+    assert timeouts == [{"connect": 10.0, "read": 10.0, "write": 10.0, "pool": 10.0}]
