@@ -36,6 +36,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from llmchat import __version__
+from llmchat.mcp.bounded import MAX_MESSAGE_BYTES, bounded_client
 from llmchat.mcp.config import ServerConfig
 from llmchat.mcp.sdk_support import (
     all_prompts,
@@ -271,14 +272,13 @@ class McpServer:
             if self._log is None:
                 stack.callback(errlog.close)
             return stdio_client(params, errlog=errlog)
-        timeout = httpx2.Timeout(30.0, read=300.0)
         auth = self._oauth()
         if config.transport == "sse":
-            return sse_client(config.url or "", headers=dict(config.headers), timeout=30.0, auth=auth)
-        client = httpx2.AsyncClient(headers=dict(config.headers), timeout=timeout, auth=auth,
-                                    event_hooks={"response": [self._note_status]})
+            return sse_client(config.url or "", headers=dict(config.headers), timeout=30.0, auth=auth,
+                              httpx_client_factory=bounded_client)
+        client = bounded_client(dict(config.headers), auth=auth, event_hooks={"response": [self._note_status]})
         stack.push_async_callback(client.aclose)
-        return streamable_http_client(config.url or "", http_client=client)
+        return streamable_http_client(config.url or "", http_client=client, max_sse_event_size=MAX_MESSAGE_BYTES)
 
     async def _note_status(self, response: httpx2.Response) -> None:
         """Keep the last HTTP error: the SDK reports it as "Server returned an error response"."""
