@@ -21,7 +21,8 @@ def _when(moment: datetime | None) -> str | None:
 
 
 def usage_json(usage: Usage | None) -> dict[str, int | None] | None:
-    """Usage as in `llmchat ask --json`, plus cached/reasoning tokens (null when unreported)."""
+    """Usage as in `llmchat ask --json`, plus cached (read from the prompt cache), cache-write
+    (written to it) and reasoning tokens (null when unreported)."""
     if usage is None:
         return None
     return {
@@ -29,6 +30,7 @@ def usage_json(usage: Usage | None) -> dict[str, int | None] | None:
         "output_tokens": usage.output_tokens,
         "total_tokens": usage.total_tokens,
         "cached_tokens": usage.cached_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
         "reasoning_tokens": usage.reasoning_tokens,
     }
 
@@ -122,6 +124,8 @@ def reply_footer(message: Message) -> str | None:
         extra = []
         if usage.cached_tokens is not None:
             extra.append(f"{usage.cached_tokens} cached")
+        if usage.cache_write_tokens is not None:
+            extra.append(f"{usage.cache_write_tokens} written to cache")
         if usage.reasoning_tokens is not None:
             extra.append(f"{usage.reasoning_tokens} reasoning")
         parts.append(tokens + (f" ({', '.join(extra)})" if extra else ""))

@@ -271,3 +271,12 @@ def message_tree(db: sqlite3.Connection) -> None:
             SELECT m.id FROM messages m WHERE m.conversation_id = conversations.id
             ORDER BY m.position DESC LIMIT 1)""")
     db.execute("CREATE INDEX messages_by_parent ON messages (conversation_id, parent_id, position)")
+
+
+@migration
+def cache_write_tokens(db: sqlite3.Connection) -> None:
+    """Replies keep the input tokens written to the provider's prompt cache
+    (``cache_write_tokens``: Anthropic's ``cache_creation_input_tokens``, billed above the
+    input price) beside ``cached_tokens`` (read from it). Rows written before: NULL, not
+    reported, as for a provider that does not say."""
+    db.execute("ALTER TABLE messages ADD COLUMN cache_write_tokens INTEGER")

@@ -18,10 +18,11 @@ from llmchat.store import export as exporting
 from llmchat.store.errors import ConversationNotFound
 from llmchat.store.ids import timestamp
 from llmchat.store.records import (
-    MESSAGE_COLUMNS,
     ConversationSummary,
     MessagePage,
     SearchHit,
+    cache_write_column,
+    message_columns,
     message_from_row,
     summary_from_row,
 )
@@ -140,7 +141,7 @@ class Reading:
         `before` (only their ids are read for the rest of the path)."""
         if not tree.has_tree(db):  # a read-only file of an older llmchat: linear
             return db.execute(
-                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY position",
+                f"SELECT {message_columns(db)} FROM messages WHERE conversation_id = ? ORDER BY position",
                 (conversation_id,),
             ).fetchall()
         leaf = tree.current_leaf(db, conversation_id)
@@ -152,7 +153,7 @@ class Reading:
             ).fetchall())
             ids = [i for i in ids if positions[i] < before][-newest:]
         by_id = {row["id"]: row for row in db.execute(
-            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN (SELECT value FROM json_each(?))",
+            f"SELECT {message_columns(db)} FROM messages WHERE id IN (SELECT value FROM json_each(?))",
             (json.dumps(ids),),
         )}
         return [by_id[i] for i in ids]
@@ -163,7 +164,7 @@ class Reading:
             if tree.parent_of(db, message_id) is None:
                 raise ConversationNotFound(f"no message {message_id!r} in {self.path}", path=self.path)
             ids = tree.path_ids(db, message_id)
-            rows = [db.execute(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?", (i,)).fetchone()
+            rows = [db.execute(f"SELECT {message_columns(db)} FROM messages WHERE id = ?", (i,)).fetchone()
                     for i in ids]
             return _messages(db, rows)
 
@@ -173,11 +174,13 @@ class Reading:
         spending (``[budget] day``)."""
         with self._read() as db:
             rows = db.execute(
-                "SELECT input_tokens, output_tokens, total_tokens, cached_tokens, reasoning_tokens, provider, model"
-                " FROM messages WHERE role = 'assistant' AND input_tokens IS NOT NULL AND created_at >= ?"
+                "SELECT input_tokens, output_tokens, total_tokens, cached_tokens, reasoning_tokens, provider, model,"
+                f" {cache_write_column(db)} FROM messages"
+                " WHERE role = 'assistant' AND input_tokens IS NOT NULL AND created_at >= ?"
                 " ORDER BY created_at", (timestamp(since),)).fetchall()
-        return [Message("assistant", usage=Usage(r[0], r[1] or 0, r[2] or 0, cached_tokens=r[3], reasoning_tokens=r[4]),
-                        provider=r[5], model=r[6]) for r in rows]
+        return [Message("assistant", provider=r[5], model=r[6], usage=Usage(
+            r[0], r[1] or 0, r[2] or 0, cached_tokens=r[3], reasoning_tokens=r[4], cache_write_tokens=r[7]))
+            for r in rows]
 
     def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         """Conversations whose title or messages contain every word of `text`.
@@ -209,7 +212,7 @@ class Reading:
             edges = tree.edges(db, summary.id)
             leaf = tree.current_leaf(db, summary.id)
             rows = db.execute(
-                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY position",
+                f"SELECT {message_columns(db)} FROM messages WHERE conversation_id = ? ORDER BY position",
                 (summary.id,),
             ).fetchall() if format == "json" else []
             everything = _messages(db, rows)
@@ -225,7 +228,7 @@ class Reading:
 
 
 def _messages(db: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Message]:
-    """Messages from rows selected with MESSAGE_COLUMNS; a reply still streaming gets the
+    """Messages from rows selected with :func:`~llmchat.store.records.message_columns`; a reply still streaming gets the
     text saved in its chunks appended."""
     messages = [message_from_row(row) for row in rows]
     attached = blobs.load(db, [row["id"] for row in rows if row["role"] == "user"])

@@ -93,9 +93,22 @@ def default_title(text: str) -> str | None:
 MESSAGE_COLUMNS = (
     "id, position, role, content, reasoning, refusal, tool_calls, tool_call_id, finish_reason,"
     " raw_finish_reason, input_tokens, output_tokens, total_tokens, cached_tokens,"
-    " reasoning_tokens, ttft, duration, provider, model, error, state, created_at"
+    " reasoning_tokens, cache_write_tokens, ttft, duration, provider, model, error, state, created_at"
 )
-"""The columns :func:`message_from_row` reads, in a SELECT list."""
+"""The columns :func:`message_from_row` reads, in a SELECT list (see :func:`message_columns`)."""
+
+
+def cache_write_column(db: sqlite3.Connection) -> str:
+    """``cache_write_tokens`` in a SELECT list, or ``NULL AS cache_write_tokens`` for a
+    read-only file of an older llmchat that has no such column (not migrated yet)."""
+    if db.execute("SELECT 1 FROM _migrations WHERE name = 'cache_write_tokens'").fetchone():
+        return "cache_write_tokens"
+    return "NULL AS cache_write_tokens"
+
+
+def message_columns(db: sqlite3.Connection) -> str:
+    """:data:`MESSAGE_COLUMNS` as `db` can give them (see :func:`cache_write_column`)."""
+    return MESSAGE_COLUMNS.replace("cache_write_tokens", cache_write_column(db))
 
 
 def message_values(message: Message) -> dict[str, Any]:
@@ -115,6 +128,7 @@ def message_values(message: Message) -> dict[str, Any]:
         "total_tokens": usage.total_tokens if usage else None,
         "cached_tokens": usage.cached_tokens if usage else None,
         "reasoning_tokens": usage.reasoning_tokens if usage else None,
+        "cache_write_tokens": usage.cache_write_tokens if usage else None,
         "ttft": message.ttft,
         "duration": message.duration,
         "error": message.error,
@@ -138,6 +152,7 @@ def message_from_row(row: sqlite3.Row) -> Message:
             total_tokens=row["total_tokens"] or 0,
             cached_tokens=row["cached_tokens"],
             reasoning_tokens=row["reasoning_tokens"],
+            cache_write_tokens=row["cache_write_tokens"],
         )
     calls: list[ToolCall] = []
     if row["tool_calls"]:

@@ -112,7 +112,7 @@ def test_every_message_field_round_trips(store: Store) -> None:
         tool_calls=[ToolCall("call_1", "calc", '{"a": 2, "b": 2}'), ToolCall("call_2", "x", "{bad")],
         finish_reason="tool_calls",
         raw_finish_reason="tool_use",
-        usage=Usage(10, 5, 15, cached_tokens=3, reasoning_tokens=2),
+        usage=Usage(10, 5, 15, cached_tokens=3, reasoning_tokens=2, cache_write_tokens=4),
         error=None,
         ttft=0.25,
         duration=1.75,
@@ -536,7 +536,7 @@ def test_export_json(store: Store) -> None:
     assert reply["content"] == "Steam curls\n```py\nprint(1)\n```"
     assert reply["reasoning"] == "tea...\nhaiku"
     assert reply["usage"] == {"input_tokens": 12, "output_tokens": 7, "total_tokens": 19,
-                              "cached_tokens": None, "reasoning_tokens": None}
+                              "cached_tokens": None, "cache_write_tokens": None, "reasoning_tokens": None}
     assert data["messages"][3]["usage"] is None  # never invented zeros
     assert all(m["created_at"].endswith("Z") for m in data["messages"])
 
