@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import ipaddress
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -33,6 +33,8 @@ MAX_REDIRECTS = 10
 MAX_ADDRESSES = 4
 """Addresses of one host tried in turn when a connection fails."""
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+T = TypeVar("T")
 
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/xhtml+xml",
                "application/javascript", "application/ld+json", "application/rss+xml",
@@ -61,22 +63,10 @@ def fetch_url_tool(
         url = arguments.get("url")
         if not isinstance(url, str) or not url.strip():
             raise ToolError("'url' must be a non-empty string")
-        current = _parse(url.strip(), url)
-        headers = {"User-Agent": f"llmchat/{__version__}", "Accept": "text/*, application/json;q=0.9, */*;q=0.1",
-                   "Accept-Encoding": ACCEPT_ENCODING}
-        try:
-            for _hop in range(MAX_REDIRECTS + 1):
-                async with _open(client, current, guard, headers, timeout) as response:
-                    location = response.headers.get("location")
-                    if response.status_code in _REDIRECTS and location:
-                        current = _parse(str(current.join(location)), location)
-                        continue
-                    return await _read(response, current, url, max_bytes)
-        except AddressRefused as exc:
-            raise ToolError(f"refused {url}: {exc}") from None
-        except httpx.HTTPError as exc:
-            raise ToolError(f"could not fetch {url}: {type(exc).__name__}: {exc}") from None
-        raise ToolError(f"{url} redirected more than {MAX_REDIRECTS} times")
+        return await _follow(
+            client, url, guard, timeout, "text/*, application/json;q=0.9, */*;q=0.1",
+            lambda response, final: _read(response, final, url, max_bytes),
+        )
 
     return Tool(
         name="fetch_url",
@@ -103,6 +93,34 @@ def _parse(text: str, shown: str) -> httpx.URL:
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise ToolError(f"only http and https URLs can be fetched, not {shown!r}")
     return parsed
+
+
+async def _follow(
+    client: httpx.AsyncClient, url: str, guard: AddressGuard, timeout: float, accept: str,
+    read: Callable[[httpx.Response, httpx.URL], Awaitable[T]],
+) -> T:
+    """GET `url`, following at most :data:`MAX_REDIRECTS` redirects, each hop connected to an
+    address `guard` checked (:func:`_open`); ``read(response, final URL)`` reads the answer.
+
+    Raises:
+        ToolError: an invalid URL or scheme, a refused address, a network failure, too many
+            redirects (one line that names `url`), or what `read` raises.
+    """
+    current = _parse(url.strip(), url)
+    headers = {"User-Agent": f"llmchat/{__version__}", "Accept": accept, "Accept-Encoding": ACCEPT_ENCODING}
+    try:
+        for _hop in range(MAX_REDIRECTS + 1):
+            async with _open(client, current, guard, headers, timeout) as response:
+                location = response.headers.get("location")
+                if response.status_code in _REDIRECTS and location:
+                    current = _parse(str(current.join(location)), location)
+                    continue
+                return await read(response, current)
+    except AddressRefused as exc:
+        raise ToolError(f"refused {url}: {exc}") from None
+    except httpx.HTTPError as exc:
+        raise ToolError(f"could not fetch {url}: {type(exc).__name__}: {exc}") from None
+    raise ToolError(f"{url} redirected more than {MAX_REDIRECTS} times")
 
 
 def _through_proxy(client: httpx.AsyncClient, url: httpx.URL) -> bool:
@@ -242,26 +260,15 @@ async def fetch_body(
         ToolError: a refused address, an HTTP error status, a network failure, too many
             redirects, or a body over `max_bytes` (the message says which, one line).
     """
-    guard = guard or AddressGuard()
-    current = _parse(url.strip(), url)
-    headers = {"User-Agent": f"llmchat/{__version__}", "Accept": "*/*", "Accept-Encoding": ACCEPT_ENCODING}
-    try:
-        for _hop in range(MAX_REDIRECTS + 1):
-            async with _open(client, current, guard, headers, timeout) as response:
-                location = response.headers.get("location")
-                if response.status_code in _REDIRECTS and location:
-                    current = _parse(str(current.join(location)), location)
-                    continue
-                if response.status_code >= 400:
-                    raise ToolError(f"HTTP {response.status_code} {response.reason_phrase} from {url}")
-                body = bytearray()
-                async for piece in aiter_decoded(response):
-                    body += piece
-                    if len(body) > max_bytes:
-                        raise ToolError(f"{url} is larger than {max_bytes} bytes")
-                return str(current), response.headers.get("content-type", ""), bytes(body)
-    except AddressRefused as exc:
-        raise ToolError(f"refused {url}: {exc}") from None
-    except httpx.HTTPError as exc:
-        raise ToolError(f"could not fetch {url}: {type(exc).__name__}: {exc}") from None
-    raise ToolError(f"{url} redirected more than {MAX_REDIRECTS} times")
+
+    async def whole(response: httpx.Response, final: httpx.URL) -> tuple[str, str, bytes]:
+        if response.status_code >= 400:
+            raise ToolError(f"HTTP {response.status_code} {response.reason_phrase} from {url}")
+        body = bytearray()
+        async for piece in aiter_decoded(response):
+            body += piece
+            if len(body) > max_bytes:
+                raise ToolError(f"{url} is larger than {max_bytes} bytes")
+        return str(final), response.headers.get("content-type", ""), bytes(body)
+
+    return await _follow(client, url, guard or AddressGuard(), timeout, "*/*", whole)

@@ -256,7 +256,8 @@ class GeminiProvider:
         self.name = name
         self.context_windows: dict[str, int] = {}
         """``inputTokenLimit`` per model, filled by :meth:`list_models`."""
-        self.headers = provider_headers("text/event-stream", headers, ("x-goog-api-key", api_key) if api_key else None)
+        key = ("x-goog-api-key", api_key) if api_key else None
+        self.headers = provider_headers("text/event-stream", headers, key)
 
     def __repr__(self) -> str:
         return f"GeminiProvider(name={self.name!r}, base_url={self.base_url!r})"

@@ -260,7 +260,8 @@ class OllamaProvider:
                 root = root[: -len(suffix)]
         self.base_url = root
         self.name = name
-        self._headers = provider_headers("application/x-ndjson", headers, ("Authorization", f"Bearer {api_key}") if api_key else None)
+        key = ("Authorization", f"Bearer {api_key}") if api_key else None
+        self._headers = provider_headers("application/x-ndjson", headers, key)
 
     def __repr__(self) -> str:
         return f"OllamaProvider(name={self.name!r}, base_url={self.base_url!r})"

@@ -252,7 +252,8 @@ class OpenAIProvider:
         self.policy = policy or StreamPolicy()
         self.base_url = base_url.rstrip("/")
         self.name = name
-        self._headers = provider_headers("text/event-stream", headers, ("Authorization", f"Bearer {api_key}") if api_key else None)
+        key = ("Authorization", f"Bearer {api_key}") if api_key else None
+        self._headers = provider_headers("text/event-stream", headers, key)
 
     def __repr__(self) -> str:
         return f"OpenAIProvider(name={self.name!r}, base_url={self.base_url!r})"
