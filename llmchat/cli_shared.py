@@ -109,27 +109,19 @@ def open_store(*, required: bool = False, read_only_ok: bool = False) -> Store |
     file) is opened for reading, after one warning that new replies will not be stored. A
     database of a newer llmchat is never opened (:class:`~llmchat.store.SchemaTooNew`).
     """
-    from llmchat.store import SchemaTooNew, Store, StoreError
+    from llmchat.store import Store, StoreError
 
     path = paths.history_db()
     try:
-        store = Store.open(path)
+        store = Store.open_or_read(path) if read_only_ok else Store.open(path)
     except StoreError as exc:
-        if read_only_ok and not isinstance(exc, SchemaTooNew) and path.is_file() and not (
-            exc.code or ""
-        ).startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-            try:
-                store = Store.open(path, read_only=True)
-            except StoreError:
-                pass
-            else:
-                warn(f"history database {path} cannot be written: opened read-only, "
-                      "new replies will not be stored")
-                return store
         if required:
             raise fail(str(exc)) from None
         warn(f"history is off for this session: {exc}")
         return None
+    if store.read_only:
+        warn(f"history database {path} cannot be written: opened read-only, new replies will not be stored")
+        return store
     if store.recovered:
         warn(f"{store.recovered} interrupted repl{'y' if store.recovered == 1 else 'ies'} found "
               "in the history and marked interrupted")

@@ -27,7 +27,8 @@ class Recorder:
     """Records one conversation into `store` (None: record nothing).
 
     Args:
-        store: an open store, or None when history is off or unavailable.
+        store: an open store, or None when history is off or unavailable; a store opened
+            read-only (:meth:`Store.open_or_read`) records nothing, as None.
         on_error: called once with a one-line message when the store fails.
         clock: monotonic seconds (tests pass a fake).
     """
@@ -38,7 +39,7 @@ class Recorder:
         on_error: Callable[[str], None],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.store = store
+        self.store = None if store is not None and store.read_only else store
         self.on_error = on_error
         self.clock = clock
         self.conversation_id: str | None = None

@@ -104,6 +104,30 @@ class Store(Reading, Replies, Branches):
         """
         return cls(path, clock=clock, busy_timeout=busy_timeout, read_only=read_only)
 
+    @classmethod
+    def open_or_read(cls, path: Path) -> Store:
+        """Open the store at `path` for writing or, when the file exists but cannot be written
+        (a read-only file or data directory), for reading only (:attr:`read_only` then says so,
+        and the caller says that new replies will not be stored). A database of a newer
+        llmchat, or one another process keeps locked, is never opened this way.
+
+        Raises:
+            SchemaTooNew: a newer llmchat wrote the file; nothing was written to it.
+            StoreError: the file cannot be opened for writing (nor, when it exists, for reading):
+                the error of the attempt to write.
+        """
+        try:
+            return cls.open(path)
+        except SchemaTooNew:
+            raise
+        except StoreError as exc:
+            if not Path(path).is_file() or (exc.code or "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+                raise
+            try:
+                return cls.open(path, read_only=True)
+            except StoreError:
+                raise exc from None
+
     def close(self) -> None:
         """Close the database (further calls raise StoreError). Safe to call twice."""
         with self._lock:

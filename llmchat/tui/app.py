@@ -303,11 +303,15 @@ class LlmChatApp(App[None]):
         self.exit(return_code=return_code)
 
     def _open_history(self) -> None:
-        try:
-            self.store = Store.open(self._history_path)
+        try:  # a history this session may not write is still there to read (as `llmchat history`)
+            self.store = Store.open_or_read(self._history_path)
         except StoreError as exc:
             self.notify(f"History is off for this session: {exc}", title="History",
                         severity="warning", timeout=10, markup=False)
+            return
+        if self.store.read_only:
+            self.notify(f"History is read-only: {self._history_path} cannot be written; new replies "
+                        "will not be stored.", title="History", severity="warning", timeout=10, markup=False)
             return
         if self.store.recovered:
             self.notify(f"{self.store.recovered} reply(ies) cut off by an earlier crash were kept, "
