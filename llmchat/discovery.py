@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 
 import httpx
 
 from llmchat.config_profiles import ProviderSettings
-from llmchat.providers.decoding import ACCEPT_ENCODING, read_capped
+from llmchat.providers.http_get import probe_json
 
 MAX_MODELS_BODY = 4 * 1024 * 1024
 """Bytes of a model list read (decoded); a larger answer is no server of ours."""
@@ -50,15 +49,7 @@ async def find_local_servers(
 
         async def probe(label: str, port: int) -> LocalServer | None:
             base_url = f"http://{host}:{port}/v1"
-            try:
-                headers = {"Accept-Encoding": ACCEPT_ENCODING}
-                async with client.stream("GET", f"{base_url}/models", headers=headers) as response:
-                    if response.status_code != 200:
-                        return None
-                    body, truncated = await read_capped(response, MAX_MODELS_BODY)
-                data = None if truncated else json.loads(body)
-            except (httpx.HTTPError, ValueError):
-                return None
+            data = await probe_json(client, f"{base_url}/models", MAX_MODELS_BODY)
             if not isinstance(data, dict) or not isinstance(data.get("data"), list):
                 return None
             models = tuple(

@@ -22,7 +22,7 @@ import httpx
 from llmchat.config import Settings, load_settings
 from llmchat.config_profiles import BUILTIN_PROFILES, ProviderSettings, ollama_host
 from llmchat.errors import ConfigError
-from llmchat.providers.decoding import ACCEPT_ENCODING, read_capped
+from llmchat.providers.http_get import probe_json
 
 MAX_TAGS_BODY = 4 * 1024 * 1024
 """Bytes of Ollama's model list read (decoded); a larger answer is no Ollama of ours."""
@@ -73,16 +73,8 @@ async def find_ollama(env: Mapping[str, str], *, timeout: float = 0.5) -> Candid
     hostname = httpx.URL(host).host
     if hostname not in ("127.0.0.1", "localhost", "::1") and not hostname.startswith("127."):
         return None
-    try:
-        async with httpx.AsyncClient(timeout=timeout) as client:
-            headers = {"Accept-Encoding": ACCEPT_ENCODING}
-            async with client.stream("GET", f"{host}/api/tags", headers=headers) as response:
-                if response.status_code != 200:
-                    return None
-                body, truncated = await read_capped(response, MAX_TAGS_BODY)
-        data = None if truncated else json.loads(body)
-    except (httpx.HTTPError, ValueError):
-        return None
+    async with httpx.AsyncClient(timeout=timeout) as client:
+        data = await probe_json(client, f"{host}/api/tags", MAX_TAGS_BODY)
     items = data.get("models") if isinstance(data, dict) else None
     names = sorted(
         str(m.get("name") or m.get("model")) for m in (items if isinstance(items, list) else ())

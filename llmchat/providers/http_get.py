@@ -57,3 +57,18 @@ async def get_json(
             what = f" but with an HTML page{f' titled {title!r}' if title else ''}"
         raise ServerError(f"{url} did not answer with JSON{what}", provider=provider,
                           hint=NotAStream.hint_default if what else None) from None
+
+
+async def probe_json(client: httpx.AsyncClient, url: str, limit: int) -> Any:
+    """The JSON document at `url` when it answers 200 with at most `limit` decoded bytes of
+    valid JSON, else None (refused, timed out, another status, too large, not JSON): for
+    probing local servers, where any failure just means "not there". Never raises an HTTP or
+    JSON error."""
+    try:
+        async with client.stream("GET", url, headers={"Accept-Encoding": ACCEPT_ENCODING}) as response:
+            if response.status_code != 200:
+                return None
+            body, truncated = await read_capped(response, limit)
+        return None if truncated else json.loads(body)
+    except (httpx.HTTPError, ValueError):
+        return None
