@@ -7,12 +7,15 @@ from __future__ import annotations
 from textual.pilot import Pilot
 
 from llmchat.chat.models import Attachment
+from llmchat.providers.events import ContentDelta, Finish, Usage
 from llmchat.tui.app import LlmChatApp
 from llmchat.tui.widgets.attachment_chips import AttachmentChips
+from llmchat.tui.widgets.image_view import HalfBlockImage
 from tests.tui.helpers import THEME_DIRS, fake_settings, send, wait_until
 from tests.tui.test_snapshots import (  # noqa: F401 - fixtures used by name
     FINISHED,
     SIZE,
+    At,
     FakeClock,
     ScriptedProvider,
     Snap,
@@ -59,6 +62,11 @@ def small_png() -> bytes:
     return out.getvalue()
 
 
+SHORT_REPLY = [At(0.42), ContentDelta("Four colour bands (red, green, blue, yellow) over a dark square."),
+               Usage(input_tokens=85, output_tokens=16, total_tokens=101), At(0.61), Finish("stop", "stop")]
+"""A reply short enough that the picture above it stays on screen (a long one scrolls it away)."""
+
+
 async def image_sent(pilot: Pilot[None]) -> None:
     screen = await chat_ready(pilot)
     await wait_until(pilot, lambda: len(screen.query_one(AttachmentChips).attachments) == 1)
@@ -66,12 +74,16 @@ async def image_sent(pilot: Pilot[None]) -> None:
     await wait_for_end(pilot, screen, "done")
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+    image = screen.query_one(HalfBlockImage)
+    shown = screen.find_widget(image).visible_region  # the part of the picture on screen
+    assert image.size.height > 0 and shown.height == image.size.height, (shown, image.size)
 
 
 def test_message_with_an_image_in_half_blocks(snap_compare: Snap, clock: FakeClock) -> None:  # noqa: F811
-    """The image is drawn in half blocks (the fallback of every terminal, tmux included)."""
+    """The image is drawn in half blocks (the fallback of every terminal, tmux included), whole
+    on screen above the message's text."""
     picture = Attachment("bands.png", "image/png", small_png())
-    app = LlmChatApp(fake_settings(LLMCHAT_MODEL="gpt-4o-mini"), provider=ScriptedProvider(clock, FINISHED),
+    app = LlmChatApp(fake_settings(LLMCHAT_MODEL="gpt-4o-mini"), provider=ScriptedProvider(clock, SHORT_REPLY),
                      theme_dirs=THEME_DIRS, attachments=[picture])
     assert snap_compare(app, terminal_size=SIZE, run_before=image_sent)
 

@@ -307,15 +307,15 @@ def test_cancelled_reply(snap_compare: Snap, clock: FakeClock) -> None:
 
 
 def test_error_before_any_text(snap_compare: Snap, clock: FakeClock) -> None:
-    """A 401 before the first token: the message under the reply and in the sidebar (the toast,
-    which says it too, is checked and dismissed)."""
+    """A 401 before the first token: the ✖ message under the reply, state error in the sidebar,
+    and no toast (failed_reply checks there is none, so nothing covers the line under test)."""
     error = AuthenticationError("Incorrect API key provided.", status=401, provider="openai")
     snapshot(snap_compare, make_app(clock, [At(0.31), error]), failed_reply("HTTP 401: Incorrect API key provided."))
 
 
 def test_error_mid_reply(snap_compare: Snap, clock: FakeClock) -> None:
-    """A 500 after part of the reply: the text stays, the ✖ line under it; the toast (checked,
-    then dismissed) says how to go on."""
+    """A 500 after part of the reply: the text stays, the ✖ line under it says how to go on
+    (/retry, /continue); no toast covers it."""
     error = ServerError("The server had an error while processing your request.", status=500,
                         provider="openai")
     snapshot(snap_compare, make_app(clock, mid_stream(error)), failed_reply("HTTP 500", "/retry", "/continue"))
