@@ -13,11 +13,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import httpx
-from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.errors import NoWidget
-from textual.geometry import Offset
 from textual.notifications import SeverityLevel
 from textual.worker import WorkerCancelled, WorkerFailed
 
@@ -31,18 +28,23 @@ from llmchat.first_run import Candidate, find_candidates, remember_provider, use
 from llmchat.hangup import detach, terminal_fds
 from llmchat.providers import make_client
 from llmchat.providers.base import Provider
-from llmchat.safety import one_line, safe_lines, terminal_safe
+from llmchat.safety import one_line, safe_lines
 from llmchat.store import Store, StoreError
+from llmchat.tui.app_mcp import McpServers
 from llmchat.tui.commands import ChatCommands
 from llmchat.tui.key_table import bindings_of
 from llmchat.tui.screens.chat import ChatScreen
+from llmchat.tui.screens.chat_tabs import TabStateChanged
 from llmchat.tui.screens.setup import SetupScreen
+from llmchat.tui.tabs import TabSet
 from llmchat.tui.themes import load_themes
-from llmchat.tui.ui_state import read_ui_state, remember
-from llmchat.tui.widgets.transcript import Transcript
+from llmchat.tui.wheel import TranscriptWheel
+from llmchat.tui.ui_state import read_ui_state, remember, tabs_file
 
 if TYPE_CHECKING:
     from textual.screen import Screen
+
+    from llmchat.chat.tools import ToolRegistry
 
     from llmchat.mcp.session import McpSession
 
@@ -67,7 +69,7 @@ def session_bindings() -> dict[str, Binding]:
     return bindings_of(PromptInput, ChatScreen, MessageView, HistoryScreen, LlmChatApp)
 
 
-class LlmChatApp(App[None]):
+class LlmChatApp(McpServers, TranscriptWheel, App[None]):
     """The full-screen session.
 
     Args:
@@ -79,7 +81,7 @@ class LlmChatApp(App[None]):
         tools: offer the tools (built-in, config, plugins); those that are not read-only
             ask first.
         ui_state: the JSON file where the chosen theme is remembered (default:
-            ``paths.ui_state_file()``).
+            ``paths.ui_state_file()``); the open tabs are kept beside it (``tabs.json``).
         browser: use :data:`BROWSER_KEYMAP` (default: when the app runs in a web browser
             through textual-serve, Textual's ``is_web``).
         mcp: MCP servers of ``mcp.json`` switched on at start (``--mcp NAME``; ``all``);
@@ -136,6 +138,10 @@ class LlmChatApp(App[None]):
         """False until the start-up theme is applied: only the user's later changes are saved."""
         self.keymap_in_use: dict[str, str] = {}
         """Binding id -> keys: the browser's keys (``serve``) and the config's ``[keys]``."""
+        self.tabs = TabSet(self, self.new_chat_screen, tabs_file(self._ui_state))
+        """The open tabs (each a ChatScreen): :mod:`llmchat.tui.tabs`."""
+        self._tool_registry: ToolRegistry | None = None
+        """The tools offered in every tab (made once, at start)."""
 
     def on_mount(self) -> None:
         # Textual keeps many small objects alive; full collections of them stalled key presses
@@ -335,13 +341,12 @@ class LlmChatApp(App[None]):
         if self._provider is None:
             self._client = make_client()
             self._provider = self.settings.provider.create(self._client, self.settings.policy)
-        registry = None
         if self._tools:
             from llmchat.chat.builtin_tools import default_registry
             from llmchat.errors import ConfigError
 
             try:
-                registry, problems = default_registry(
+                self._tool_registry, problems = default_registry(
                     os.getcwd(), self._client, config=self.settings.tools,
                     max_output_chars=self.settings.tool_output_chars,
                     allow_private_addresses=self.settings.allow_private_addresses,
@@ -350,55 +355,39 @@ class LlmChatApp(App[None]):
                 problems = [str(exc)]
             if problems:
                 self.notify("\n".join(problems), title="Tools", severity="warning", markup=False)
-        screen = ChatScreen(
-            self._provider, self.settings.provider.model, self.settings.system,
-            options=self.settings.options, store=self.store, conversation_id=self._conversation,
-            registry=registry,
-        )
+        notes = self.tabs.restore(self.store, self._conversation)
+        if notes:
+            self.notify("\n".join(notes), title="Tabs", severity="warning", timeout=10, markup=False)
+        mcp = self.tabs.screens[0].mcp
+        if mcp is not None and mcp.active:
+            self.run_worker(self._start_mcp(mcp), exit_on_error=False)
+
+    def new_chat_screen(self, conversation_id: str | None = None, like: ChatScreen | None = None) -> ChatScreen:
+        """A tab's screen: stored conversation `conversation_id` (None: a new one), with the
+        provider, model, system prompt and options of tab `like` (None: the settings'), the
+        session's tools and MCP servers. The first one gets ``llmchat -a``'s attachments."""
+        assert self._provider is not None
+        registry = self._tool_registry
+        if like is not None:
+            screen = ChatScreen(like.provider, like.model, like.conversation.system, options=dict(like.options),
+                                store=self.store, conversation_id=conversation_id, registry=registry)
+        else:
+            screen = ChatScreen(self._provider, self.settings.provider.model, self.settings.system,
+                                options=self.settings.options, store=self.store, conversation_id=conversation_id,
+                                registry=registry)
         screen.max_tool_rounds = self.settings.max_tool_rounds
         screen.session.tool_limits = ToolLimits(self.settings.max_tool_calls, self.settings.tool_results_chars)
         screen.tool_output_chars = self.settings.tool_output_chars
         screen.initial_attachments, self._attachments = self._attachments, []
-        if self._mcp_names:
+        if like is not None:
+            screen.mcp = like.mcp
+        elif self._mcp_names:
             screen.mcp = self.mcp_session()
-        self.push_screen(screen)
-        if screen.mcp is not None and screen.mcp.active:
-            self.run_worker(self._start_mcp(screen.mcp), exit_on_error=False)
+        return screen
 
-    def mcp_session(self) -> McpSession | None:
-        """The session's MCP servers (made on first use; None, after a notification, when
-        the MCP config is broken)."""
-        if self.mcp is None:
-            from llmchat.errors import ConfigError
-            from llmchat.mcp.session import McpSession
-            from llmchat.mcp.use import load_config
-
-            try:
-                self.mcp = McpSession(load_config(self.mcp_config), self._mcp_names, sign_in=self._mcp_sign_in)
-            except ConfigError as exc:
-                self.notify(safe_lines(str(exc)), title="MCP", severity="error", timeout=10, markup=False)
-        return self.mcp
-
-    async def _mcp_sign_in(self, server: str, url: str) -> None:
-        """A remote MCP server wants OAuth: show the URL (for a while) and open the browser."""
-        from llmchat.mcp.oauth import open_in_browser
-
-        def tell(line: str) -> None:
-            self.notify(terminal_safe(line), title="MCP sign-in", timeout=120, markup=False)
-
-        await open_in_browser(server, url, tell)
-
-    async def _start_mcp(self, session: McpSession) -> None:
-        """Start the servers switched on at once, so the first turn need not wait for them."""
-        from llmchat.tui.screens.mcp import add_prompt_completions
-
-        problems = await session.start()
-        for screen in self.screen_stack:
-            if getattr(screen, "mcp", None) is session:
-                add_prompt_completions(screen)
-        if problems:
-            self.notify(safe_lines("\n".join(problems)), title="MCP", severity="warning", timeout=10,
-                        markup=False)
+    def on_tab_state_changed(self, event: TabStateChanged) -> None:
+        """A tab's title, mark or conversation changed: redraw the bar, save the open tabs."""
+        self.tabs.refresh()
 
     def _fatal_error(self) -> None:
         """Report a crash without local variables: Textual's report shows them, and a local
@@ -419,40 +408,8 @@ class LlmChatApp(App[None]):
         finally:
             rich.traceback.Traceback = original  # type: ignore[misc]
 
-    async def on_event(self, event: events.Event) -> None:
-        """A vertical mouse wheel step over the transcript goes straight to the transcript.
-
-        Textual hands it to the widget under the pointer, from which it bubbles up, one message
-        queue per level, to the first widget that scrolls. Over a streaming reply that is a
-        dozen levels of Markdown widgets, each queue waiting behind the render work (wheel steps
-        took up to 0.7 s at 2,000 tokens/s), and a widget that the stream replaces before it
-        handles the step drops it. Nothing inside the transcript scrolls vertically itself.
-        """
-        if (
-            isinstance(event, (events.MouseScrollUp, events.MouseScrollDown))
-            and not event.is_forwarded
-            and not (event.shift or event.ctrl)
-        ):
-            transcript = self._transcript_at(event.x, event.y)
-            if transcript is not None and hasattr(event, "_set_forwarded"):
-                self.mouse_position = Offset(event.x, event.y)
-                event._set_forwarded()  # (so that it is not forwarded again if it bubbles back)
-                transcript.post_message(event)
-                return
-        await super().on_event(event)
-
-    def _transcript_at(self, x: int, y: int) -> Transcript | None:
-        """The transcript that the screen point (x, y) is over, if any."""
-        try:
-            widget, _ = self.get_widget_at(x, y)
-        except NoWidget:
-            return None
-        for node in widget.ancestors_with_self:
-            if isinstance(node, Transcript):
-                return node
-        return None
-
     async def on_unmount(self) -> None:
+        self.tabs.save()
         gc.unfreeze()
         gc.set_threshold(*self._gc_threshold)
         if self.mcp is not None:  # stop the MCP servers (a stdio server's process tree ends)

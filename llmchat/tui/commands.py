@@ -28,11 +28,17 @@ def chat_commands(screen: ChatScreen) -> list[tuple[str, str, Callable[[], objec
         ("Regenerate last answer", "Stream a new answer; the old one stays, as another branch",
          screen.action_retry),
         ("Edit last message", "Put the last message back in the prompt", screen.action_edit_last),
+        ("New tab", "A new conversation in a tab of its own (this tab's provider and model)",
+         partial(screen.run_tab_command, "new")),
+        ("Close tab", "Close this tab (asks first while its reply streams)", partial(screen.run_tab_command, "close")),
+        ("Next tab", "Show the next tab", partial(screen.run_tab_command, "next")),
+        ("Previous tab", "Show the previous tab", partial(screen.run_tab_command, "prev")),
+        ("Switch tab…", "Choose among the open tabs", screen.choose_tab),
     ]
 
 
 class ChatCommands(Provider):
-    """New conversation, sidebar, history, copy, export, model, system prompt, retry, edit.
+    """New conversation, sidebar, history, copy, export, model, system prompt, retry, edit, tabs.
 
     Only offered while the chat screen is the one under the palette.
     """

@@ -24,9 +24,17 @@ DOES: dict[str, tuple[str, str]] = {
     "chat.new": ("chat", "new conversation"),
     "chat.sidebar": ("chat", "show / hide the sidebar"),
     "chat.history": ("chat", "open the history"),
+    "tab.new": ("chat", "new tab: a conversation of its own, with this tab's provider, model and system "
+                "prompt (see \"Tabs\")"),
+    "tab.next": ("chat", "next tab (Ctrl+Tab where the terminal reports it)"),
+    "tab.previous": ("chat", "previous tab"),
+    "tab.go-1": ("chat", "go to tab N (terminals with the kitty keyboard protocol; elsewhere Alt+digit "
+                 "arrives as a character: use `/tab N`)"),
+    "tab.close": ("chat", "close the tab (asks first while its reply streams); in the prompt only when "
+                  "the prompt is empty, else Ctrl+W deletes the word to the left"),
     "app.palette": ("everywhere", "command palette: new conversation, toggle sidebar, open history, copy "
                     "last answer, export conversation, switch model…, switch provider…, set system "
-                    "prompt…, regenerate / edit last, keys, change theme, quit"),
+                    "prompt…, regenerate / edit last, new / close / next / previous / switch tab, keys, change theme, quit"),
     "app.quit": ("everywhere", "quit"),
     "message.copy": ("selected message", "copy it to the clipboard (see \"Copying\")"),
     "message.copy-block-1": ("selected message", "copy its code block N (the message's hint line "
@@ -46,8 +54,12 @@ DOES: dict[str, tuple[str, str]] = {
 """Binding id -> (where it works, what it does). Bindings not named here are not listed
 (dialogs' own y / n / Escape, which their buttons show)."""
 
-UNLISTED = frozenset({*(f"message.copy-block-{n}" for n in range(2, 10)), "history.delete-key"})
-"""Bindings the table covers under another row (``1–9``; Delete beside Ctrl+D)."""
+UNLISTED = frozenset({*(f"message.copy-block-{n}" for n in range(2, 10)), *(f"tab.go-{n}" for n in range(2, 10)),
+                      "history.delete-key"})
+"""Bindings the table covers under another row (``1–9``, ``Alt+1–9``; Delete beside Ctrl+D)."""
+
+RANGES = {"message.copy-block-1": "1–9", "tab.go-1": "Alt+1–9"}
+"""Rows that stand for nine bindings (N = 1 to 9), shown by their range unless rebound."""
 
 OTHER_KEYS: tuple[tuple[str, str, str], ...] = (
     ("Ctrl+A / Ctrl+E (also Home / End)", "prompt", "start / end of the line (readline habit)"),
@@ -59,7 +71,7 @@ OTHER_KEYS: tuple[tuple[str, str, str], ...] = (
 """Keys that are not bindings of llmchat's own: (keys, where, what they do)."""
 
 KEY_NAMES = {"escape": "Escape", "enter": "Enter", "delete": "Delete", "up": "Up", "down": "Down",
-             "tab": "Tab", "space": "Space", "backspace": "Backspace"}
+             "tab": "Tab", "space": "Space", "backspace": "Backspace", "pagedown": "PageDown", "pageup": "PageUp"}
 
 
 class KeyRow(NamedTuple):
@@ -107,8 +119,8 @@ def key_rows(known: Mapping[str, Binding], keymap: Mapping[str, str] | None = No
             continue
         keys = keymap.get(binding_id) or binding.key
         shown = pretty(keys)
-        if binding_id == "message.copy-block-1" and binding_id not in keymap:
-            shown = "1–9"
+        if binding_id in RANGES and binding_id not in keymap:
+            shown = RANGES[binding_id]
         rows.append(KeyRow(shown, where, does, binding_id))
     rows += [KeyRow(keys, where, does, "") for keys, where, does in OTHER_KEYS]
     return rows

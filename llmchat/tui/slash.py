@@ -34,6 +34,8 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("export", "", "write the conversation to llmchat-<id>.md here"),
     SlashCommand("template", "NAME [TEXT]", "use [templates.NAME] of the config: its provider, model, "
                  "system prompt and options; with TEXT send its prompt filled in, else put it in the prompt"),
+    SlashCommand("tab", "[new|close|next|prev|N|list]", "tabs: open a new one, close this one, go to "
+                 "another (no argument: list them)"),
     SlashCommand("theme", "[NAME]", "switch the theme (no NAME: choose from a list)"),
     SlashCommand("mcp", "", "MCP servers: switch servers and tools on or off, read their logs"),
     SlashCommand("help", "", "list these commands"),

@@ -35,7 +35,7 @@ from llmchat.chat.toolloop import ConversationApprovals
 from llmchat.chat.tools import DEFAULT_MAX_OUTPUT_CHARS, Tool, ToolRegistry
 from llmchat.providers.base import Provider
 from llmchat.providers.errors import ProviderError
-from llmchat.safety import safe_lines, terminal_safe
+from llmchat.safety import one_line, safe_lines, terminal_safe
 from llmchat.store import Store
 from llmchat.store.recorder import Recorder
 from llmchat.tui import slash
@@ -45,11 +45,13 @@ from llmchat.tui.screens.chat_attach import ChatAttachments
 from llmchat.tui.screens.chat_history import SHOWN_AT_OPEN, ChatHistory
 from llmchat.tui.screens.chat_layout import PLACEHOLDER, ChatLayout
 from llmchat.tui.screens.chat_meter import ChatMeter
+from llmchat.tui.screens.chat_tabs import TAB_BINDINGS, ChatTabs
 from llmchat.tui.widgets.attachment_chips import AttachmentChips
 from llmchat.tui.widgets.message_view import MessageView
 from llmchat.tui.widgets.prompt_input import PromptInput
 from llmchat.tui.widgets.sidebar import Sidebar
 from llmchat.tui.widgets.stream_markdown import StreamingMarkdown
+from llmchat.tui.widgets.tab_bar import TabBar
 from llmchat.tui.widgets.tool_call_view import ToolCallView
 from llmchat.tui.widgets.transcript import Transcript
 
@@ -66,14 +68,15 @@ STATS_INTERVAL = 0.25
 refresh that changes them repaints part of the screen)."""
 
 
-class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, ChatLayout, Screen[None]):
-    """One conversation with one provider and model."""
+class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, ChatLayout, ChatTabs, Screen[None]):
+    """One conversation with one provider and model: one tab of the session."""
 
     BINDINGS = [
         Binding("escape", "cancel_stream", "Stop reply", id="chat.cancel", priority=True),
         Binding("ctrl+n", "new_conversation", "New chat", id="chat.new", priority=True),
         Binding("ctrl+b", "toggle_sidebar", "Sidebar", id="chat.sidebar"),
         Binding("ctrl+o", "open_history", "History", id="chat.history"),
+        *TAB_BINDINGS,
     ]
 
     streaming: reactive[bool] = reactive(False, bindings=True)
@@ -172,6 +175,7 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, ChatLayou
         self.session.max_tool_rounds = rounds
 
     def compose(self) -> ComposeResult:
+        yield TabBar(id="tab-bar")
         with Horizontal(id="main"):
             with Vertical(id="chat"):
                 yield Transcript(id="transcript")
@@ -309,6 +313,8 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, ChatLayou
         location, which the modal names (runs inside the worker)."""
         reason = tool.approval_reason(arguments) if tool.read_only else None
         description = f"It reads {reason}.\n{tool.description}" if reason else tool.description
+        if not self.is_current:  # the question comes up on the visible tab: say which tab asks
+            description = f"(Asked in the tab \"{one_line(self.tab_title(), 40)}\".)\n{description}"
         return await self.app.push_screen_wait(ToolApprovalScreen(tool.name, description, arguments))
 
     @work(exclusive=True, group=STREAM_GROUP, exit_on_error=False)
@@ -412,9 +418,10 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, ChatLayou
 
     def _tick(self) -> None:
         """Every STATS_INTERVAL while a reply streams: refresh the live figures (the sidebar and
-        the progress line of the reply's view)."""
+        the progress line of the reply's view); tell the tab set of a new title or mark."""
         if self.streaming:
             self._show_stats()
+        self.check_tab_state()
 
     def _show_stats(self) -> None:
         if self.accumulator is not None:

@@ -84,6 +84,8 @@ class ChatActions(_Base):
 
         async def attach_paths(self, argument: str) -> None: ...
 
+        async def run_tab_command(self, argument: str) -> None: ...
+
     def on_text_area_changed(self, event: PromptInput.Changed) -> None:
         """Under the prompt, the slash commands that match what is typed.
 
@@ -151,6 +153,8 @@ class ChatActions(_Base):
             self.action_export()
         elif name == "template":
             self.use_template(argument)
+        elif name == "tab":
+            await self.run_tab_command(argument)  # ChatTabs
         elif name == "theme":
             if not argument:
                 self.app.search_themes()

@@ -34,6 +34,10 @@ no Markdown widgets for text that only flies past. The Markdown widgets take ove
 falls, the stream pauses for :data:`SKIM_SETTLE`, the view is scrolled away, or it ends
 (stream_skim.py).
 
+On a screen that is not visible (a background tab), nothing is rendered: the text is buffered,
+``finish`` ends the stream without its final pass, and :meth:`StreamingMarkdown.reveal` (called
+when the screen shows again) renders what waited, in one pass.
+
 Limitation: a reference-style link definition (``[label]: url``) only applies to the chunk it was
 frozen with while the reply streams; when the text defines any, ``finish`` renders the whole reply
 once, in one piece, so that the final render is still exact (that reply is no longer virtual).
@@ -135,6 +139,8 @@ class StreamingMarkdown(SkimPath, TailPromotion, Widget):
         self._waiters: list[asyncio.Future[None]] = []
         """flush() calls waiting for the next render pass."""
         self._finished = False
+        self._held = False
+        """Rendering waits for the screen to show (:meth:`reveal`)."""
         self.render_passes = 0
         """How many render passes ran (for tests and benchmarks)."""
         self.promotions = 0
@@ -197,7 +203,7 @@ class StreamingMarkdown(SkimPath, TailPromotion, Widget):
             self._text_at = monotonic()
             self._parts.append(text)
             self._pending.append(text)
-            if self._idle and self._timer is not None:
+            if self._idle and self._timer is not None and not self._held:
                 self._idle = False
                 self._timer.resume()
 
@@ -214,26 +220,56 @@ class StreamingMarkdown(SkimPath, TailPromotion, Widget):
     def show_pending(self) -> None:
         """Render what is pending now, whatever the pace: the text has stopped (the model's
         finish reason came; the end of the reply follows once the stream is recorded)."""
-        if self._pending and self.is_attached and not self._finished:
+        if self._pending and self.is_attached and not self._finished and not self._hold():
             self._schedule_pass()
 
     async def finish(self) -> None:
         """Render the rest and end the stream: later appends raise. Calling it again does nothing.
 
         The final render runs in the widget's own message loop, so it completes even when the
-        caller is cancelled while it waits.
+        caller is cancelled while it waits. On a screen that is not visible it waits for
+        :meth:`reveal` instead (this returns at once).
         """
         if self._finished:
             return
         self._finished = True
         if self._timer is not None:
             self._timer.stop()
+        if self._hold():
+            return
         await self.flush()
+
+    @property
+    def held(self) -> bool:
+        """True while rendering waits for the screen to show."""
+        return self._held
+
+    def _hold(self) -> bool:
+        """Hold rendering back while the screen is not visible; returns True when held."""
+        if not self._held and self.is_attached and not self.screen.is_current:
+            self._held = True
+            self._idle = True
+            if self._timer is not None and not self._finished:
+                self._timer.pause()
+        return self._held
+
+    def reveal(self) -> None:
+        """The screen shows (again): render what waited while it was hidden."""
+        if not self._held:
+            return
+        self._held = False
+        if self._finished:
+            self._schedule_pass()
+        elif (self._pending or self._skim.active) and self._timer is not None:
+            self._idle = False
+            self._timer.resume()
 
     # -- render passes --------------------------------------------------------------------
 
     def _on_frame(self) -> None:
         """The frame timer: start a render pass if text is pending and the pace allows."""
+        if self._hold():
+            return
         if self._pending:
             now = monotonic()
             if now >= self._next_pass_at or now - self._text_at >= QUIET:
