@@ -24,6 +24,8 @@ class FakeProvider:
         self.requests: list[ChatRequest] = []
         self.closed = 0
         """How many streams were closed before their script ended (cancel / aclose)."""
+        self.waiting = False
+        """True while a stream waits for one of its script's asyncio.Events (a test's condition)."""
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         self.requests.append(request)
@@ -31,7 +33,11 @@ class FakeProvider:
         try:
             for item in script:
                 if isinstance(item, asyncio.Event):
-                    await item.wait()
+                    self.waiting = True
+                    try:
+                        await item.wait()
+                    finally:
+                        self.waiting = False
                 elif isinstance(item, BaseException):
                     raise item
                 else:

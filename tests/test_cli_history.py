@@ -63,13 +63,18 @@ def test_unknown_conversation_is_a_usage_error(server: LoopbackServer) -> None:
 
 
 def test_search_and_rm(server: LoopbackServer) -> None:
+    """Two conversations, so that a search which ignored its words (or listed everything) fails."""
     server.handler = lambda _r: Reply(parts=[completion(["The aardvark sleeps."])])
     assert ask(server, "Tell me about aardvarks").returncode == 0
-    hits = llmchat(server, "history", "search", "aardvark").stdout.decode()
-    assert "aardvark" in hits.lower()
-    conversation_id = json.loads(llmchat(server, "history", "--json").stdout)[0]["id"]
-    assert llmchat(server, "history", "rm", conversation_id).returncode == 0
-    assert json.loads(llmchat(server, "history", "--json").stdout) == []
+    server.handler = lambda _r: Reply(parts=[completion(["The otter swims."])])
+    assert ask(server, "Tell me about otters").returncode == 0
+    ids = {c["title"]: c["id"] for c in json.loads(llmchat(server, "history", "--json").stdout)}
+    aardvarks, otters = ids["Tell me about aardvarks"], ids["Tell me about otters"]
+    hits = llmchat(server, "history", "search", "aardvark").stdout.decode().splitlines()
+    assert len(hits) == 1 and hits[0].startswith(aardvarks) and "aardvark" in hits[0].lower()
+    assert llmchat(server, "history", "rm", aardvarks).returncode == 0
+    assert [c["id"] for c in json.loads(llmchat(server, "history", "--json").stdout)] == [otters]
+    assert llmchat(server, "history", "search", "aardvark").returncode == 1  # gone with it
 
 
 def test_cancelled_ask_is_stored_as_cancelled(server: LoopbackServer) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from contextlib import aclosing
 
 import pytest
@@ -13,6 +14,12 @@ from llmchat.chat.reply import stream_reply
 from llmchat.providers.errors import AuthenticationError, StreamInterrupted
 from llmchat.providers.events import ContentDelta, Finish, ReasoningDelta, StreamEvent, Usage
 from tests.fakes import FakeProvider
+
+
+async def until(condition: Callable[[], object]) -> None:
+    """Poll `condition` until it holds (a hang fails at the test's timeout)."""
+    while not condition():
+        await asyncio.sleep(0.01)
 
 
 def _request(text: str = "hi"):
@@ -66,7 +73,7 @@ async def test_cancelling_the_consumer_marks_cancelled_and_closes_the_stream() -
 
     task = asyncio.create_task(consume())
     await asyncio.wait_for(got_two.wait(), 5)
-    await asyncio.sleep(0.01)  # let the fake block on the event
+    await until(lambda: provider.waiting)  # the fake blocks on the event
     assert acc.state == "streaming"
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -90,7 +97,7 @@ async def test_cancelling_while_waiting_for_the_first_event() -> None:
             pass
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.01)
+    await until(lambda: provider.waiting)
     assert acc.state == "waiting"
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
