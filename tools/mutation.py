@@ -45,7 +45,11 @@ MODULES: dict[str, list[str]] = {
     "providers.policy": [f"tests/providers/test_{name}.py" for name in ("resilience", "helpers", "timers")],
     "providers.redaction": ["tests/providers/test_helpers.py", "tests/providers/test_errors.py", "tests/test_debuglog.py"],
     "providers.tls": ["tests/providers/test_tls.py"],
-    "providers.http_get": [f"tests/providers/test_{name}.py" for name in ("models", "tls", "error_lines")],
+    "providers.chat_shape": [f"tests/providers/test_{name}.py" for name in (
+        "anthropic_wire", "anthropic_thinking", "gemini_wire", "responses_wire")],
+    "mcp.bounded": ["tests/mcp/test_bounded.py"],
+    "providers.http_get": [*(f"tests/providers/test_{name}.py" for name in ("models", "tls", "error_lines")),
+                           "tests/test_discovery.py", "tests/test_first_run.py"],
     "providers.openai": [f"tests/providers/test_{name}.py" for name in (
         "openai_wire", "openai_variants", "mappings", "caps", "timers")],
     "providers.anthropic": [f"tests/providers/test_{name}.py" for name in (
