@@ -362,19 +362,28 @@ class LlmChatApp(McpServers, TranscriptWheel, App[None]):
         if mcp is not None and mcp.active:
             self.run_worker(self._start_mcp(mcp), exit_on_error=False)
 
-    def new_chat_screen(self, conversation_id: str | None = None, like: ChatScreen | None = None) -> ChatScreen:
+    def new_chat_screen(
+        self, conversation_id: str | None = None, like: ChatScreen | None = None, *,
+        provider: str | None = None, model: str | None = None,
+    ) -> ChatScreen:
         """A tab's screen: stored conversation `conversation_id` (None: a new one), with the
-        provider, model, system prompt and options of tab `like` (None: the settings'), the
-        session's tools and MCP servers. The first one gets ``llmchat -a``'s attachments."""
+        provider, model, system prompt and options of tab `like` (None: the settings', or
+        provider or profile `provider` and `model` when given: a restored tab's), the
+        session's tools and MCP servers. The first one gets ``llmchat -a``'s attachments.
+
+        Raises:
+            ConfigError: `provider` cannot be made (unknown, no key).
+        """
         assert self._provider is not None
-        registry = self._tool_registry
         if like is not None:
-            screen = ChatScreen(like.provider, like.model, like.conversation.system, options=dict(like.options),
-                                store=self.store, conversation_id=conversation_id, registry=registry)
+            made, chosen, system, options = like.provider, like.model, like.conversation.system, dict(like.options)
         else:
-            screen = ChatScreen(self._provider, self.settings.provider.model, self.settings.system,
-                                options=self.settings.options, store=self.store, conversation_id=conversation_id,
-                                registry=registry)
+            made, chosen = self._provider, self.settings.provider.model
+            if provider is not None and provider != self._provider.name:
+                made, chosen = self.make_provider(provider)
+            chosen, system, options = model or chosen, self.settings.system, self.settings.options
+        screen = ChatScreen(made, chosen, system, options=options, store=self.store, conversation_id=conversation_id,
+                            registry=self._tool_registry)
         screen.max_tool_rounds = self.settings.max_tool_rounds
         screen.session.tool_limits = ToolLimits(self.settings.max_tool_calls, self.settings.tool_results_chars)
         screen.tool_output_chars = self.settings.tool_output_chars

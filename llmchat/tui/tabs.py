@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING
 from textual.css.query import NoMatches
 from textual.worker import WorkerCancelled, WorkerFailed
 
+from llmchat.errors import ConfigError
 from llmchat.store import StoreError
 from llmchat.tui.screens.chat import STREAM_GROUP, ChatScreen
 from llmchat.tui.screens.chat_tabs import TabControl
 from llmchat.tui.screens.history import ConfirmScreen
-from llmchat.tui.ui_state import read_tabs, write_tabs
+from llmchat.tui.ui_state import SavedTab, read_tabs, write_tabs
 from llmchat.tui.widgets.tab_bar import TabEntry
 
 if TYPE_CHECKING:
@@ -36,9 +37,11 @@ if TYPE_CHECKING:
 
 __all__ = ["ScreenFactory", "TabControl", "TabSet"]
 
-ScreenFactory = Callable[[str | None, ChatScreen | None], ChatScreen]
-"""``make(conversation_id, like)``: a ChatScreen for a stored conversation (None: a new one),
-with the provider, model and system prompt of `like` (None: the settings')."""
+ScreenFactory = Callable[..., ChatScreen]
+"""``make(conversation_id, like, provider=None, model=None)``: a ChatScreen for a stored
+conversation (None: a new one), with the provider, model and system prompt of `like` (None:
+the settings', or provider or profile `provider` and `model` when given). Raises ConfigError
+for a provider that cannot be made."""
 
 CLOSE_GROUP = "tab-close"
 """Worker group (of the app) that stops a closed tab's reply and removes the tab."""
@@ -61,7 +64,7 @@ class TabSet:
         """The tabs' screens, in the bar's order."""
         self._modes: dict[ChatScreen, str] = {}
         self._opened = 0
-        self._saved: tuple[list[str | None], int] | None = None
+        self._saved: tuple[list[SavedTab], int] | None = None
         """What was last written to the state file."""
 
     # -- which tab ------------------------------------------------------------------------
@@ -183,7 +186,8 @@ class TabSet:
         """Write the open tabs to the state file, if they changed since the last write."""
         if not self.screens:
             return
-        state = ([screen.tab_conversation() for screen in self.screens], self.active)
+        state = ([SavedTab(screen.tab_conversation(), screen.provider.name, screen.model) for screen in self.screens],
+                 self.active)
         if state != self._saved and write_tabs(self.state_file, *state):
             self._saved = state
 
@@ -197,22 +201,27 @@ class TabSet:
         """
         saved = read_tabs(self.state_file)
         notes = [saved.problem] if saved.problem else []
-        conversations = saved.conversations if len(saved.conversations) > 1 else []
-        if store is None and any(conversations):
+        tabs = saved.tabs if len(saved.tabs) > 1 else []
+        if store is None and any(tab.conversation for tab in tabs):
             notes.append("History is off: the tabs of the last session are not restored.")
-            conversations = []
+            tabs = []
         titles: dict[str, str | None] = {}
-        if any(conversations) and store is not None:
+        if any(tab.conversation for tab in tabs) and store is not None:
             with contextlib.suppress(StoreError):
                 titles = {summary.id: summary.title for summary in store.list_conversations()}
         visible: ChatScreen | None = None
-        for position, conversation in enumerate(conversations):
-            if conversation is not None and conversation not in titles:
-                notes.append(f"Tab {position + 1}: its conversation ({conversation[:8]}) is no longer in the "
+        for position, tab in enumerate(tabs):
+            if tab.conversation is not None and tab.conversation not in titles:
+                notes.append(f"Tab {position + 1}: its conversation ({tab.conversation[:8]}) is no longer in the "
                              "history; not restored.")
                 continue
-            screen = self.add(self._make(conversation, None), show=False)
-            screen.stored_title = titles.get(conversation) if conversation is not None else None
+            try:
+                screen = self._make(tab.conversation, None, provider=tab.provider, model=tab.model)
+            except ConfigError as exc:
+                notes.append(f"Tab {position + 1}: {exc}; it uses the default provider.")
+                screen = self._make(tab.conversation, None)
+            self.add(screen, show=False)
+            screen.stored_title = titles.get(tab.conversation) if tab.conversation is not None else None
             if position == saved.active or visible is None:
                 visible = screen
         if wanted is not None:

@@ -48,11 +48,22 @@ TABS_FILE = "tabs.json"
 """The open tabs' file name, in the directory of the UI state file."""
 
 
+class SavedTab(NamedTuple):
+    """One tab as saved: its conversation, provider and model."""
+
+    conversation: str | None
+    """The conversation's id in the history (None: a tab with nothing sent yet)."""
+    provider: str | None = None
+    """The provider or profile name the tab used (None: the settings')."""
+    model: str | None = None
+    """The model the tab used (None: the provider's default)."""
+
+
 class TabState(NamedTuple):
     """The tabs open when the last session ended."""
 
-    conversations: list[str | None]
-    """Each tab's conversation id, in order (None: a tab with nothing sent yet)."""
+    tabs: list[SavedTab]
+    """The tabs, in order."""
     active: int
     """The position of the tab that was visible."""
     problem: str | None = None
@@ -62,6 +73,10 @@ class TabState(NamedTuple):
 def tabs_file(ui_state: Path) -> Path:
     """Where the open tabs are kept, beside the UI state file `ui_state`."""
     return ui_state.with_name(TABS_FILE)
+
+
+def _text_or_none(value: object) -> bool:
+    return value is None or isinstance(value, str)
 
 
 def read_tabs(path: Path) -> TabState:
@@ -76,15 +91,13 @@ def read_tabs(path: Path) -> TabState:
     tabs = data.get("tabs") if isinstance(data, dict) else None
     active = data.get("active", 0) if isinstance(data, dict) else 0
     if not isinstance(tabs, list) or not isinstance(active, int) or isinstance(active, bool) or not all(
-        isinstance(tab, dict) and (tab.get("conversation") is None or isinstance(tab.get("conversation"), str))
-        for tab in tabs
+        isinstance(tab, dict) and all(_text_or_none(tab.get(key)) for key in SavedTab._fields) for tab in tabs
     ):
         return TabState([], 0, f"{path} is not a list of tabs; the tabs start afresh")
-    return TabState([tab.get("conversation") for tab in tabs], min(max(active, 0), max(len(tabs) - 1, 0)))
+    saved = [SavedTab(*(tab.get(key) for key in SavedTab._fields)) for tab in tabs]
+    return TabState(saved, min(max(active, 0), max(len(saved) - 1, 0)))
 
 
-def write_tabs(path: Path, conversations: list[str | None], active: int) -> bool:
-    """Save the open tabs (each one's conversation id) and which is visible. False if the
-    file cannot be written."""
-    return write_json(path, {"version": 1, "active": active,
-                             "tabs": [{"conversation": conversation} for conversation in conversations]})
+def write_tabs(path: Path, tabs: list[SavedTab], active: int) -> bool:
+    """Save the open tabs and which one is visible. False if the file cannot be written."""
+    return write_json(path, {"version": 1, "active": active, "tabs": [tab._asdict() for tab in tabs]})

@@ -233,6 +233,8 @@ async def test_open_tabs_come_back_and_a_deleted_conversation_is_skipped(tmp_pat
             app.tabs.open_tab(cid)
         await wait_until(pilot, lambda: len(tabs(app)) == 4 and app.screen is tabs(app)[3])
         await wait_until(pilot, lambda: len(chat_screen(pilot).conversation.messages) == 2)
+        await send(pilot, "/model tab-four-model")
+        await wait_until(pilot, lambda: chat_screen(pilot).model == "tab-four-model")
         await pilot.press("alt+4")
         await send(pilot, "/tab 4")  # (where Alt+digit does not arrive as such)
         await wait_until(pilot, lambda: app.screen is tabs(app)[3])
@@ -249,6 +251,8 @@ async def test_open_tabs_come_back_and_a_deleted_conversation_is_skipped(tmp_pat
         await wait_until(pilot, lambda: [m.content for m in chat_screen(pilot).conversation.messages]
                          == ["active one", "answer to active one"])
         assert "no longer in the history" in notes(app)
+        assert chat_screen(pilot).model == "tab-four-model"  # each tab keeps its own model
+        assert tabs(app)[0].model == tabs(app)[1].model != "tab-four-model"
         assert "kept one" in bar_text(pilot)  # a restored tab's title, before it ever showed
         assert not tabs(app)[1].is_mounted  # it mounts when it first shows
         await pilot.press("ctrl+pageup")
@@ -267,7 +271,7 @@ async def test_a_damaged_tabs_file_is_skipped_with_a_note(tmp_path: Path) -> Non
             await wait_until(pilot, lambda: len(tabs(app)) == 1 and isinstance(app.screen, ChatScreen))
             await wait_until(pilot, lambda: "the tabs start afresh" in notes(app))
         # the file is written afresh, one tab
-        assert json.loads((tmp_path / "tabs.json").read_text())["tabs"] == [{"conversation": None}]
+        assert [t["conversation"] for t in json.loads((tmp_path / "tabs.json").read_text())["tabs"]] == [None]
 
 
 async def test_one_saved_tab_starts_afresh_as_before_tabs(tmp_path: Path) -> None:
@@ -280,3 +284,17 @@ async def test_one_saved_tab_starts_afresh_as_before_tabs(tmp_path: Path) -> Non
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: len(tabs(app)) == 1 and app.screen.is_mounted)
         assert chat_screen(pilot).conversation.messages == []
+
+
+async def test_a_saved_tab_whose_provider_is_gone_uses_the_default(tmp_path: Path) -> None:
+    (tmp_path / "tabs.json").write_text(json.dumps({"version": 1, "active": 1, "tabs": [
+        {"conversation": None, "provider": "no-such-profile", "model": "m1"},
+        {"conversation": None, "provider": "fake", "model": "m2"}]}))
+    app = LlmChatApp(fake_settings(), provider=FakeProvider([Finish("stop", "stop")]), theme_dirs=THEME_DIRS,
+                     history=tmp_path / "history.db", ui_state=tmp_path / "ui.json")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: len(tabs(app)) == 2 and app.screen is tabs(app)[1] and app.screen.is_mounted)
+        assert chat_screen(pilot).model == "m2"
+        await wait_until(pilot, lambda: "Tab 1:" in notes(app) and "no-such-profile" in notes(app))
+        assert tabs(app)[0].provider.name == "fake"  # the default provider, its default model
+        assert tabs(app)[0].model == app.settings.provider.model
