@@ -157,7 +157,7 @@ async def test_a_slow_consumer_does_not_count_as_idle(server: LoopbackServer) ->
                                   policy=StreamPolicy(retries=0, idle_timeout=0.2))
         async for event in provider.stream(REQUEST):
             events.append(event)
-            await asyncio.sleep(0.3)  # e.g. a terminal that reads slowly
+            await asyncio.sleep(0.3)  # a terminal that reads slowly: the pause under test
     assert [e.text for e in events if isinstance(e, ContentDelta)] == ["a", "b", "c"]
 
 

@@ -303,7 +303,7 @@ async def test_long_reply_mounts_only_what_is_near_and_scrolls_back_exactly() ->
             widget.append(piece)
             if rng.random() < 0.1:
                 await widget.flush()
-                await asyncio.sleep(0.02)  # the screen lays out between passes
+                await asyncio.sleep(0.02)  # the stream pauses, the screen lays out: the pace under test
         await widget.finish()
         await pilot.pause()
         mounted, chunks = widget.chunk_counts
