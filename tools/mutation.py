@@ -62,6 +62,7 @@ MODULES: dict[str, list[str]] = {
     "providers.gemini_request": [f"tests/providers/test_{name}.py" for name in (
         "gemini_wire", "gemini_rules", "request_options")],
     "providers.responses": [f"tests/providers/test_{name}.py" for name in ("responses_wire", "responses_rules", "models")],
+    "providers.chat_shape": ["tests/providers/test_chat_shape.py"],
     "providers.responses_request": [f"tests/providers/test_{name}.py" for name in (
         "responses_wire", "responses_rules", "request_options")],
     "chat.accumulator": ["tests/chat/test_accumulator.py", "tests/chat/test_accumulator_blocks.py",
@@ -138,11 +139,13 @@ def run_module(module: str, jobs: int, show: bool, keep: Path | None, sample: in
     if keep is None or not (where / "pyproject.toml").exists():
         where.mkdir(parents=True, exist_ok=True)
         scratch_copy(module, tests, where)
-    elif only:  # the tests written since the kept run (mutmut runs its stats again for new ones)
-        for copy in (where / "tests", where / "mutants" / "tests"):
+    elif only:  # the code and tests as they are now (mutmut mutates changed files again and
+        # runs its stats again for new tests; a survivor's name then means the same change of
+        # the function as it is now)
+        for name, copy in (("llmchat", where / "llmchat"), ("tests", where / "tests"),
+                           ("tests", where / "mutants" / "tests")):
             if copy.is_dir():
-                shutil.copytree(ROOT / "tests", copy, dirs_exist_ok=True,
-                                ignore=shutil.ignore_patterns("__pycache__"))
+                shutil.copytree(ROOT / name, copy, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     command = [sys.executable, "-m", "mutmut", "run", f"--max-children={jobs}"]
     print(f"== {module}: {module_path(module)} against {' '.join(tests)}  ({where})", flush=True)

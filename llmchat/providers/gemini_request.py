@@ -123,6 +123,8 @@ def _user_parts(content: Any) -> list[dict[str, Any]]:
         elif kind == "image_url":
             url = str((part.get("image_url") or {}).get("url", ""))
             inline = data_url(url)
+            if not url:
+                continue  # an image part without a URL: nothing to send
             if inline is not None:
                 parts.append({"inlineData": {"mimeType": inline[0], "data": inline[1]}})
             else:

@@ -543,3 +543,49 @@ def test_system_instruction(system: str | None, messages: list[dict[str, Any]], 
     assert body.get("systemInstruction") == expected
     assert body["contents"] == [{"role": "user", "parts": [{"text": "hi"}]}]
     assert json.dumps(body)  # plain JSON
+
+
+def test_an_image_part_without_a_url_is_left_out() -> None:
+    content = [{"type": "image_url"}, {"type": "image_url", "image_url": {}}, {"type": "text", "text": "q"}]
+    assert convert_contents([{"role": "user", "content": content}])[0] == [{"role": "user", "parts": [{"text": "q"}]}]
+
+
+def test_system_text_parts_are_joined_as_they_are() -> None:
+    content = [{"type": "text", "text": "a"}, {"type": "text", "text": None}, {"type": "text", "text": "b"}]
+    assert convert_contents([{"role": "system", "content": content}]) == ([], "ab")
+
+
+def test_an_unanswered_call_in_a_block_does_not_end_the_turns_parts() -> None:
+    block = {"type": "gemini_content", "call_ids": ["c1", "c2"], "parts": [
+        {"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "s"},
+        {"functionCall": {"args": {}}},  # answered, without a name
+        {"text": "after"}]}
+    message = {"role": "assistant", "content": None, "thinking_blocks": [block],
+               "tool_calls": [{"id": "c2", "function": {"name": "g", "arguments": "{}"}}]}
+    contents, _ = convert_contents([message, {"role": "tool", "tool_call_id": "c2", "content": "r"}])
+    assert contents == [
+        {"role": "model", "parts": [{"functionCall": {"args": {}}}, {"text": "after"}]},
+        {"role": "user", "parts": [{"functionResponse": {"name": "", "response": {"result": "r"}}}]},
+    ]
+
+
+def test_calls_without_ids_or_names() -> None:
+    """A server that gives no call id (the tool loop fills them in, but a stored history may
+    lack them): the result without an id answers the call without one."""
+    plain = {"role": "assistant", "content": None, "tool_calls": [{"function": {"arguments": "{}"}}]}
+    contents, _ = convert_contents([plain, {"role": "tool", "content": "r"}])
+    assert contents == [
+        {"role": "model", "parts": [{"functionCall": {"name": "", "args": {}}}]},
+        {"role": "user", "parts": [{"functionResponse": {"name": "", "response": {"result": "r"}}}]},
+    ]
+    named = {"role": "assistant", "content": None, "tool_calls": [{"function": {"name": "f", "arguments": "{}"}}]}
+    contents, _ = convert_contents([named, {"role": "tool", "content": "r"}])
+    assert contents[1]["parts"][0]["functionResponse"]["name"] == "f"
+    block = {"type": "gemini_content", "call_ids": [], "parts": [{"functionCall": {"name": "f", "args": {}}}]}
+    signed = {"role": "assistant", "content": None, "thinking_blocks": [block],
+              "tool_calls": [{"function": {"name": "f", "arguments": "{}"}}]}
+    contents, _ = convert_contents([signed, {"role": "tool", "content": "r"}])
+    assert contents == [
+        {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}}}]},
+        {"role": "user", "parts": [{"functionResponse": {"name": "f", "response": {"result": "r"}}}]},
+    ]
