@@ -53,7 +53,8 @@ async def test_attach_shows_chips_and_sends_them_with_the_next_message(open_chat
         assert labels[0].startswith("a.txt · 6 bytes · ~1 tokens") and labels[1].startswith("shot.png · ")
         assert chips.display and provider.requests == []  # never sent alone
         await pilot.press("enter")  # an empty prompt sends nothing, chips stay
-        await pilot.pause()
+        await pilot.pause()  # the key is handled (a send would have started its worker) ...
+        await pilot.app.workers.wait_for_complete()  # ... and a started reply has ended
         assert provider.requests == [] and len(chips.attachments) == 2
         await send(pilot, "What are these?")
         await wait_until(pilot, lambda: provider.requests and not screen.streaming)

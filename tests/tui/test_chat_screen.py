@@ -332,8 +332,8 @@ async def test_blank_input_is_ignored(open_chat: OpenChat) -> None:
         await pilot.press("enter")
         await type_text(pilot, "   ")
         await pilot.press("ctrl+j", "enter")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await pilot.pause()  # the keys are handled (a send would have started its worker) ...
+        await app.workers.wait_for_complete()  # ... and a started reply has ended
         assert provider.requests == []
         assert message_views(pilot) == []
         assert screen.conversation.messages == []
