@@ -41,6 +41,7 @@ def test_every_word_must_occur_in_the_same_message(store: Store) -> None:
 
 def test_words_match_in_any_case(store: Store) -> None:
     cid = add(store, "t", "Pelicans FLY over the Bay")
+    add(store, "u", "Otters swim under the bridge")
     assert [h.conversation_id for h in store.search("pelicans fly bay")] == [cid]
     assert [h.conversation_id for h in store.search("PELICANS")] == [cid]
 
@@ -69,6 +70,7 @@ def test_titles_come_first_and_count_against_the_limit(store: Store) -> None:
 def test_a_snippet_is_cut_around_the_match_and_marks_it(store: Store) -> None:
     text = " ".join(f"filler{n}" for n in range(40)) + " needle " + " ".join(f"tail{n}" for n in range(40))
     add(store, "t", text)
+    add(store, "u", "filler0 tail0 and no match")
     (hit,) = store.search("needle")
     assert "needle" in hit.snippet and len(hit.snippet) < len(text)
     assert hit.snippet.startswith("…") and hit.snippet.endswith("…")
@@ -77,6 +79,7 @@ def test_a_snippet_is_cut_around_the_match_and_marks_it(store: Store) -> None:
 
 def test_a_short_message_is_its_own_snippet(store: Store) -> None:
     add(store, "t", "find the needle here")
+    add(store, "u", "find the haystack here")
     (hit,) = store.search("needle")
     assert hit.snippet == "find the needle here"
     assert [hit.snippet[a:b] for a, b in hit.highlights] == ["needle"]
