@@ -36,6 +36,7 @@ from llmchat.tui.key_table import bindings_of
 from llmchat.tui.screens.chat import ChatScreen
 from llmchat.tui.screens.chat_tabs import TabStateChanged
 from llmchat.tui.screens.setup import SetupScreen
+from llmchat.tui.strip_cycles import break_strip_cycles
 from llmchat.tui.tabs import TabSet
 from llmchat.tui.themes import load_themes
 from llmchat.tui.wheel import TranscriptWheel
@@ -149,6 +150,7 @@ class LlmChatApp(McpServers, TranscriptWheel, App[None]):
         # start-up are frozen out of collection and full collections are made rarer.
         gc.freeze()
         gc.set_threshold(700, 10, 1000)
+        break_strip_cycles()  # ... and Textual's rendered lines are freed without them (strip_cycles.py)
         if self.is_web if self._browser is None else self._browser:
             self.COMMAND_PALETTE_BINDING = BROWSER_KEYMAP["app.palette"].split(",")[0]  # the footer's
             self.keymap_in_use.update(BROWSER_KEYMAP)
