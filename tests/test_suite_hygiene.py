@@ -66,8 +66,9 @@ reads slowly, a stream that stops for its settle time) exempts it."""
 
 def fixed_pauses(path: Path) -> list[int]:
     """Lines of a fixed wait used to wait for the app or a server: ``pilot.pause(<seconds>)``
-    anywhere, and ``asyncio.sleep`` / ``time.sleep(<seconds>)`` in a test or a fixture (not in a
-    function defined inside one: a fake's slowness is its behaviour). Seconds are a number, or
+    anywhere, and ``asyncio.sleep`` / ``time.sleep(<seconds>)`` in a test, a fixture or a
+    module-level helper (not in a function defined inside one, nor in a class's method: a fake's
+    slowness is its behaviour). Seconds are a number, or
     a module-level name bound to one. Exempt: inside a loop that polls a condition (one that can
     end early: a ``while`` test, a ``break`` / ``return`` / ``raise``, an ``else``), as in
     wait_until, and lines marked with a comment naming the pause as the behaviour under test."""
@@ -75,8 +76,9 @@ def fixed_pauses(path: Path) -> list[int]:
     names = number_names(tree)
     polled = {id(n) for loop in ast.walk(tree) if isinstance(loop, (ast.For, ast.AsyncFor, ast.While))
               and polls(loop) for n in ast.walk(loop)}
-    in_tests = {id(n) for fn in ast.walk(tree) if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
-                and is_test_or_fixture(fn) for n in walk_local(fn)}
+    waiting = [fn for fn in ast.walk(tree) if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+               and (is_test_or_fixture(fn) or fn in tree.body)]
+    in_tests = {id(n) for fn in waiting for n in walk_local(fn)}
     found = []
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args
@@ -260,11 +262,16 @@ def test_the_checks_can_fail(tmp_path: Path) -> None:
         "        await asyncio.sleep(0.01)\n"
         "    await asyncio.sleep(0.3)  # a slow reader: the pause under test\n"
         "    async def slow_tool(arguments):\n"
-        "        await asyncio.sleep(30)\n",
+        "        await asyncio.sleep(30)\n"
+        "async def settle():\n"
+        "    await asyncio.sleep(0.5)\n"
+        "class SlowServer:\n"
+        "    async def reply(self):\n"
+        "        await asyncio.sleep(WAIT)\n",
         encoding="utf-8",
     )
     assert timed_asserts(sample) == [6, 8]
-    assert fixed_pauses(sample) == [5, 14, 15, 18]
+    assert fixed_pauses(sample) == [5, 14, 15, 18, 27]
 
     sample = tmp_path / "test_asserts.py"  # (a new name: files are parsed once)
     sample.write_text(

@@ -178,7 +178,7 @@ async def feed(widget: StreamingMarkdown, pieces: list[str], rng: random.Random)
         if roll < 0.3:
             await asyncio.sleep(0)
         elif roll < 0.35:
-            await asyncio.sleep(0.04)
+            await asyncio.sleep(0.04)  # a network read's pace: under test
         elif roll < 0.45:
             await widget.flush()
     await widget.finish()
