@@ -66,6 +66,8 @@ class TabSet:
         self._opened = 0
         self._saved: tuple[list[SavedTab], int] | None = None
         """What was last written to the state file."""
+        self.close_key_at = float("-inf")
+        """When Ctrl+W was last pressed on a tab (the tabs' guard against a held key)."""
 
     # -- which tab ------------------------------------------------------------------------
 

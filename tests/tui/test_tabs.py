@@ -11,6 +11,7 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 
 from llmchat.chat.models import Message
@@ -18,6 +19,7 @@ from llmchat.providers.errors import ServerError
 from llmchat.providers.events import ContentDelta, Finish
 from llmchat.store import Store
 from llmchat.tui.app import LlmChatApp
+from llmchat.tui.screens import chat_tabs
 from llmchat.tui.screens.chat import ChatScreen
 from llmchat.tui.screens.history import ConfirmScreen
 from llmchat.tui.widgets.message_view import MessageView
@@ -133,8 +135,9 @@ async def test_escape_stops_the_visible_tabs_reply_only(open_chat: OpenChat) -> 
 
 
 async def test_closing_a_busy_tab_asks_and_keeps_the_partial_reply_cancelled(
-    open_chat: OpenChat, tmp_path: Path
+    open_chat: OpenChat, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(chat_tabs, "REPEAT_GUARD", 0.0)  # two Ctrl+W in a row, however fast
     never = asyncio.Event()
     db = tmp_path / "history.db"
     async with open_chat([ContentDelta("partial"), never], history=db) as chat:
@@ -161,6 +164,22 @@ async def test_closing_a_busy_tab_asks_and_keeps_the_partial_reply_cancelled(
         _, stored = app.store.load_conversation(conversation_id)
         assert (stored.messages[-1].content, stored.messages[-1].finish_reason) == ("partial", "cancelled")
         assert not chat_screen(pilot).query_one(TabBar).display  # one tab left: no bar
+
+
+async def test_a_held_ctrl_w_empties_the_prompt_but_closes_no_tab(
+    open_chat: OpenChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with open_chat([Finish("stop", "stop")]) as chat:
+        pilot, app = chat.pilot, chat.app
+        second = await new_tab(pilot)
+        second.query_one(PromptInput).insert("two words")
+        monkeypatch.setattr(chat_tabs, "REPEAT_GUARD", 3600.0)  # every press counts as the key held
+        await pilot.press("ctrl+w", "ctrl+w", "ctrl+w", "ctrl+w")
+        assert second.query_one(PromptInput).text == ""
+        assert len(tabs(app)) == 2 and app.screen is second  # the repeats after the last word: nothing
+        monkeypatch.setattr(chat_tabs, "REPEAT_GUARD", 0.0)  # the key let go and pressed again
+        await pilot.press("ctrl+w")
+        await wait_until(pilot, lambda: len(tabs(app)) == 1 and app.screen is chat.screen)
 
 
 async def test_tab_commands_and_marks(open_chat: OpenChat) -> None:

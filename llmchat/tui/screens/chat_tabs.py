@@ -13,6 +13,7 @@ replies' Markdown waits (:meth:`StreamingMarkdown.reveal`) until the tab shows a
 from __future__ import annotations
 
 from functools import partial
+from time import monotonic
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from textual.actions import SkipAction
@@ -48,6 +49,10 @@ TAB_BINDINGS = [
 TITLE_CHARS = 40
 """A tab's title is at most this many characters (the bar cuts it further to fit)."""
 
+REPEAT_GUARD = 0.6
+"""Seconds Ctrl+W must rest before it closes a tab after it last deleted a word or closed a
+tab (a held key repeats about 30 times a second)."""
+
 NEW_TITLE = "New chat"
 """The title of a tab whose conversation has no message yet."""
 
@@ -81,6 +86,9 @@ class TabControl(Protocol):
     def tab_list(self) -> list[tuple[int, TabEntry, bool]]:
         """(number, entry, visible) of every tab, in order."""
         ...
+
+    close_key_at: float
+    """When Ctrl+W was last pressed on a tab (``time.monotonic``): the repeat guard."""
 
 
 class ChatTabs(_Base):
@@ -151,6 +159,10 @@ class ChatTabs(_Base):
         self._unseen = ""
         for body in self.query(StreamingMarkdown):
             body.reveal()
+        if getattr(self, "mcp", None) is not None:  # a tab that first shows after the servers started
+            from llmchat.tui.screens.mcp import add_prompt_completions
+
+            add_prompt_completions(self)
         self.check_tab_state()
         self.post_message(TabStateChanged())
 
@@ -178,14 +190,22 @@ class ChatTabs(_Base):
 
     async def action_close_tab(self) -> None:
         """Close this tab (asks first while its reply streams). Ctrl+W in a prompt that has
-        text deletes the word to the left instead, and with one tab open it does only that."""
+        text deletes the word to the left instead, and with one tab open it does only that.
+
+        A held Ctrl+W (key repeat) never closes a tab: not when it has just emptied the prompt
+        word by word, nor the next tab after it closed one; it closes again once the key has
+        rested for :data:`REPEAT_GUARD` seconds.
+        """
         control = self._tabs()
         if control is None or len(control.tab_list()) < 2:
             raise SkipAction()
+        now, last = monotonic(), control.close_key_at
+        control.close_key_at = now
         prompt = self.focused
         if isinstance(prompt, PromptInput) and prompt.text:
             raise SkipAction()
-        await _done(control.close_tab(self))
+        if now - last >= REPEAT_GUARD:
+            await _done(control.close_tab(self))
 
     def action_next_tab(self) -> None:
         """Show the next tab (after the last: the first)."""
