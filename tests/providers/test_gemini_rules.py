@@ -589,3 +589,18 @@ def test_calls_without_ids_or_names() -> None:
         {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}}}]},
         {"role": "user", "parts": [{"functionResponse": {"name": "f", "response": {"result": "r"}}}]},
     ]
+
+
+async def test_the_defaults_name_and_policy(server: LoopbackServer) -> None:
+    from llmchat.providers.policy import StreamPolicy
+
+    server.handler = lambda _r: Reply(parts=[data_sse([gemini_chunk({"text": "a"})])])  # no finishReason
+    async with httpx.AsyncClient(timeout=10) as client:
+        provider = GeminiProvider(client=client, base_url=root(server))
+        assert isinstance(provider.policy, StreamPolicy) and provider.name == "gemini"
+        with pytest.raises(StreamInterrupted) as info:
+            [e async for e in provider.stream(ChatRequest(model="m", messages=HI))]
+    assert info.value.provider == "gemini"
+    custom = StreamPolicy(retries=0, idle_timeout=7.0)
+    async with httpx.AsyncClient(timeout=10) as client:
+        assert GeminiProvider(client=client, policy=custom).policy is custom
