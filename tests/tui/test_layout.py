@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import asyncio
 
+from textual.geometry import Region
 from textual.widgets import Footer
 
-from llmchat.providers.events import ContentDelta
+from llmchat.providers.events import ContentDelta, Finish, Usage
 from llmchat.tui.screens.chat_layout import NARROW_PLACEHOLDER, PLACEHOLDER, SIDEBAR_FOLDS_BELOW
 from llmchat.tui.screens.help import HelpScreen
+from llmchat.tui.widgets.figures_text import FiguresText
+from llmchat.tui.widgets.fitting_footer import FittingFooter
+from llmchat.tui.widgets.message_view import MessageView
 from llmchat.tui.widgets.prompt_input import PromptInput
 from llmchat.tui.widgets.sidebar import Sidebar
 from tests.tui.conftest import Chat, OpenChat
@@ -133,3 +137,63 @@ async def test_the_footer_offers_stop_reply_only_while_a_reply_streams(open_chat
         await wait_until(chat.pilot, lambda: "Stop reply" not in footer_offers(chat)
                          and "New chat" in footer_offers(chat))
         assert chat.screen.conversation.messages[-1].finish_reason == "cancelled"
+
+
+FIGURES = "gpt-4o-mini · 23 in / 71 out · TTFT 0.42 s · 59 tok/s · 1.62 s · $0.000046"
+
+
+def test_the_figures_line_wraps_between_figures_never_inside_one() -> None:
+    text = FiguresText(FIGURES)
+    parts = FIGURES.split(" · ")
+    assert text.rows(len(FIGURES)) == [FIGURES] and str(text) == FIGURES
+    assert text.rows(len(FIGURES) - 1) == [" · ".join(parts[:-1]), parts[-1]]
+    assert text.rows(44) == ["gpt-4o-mini · 23 in / 71 out · TTFT 0.42 s", "59 tok/s · 1.62 s · $0.000046"]
+    for width in range(max(map(len, parts)), len(FIGURES) + 1):
+        rows = text.rows(width)
+        assert " · ".join(rows) == FIGURES
+        assert all(len(row) <= width for row in rows)
+        assert all(row.startswith(tuple(parts)) and row.endswith(tuple(parts)) for row in rows)
+        # no row could have taken the next row's first figure
+        assert all(len(f"{row} · {after.split(' · ')[0]}") > width for row, after in zip(rows, rows[1:]))
+    assert text.rows(5)[0] == "gpt-4o-mini"  # a figure wider than the row stays whole (it folds when drawn)
+    assert FiguresText("").rows(40) == []
+
+
+async def test_a_reply_figures_line_in_a_small_terminal(open_chat: OpenChat) -> None:
+    usage = Usage(input_tokens=23, output_tokens=71, total_tokens=94)
+    async with open_chat([ContentDelta("Hello there."), usage, Finish("stop", "stop")], size=(60, 20)) as chat:
+        await send(chat.pilot, "Hi")
+        view = chat.screen.query(MessageView).last()
+        await wait_until(chat.pilot, lambda: view.figures.display and view.figures.size.height > 0)
+        await chat.app.workers.wait_for_complete()
+        await chat.pilot.pause()
+        line = str(view.figures.content)
+        width, height = view.figures.size
+        shown = [strip.text.rstrip() for strip in view.figures.render_lines(Region(0, 0, width, height))]
+        assert shown == FiguresText(line).rows(width)
+        assert len(shown) > 1 and " · ".join(shown) == line  # it did wrap, between figures
+
+
+def footer_shown(chat: Chat) -> list[str]:
+    """The descriptions of the footer keys on screen, left to right (the palette key last)."""
+    footer = chat.screen.query_one(FittingFooter)
+    return [key.description for key in footer.query("FooterKey") if key.display]  # type: ignore[attr-defined]
+
+
+async def test_the_footer_shows_whole_keys_only(open_chat: OpenChat) -> None:
+    async with open_chat([], size=(60, 20)) as chat:
+        footer = chat.screen.query_one(FittingFooter)
+        offered = lambda: list(footer_offers(chat))  # noqa: E731
+        await wait_until(chat.pilot, lambda: "Send" in offered() and footer.fitted
+                         and len(footer_shown(chat)) < len(offered()))
+        shown = footer_shown(chat)
+        assert shown[0] == "Send" and shown[-1] == "palette" and "New chat" in shown
+        palette = footer.query(".-command-palette").first()
+        for key in footer.query("FooterKey"):
+            if key.display and key is not palette:
+                assert key.region.right <= palette.region.x, key
+        await resize(chat, 160, 48)  # room for every key again
+        await wait_until(chat.pilot, lambda: footer.fitted and footer_shown(chat) == offered())
+        await resize(chat, 80, 24)
+        await wait_until(chat.pilot, lambda: footer.fitted)
+        assert footer_shown(chat)[:4] == ["Send", "Newline", "Editor", "New chat"]

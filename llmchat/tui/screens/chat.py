@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
 from textual.worker import Worker, WorkerState
 
 from llmchat.chat.accumulator import Accumulator
@@ -47,6 +47,7 @@ from llmchat.tui.screens.chat_layout import PLACEHOLDER, ChatLayout
 from llmchat.tui.screens.chat_meter import ChatMeter
 from llmchat.tui.screens.chat_tabs import TAB_BINDINGS, ChatTabs
 from llmchat.tui.widgets.attachment_chips import AttachmentChips
+from llmchat.tui.widgets.fitting_footer import FittingFooter
 from llmchat.tui.widgets.message_view import MessageView
 from llmchat.tui.widgets.prompt_input import PromptInput
 from llmchat.tui.widgets.sidebar import Sidebar
@@ -183,7 +184,7 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, ChatLayou
                 yield PromptInput(id="prompt", placeholder=PLACEHOLDER)
                 yield Static("", id="prompt-hint", markup=False)
             yield Sidebar(id="sidebar")
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         sidebar = self.query_one(Sidebar)

@@ -27,6 +27,7 @@ from llmchat.chat.accumulator import ReplyStats
 from llmchat.chat.attachments import size_text
 from llmchat.chat.models import Attachment, Message
 from llmchat.safety import one_line, terminal_safe
+from llmchat.tui.widgets.figures_text import FiguresText
 from llmchat.tui.widgets.markdown_blocks import block_parser
 from llmchat.tui.widgets.stream_markdown import StreamingMarkdown
 
@@ -264,7 +265,7 @@ class MessageView(Vertical, can_focus=True):
 
     def show_figures(self, line: str) -> None:
         """Show the reply's figures under it (see :func:`llmchat.chat.meter.reply_line`)."""
-        self.figures.update(line)
+        self.figures.update(FiguresText(line))  # wrapped between figures, never inside one
         self.figures.display = bool(line)
 
     # -- live progress --------------------------------------------------------------------
