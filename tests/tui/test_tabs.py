@@ -317,3 +317,48 @@ async def test_a_saved_tab_whose_provider_is_gone_uses_the_default(tmp_path: Pat
         await wait_until(pilot, lambda: "Tab 1:" in notes(app) and "no-such-profile" in notes(app))
         assert tabs(app)[0].provider.name == "fake"  # the default provider, its default model
         assert tabs(app)[0].model == app.settings.provider.model
+
+
+async def test_quitting_keeps_a_hidden_tabs_partial_reply_marked_cancelled(tmp_path: Path) -> None:
+    db = tmp_path / "history.db"
+    never = asyncio.Event()
+    provider = FakeProvider([ContentDelta("half an answer"), never])
+    app = LlmChatApp(fake_settings(), provider=provider, theme_dirs=THEME_DIRS, history=db,
+                     ui_state=tmp_path / "ui.json")
+    async with app.run_test(size=SIZE) as pilot:
+        first = chat_screen(pilot)
+        await send(pilot, "a question")
+        await wait_until(pilot, lambda: first.accumulator is not None and first.accumulator.content == "half an answer")
+        await new_tab(pilot)
+        conversation_id = first.recorder.conversation_id
+        await pilot.press("ctrl+q")
+    assert conversation_id is not None
+    with Store(db) as store:
+        _, stored = store.load_conversation(conversation_id)
+    assert (stored.messages[-1].content, stored.messages[-1].finish_reason) == ("half an answer", "cancelled")
+
+
+async def test_a_hidden_tabs_tool_approval_comes_up_on_the_visible_tab_and_names_its_tab(open_chat: OpenChat) -> None:
+    from llmchat.chat.tools import Tool, ToolRegistry
+    from llmchat.providers.events import ToolCallDelta
+    from llmchat.tui.screens.approve import ToolApprovalScreen
+
+    ran: list[object] = []
+
+    async def shout(arguments: dict[str, object]) -> str:
+        ran.append(arguments)
+        return "HI"
+
+    gate = asyncio.Event()
+    asks = [gate, ToolCallDelta(0, "c1", "shout", '{"text": "hi"}'), Finish("tool_calls", "tool_calls")]
+    tools = ToolRegistry([Tool("shout", "Upper-case a text", {"type": "object"}, handler=shout, read_only=False)])
+    async with open_chat(asks, [ContentDelta("Done"), Finish("stop", "stop")], registry=tools) as chat:
+        pilot, app, first = chat.pilot, chat.app, chat.screen
+        await send(pilot, "shout hi")
+        second = await new_tab(pilot)
+        gate.set()
+        await wait_until(pilot, lambda: isinstance(app.screen, ToolApprovalScreen))
+        assert 'Asked in the tab "shout hi"' in app.screen.description
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not first.streaming and first.conversation.messages[-1].content == "Done")
+        assert ran == [{"text": "hi"}] and app.screen is second
