@@ -203,7 +203,7 @@ async def test_tab_commands_and_marks(open_chat: OpenChat) -> None:
         await wait_until(pilot, lambda: not tabs(app)[1].streaming)
         await wait_until(pilot, lambda: "✖" in bar_text(pilot))  # an error not seen yet
         await send(pilot, "/tab list")
-        await wait_until(pilot, lambda: "2 will fail (error)" in notes(app))  # (spaces folded)
+        await wait_until(pilot, lambda: "2 will fail (failed)" in notes(app))  # (spaces folded)
         assert "▸ 1 hello one" in notes(app)
         await send(pilot, "/tab 7")
         await wait_until(pilot, lambda: "There is no tab 7." in notes(app))

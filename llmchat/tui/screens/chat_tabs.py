@@ -53,6 +53,9 @@ REPEAT_GUARD = 0.6
 """Seconds Ctrl+W must rest before it closes a tab after it last deleted a word or closed a
 tab (a held key repeats about 30 times a second)."""
 
+MARK_WORDS = {"busy": "streaming", "done": "new reply", "error": "failed"}
+"""What ``/tab`` says of each mark."""
+
 NEW_TITLE = "New chat"
 """The title of a tab whose conversation has no message yet."""
 
@@ -244,7 +247,7 @@ class ChatTabs(_Base):
         word = argument.strip().lower()
         if word in ("", "list", "ls"):
             lines = [f"{'▸' if visible else ' '} {number}  {one_line(entry.title, 60)}"
-                     + (f"  ({entry.mark})" if entry.mark else "")
+                     + (f"  ({MARK_WORDS[entry.mark]})" if entry.mark else "")
                      for number, entry, visible in control.tab_list()]
             self.notify("\n".join(lines), title="Tabs", timeout=8, markup=False)
         elif word == "new":
