@@ -227,6 +227,8 @@ async def test_a_new_tab_keeps_the_visible_tabs_model_and_system_prompt(open_cha
         second = await new_tab(pilot)
         assert (second.model, second.conversation.system) == ("other-model", "be brief")
         assert second.conversation.messages == [] and second.session is not chat.screen.session
+        await pilot.click(TabBar, offset=(2, 0))  # a click on tab 1's number in the bar
+        await wait_until(pilot, lambda: chat.app.screen is chat.screen)
 
 
 def stored_conversation(store: Store, text: str) -> str:
