@@ -62,3 +62,25 @@ def open_chat() -> OpenChat:
             yield Chat(app, pilot, screen, provider)
 
     return start
+
+
+@pytest.fixture
+def snap_compare(snap_compare: Callable[..., bool]) -> Callable[..., bool]:
+    """pytest-textual-snapshot's ``snap_compare``, which also fails when the screen it takes
+    shows a toast: a toast covers the transcript's last lines (the very line a snapshot of an
+    error or a reply is about) and times out, so the picture would depend on the machine's
+    speed. Show a message in the transcript or the sidebar instead, or dismiss the toast."""
+
+    def compare(app: LlmChatApp, *args: object, run_before: Callable[[Pilot[None]], object] | None = None,
+                **kwargs: object) -> bool:
+        async def checked(pilot: Pilot[None]) -> None:
+            if run_before is not None:
+                result = run_before(pilot)
+                if result is not None and hasattr(result, "__await__"):
+                    await result  # type: ignore[misc]
+            toasts = [str(toast.render()) for toast in pilot.app.screen.query("Toast")]
+            assert not toasts, f"a toast covers the snapshot: {toasts}"
+
+        return snap_compare(app, *args, run_before=checked, **kwargs)
+
+    return compare
