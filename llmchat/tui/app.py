@@ -64,10 +64,11 @@ not the browser's modifier and reaches the page)."""
 def session_bindings() -> dict[str, Binding]:
     """The session's bindings with an id, by id (the key table's source: README, "Keys")."""
     from llmchat.tui.screens.history import HistoryScreen
+    from llmchat.tui.widgets.compare_column import CompareColumn
     from llmchat.tui.widgets.message_view import MessageView
     from llmchat.tui.widgets.prompt_input import PromptInput
 
-    return bindings_of(PromptInput, ChatScreen, MessageView, HistoryScreen, LlmChatApp)
+    return bindings_of(PromptInput, ChatScreen, MessageView, CompareColumn, HistoryScreen, LlmChatApp)
 
 
 class LlmChatApp(McpServers, TranscriptWheel, App[None]):

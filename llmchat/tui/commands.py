@@ -24,6 +24,8 @@ def chat_commands(screen: ChatScreen) -> list[tuple[str, str, Callable[[], objec
         ("Switch model…", "Choose from the provider's models", screen.choose_model),
         ("Switch provider…", "Choose a built-in provider or a profile of the config file",
          screen.choose_provider),
+        ("Compare models…", "Send the next message to several models at once and pick a reply (/compare)",
+         screen.choose_compare_models),
         ("Set system prompt…", "Edit the system prompt of this conversation", screen.action_set_system_prompt),
         ("Regenerate last answer", "Stream a new answer; the old one stays, as another branch",
          screen.action_retry),

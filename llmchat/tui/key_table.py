@@ -34,7 +34,7 @@ DOES: dict[str, tuple[str, str]] = {
                   "the prompt is empty, else Ctrl+W deletes the word to the left"),
     "app.palette": ("everywhere", "command palette: new conversation, toggle sidebar, open history, copy "
                     "last answer, export conversation, switch model…, switch provider…, set system "
-                    "prompt…, regenerate / edit last, new / close / next / previous / switch tab, keys, change theme, quit"),
+                    "prompt…, compare models…, regenerate / edit last, new / close / next / previous / switch tab, keys, change theme, quit"),
     "app.quit": ("everywhere", "quit"),
     "message.copy": ("selected message", "copy it to the clipboard (see \"Copying\")"),
     "message.copy-block-1": ("selected message", "copy its code block N (the message's hint line "
@@ -47,6 +47,12 @@ DOES: dict[str, tuple[str, str]] = {
     "message.branch-next": ("selected message", "show its next branch"),
     "message.edit": ("selected message", "edit your message: it goes into the prompt, and sending makes a "
                      "new branch (the old one stays)"),
+    "compare.pick": ("compare column", "go on with this reply (the other replies stay as branches); "
+                     "its Use button does the same"),
+    "compare.stop": ("compare column", "stop this model's reply only (Escape stops them all)"),
+    "compare.previous": ("compare column", "the previous model's reply (one at a time on a narrow terminal)"),
+    "compare.next": ("compare column", "the next model's reply"),
+    "compare.prompt": ("compare column", "back to the prompt"),
     "history.rename": ("history", "rename the highlighted conversation"),
     "history.delete": ("history", "delete the highlighted conversation (asks first)"),
     "history.close": ("history", "close the history"),

@@ -26,6 +26,8 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("retry", "", "regenerate the last answer (the old one stays, as another branch)"),
     SlashCommand("continue", "", "ask the model to go on where its last answer stopped"),
     SlashCommand("edit", "", "put the last message back in the prompt; sending makes a new branch"),
+    SlashCommand("compare", "[MODEL...|off]", "send the next message to several models at once (PROVIDER:MODEL "
+                 "for another provider or profile), replies side by side; pick one to go on with"),
     SlashCommand("fork", "", "go on in a copy of this conversation (the original stays in the history)"),
     SlashCommand("compact", "", "summarise older messages (you correct the summary); the original stays in the history"),
     SlashCommand("copy", "[N] [> FILE]", "copy the last answer to the clipboard (N: only its code block N; "

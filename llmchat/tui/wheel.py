@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from textual import events
 from textual.errors import NoWidget
 from textual.geometry import Offset
+from textual.widget import Widget
 
 from llmchat.tui.widgets.transcript import Transcript
 
@@ -43,13 +44,14 @@ class TranscriptWheel(_Base):
                 return
         await super().on_event(event)
 
-    def _transcript_at(self, x: int, y: int) -> Transcript | None:
-        """The transcript that the screen point (x, y) is over, if any."""
+    def _transcript_at(self, x: int, y: int) -> Widget | None:
+        """The transcript that the screen point (x, y) is over, if any (or the scrolling
+        column of a compare reply in it, which scrolls on its own)."""
         try:
             widget, _ = self.get_widget_at(x, y)
         except NoWidget:
             return None
         for node in widget.ancestors_with_self:
-            if isinstance(node, Transcript):
+            if isinstance(node, Transcript) or (isinstance(node, Widget) and node.has_class("compare-scroll")):
                 return node
         return None

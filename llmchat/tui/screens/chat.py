@@ -42,6 +42,7 @@ from llmchat.tui import slash
 from llmchat.tui.screens.approve import Decision, ToolApprovalScreen
 from llmchat.tui.screens.chat_actions import ChatActions
 from llmchat.tui.screens.chat_attach import ChatAttachments
+from llmchat.tui.screens.chat_compare import ChatCompare
 from llmchat.tui.screens.chat_history import SHOWN_AT_OPEN, ChatHistory
 from llmchat.tui.screens.chat_layout import PLACEHOLDER, ChatLayout
 from llmchat.tui.screens.chat_meter import ChatMeter
@@ -69,7 +70,7 @@ STATS_INTERVAL = 0.25
 refresh that changes them repaints part of the screen)."""
 
 
-class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, ChatLayout, ChatTabs, Screen[None]):
+class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, ChatCompare, ChatLayout, ChatTabs, Screen[None]):
     """One conversation with one provider and model: one tab of the session."""
 
     BINDINGS = [
@@ -230,6 +231,8 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, ChatLayou
             event.prompt_input.clear()
             await self.run_slash(event.text)
             return
+        if self.compare_blocks_sending():  # the models still answer, or a reply is to be picked first
+            return
         text = slash.unescape(event.text)
         if self.mcp is not None and "@" in text:  # @SERVER:URI attaches an MCP resource
             from llmchat.tui.screens.mcp import attach_mentions
@@ -259,6 +262,9 @@ class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, ChatLayou
         """Add user message `text` (with `attachments`) to the conversation and stream the
         reply; `shown` is its queued view (already in the transcript), else a view is added
         at the end."""
+        if self.compare_pending and self.editing is None:  # /compare: this message goes to several models
+            await self.send_compare(text, shown, attachments)
+            return
         transcript = self.query_one(Transcript)
         edited = self.take_edit() if shown is None else None
         if edited is not None:  # `e` on an earlier message: the new one is its sibling branch

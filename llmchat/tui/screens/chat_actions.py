@@ -86,6 +86,8 @@ class ChatActions(_Base):
 
         async def run_tab_command(self, argument: str) -> None: ...
 
+        def compare_command(self, argument: str) -> None: ...
+
     def on_text_area_changed(self, event: PromptInput.Changed) -> None:
         """Under the prompt, the slash commands that match what is typed.
 
@@ -143,6 +145,8 @@ class ChatActions(_Base):
             await self.action_edit_last()
         elif name == "fork":
             self.action_fork()
+        elif name == "compare":
+            self.compare_command(argument)  # ChatCompare
         elif name == "compact":
             self.run_worker(self.compact_conversation(), exit_on_error=False)  # ChatMeter
         elif name == "copy":
