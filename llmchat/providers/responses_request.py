@@ -75,9 +75,10 @@ def _assistant_items(message: Mapping[str, Any]) -> list[dict[str, Any]]:
     if any(b["type"] == "reasoning" for b in replay):
         for block in replay:
             if block["type"] == "function_call":
-                if str(block.get("call_id") or "") not in call_ids:
+                call_id = str(block.get("call_id") or "")
+                if call_id not in call_ids:
                     continue
-                call_ids.discard(str(block.get("call_id")))
+                call_ids.discard(call_id)  # sent as this item: not again as a plain call
             items.append(block)
         calls = [c for c in calls if str(c.get("id") or "") in call_ids]
     else:

@@ -509,3 +509,25 @@ def test_options(options: dict[str, Any], fields: dict[str, Any]) -> None:
 def test_no_system_prompt_no_instructions() -> None:
     assert "instructions" not in build_body(ChatRequest(model="m", messages=HI, system=""))
     assert build_body(ChatRequest(model="m", messages=HI, system="be kind"))["instructions"] == "be kind"
+
+
+def test_replayed_items_go_on_after_an_unanswered_call() -> None:
+    blocks = [{"type": "reasoning", "id": "rs_1"},
+              {"type": "function_call", "id": "fc_9", "call_id": "c9", "name": "g", "arguments": "{}"},  # unanswered
+              {"type": "message", "id": "msg_2", "content": []},
+              {"type": "function_call", "id": "fc_1", "call_id": "c1", "name": "f", "arguments": "{}"}]
+    message = {"role": "assistant", "content": None, "thinking_blocks": blocks,
+               "tool_calls": [{"id": "c1", "function": {"name": "f", "arguments": "{}"}}]}
+    assert convert_input([message]) == [blocks[0], blocks[2], blocks[3]]
+
+
+def test_replayed_calls_without_ids() -> None:
+    """A call stored without an id (a server that gave none) is matched to a replayed item
+    without a call_id, and sent once."""
+    reasoning = {"type": "reasoning", "id": "rs_1"}
+    item = {"type": "function_call", "id": "fc_1", "name": "f", "arguments": "{}"}  # no call_id
+    call = {"function": {"name": "f", "arguments": "{}"}}  # no id
+    assert convert_input([{"role": "assistant", "thinking_blocks": [reasoning, item], "tool_calls": [call]}]) == [
+        reasoning, item]
+    assert convert_input([{"role": "assistant", "thinking_blocks": [reasoning], "tool_calls": [call]}]) == [
+        reasoning, {"type": "function_call", "call_id": "", "name": "f", "arguments": "{}"}]
