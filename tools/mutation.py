@@ -23,6 +23,7 @@ under --threshold percent killed.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import random
@@ -151,7 +152,8 @@ def run_module(module: str, jobs: int, show: bool, keep: Path | None, sample: in
     print(f"== {module}: {module_path(module)} against {' '.join(tests)}  ({where})", flush=True)
     if only:  # e.g. the survivors of an earlier run, against the tests written since
         subprocess.run([*command, *only], cwd=where, env=env, check=False, stdout=subprocess.DEVNULL)
-        statuses = {n: st for n, st in mutant_statuses(where, env).items() if n in only}
+        statuses = {n: st for n, st in mutant_statuses(where, env).items()
+                    if any(fnmatch.fnmatchcase(n, pattern) for pattern in only)}
     elif sample:
         subprocess.run([*command, "llmchat.*__mutmut_1"], cwd=where, env=env, check=False, stdout=subprocess.DEVNULL)
         unchecked = sorted(n for n, s in mutant_statuses(where, env).items() if s == "not checked")
@@ -193,7 +195,8 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (re-runs resume there)")
     parser.add_argument("--threshold", type=float, default=85.0, help="percent killed below which to fail")
     parser.add_argument("--only", type=Path, metavar="FILE",
-                        help="run only the mutants named in FILE, one a line (e.g. an earlier run's survivors)")
+                        help="run only the mutants named in FILE, one a line (e.g. an earlier run's survivors;"
+                             " a line may be a pattern: llmchat.safety.x_one_line__mutmut_*)")
     parser.add_argument("--sample", type=int, default=0, metavar="N",
                         help="run the first mutant of each function and N more chosen at random (big modules)")
     args = parser.parse_args()
