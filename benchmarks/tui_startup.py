@@ -58,13 +58,17 @@ def one_start(tree: Path, args: argparse.Namespace, importtime: str | None = Non
         "PYTHONPATH": str(tree),
         "TERM": "xterm-256color",
     }
-    python = [sys.executable, *(["-X", "importtime"] if importtime else [])]
-    redirect = [f"2>{importtime}"] if importtime else []
-    command = ["exec", "env", *[f"{k}={v}" for k, v in env.items()], *python, "-m", "llmchat", *redirect]
-    if importtime:  # Textual draws on stderr: keep the terminal, send the import lines elsewhere
-        command = ["exec", "env", *[f"{k}={v}" for k, v in env.items()], "PYTHONPROFILEIMPORTTIME=1",
-                   sys.executable, "-c", f"'import sys; sys.stderr = open({importtime!r}, \"w\"); "
-                   "sys.argv = [\"llmchat\"]; import runpy; runpy.run_module(\"llmchat\", run_name=\"__main__\")'"]
+    command = ["exec", "env", *[f"{k}={v}" for k, v in env.items()], sys.executable, "-m", "llmchat"]
+    if importtime:
+        wrapper = home / "importtime.py"
+        wrapper.write_text(
+            "import os, sys\nterminal = os.dup(2)\n"  # -X importtime writes to fd 2: a file; Textual gets a copy
+            f"os.dup2(os.open({importtime!r}, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 2)\n"
+            "sys.__stderr__ = sys.stderr = os.fdopen(terminal, 'w')\nsys.argv = ['llmchat']\n"
+            "import runpy\nrunpy.run_module('llmchat', run_name='__main__')\n"
+        )
+        command = ["exec", "env", *[f"{k}={v}" for k, v in env.items()], sys.executable, "-X", "importtime",
+                   str(wrapper)]
     started = time.monotonic()
     spawned = subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", str(args.width), "-y",
                               str(args.height), " ".join(command)], cwd=tree, capture_output=True, text=True)
