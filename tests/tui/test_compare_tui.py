@@ -310,3 +310,59 @@ async def test_the_palette_picker_sets_the_models(open_chat: OpenChat) -> None:
         await pilot.click("#compare-models-ok")
         await wait_until(pilot, lambda: screen.compare_pending is not None)
         assert [p.label for p in screen.compare_pending or []] == [f"fake/{screen.model}", "fake/second-model"]
+
+
+# -- the figures (pure functions of a finished reply) ---------------------------------------
+
+
+def finished(reason: str, ttft: float | None, duration: float | None, out: int | None) -> Any:
+    from llmchat.chat.models import Message
+    from llmchat.providers.events import Usage as U
+
+    message = Message("assistant", "text", finish_reason=reason)  # type: ignore[arg-type]
+    message.ttft, message.duration = ttft, duration
+    message.usage = U(10, out, 10 + out) if out is not None else None
+    return message
+
+
+def test_figures_lines_and_summary() -> None:
+    from llmchat.chat.accumulator import ReplyStats
+    from llmchat.tui.widgets.compare_column import SummaryRow, best_line, final_line, live_line, summary_table
+
+    # 312 tokens between the first token (0.42 s) and the end (3.10 s): 312 / 2.68 = 116 tok/s
+    assert final_line(finished("stop", 0.42, 3.10, 312), 0.0012) == \
+        "✓ stop · TTFT 0.42 s · 312 tok · 116 tok/s · 3.10 s · $0.001200"
+    assert final_line(finished("error", None, 0.4, None)) == "✖ error · 0.40 s"
+    assert final_line(finished("cancelled", 0.5, 1.0, None)) == "■ cancelled · TTFT 0.50 s · 1.00 s"
+    waiting = ReplyStats("waiting", None, None, None, 1.25, 0, True, None, None)
+    assert live_line(waiting)[1:] == " waiting for the first token… 1.2 s"
+    streaming = ReplyStats("streaming", None, None, 0.31, 2.0, 1200, True, 950.4, None)
+    assert live_line(streaming)[1:] == " TTFT 0.31 s · ~1,200 tok · 950 tok/s"
+
+    rows = [SummaryRow("openai/a", finished("stop", 0.30, 2.30, 200), 0.002),  # 100 tok/s
+            SummaryRow("anthropic/b", finished("length", 0.10, 1.10, 50), 0.001),  # 50 tok/s
+            SummaryRow("ollama/c", finished("error", None, 0.5, None), None)]
+    assert best_line(rows) == ("first token: b 0.10 s · fastest: a 100 tok/s · cheapest: b $0.001000 · "
+                               "1 length · 1 error")
+    assert best_line(rows[2:]) == "1 error"
+    table = summary_table(rows)
+    cells = {column.header: [str(c) for c in column.cells] for column in table.columns}
+    assert cells["model"] == ["openai/a", "anthropic/b", "ollama/c"]
+    assert cells["finish"] == ["✓ stop", "… length", "✖ error"]
+    assert cells["tok/s"] == ["100", "50", "–"] and cells["in / out"] == ["10 / 200", "10 / 50", "–"]
+    bold = {column.header: [getattr(c, "style", "") == "bold" for c in column.cells] for column in table.columns}
+    assert bold["TTFT"] == [False, True, False] and bold["tok/s"] == [True, False, False]
+    assert bold["cost"] == [False, True, False]
+
+
+async def test_a_model_name_is_shown_as_text_not_markup(open_chat: OpenChat) -> None:
+    async with open_chat(reply("a"), reply("b")) as chat:
+        screen, pilot = chat.screen, chat.pilot
+        await send(pilot, "/compare [bold]x[/bold] m2")
+        await send(pilot, "Go")
+        await wait_until(pilot, lambda: bool(screen.query(CompareView)) and compare_view(screen).ended
+                         and not screen.streaming)
+        column = compare_view(screen).columns[0]
+        assert column.label == "fake/[bold]x[/bold]"
+        assert plain_text(column.title).strip() == "fake/[bold]x[/bold]"
+        assert "fake/[bold]x[/bold]" in plain_text(compare_view(screen).summary)

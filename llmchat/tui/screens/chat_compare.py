@@ -36,6 +36,7 @@ from llmchat.chat.compare import (
     parse_targets,
 )
 from llmchat.chat.engine import ContentDelta, Finish, ReasoningDelta, RoundStarted, ToolCallStarted
+from llmchat.chat.meter import stats_of
 from llmchat.chat.models import Attachment, Message
 from llmchat.safety import one_line
 from llmchat.tui.compare_profiles import reply_costs, usable_providers
@@ -365,6 +366,8 @@ class ChatCompare(_Base):
         self.comparison = self.compare_view = None
         sidebar = self.query_one(Sidebar)
         sidebar.provider, sidebar.model = self.provider.name, self.model
+        if event.column.message is not None:
+            sidebar.stats = stats_of(event.column.message)  # the figures of the reply gone on with
         others = len(view.columns) - 1
         await self.show_path()
         self.query_one(PromptInput).focus()

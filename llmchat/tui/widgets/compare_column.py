@@ -41,14 +41,14 @@ def live_line(stats: ReplyStats | None) -> str:
         return f"{spinner} waiting for the first token… {stats.elapsed or 0.0:.1f} s"
     if stats.state == "retrying" and stats.retry is not None:
         return f"{spinner} retrying (attempt {stats.retry.attempt})"
-    parts = [spinner]
+    parts = []
     if stats.ttft is not None:
         parts.append(f"TTFT {stats.ttft:.2f} s")
     approx = "~" if stats.estimated else ""
     parts.append(f"{approx}{stats.output_tokens:,} tok")
     if stats.tokens_per_second:
         parts.append(f"{stats.tokens_per_second:,.0f} tok/s")
-    return " · ".join(parts)
+    return f"{spinner} " + " · ".join(parts)
 
 
 def final_line(message: Message, cost: float | None = None) -> str:
