@@ -531,3 +531,40 @@ def test_replayed_calls_without_ids() -> None:
         reasoning, item]
     assert convert_input([{"role": "assistant", "thinking_blocks": [reasoning], "tool_calls": [call]}]) == [
         reasoning, {"type": "function_call", "call_id": "", "name": "f", "arguments": "{}"}]
+
+
+async def test_a_long_event_that_is_not_an_object_is_cut_in_the_message(server: LoopbackServer) -> None:
+    data = "[" + "1," * 150 + "1]"
+    _, error = await collect_error(server, named_sse([created()]) + f"data: {data}\n\n".encode(), ServerError)
+    assert error.message == "unexpected stream event: " + repr(data[:200])
+
+
+async def test_calls_are_found_by_item_id_whatever_the_output_index(server: LoopbackServer) -> None:
+    events = await collect(server, [
+        created(), added(3, "fc_1", "call_1", "f"),
+        {"type": "response.function_call_arguments.delta", "item_id": "fc_1", "output_index": 7, "delta": '{"a"'},
+        {"type": "response.function_call_arguments.delta", "item_id": "fc_1", "delta": ": 1}"},
+        {"type": "response.output_item.done", "output_index": 8,
+         "item": {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "f", "arguments": '{"a": 1}'}},
+        completed()])
+    assert events == [ToolCallDelta(0, "call_1", "f", ""), ToolCallDelta(0, None, None, '{"a"'),
+                      ToolCallDelta(0, None, None, ": 1}"), Finish("tool_calls", "completed")]
+
+
+async def test_a_whole_response_object_without_output(server: LoopbackServer) -> None:
+    server.handler = lambda _r: json_reply(200, {"object": "response", "status": "completed", "model": "gpt-5",
+                                                 "usage": {"input_tokens": 2, "output_tokens": 0}})
+    async with httpx.AsyncClient(timeout=10) as client:
+        provider = ResponsesProvider(client=client, base_url=server.base_url, api_key="k")
+        events = [e async for e in provider.stream(ChatRequest(model="m", messages=HI))]
+    assert events == [Usage(2, 0, 2), Finish("stop", "completed")] and events[-1].model == "gpt-5"
+
+
+async def test_reasoning_summary_deltas_stream_as_they_come(server: LoopbackServer) -> None:
+    events = await collect(server, [
+        created(),
+        {"type": "response.reasoning_summary_text.delta", "item_id": "rs_1", "delta": "one "},
+        {"type": "response.reasoning_summary_text.delta", "item_id": "rs_1", "delta": "two"},
+        {"type": "response.reasoning_summary_text.done", "item_id": "rs_1", "text": "one two"},
+        delta("a"), completed()])
+    assert events == [ReasoningDelta("one "), ReasoningDelta("two"), ContentDelta("a"), Finish("stop", "completed")]
