@@ -30,6 +30,7 @@ from llmchat.providers import make_client
 from llmchat.providers.base import Provider
 from llmchat.safety import one_line, safe_lines
 from llmchat.store import Store, StoreError
+from llmchat.tui.alt_digits import prefer_alt_digits
 from llmchat.tui.app_mcp import McpServers
 from llmchat.tui.commands import ChatCommands
 from llmchat.tui.key_table import bindings_of
@@ -152,6 +153,7 @@ class LlmChatApp(McpServers, TranscriptWheel, App[None]):
         gc.freeze()
         gc.set_threshold(700, 10, 1000)
         break_strip_cycles()  # ... and Textual's rendered lines are freed without them (strip_cycles.py)
+        prefer_alt_digits()  # Alt+1..9 (tabs) as xterm and tmux send them (alt_digits.py)
         if self.is_web if self._browser is None else self._browser:
             self.COMMAND_PALETTE_BINDING = BROWSER_KEYMAP["app.palette"].split(",")[0]  # the footer's
             self.keymap_in_use.update(BROWSER_KEYMAP)
