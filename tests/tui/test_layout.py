@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 
 from textual.geometry import Region
-from textual.widgets import Footer
+from textual.widgets import Button, Footer
 
+from llmchat.chat.attachments import from_bytes
 from llmchat.providers.events import ContentDelta, Finish, Usage
 from llmchat.tui.screens.chat_layout import NARROW_PLACEHOLDER, PLACEHOLDER, SIDEBAR_FOLDS_BELOW
 from llmchat.tui.screens.help import HelpScreen
+from llmchat.tui.widgets.attachment_chips import AttachmentChips
 from llmchat.tui.widgets.figures_text import FiguresText
 from llmchat.tui.widgets.fitting_footer import FittingFooter
 from llmchat.tui.widgets.message_view import MessageView
@@ -197,3 +199,24 @@ async def test_the_footer_shows_whole_keys_only(open_chat: OpenChat) -> None:
         await resize(chat, 80, 24)
         await wait_until(chat.pilot, lambda: footer.fitted)
         assert footer_shown(chat)[:4] == ["Send", "Newline", "Editor", "New chat"]
+
+
+async def test_attachment_chips_stack_when_they_do_not_fit_side_by_side(open_chat: OpenChat) -> None:
+    names = ["chapter_one.md", "notes.md", "figures.csv"]  # about 35 columns a chip
+    attachments = [from_bytes(name, b"hello\n") for name in names]
+    async with open_chat([], size=(60, 20)) as chat:
+        chips = chat.screen.query_one(AttachmentChips)
+        await chips.add(attachments)
+        await wait_until(chat.pilot, lambda: chips.has_class("-stacked") and chips.size.height == 3)
+        await chat.pilot.pause()
+        shown = list(chips.query(Button))
+        assert [chip.region.y for chip in shown] == [chips.region.y + row for row in range(3)]  # each whole
+        assert all(chips.region.contains_region(chip.region) for chip in shown)  # nothing off screen
+        await resize(chat, 160, 48)  # room for all three in one row (beside the sidebar)
+        await wait_until(chat.pilot, lambda: not chips.has_class("-stacked") and chips.size.height == 1)
+        await chat.pilot.pause()
+        assert len({chip.region.y for chip in shown}) == 1
+        assert all(chips.region.contains_region(chip.region) for chip in shown)
+        await chips.remove_at(0)
+        await resize(chat, 60, 20)
+        await wait_until(chat.pilot, lambda: chips.has_class("-stacked") and chips.size.height == 2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.containers import HorizontalGroup
@@ -28,12 +29,18 @@ class Chip(Button, can_focus=False):
 class AttachmentChips(HorizontalGroup):
     """The pending attachments as chips; clicking one (or Enter on it) removes it.
 
-    Hidden while empty. :meth:`take` hands them to the next message and clears the row.
+    Hidden while empty. :meth:`take` hands them to the next message and clears the row. When
+    the chips do not fit in one row (a narrow terminal, long paths), they are stacked one per
+    row (``-stacked``: at most four rows, then it scrolls), each cut with an ellipsis.
     """
 
     DEFAULT_CSS = """
     AttachmentChips { height: auto; padding: 0 1; }
     AttachmentChips > Chip { min-width: 0; height: 1; border: none; margin: 0 1 0 0; }
+    AttachmentChips.-stacked { layout: vertical; max-height: 4; overflow-y: auto; }
+    AttachmentChips.-stacked > Chip {
+        max-width: 100%; text-wrap: nowrap; text-overflow: ellipsis; content-align: left middle; text-align: left;
+    }
     """
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
@@ -50,12 +57,23 @@ class AttachmentChips(HorizontalGroup):
             self.attachments.append(attachment)
             await self.mount(Chip(Text(chip_label(attachment)), classes="attachment-chip", compact=True))
         self.display = bool(self.attachments)
+        self._arrange()
+
+    def on_resize(self) -> None:
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """Stack the chips when they would not fit side by side in the width there is."""
+        needed = sum(cell_len(chip_label(attachment)) + 1 for attachment in self.attachments)
+        width = self.content_size.width or self.app.size.width - 2
+        self.set_class(needed > width, "-stacked")
 
     async def remove_at(self, index: int) -> None:
         """Remove the chip (and attachment) at `index`."""
         del self.attachments[index]
         await self.query(Chip)[index].remove()
         self.display = bool(self.attachments)
+        self._arrange()
 
     async def take(self) -> list[Attachment]:
         """The pending attachments, for the message being sent; the row is emptied."""

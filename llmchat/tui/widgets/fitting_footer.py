@@ -12,6 +12,7 @@ Every key is still listed in the command palette and the key table (palette: "Ke
 from __future__ import annotations
 
 from textual import events
+from textual.widget import Widget
 from textual.widgets import Footer
 
 
@@ -40,26 +41,40 @@ class FittingFooter(Footer):
             child.display = True  # each key gets its width laid out again
         self.call_after_refresh(self.fit_keys)
 
-    @property
-    def fitted(self) -> bool:
-        """Every key shown ends before the palette key (or the footer's end)."""
+    def _keys(self) -> tuple[list[Widget], Widget | None]:
+        """The keys shown (left to right) and the palette key (None: not shown)."""
         keys = [child for child in self.children if not child.has_class("-command-palette") and child.display]
         palette = [child for child in self.children if child.has_class("-command-palette") and child.display]
-        right = palette[0].region.x if palette else self.region.right
-        return all(key.region.width and key.region.x + key.outer_size.width <= right for key in keys)
+        return keys, palette[0] if palette else None
+
+    def _right(self, palette: Widget | None) -> int:
+        """Where the keys must end: the palette key's left edge (it is docked at the right, so
+        that is known from its width alone), or the footer's end."""
+        if palette is None:
+            return self.region.right
+        return self.region.right - palette.outer_size.width - palette.styles.margin.width
+
+    @property
+    def fitted(self) -> bool:
+        """Every key shown is laid out and ends before the palette key (or the footer's end)."""
+        keys, palette = self._keys()
+        right = self._right(palette)
+        return bool(self.region.width) and all(
+            key.region.width and key.region.x + key.outer_size.width <= right for key in keys
+        )
 
     def fit_keys(self, attempts: int = RETRIES) -> None:
         """Hide each key that would run past the palette key (or the footer's end); while the
         keys are not laid out yet, try again a frame later (up to `attempts` times)."""
         if not self.is_attached:
             return
-        keys = [child for child in self.children if not child.has_class("-command-palette") and child.display]
-        palette = [child for child in self.children if child.has_class("-command-palette") and child.display]
-        if not self.region.width or any(not key.region.width for key in keys + palette):
+        keys, palette = self._keys()
+        laid_out = [key.size.width for key in keys + ([palette] if palette else [])]
+        if not self.region.width or not all(laid_out):
             if attempts > 1:
                 self.set_timer(1 / 60, lambda: self.fit_keys(attempts - 1))
             return
-        right = palette[0].region.x if palette else self.region.right
+        right = self._right(palette)
         x = self.region.x
         for key in keys:
             fits = x + key.outer_size.width <= right  # its right margin may meet the palette key
