@@ -18,7 +18,7 @@ class HelpScreen(ModalScreen[None]):
 
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > Vertical { width: 90%; height: 80%; border: round $primary; background: $surface; }
+    HelpScreen > Vertical { width: 90%; height: 80%; border: round $primary; background: $surface; padding: 0 1; }
     HelpScreen VerticalScroll { height: 1fr; }
     """
     BINDINGS = [Binding("escape,q", "dismiss(None)", "Close", id="help.close")]

@@ -56,10 +56,11 @@ class FittingFooter(Footer):
 
     @property
     def fitted(self) -> bool:
-        """Every key shown is laid out and ends before the palette key (or the footer's end)."""
+        """Keys are shown, and each is laid out and ends before the palette key (or the
+        footer's end). (While Textual rebuilds the keys, the old ones count as not shown.)"""
         keys, palette = self._keys()
         right = self._right(palette)
-        return bool(self.region.width) and all(
+        return bool(self.region.width and keys) and all(
             key.region.width and key.region.x + key.outer_size.width <= right for key in keys
         )
 
