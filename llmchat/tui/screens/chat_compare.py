@@ -60,6 +60,8 @@ else:
 
 COMPARE_TICK = 0.25
 """Seconds between two refreshes of the columns' live figures."""
+RENDER_GROUP = "compare-render"
+"""Worker group of the final render of each column (not the stream's: Escape leaves it be)."""
 PENDING_ID = "compare-pending"
 """The line above the prompt that names the models the next message goes to."""
 
@@ -276,7 +278,7 @@ class ChatCompare(_Base):
                         self._lane_event(view.columns[event.index], event.event)
                     elif isinstance(event, LaneEnded):
                         finished[event.index] = event.result
-                        await self._end_column(view.columns[event.index], event.result)
+                        self._end_column(view.columns[event.index], event.result)
                     elif isinstance(event, CompareFinished):
                         break
         finally:
@@ -285,7 +287,7 @@ class ChatCompare(_Base):
             for lane in comparison.lanes:  # stopped by Escape: the lanes ended without us
                 if lane.index not in finished and lane.result is not None:
                     finished[lane.index] = lane.result
-                    await self._end_column(view.columns[lane.index], lane.result)
+                    self._end_column(view.columns[lane.index], lane.result)
             if self.queue:  # messages queued before the comparison: back to the prompt (a reply is to be picked first)
                 await self._reply_ended(normally=False)
             view.show_summary([SummaryRow(c.label, c.message or Message("assistant")) for c in view.columns])
@@ -308,13 +310,18 @@ class ChatCompare(_Base):
         elif isinstance(event, ToolCallStarted):
             column.append(f"\n\n*⚙ {event.call.name}*\n\n")
 
-    async def _end_column(self, column: CompareColumn, result: LaneResult) -> None:
+    def _end_column(self, column: CompareColumn, result: LaneResult) -> None:
+        """Mark how `column`'s reply ended; the rest of its text renders in a worker of its own,
+        so the other columns' events are not held up meanwhile (a final pass of a long reply
+        can take a few hundred milliseconds)."""
         message = result.message
         if message is None:  # stopped before its request was sent
             message = Message("assistant", finish_reason=result.finish_reason or "cancelled")
         if result.status == "failed" and message.finish_reason != "error":
             message.finish_reason, message.error = "error", message.error or result.error
-        await column.finish(message)
+        column.end(message)
+        if not column.body.finished:
+            self.run_worker(column.body.finish(), group=RENDER_GROUP, exit_on_error=False)
 
     def _compare_tick(self, view: CompareView, comparison: Comparison) -> None:
         """Refresh the live figures of every column that still streams."""

@@ -239,15 +239,19 @@ class CompareColumn(Vertical):
             self._show_figures(live_line(stats))
 
     def _show_figures(self, line: str) -> None:
+        """Show `line` above the text. While the reply streams the line is one row high (cut
+        with an ellipsis), so its refreshes repaint one row and lay nothing out; the final
+        line may wrap to two rows."""
         if line != self._figures:
             self._figures = line
-            self.figures.update(line)
+            self.figures.update(line, layout=self.message is not None)
 
-    async def finish(self, message: Message, cost: float | None = None) -> None:
-        """The reply ended: show how (and what failed), its final figures; then render the rest
-        of its text."""
+    def end(self, message: Message, cost: float | None = None) -> None:
+        """The reply ended: show how (and what failed) and its final figures (the rest of its
+        text renders with :meth:`finish`, or ``body.finish()`` in a worker of its own)."""
         self.message = message
         reason = message.finish_reason
+        self.add_class("-ended")
         self.set_class(reason == "error", "-error")
         self.set_class(reason == "cancelled", "-cancelled")
         note = ""
@@ -264,6 +268,10 @@ class CompareColumn(Vertical):
         self.status.update(note)
         self.status.display = bool(note)
         self._show_figures(final_line(message, cost))
+
+    async def finish(self, message: Message, cost: float | None = None) -> None:
+        """:meth:`end`, then render the rest of the text (returns once it is on screen)."""
+        self.end(message, cost)
         if not self.body.finished:
             await self.body.finish()
 

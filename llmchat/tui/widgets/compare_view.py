@@ -105,9 +105,15 @@ class CompareView(Vertical):
         margin: 0 1 0 1;
     }
     CompareView .compare-figures {
+        height: 1;
+        color: $text-muted;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    CompareView .compare-column.-ended .compare-figures {
         height: auto;
         max-height: 2;
-        color: $text-muted;
+        text-wrap: wrap;
     }
     CompareView .compare-scroll {
         height: 1fr;
