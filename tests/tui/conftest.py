@@ -15,7 +15,7 @@ from llmchat.config import Settings
 from llmchat.tui.app import LlmChatApp
 from llmchat.tui.screens.chat import ChatScreen
 from tests.fakes import FakeProvider
-from tests.tui.helpers import SIZE, THEME_DIRS, chat_screen, fake_settings, make_app
+from tests.tui.helpers import SIZE, THEME_DIRS, chat_screen, fake_settings, make_app, wait_until
 
 
 @dataclass
@@ -56,6 +56,8 @@ def open_chat() -> OpenChat:
         else:
             app = LlmChatApp(settings or fake_settings(), provider=provider, theme_dirs=THEME_DIRS, history=history)
         async with app.run_test(size=size) as pilot:
+            # The first tab's screen is app.screen at once; its widgets are there once mounted.
+            await wait_until(pilot, lambda: isinstance(app.screen, ChatScreen) and app.screen.is_mounted)
             screen = chat_screen(pilot)
             if registry is not None:
                 screen.registry = registry

@@ -72,7 +72,8 @@ async def test_no_key_shows_setup_and_a_local_server_can_be_used(
         await wait_until(pilot, lambda: app.screen.focused is button)  # focused once mounted
 
         await pilot.click("#setup-use-0")
-        await wait_until(pilot, lambda: isinstance(app.screen, ChatScreen))
+        # (the chat screen is app.screen at once; its widgets are there once it is mounted)
+        await wait_until(pilot, lambda: isinstance(app.screen, ChatScreen) and app.screen.is_mounted)
 
         screen = chat_screen(pilot)
         assert screen.model == "test-model"
