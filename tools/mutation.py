@@ -40,7 +40,7 @@ MODULES: dict[str, list[str]] = {
     "providers.sse": ["tests/providers/test_sse.py", "tests/providers/test_caps.py"],
     "providers.ndjson": ["tests/providers/test_ndjson.py", "tests/providers/test_caps.py"],
     "providers.errors": [f"tests/providers/test_{name}.py" for name in (
-        "errors", "helpers", "error_lines", "context_overflow", "mappings")],
+        "errors", "error_rules", "helpers", "error_lines", "context_overflow", "mappings")],
     "providers.http": [f"tests/providers/test_{name}.py" for name in (
         "resilience", "idle_watch", "timers", "caps", "helpers", "errors", "error_lines", "decoding", "tls")],
     "providers.policy": [f"tests/providers/test_{name}.py" for name in ("resilience", "helpers", "timers")],
