@@ -100,6 +100,11 @@ def scratch_copy(module: str, tests: list[str], where: Path) -> None:
             shutil.copytree(source, where / name, ignore=shutil.ignore_patterns("__pycache__", "mutants"))
         elif source.exists():
             shutil.copy2(source, where / name)
+    write_pyproject(module, tests, where)
+
+
+def write_pyproject(module: str, tests: list[str], where: Path) -> None:
+    """The project's pyproject.toml in `where`, with mutmut's settings for `module`."""
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     selection = json.dumps(tests)
     pyproject += (
@@ -147,6 +152,7 @@ def run_module(module: str, jobs: int, show: bool, keep: Path | None, sample: in
                            ("tests", where / "mutants" / "tests")):
             if copy.is_dir():
                 shutil.copytree(ROOT / name, copy, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+        write_pyproject(module, tests, where)  # the module's test files as they are now
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     command = [sys.executable, "-m", "mutmut", "run", f"--max-children={jobs}"]
     print(f"== {module}: {module_path(module)} against {' '.join(tests)}  ({where})", flush=True)

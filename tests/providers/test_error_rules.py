@@ -73,3 +73,58 @@ def test_each_connection_failure_has_its_hint(text: str, hint: str | None) -> No
 def test_a_connection_failure_without_text_is_named_by_its_type() -> None:
     error = connect_error("http://h/x", TimeoutError(), "p")
     assert error.message == "cannot reach http://h/x: TimeoutError"
+
+
+HTML_HINT = "a captive portal or login page"
+PAGE = "the server answered with an HTML page"
+JSON_DOC = "the server answered with a JSON document instead of an event stream"
+
+
+@pytest.mark.parametrize(
+    ("head", "content_type", "message"),
+    [
+        (b"<html><head><title>Sign in</title></head>", "text/html", f"{PAGE} titled 'Sign in' instead of an event stream"),
+        (b"<html><body>no title</body></html>", "text/html; charset=utf-8", f"{PAGE} instead of an event stream"),
+        (b"Welcome to the hotel network", "Text/HTML; charset=UTF-8", f"{PAGE} instead of an event stream"),
+        (b"<html><title>Caf\xe9</title>", "", f"{PAGE} titled 'Caf\ufffd' instead of an event stream"),
+        (b'{"detail": "Not Found"}', "application/json", f"{JSON_DOC}: Not Found"),
+        (b'{"object": "list", "data": []}', "", JSON_DOC),  # no message in it
+        (b"[1, 2]", "text/plain", JSON_DOC),
+        (b"null", "application/json; charset=utf-8", JSON_DOC),
+        (b"  ok  ", "Application/JSON", JSON_DOC),
+        (b"data: not json", "text/event-stream", None),
+        (b"plain words", "text/plain", None),
+        (b"", "", None),
+    ],
+)
+def test_a_2xx_body_that_is_not_a_stream(head: bytes, content_type: str, message: str | None) -> None:
+    from llmchat.providers.errors import NotAStream, not_a_stream
+
+    error = not_a_stream(head, content_type, "portal")
+    if message is None:
+        assert error is None
+    else:
+        assert type(error) is NotAStream and error.message == message
+        assert (error.status, error.provider) == (200, "portal") and error.hint and HTML_HINT in error.hint
+
+
+def test_a_title_is_read_from_the_first_64_kib_only() -> None:
+    from llmchat.providers.errors import html_title
+
+    page = "<html>" + " " * (65536 - 6) + "<title>late</title>"
+    assert html_title(page) is None
+    assert html_title("<html>" + " " * (65536 - 26) + "<title>in</title>") == "in"
+
+
+def test_a_title_cut_by_the_64_kib_window_is_not_read() -> None:
+    from llmchat.providers.errors import html_title
+
+    prefix = "<html><title>x"
+    page = prefix + " " * (65530 - len(prefix)) + "</title>"  # "</title" ends one past the window
+    assert html_title(page) is None
+    assert (html_title(page[1:]) or "").startswith("x")  # one character earlier: inside
+
+
+def test_hints_name_the_setting_to_check() -> None:
+    dns = connect_error("http://nohost/v1", OSError("[Errno -2] Name or service not known"), "p")
+    assert dns.hint == "the host name does not resolve: check the base URL and your network"
