@@ -28,8 +28,7 @@ DOES: dict[str, tuple[str, str]] = {
                 "prompt (see \"Tabs\")"),
     "tab.next": ("chat", "next tab (Ctrl+Tab where the terminal reports it)"),
     "tab.previous": ("chat", "previous tab"),
-    "tab.go-1": ("chat", "go to tab N (terminals with the kitty keyboard protocol; elsewhere Alt+digit "
-                 "arrives as a character: use `/tab N`)"),
+    "tab.go-1": ("chat", "go to tab N (`/tab N` works in every terminal and browser)"),
     "tab.close": ("chat", "close the tab (asks first while its reply streams); in the prompt only when "
                   "the prompt is empty, else Ctrl+W deletes the word to the left"),
     "app.palette": ("everywhere", "command palette: new conversation, toggle sidebar, open history, copy "
