@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal, NamedTuple
 
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.message import Message
@@ -103,7 +104,7 @@ class TabBar(Widget):
             text.append("│" if index + 1 < len(self.entries) else "")
         return text
 
-    def _style(self, component: str):  # type: ignore[no-untyped-def]
+    def _style(self, component: str) -> Style:
         return self.get_component_rich_style(component, partial=True)
 
     def render(self) -> Text:
