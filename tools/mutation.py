@@ -72,7 +72,7 @@ MODULES: dict[str, list[str]] = {
     "chat.process": ["tests/chat/test_tools.py"],
     "chat.tools": ["tests/chat/test_tools.py", "tests/chat/test_tool_limits.py"],
     "chat.builtin_tools": ["tests/chat/test_tools.py", "tests/chat/test_tool_limits.py"],
-    "chat.toolloop": ["tests/chat/test_toolloop.py", "tests/chat/test_toolloop_thinking.py",
+    "chat.toolloop": ["tests/chat/test_toolloop.py", "tests/chat/test_toolloop_rules.py", "tests/chat/test_toolloop_thinking.py",
                       "tests/chat/test_wire_formats_tool_loop.py"],
     "chat.engine": ["tests/chat/test_engine.py", "tests/chat/test_engine_rules.py"],
     "store.sqlite": ["tests/store"],
