@@ -125,3 +125,32 @@ async def test_the_replies_are_timed_on_the_loops_clock() -> None:
     assert loop.accumulator is not None
     stats = loop.accumulator.stats()
     assert stats.ttft is not None and stats.ttft >= 1000  # thousands of "seconds": the fake clock's
+
+
+async def test_calls_over_the_limit_are_refused_with_their_index() -> None:
+    from llmchat.chat.toollimits import ToolLimits
+
+    provider = FakeProvider(calls(("c1", "weather", '{"city": "A"}'), ("c2", "weather", '{"city": "B"}')),
+                            [ContentDelta("ok"), Finish("stop")])
+    loop = ToolLoop(provider, Conversation(messages=[Message("user", "go")]), "m", registry(),
+                    approve=approve_all, limits=ToolLimits(max_calls=1))
+    async with aclosing(loop.events()) as events:
+        seen = [e async for e in events]
+    results = [e for e in seen if isinstance(e, ToolResult)]
+    assert [(r.index, r.call.id, r.output.status) for r in results] == [(0, "c1", "ok"), (1, "c2", "skipped")]
+    refused = [e for e in seen if isinstance(e, ToolCallStarted)][1]
+    assert refused.refused and refused.tool is not None and refused.tool.name == "weather"
+
+
+async def test_a_repeated_call_id_in_one_reply_is_replaced() -> None:
+    provider = FakeProvider(calls(("dup", "weather", '{"city": "A"}'), ("dup", "weather", '{"city": "B"}')),
+                            [ContentDelta("ok"), Finish("stop")])
+    _, conversation = await run(provider)
+    ids = [c.id for c in conversation.messages[1].tool_calls]
+    assert ids[0] == "dup" and ids[1] != "dup" and ids[1].startswith("call_")
+    assert [m.tool_call_id for m in conversation.messages[2:4]] == ids
+
+
+def test_max_rounds_below_one_is_refused_with_a_reason() -> None:
+    with pytest.raises(ValueError, match="^max_rounds must be at least 1$"):
+        ToolLoop(FakeProvider([]), Conversation(), "m", registry(), approve=approve_all, max_rounds=0)
