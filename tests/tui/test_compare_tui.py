@@ -366,3 +366,28 @@ async def test_a_model_name_is_shown_as_text_not_markup(open_chat: OpenChat) -> 
         assert column.label == "fake/[bold]x[/bold]"
         assert plain_text(column.title).strip() == "fake/[bold]x[/bold]"
         await wait_until(pilot, lambda: "fake/[bold]x[/bold]" in plain_text(compare_view(screen).summary))
+
+
+async def test_a_compare_in_a_hidden_tab_ends_quietly_and_renders_when_shown(open_chat: OpenChat) -> None:
+    from tests.tui.test_tabs import bar_text, new_tab, notes
+
+    gate = asyncio.Event()
+    async with open_chat([gate, *reply("one")], [gate, *reply("two")]) as chat:
+        pilot, first = chat.pilot, chat.screen
+        await send(pilot, "/compare m1 m2")
+        await send(pilot, "Go")
+        await wait_until(pilot, lambda: first.streaming and bool(first.query(CompareView)))
+        view = compare_view(first)
+        await new_tab(pilot)
+        gate.set()
+        await wait_until(pilot, lambda: view.ended and not first.streaming)
+        assert [c.body.source for c in view.columns] == ["one", "two"]
+        assert all(c.body.held and c.body.rendered_length == 0 for c in view.columns)  # nobody looks
+        await wait_until(pilot, lambda: "●" in bar_text(pilot))  # the tab is marked, and says nothing
+        assert "Pick the reply" not in notes(chat.app)
+        await pilot.press("ctrl+pageup")
+        await wait_until(pilot, lambda: chat.app.screen is first)
+        await wait_until(pilot, lambda: all(not c.body.held and c.body.rendered_length == 3 for c in view.columns))
+        view.columns[1].scroll.focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: [m.content for m in first.conversation.messages] == ["Go", "two"])

@@ -293,6 +293,7 @@ class ChatCompare(_Base):
             view.show_summary([SummaryRow(c.label, c.message or Message("assistant")) for c in view.columns])
             if view.is_attached:
                 self.run_worker(self._price_compare(view, pending), exit_on_error=False)
+            if view.is_attached and self.is_current:  # (a tab in the background says nothing: its mark does)
                 self.notify("Pick the reply to go on from: Shift+Tab to its column, then Enter (or its "
                             "Use button); the others stay as branches.", title="Compare", timeout=6,
                             markup=False)
