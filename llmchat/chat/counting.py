@@ -82,7 +82,7 @@ def encoding_for(kind: str, model: str) -> str | None:
     return encoding if encoding in _ENCODING_FILES else None
 
 
-def count_request(request: ChatRequest, kind: str, *, cache_dir: Path | None = None) -> TokenCount:
+def count_request(request: ChatRequest, kind: str, *, cache_dir: Path | None = None, exact: bool = True) -> TokenCount:
     """The input tokens of `request` for a provider of wire format `kind`.
 
     Args:
@@ -91,12 +91,14 @@ def count_request(request: ChatRequest, kind: str, *, cache_dir: Path | None = N
         kind: the provider's wire format (``openai``, ``anthropic``, ...).
         cache_dir: where the encoding files are written on first use (default: llmchat's
             cache directory).
+        exact: False: estimate without loading the tokenizer (o200k_base holds about 75 MiB
+            once loaded; the session loads it only when the count is close to the window).
 
     Returns:
         The count, exact when the model's tokenizer is known and loads, else an estimate.
     """
     messages = _messages(request)
-    encoding_name = encoding_for(kind, request.model)
+    encoding_name = encoding_for(kind, request.model) if exact else None
     length: Callable[[str], int] | None = None
     if encoding_name is not None:
         encoding = load_encoding(encoding_name, cache_dir)

@@ -101,16 +101,31 @@ async def test_a_reply_without_a_known_price_shows_no_cost(open_chat: OpenChat) 
 
 
 async def test_the_context_bar_counts_the_conversation_and_the_draft(open_chat: OpenChat) -> None:
+    async with open_chat(reply("Hello", 100_000, 300)) as chat:
+        await send(chat.pilot, "hi")
+        await chat.app.workers.wait_for_complete()
+        # after the reply: its usage is the truth (100,000 in + 300 out)
+        await wait_until(chat.pilot, lambda: "100,300 / 128,000" in sidebar_line(chat.pilot, "#sidebar-context"))
+        await type_text(chat.pilot, "hello world")
+        # past half the window the draft is counted exactly: "hello world" is 2 tokens (o200k_base)
+        # + 4 for a new user message (the estimate would say 3 + 4), once typing pauses
+        await wait_until(chat.pilot, lambda: "100,306 / 128,000" in sidebar_line(chat.pilot, "#sidebar-context"))
+        chat.screen.query_one(PromptInput).clear()
+        await wait_until(chat.pilot, lambda: "100,300 / 128,000" in sidebar_line(chat.pilot, "#sidebar-context"))
+
+
+async def test_far_from_the_window_the_draft_is_estimated_without_the_tokenizer(open_chat: OpenChat) -> None:
+    """The tokenizer costs about 75 MiB once loaded: far from the window (under half of it) an
+    estimate cannot change whether a message fits, so it is not loaded."""
     async with open_chat(reply("Hello", 1200, 300)) as chat:
         await send(chat.pilot, "hi")
         await chat.app.workers.wait_for_complete()
-        # after the reply: its usage is the truth (1,200 in + 300 out)
         await wait_until(chat.pilot, lambda: "1,500 / 128,000" in sidebar_line(chat.pilot, "#sidebar-context"))
         await type_text(chat.pilot, "hello world")
-        # "hello world" is 2 tokens (o200k_base) + 4 for a new user message, counted once typing pauses
-        await wait_until(chat.pilot, lambda: "1,506 / 128,000" in sidebar_line(chat.pilot, "#sidebar-context"))
-        chat.screen.query_one(PromptInput).clear()
-        await wait_until(chat.pilot, lambda: "1,500 / 128,000" in sidebar_line(chat.pilot, "#sidebar-context"))
+        # the estimate: 11 characters, a token per four rounded up (3), + 4 for a new user message
+        await wait_until(chat.pilot, lambda: "1,507 / 128,000" in sidebar_line(chat.pilot, "#sidebar-context"))
+        await chat.app.workers.wait_for_complete()
+        assert chat.screen._encoding is None
 
 
 async def test_a_message_that_would_not_fit_is_held_back_with_a_warning_once(open_chat: OpenChat) -> None:

@@ -43,6 +43,10 @@ DRAFT_DELAY = 0.25
 EXACT_DRAFT_CHARS = 20_000
 """A longer draft is estimated rather than tokenized while typing (a paste of megabytes)."""
 METER_GROUP = "meter"
+EXACT_FROM = 0.5
+"""The conversation and the draft are counted exactly (the model's tokenizer loaded: about 75 MiB
+for o200k_base) only once their estimate reaches this share of the context window; further from
+it an estimate cannot change whether a message fits, and the memory is not spent."""
 
 
 class ChatMeter(_Base):
@@ -94,19 +98,17 @@ class ChatMeter(_Base):
         source, model, kind = self._price_source(), self.session.model, self._kind()
         replies = [m for m in self.session.conversation.messages if m.role == "assistant"]
         todo = [m for m in replies if id(m) not in costs]
-        name = encoding_for(kind, model)
 
-        def work() -> tuple[list[Cost | None], int | None, Any]:
+        def work() -> tuple[list[Cost | None], int | None]:
             priced = [source.reply_cost(m.usage, m.model, model) for m in todo]
-            return priced, source.context_window(model), load_encoding(name) if name else None
+            return priced, source.context_window(model)
 
         server_window = await self._server_window(model)
-        priced, window, encoding = await asyncio.to_thread(work)
+        priced, window = await asyncio.to_thread(work)
         window = server_window or window
         for message, cost in zip(todo, priced):
             costs[id(message)] = cost
         self._window = (model, window)
-        self._encoding = (model, encoding) if encoding is not None else None
         for view, message in pairs:
             if view.is_attached:
                 view.show_figures(reply_line(message, costs.get(id(message))))
@@ -145,8 +147,32 @@ class ChatMeter(_Base):
             self._base_tokens = last.usage.input_tokens + last.usage.output_tokens
         else:
             request = self.session.next_request()
-            count = await asyncio.to_thread(count_request, request, self._kind())
+            count = await asyncio.to_thread(count_request, request, self._kind(), exact=False)
+            if self._near_window(count.tokens):
+                count = await asyncio.to_thread(count_request, request, self._kind())
             self._base_tokens = count.tokens
+        if self._near_window(self._base_tokens):
+            await self._load_encoding()
+        self._show_context()
+
+    def _near_window(self, tokens: int) -> bool:
+        """Whether `tokens` reach :data:`EXACT_FROM` of the known context window."""
+        window = self._context_window()
+        return window is not None and tokens >= window * EXACT_FROM
+
+    async def _load_encoding(self) -> None:
+        """Load the model's tokenizer (in a thread, once per model), so the draft is counted
+        exactly from then on; nothing when the model has none that llmchat knows."""
+        model = self.session.model
+        if self._encoding is not None and self._encoding[0] == model:
+            return
+        name = encoding_for(self._kind(), model)
+        encoding = await asyncio.to_thread(load_encoding, name) if name else None
+        self._encoding = (model, encoding) if encoding is not None else None
+
+    async def _count_draft_exactly(self) -> None:
+        await self._load_encoding()
+        self._draft_tokens = self.draft_tokens(self.query_one(PromptInput).text)
         self._show_context()
 
     def meter_reset(self) -> None:
@@ -175,11 +201,14 @@ class ChatMeter(_Base):
         self._draft_timer = None
         self._draft_tokens = self.draft_tokens(self.query_one(PromptInput).text)
         self._show_context()
+        loaded = self._encoding is not None and self._encoding[0] == self.session.model
+        if not loaded and self._near_window((self._base_tokens or 0) + self._draft_tokens):
+            self.run_worker(self._count_draft_exactly(), group=METER_GROUP, exit_on_error=False)
 
     def draft_tokens(self, text: str) -> int:
         """Tokens `text` adds as the next user message: exact when the model's tokenizer was
-        loaded (in a thread, after the last reply) and the text is not huge, else the
-        estimate; 0 for an empty prompt."""
+        loaded (in a thread, once the count neared the window: :data:`EXACT_FROM`) and the text
+        is not huge, else the estimate; 0 for an empty prompt."""
         if not text.strip():
             return 0
         if self._encoding is not None and self._encoding[0] == self.session.model and len(text) <= EXACT_DRAFT_CHARS:
