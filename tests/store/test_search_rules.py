@@ -83,3 +83,54 @@ def test_a_short_message_is_its_own_snippet(store: Store) -> None:
     (hit,) = store.search("needle")
     assert hit.snippet == "find the needle here"
     assert [hit.snippet[a:b] for a, b in hit.highlights] == ["needle"]
+
+
+def test_no_words_or_no_room_find_nothing(store: Store) -> None:
+    add(store, "needle title", "a needle")
+    assert store.search("   ") == [] and store.search("\x00\x01") == []
+    assert store.search("needle", limit=-1) == []  # (SQLite reads LIMIT -1 as no limit at all)
+    assert len(store.search("needle", limit=5)) == 2
+
+
+def test_hits_name_their_conversation_message_and_position(store: Store) -> None:
+    cid = add(store, "Bird notes", "first line", "the pelican dives")
+    other = add(store, "other", "nothing")
+    title_hit, message_hit = store.search("bird") + store.search("pelican")
+    assert (title_hit.conversation_id, title_hit.title, title_hit.message_id, title_hit.position) == (
+        cid, "Bird notes", None, None)
+    assert title_hit.snippet == "Bird notes"
+    _, conversation = store.load_conversation(cid)
+    assert (message_hit.conversation_id, message_hit.title, message_hit.position) == (cid, "Bird notes", 1)
+    assert message_hit.message_id == conversation.messages[1].id and message_hit.message_id != other
+
+
+@pytest.fixture
+def like_store(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
+    monkeypatch.setattr(migrations, "fts5_available", lambda db: False)
+    opened = Store.open(db_path)
+    assert not opened.full_text
+    yield opened  # type: ignore[misc]
+    opened.close()
+
+
+@pytest.mark.parametrize("before", [0, 1, 59, 60, 61, 100])
+def test_the_fallbacks_snippet_is_60_characters_before_the_first_match_and_120_from_it(
+        like_store: Store, before: int) -> None:
+    head = "".join(chr(ord("a") + n % 26) for n in range(before)).replace("needle", "xxxxxx")
+    text = head + "needle" + "z" * 200 + " needle again"
+    add(like_store, "t", text)
+    add(like_store, "u", "no match")
+    (hit,) = like_store.search("needle")
+    begin = max(0, before - 60)
+    expected = ("…" if begin else "") + text[begin:before + 120] + "…"
+    assert hit.snippet == expected
+    start = len("…" if begin else "") + before - begin
+    assert hit.highlights == ((start, start + 6),)  # the second one is outside the snippet
+
+
+def test_a_snippet_of_several_lines_is_one_line(store: Store) -> None:
+    add(store, "t", "first line\nthe needle\r\nlast line")
+    add(store, "u", "no match\nhere")
+    (hit,) = store.search("needle")
+    assert hit.snippet == "first line the needle last line"
+    assert [hit.snippet[a:b] for a, b in hit.highlights] == ["needle"]
