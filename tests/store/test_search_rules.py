@@ -134,3 +134,10 @@ def test_a_snippet_of_several_lines_is_one_line(store: Store) -> None:
     (hit,) = store.search("needle")
     assert hit.snippet == "first line the needle last line"
     assert [hit.snippet[a:b] for a, b in hit.highlights] == ["needle"]
+
+
+def test_control_characters_separate_words(store: Store) -> None:
+    cid = add(store, "t", "pelicans fly high")
+    add(store, "u", "pelicans swim")
+    assert [h.conversation_id for h in store.search("pelicans\x07fly")] == [cid]
+    assert [h.conversation_id for h in store.search("fly\x00\x1fpelicans\x7f")] == [cid]
