@@ -75,7 +75,7 @@ MODULES: dict[str, list[str]] = {
     "chat.toolloop": ["tests/chat/test_toolloop.py", "tests/chat/test_toolloop_rules.py", "tests/chat/test_toolloop_thinking.py",
                       "tests/chat/test_wire_formats_tool_loop.py"],
     "chat.engine": ["tests/chat/test_engine.py", "tests/chat/test_engine_rules.py"],
-    "store.sqlite": ["tests/store"],
+    "store.sqlite": ["tests/store", "tests/test_history_access.py"],
     "store.recorder": ["tests/store", "tests/chat/test_store_failure.py"],
     "store.search": ["tests/store"],  # (test_search_rules.py is in tests/store)
     "store.records": ["tests/store"],
