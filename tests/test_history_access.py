@@ -66,6 +66,8 @@ def test_store_refuses_a_newer_schema_and_writes_nothing(tmp_path: Path, bump: d
         Store.open(path, read_only=read_only)
     message = str(info.value)
     assert "newer llmchat" in message and str(path) in message and "\n" not in message
+    cause = "schema version 10000" if "version" in bump else "unknown migration 'from_the_future'"
+    assert f"({cause}; this llmchat knows up to version {schema_version()})" in message  # the cause, named
     after = files_of(tmp_path)
     if read_only:  # a read-only connection may leave SQLite's empty side files; never data
         after = {name: data for name, data in after.items() if name == "h.db" or data.strip(b"\0")}
