@@ -137,12 +137,12 @@ async def test_hostile_servers_fail_with_one_line_each(tmp_path: Path, server: L
         ServerConfig("stalls", "sse", url=f"{server.base_url}/sse"),
         ServerConfig("notmcp", "http", url=f"{server.base_url}/mcp"),
     ]
-    async with McpServers(configs, tmp_path / "logs", start_timeout=4) as servers:
+    async with McpServers(configs, tmp_path / "logs", start_timeout=10) as servers:
         started = await servers.start()
         errors = {s.name: s.error or "" for s in started}
         assert all(s.state == "failed" for s in started), errors
         assert errors["dies"].endswith("(its stderr: missing API key)")
-        assert errors["garbage"] == "no answer within 4 seconds"
-        assert errors["stalls"] == "no answer within 4 seconds"
+        assert errors["garbage"] == "no answer within 10 seconds"
+        assert errors["stalls"] == "no answer within 10 seconds"
         assert all("\n" not in e and e for e in errors.values())
         assert "protocol error" in servers.get("garbage").read_log()
