@@ -89,7 +89,8 @@ async def compared(pilot: Pilot[None]) -> None:
     await wait_until(pilot, done)
     view = screen.query_one(CompareView)
     for column in view.columns:
-        await wait_until(pilot, lambda column=column: column.body.finished and not column.body.pending)
+        # a column behind the shown one (one at a time) holds its text until it is shown
+        await wait_until(pilot, lambda column=column: column.body.finished and (column.body.held or not column.body.pending))
     await pilot.app.workers.wait_for_complete()  # the costs
     # Each column follows its stream; how far a column scrolled while its text and figures
     # settled depends on when each render pass ran: every column shows its end here.

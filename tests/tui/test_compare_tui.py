@@ -279,24 +279,33 @@ async def test_compare_arguments_pending_line_and_off(open_chat: OpenChat) -> No
 
 
 async def test_narrow_terminal_shows_one_reply_at_a_time(open_chat: OpenChat) -> None:
-    async with open_chat(reply("one"), reply("two"), reply("three"), size=(60, 20)) as chat:
+    """One reply at a time; the replies behind it wait to render until they are shown."""
+    gate = asyncio.Event()
+    async with open_chat([gate, *reply("one")], [gate, *reply("two")], [gate, *reply("three")],
+                         size=(60, 20)) as chat:
         screen, pilot = chat.screen, chat.pilot
         await send(pilot, "/compare m1 m2 m3")
         await send(pilot, "Go")
-        await wait_until(pilot, lambda: bool(screen.query(CompareView)) and compare_view(screen).ended
-                         and not screen.streaming)
+        await wait_until(pilot, lambda: bool(screen.query(CompareView)) and compare_view(screen).narrow)
         view = compare_view(screen)
+        await wait_until(pilot, lambda: view.columns[0].region.width > 0 and view.columns[1].region.width == 0)
+        gate.set()
+        await wait_until(pilot, lambda: view.ended and not screen.streaming)
         assert view.narrow and view.tabs.display
         assert [c.display and c.region.width > 0 for c in view.columns] == [True, False, False]
+        await wait_until(pilot, lambda: view.columns[0].body.rendered_length == 3)
+        assert [(c.body.held, c.body.rendered_length) for c in view.columns[1:]] == [(True, 0), (True, 0)]
         view.columns[0].scroll.focus()
         await pilot.press("right")
         await wait_until(pilot, lambda: view.columns[1].region.width > 0)
+        await wait_until(pilot, lambda: view.columns[1].body.rendered_length == 3 and not view.columns[1].body.held)
         assert view.shown == 1 and view.tabs.active == "compare-tab-1"
         assert view.columns[0].region.width == 0 and view.columns[1].scroll.has_focus
         await pilot.press("left", "left")  # wraps around
         await wait_until(pilot, lambda: view.shown == 2)
         await pilot.resize_terminal(160, 40)
         await wait_until(pilot, lambda: not view.narrow and all(c.region.width >= 40 for c in view.columns))
+        await wait_until(pilot, lambda: [c.body.rendered_length for c in view.columns] == [3, 3, 5])
 
 
 async def test_the_palette_picker_sets_the_models(open_chat: OpenChat) -> None:

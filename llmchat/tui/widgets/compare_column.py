@@ -190,7 +190,7 @@ class CompareColumn(Vertical):
         self.use = Button("Use ⏎", compact=True, classes="compare-use", tooltip="Go on with this reply")
         self.use.display = False
         self.figures = Static(live_line(None), classes="compare-figures", markup=False)
-        self.body = StreamingMarkdown(classes="compare-body")
+        self.body = StreamingMarkdown(classes="compare-body", hold_when_hidden=True)  # one reply at a time: the others wait
         self.reasoning = Static("", classes="compare-reasoning", markup=False)
         self.reasoning.display = False
         self.status = Static("", classes="compare-status", markup=False)

@@ -195,6 +195,7 @@ class CompareView(Vertical):
             self.set_class(narrow, "-narrow")
             self.keys.update(self.NARROW_KEYS if narrow else self.KEYS_LINE)
             self._show_summary()
+            self.call_after_refresh(self._reveal_shown)
 
     def select(self, index: int) -> None:
         """Show (narrow) and focus column `index` (wraps around)."""
@@ -207,6 +208,14 @@ class CompareView(Vertical):
         self.shown = index
         for column in self.columns:
             column.set_class(column.index == index, "-shown")
+        self.call_after_refresh(self._reveal_shown)
+
+    def _reveal_shown(self) -> None:
+        """Columns that show (again) render what they held back while hidden (once their new
+        display is applied: a column still hidden holds itself again)."""
+        for column in self.columns:
+            if not self.narrow or column.index == self.shown:
+                column.body.reveal()
 
     @on(CompareColumn.Step)
     def _step(self, event: CompareColumn.Step) -> None:

@@ -98,14 +98,19 @@ class StreamingMarkdown(SkimPath, TailPromotion, Widget):
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
+        hold_when_hidden: bool = False,
     ) -> None:
         """Args:
         markdown: Initial text (rendered once mounted; more may be appended).
         name: The name of the widget.
         id: The ID of the widget in the DOM.
         classes: The CSS classes of the widget.
+        hold_when_hidden: Also hold rendering while the widget or an ancestor is not displayed
+            (``display: none``, a compare column behind the others); whoever shows it again
+            calls :meth:`reveal`.
         """
         super().__init__(name=name, id=id, classes=classes)
+        self._hold_when_hidden = hold_when_hidden
         self._parts: list[str] = [markdown] if markdown else []
         """Everything appended, in order (joined lazily by :attr:`source`)."""
         self._pending: list[str] = [markdown] if markdown else []
@@ -245,13 +250,20 @@ class StreamingMarkdown(SkimPath, TailPromotion, Widget):
         return self._held
 
     def _hold(self) -> bool:
-        """Hold rendering back while the screen is not visible; returns True when held."""
-        if not self._held and self.is_attached and not self.screen.is_current:
+        """Hold rendering back while the screen is not visible (or, with `hold_when_hidden`,
+        the widget is not displayed); returns True when held."""
+        if not self._held and self.is_attached and (not self.screen.is_current or self._hidden()):
             self._held = True
             self._idle = True
             if self._timer is not None and not self._finished:
                 self._timer.pause()
         return self._held
+
+    def _hidden(self) -> bool:
+        """With `hold_when_hidden`: whether it or an ancestor (below the screen) is not displayed."""
+        return self._hold_when_hidden and any(
+            not node.display for node in self.ancestors_with_self if isinstance(node, Widget) and not isinstance(node, Screen)
+        )
 
     def reveal(self) -> None:
         """The screen shows (again): render what waited while it was hidden."""
