@@ -43,6 +43,7 @@ from llmchat.tui.screens.approve import Decision, ToolApprovalScreen
 from llmchat.tui.screens.chat_actions import ChatActions
 from llmchat.tui.screens.chat_attach import ChatAttachments
 from llmchat.tui.screens.chat_compare import ChatCompare
+from llmchat.tui.screens.chat_copy import ChatCopy
 from llmchat.tui.screens.chat_history import SHOWN_AT_OPEN, ChatHistory
 from llmchat.tui.screens.chat_layout import PLACEHOLDER, ChatLayout
 from llmchat.tui.screens.chat_meter import ChatMeter
@@ -70,7 +71,7 @@ STATS_INTERVAL = 0.25
 refresh that changes them repaints part of the screen)."""
 
 
-class ChatScreen(ChatActions, ChatHistory, ChatMeter, ChatAttachments, ChatCompare, ChatLayout, ChatTabs, Screen[None]):
+class ChatScreen(ChatActions, ChatCopy, ChatHistory, ChatMeter, ChatAttachments, ChatCompare, ChatLayout, ChatTabs, Screen[None]):
     """One conversation with one provider and model: one tab of the session."""
 
     BINDINGS = [
