@@ -54,7 +54,7 @@ MODULES: dict[str, list[str]] = {
     "providers.openai": [f"tests/providers/test_{name}.py" for name in (
         "openai_wire", "openai_variants", "mappings", "caps", "timers")],
     "providers.anthropic": [f"tests/providers/test_{name}.py" for name in (
-        "anthropic_wire", "anthropic_thinking", "mappings")],
+        "anthropic_wire", "anthropic_thinking", "anthropic_rules", "mappings")],
     "providers.anthropic_request": [f"tests/providers/test_{name}.py" for name in (
         "anthropic_wire", "anthropic_thinking", "request_options")],
     "providers.ollama": [f"tests/providers/test_{name}.py" for name in (

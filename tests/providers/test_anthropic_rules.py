@@ -1,0 +1,106 @@
+"""Anthropic's side branches, over the wire: whole (non-streaming) Message bodies, error events
+whose data is not JSON, events that are not objects, and usage values that are not counts.
+
+Each test kills mutants that survived the wire tests (docs/testing.md, kill rates).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from llmchat.providers.errors import ServerError
+from llmchat.providers.events import ContentDelta, Finish, ToolCallDelta, Usage
+from tests.loopback import LoopbackServer, Reply, json_reply
+from tests.providers.test_anthropic_wire import (
+    MESSAGE_STOP,
+    block_stop,
+    collect,
+    collect_until_error,
+    content,
+    event,
+    message_start,
+    reply_with,
+    stream,
+    text_delta,
+    text_start,
+)
+
+
+def whole(message: dict[str, Any]) -> Reply:
+    """A server that ignores ``stream`` and answers with one JSON body."""
+    return json_reply(200, message)
+
+
+def raw_json(body: str) -> Reply:
+    return Reply(status=200, parts=[body.encode()], headers={"content-type": "application/json"}, chunked=False)
+
+
+async def test_a_whole_error_object_raises_its_error(server: LoopbackServer) -> None:
+    server.handler = lambda _r: whole({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+    _, error = await collect_until_error(server, ServerError)
+    assert "Overloaded" in str(error) and error.status == 529
+
+
+async def test_a_whole_message_without_a_type_is_still_read(server: LoopbackServer) -> None:
+    """Some proxies drop ``type``; a body with ``content`` is a reply all the same."""
+    server.handler = lambda _r: whole({
+        "role": "assistant", "content": [{"type": "text", "text": "hi there"}], "stop_reason": "end_turn",
+        "usage": {"input_tokens": 5, "output_tokens": 2}})
+    events = await collect(server)
+    assert content(events) == "hi there"
+    assert [e.reason for e in events if isinstance(e, Finish)] == ["stop"]
+
+
+async def test_a_whole_tool_call_keeps_its_arguments_as_written(server: LoopbackServer) -> None:
+    server.handler = lambda _r: whole({
+        "type": "message", "role": "assistant", "stop_reason": "tool_use",
+        "content": [{"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {"city": "Zürich"}}],
+        "usage": {"input_tokens": 5, "output_tokens": 2}})
+    events = await collect(server)
+    calls = [e for e in events if isinstance(e, ToolCallDelta)]
+    assert [(c.id, c.name, c.arguments_fragment) for c in calls] == [("toolu_1", "weather", '{"city": "Zürich"}')]
+
+
+async def test_a_whole_body_that_is_not_an_object_names_the_provider(server: LoopbackServer) -> None:
+    server.handler = lambda _r: raw_json("[1, 2]")
+    _, error = await collect_until_error(server, ServerError)
+    assert "unexpected response: '[1, 2]'" in str(error) and error.provider == "anthropic"
+
+
+async def test_a_malformed_whole_body_is_quoted_up_to_200_characters(server: LoopbackServer) -> None:
+    body = "{not json " + "".join(chr(ord("a") + n % 26) for n in range(300))
+    server.handler = lambda _r: raw_json(body)
+    _, error = await collect_until_error(server, ServerError)
+    assert f"malformed response: {body[:200]!r}" in str(error)
+    assert error.provider == "anthropic"
+
+
+@pytest.mark.parametrize(("data", "message"), [("Overloaded, try later", "Overloaded, try later"), ("", "error event")])
+async def test_an_error_event_whose_data_is_not_json_says_what_it_said(server: LoopbackServer, data: str,
+                                                                       message: str) -> None:
+    server.handler = reply_with(event(message_start()), f"event: error\ndata: {data}\n\n".encode())
+    _, error = await collect_until_error(server, ServerError)
+    assert str(error).endswith(message) and error.provider == "anthropic"
+
+
+@pytest.mark.parametrize(("data", "words"), [("{bad", "malformed stream event: '{bad'"),
+                                             ("[1]", "unexpected stream event: '[1]'")])
+async def test_an_event_that_is_not_an_object_names_the_provider(server: LoopbackServer, data: str, words: str) -> None:
+    server.handler = reply_with(event(message_start()), f"event: content_block_delta\ndata: {data}\n\n".encode())
+    _, error = await collect_until_error(server, ServerError)
+    assert words in str(error) and error.provider == "anthropic"
+
+
+async def test_usage_values_that_are_not_counts_are_left_out(server: LoopbackServer) -> None:
+    """``true`` is not one token and ``"5"`` not five: such values are ignored, not added."""
+    start = message_start()
+    start["message"]["usage"] = {"input_tokens": 10, "output_tokens": True, "cache_read_input_tokens": "5"}
+    end = {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": None}}
+    server.handler = reply_with(stream(start, text_start(0), text_delta(0, "ok"), block_stop(0), end, MESSAGE_STOP))
+    events = await collect(server)
+    usages = [e for e in events if isinstance(e, Usage)]
+    assert content(events) == "ok"
+    assert usages and usages[-1].input_tokens == 10 and usages[-1].output_tokens == 0
+    assert all(isinstance(e, (ContentDelta, Usage, Finish)) for e in events)
