@@ -103,6 +103,11 @@ async def run_command(
             data, truncated = await _read_capped(stream, max_output)
             if truncated:
                 _kill(process)  # the pipes close, so the other readers end too
+                # Read on to the end of the pipe, dropping what comes: with reading paused (a
+                # full buffer) the pipe never reports its end, and Python 3.11's wait() waits
+                # for every pipe to close before it returns (seen as a hang under load).
+                while await stream.read(1 << 16):
+                    pass
             return data, truncated
 
         (out, truncated), (err, _), _ = await asyncio.gather(
