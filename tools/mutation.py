@@ -91,7 +91,14 @@ MODULES: dict[str, list[str]] = {
     "store.search": ["tests/store"],  # (test_search_rules.py is in tests/store)
     "store.records": ["tests/store"],
     "store.export": ["tests/store", "tests/test_cli_history.py"],
-    "store.migrations": ["tests/store"],
+    "store.migrations": ["tests/store", "tests/test_history_access.py"],
+    "store.replies": ["tests/store"],
+    "store.reading": ["tests/store", "tests/test_history_access.py"],
+    "store.tree": ["tests/store"],
+    "store.blobs": ["tests/store"],
+    "store.connection": ["tests/store", "tests/test_history_access.py"],
+    "store.ids": ["tests/store"],
+    "store.errors": ["tests/store", "tests/test_history_access.py"],
 }
 """Module (under llmchat/) -> the test files or folders that are its own tests (missing ones
 are skipped, so the table may name a file that another change adds)."""
