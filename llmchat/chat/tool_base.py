@@ -79,7 +79,7 @@ class Tool:
     approval anyway (``read_file`` of ``~/.ssh/id_rsa``: "SSH keys (.ssh)"), or None."""
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
+        if not _NAME.fullmatch(self.name):  # not match: "$" also matches before a final newline
             raise ValueError(
                 f"invalid tool name {self.name!r}: use 1 to 64 letters, digits, '_' or '-'"
             )

@@ -146,7 +146,7 @@ def tools_from_config(table: Mapping[str, Any], *, where: str = "config") -> lis
         if cwd is not None and not isinstance(cwd, str):
             raise ConfigError(f"{here}: 'cwd' must be a directory path")
         env = spec.get("env", [])
-        if not isinstance(env, list) or not all(isinstance(v, str) and _ENV_NAME.match(v) for v in env):
+        if not isinstance(env, list) or not all(isinstance(v, str) and _ENV_NAME.fullmatch(v) for v in env):
             raise ConfigError(f"{here}: 'env' must be a list of environment variable names")
         inherit_env = spec.get("inherit_env", False)
         if not isinstance(inherit_env, bool):

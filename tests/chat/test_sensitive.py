@@ -125,3 +125,105 @@ async def test_always_for_a_secret_read_covers_that_path_only(home: Path) -> Non
     assert await approvals(tool, {"path": ".ssh/id_rsa"})
     assert await approvals(tool, {"path": ".env"})
     assert asked == [{"path": ".ssh/id_rsa"}, {"path": ".env"}]
+
+
+# --- every documented class, one row each (README "Security", "Tools") ------------------------
+
+SECRET_DIR_ROWS = [
+    (".ssh", "SSH keys (.ssh)"), (".gnupg", "GnuPG keys (.gnupg)"), (".aws", "AWS credentials (.aws)"),
+    (".azure", "Azure credentials (.azure)"), (".kube", "Kubernetes credentials (.kube)"),
+    (".docker", "Docker registry credentials (.docker)"), (".password-store", "a password store (.password-store)"),
+    (".terraform.d", "Terraform credentials (.terraform.d)"), (".gcloud", "Google Cloud credentials (.gcloud)"),
+    (".config/gcloud", "Google Cloud credentials (.config/gcloud)"),
+    (".config/gh", "GitHub CLI credentials (.config/gh)"), (".config/hub", "GitHub credentials (.config/hub)"),
+    (".config/op", "1Password CLI data (.config/op)"),
+    (".local/share/keyrings", "the desktop keyring (.local/share/keyrings)"),
+    (".mozilla", "browser profiles (cookies, saved passwords) (.mozilla)"),
+    (".config/google-chrome", "browser profiles (cookies, saved passwords) (.config/google-chrome)"),
+    (".config/chromium", "browser profiles (cookies, saved passwords) (.config/chromium)"),
+]
+
+
+@pytest.mark.parametrize(("folder", "reason"), SECRET_DIR_ROWS)
+def test_each_secret_directory_is_named_as_itself_inside_and_deeper(folder: str, reason: str) -> None:
+    for path in (folder, f"/home/u/{folder}", f"{folder}/a.txt", f"proj/{folder}/sub/b", folder.upper()):
+        assert secret_reason(path) == reason, path
+
+
+@pytest.mark.parametrize("path", [
+    "gcloud/x", "gh/hosts.yml", "hub", "op/x", ".config/x/gcloud", ".config", ".local/share",
+    "share/keyrings", ".local/keyrings", "keyrings", ".config/ghx", ".sshx/k", "ssh/id", "x.ssh/y",
+])
+def test_a_secret_directory_counts_only_as_whole_consecutive_components(path: str) -> None:
+    assert secret_reason(path) is None
+
+
+SECRET_FILE_ROWS = [
+    (".netrc", "login credentials"), ("_netrc", "login credentials"), (".git-credentials", "git credentials"),
+    (".npmrc", "npm tokens"), (".pypirc", "PyPI tokens"), (".pgpass", "PostgreSQL passwords"),
+    (".my.cnf", "MySQL passwords"), (".boto", "cloud credentials"), (".s3cfg", "S3 credentials"),
+    (".vault-token", "a Vault token"), (".htpasswd", "password hashes"),
+    (".dockercfg", "Docker registry credentials"), ("credentials", "credentials"),
+    ("credentials.json", "credentials"), (".envrc", "environment variables (often keys)"),
+]
+
+
+@pytest.mark.parametrize(("name", "why"), SECRET_FILE_ROWS)
+def test_each_secret_file_name_is_named_anywhere_and_in_any_case(name: str, why: str) -> None:
+    assert secret_reason(name) == f"{why} ({name})"
+    assert secret_reason(f"deep/dir/{name}") == f"{why} ({name})"
+    assert secret_reason(name.upper()) == f"{why} ({name})"  # reported as compared: lower case
+    assert secret_reason(f"{name}.txt.bak") is None
+
+
+SECRET_PATTERN_ROWS = [
+    (".env", "environment variables (often keys)"), (".env.local", "environment variables (often keys)"),
+    ("server.pem", "a key or certificate"), ("tls.key", "a private key"), ("store.p12", "a key store"),
+    ("store.pfx", "a key store"), ("java.jks", "a key store"), ("release.keystore", "a key store"),
+    ("vault.kdbx", "a password database"), ("putty.ppk", "a private key"),
+    ("client_secret.json", "OAuth client secrets"), ("client_secret_42.apps.json", "OAuth client secrets"),
+]
+
+
+@pytest.mark.parametrize(("name", "why"), SECRET_PATTERN_ROWS)
+def test_each_secret_name_pattern_is_named(name: str, why: str) -> None:
+    assert secret_reason(f"a/{name}") == f"{why} ({name})"
+    assert secret_reason(name.upper()) == f"{why} ({name})"
+
+
+@pytest.mark.parametrize("name", ["pem", "server.pem.txt", "key", "keys.txt", "a.p12x", "envfile", "my.env",
+                                  "client_secret.yaml", "secret_client.json", "x.kdb", "a.ppkx", "p12"])
+def test_names_near_a_pattern_are_not_secret(name: str) -> None:
+    assert secret_reason(name) is None
+
+
+@pytest.mark.parametrize(("name", "secret"), [
+    ("id_rsa", True), ("id_ed25519", True), ("id_ed25519_sk", True), ("id_ecdsa.pub", True), ("ID_DSA", True),
+    ("id_x", True), ("id_", False), ("id_.pub", False), ("id_rsa.old", False), ("id_rsa.pub.pub", False),
+    ("idrsa", False), ("xid_rsa", False), ("id", False),
+])
+def test_ssh_key_names(name: str, secret: bool) -> None:
+    reason = secret_reason(f"keys/{name}")
+    assert (reason == f"an SSH key ({name.lower()})") is secret, reason
+
+
+def test_an_empty_path_is_not_secret() -> None:
+    assert secret_reason("") is None
+    assert secret_reason(Path("/")) is None
+
+
+def test_protected_dir_is_the_directory_itself_or_under_it_not_a_sibling(tmp_path: Path) -> None:
+    from llmchat.chat.sensitive import protected_dir, resolved_dirs
+
+    own, other = tmp_path / "llmchat", tmp_path / "other"
+    assert protected_dir(own, [other, own]) == own
+    assert protected_dir(own / "keys.json", [other, own]) == own
+    assert protected_dir(tmp_path / "llmchat2" / "x", [own]) is None
+    assert protected_dir(tmp_path, [own]) is None
+    assert protected_dir(own, []) is None
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    assert resolved_dirs([tmp_path / "link", real, str(tmp_path / "plain")]) == (
+        tmp_path / "link", real, tmp_path / "plain")
+    assert resolved_dirs([tmp_path / "link" / "new"]) == (tmp_path / "link" / "new", real / "new")

@@ -88,3 +88,39 @@ def test_limits_fit_and_refusal() -> None:
     assert limits.refusal(0, 5, 0) is None
     assert "at most 3" in (limits.refusal(3, 5, 0) or "")
     assert "reached the limit of 10" in (limits.refusal(1, 5, 10) or "")
+
+
+def test_a_result_of_exactly_the_room_left_is_whole_one_more_is_cut() -> None:
+    limits = ToolLimits(max_results_chars=10)
+    output, used = limits.fit(ToolOutput("abcd"), 6)  # exactly the 4 left
+    assert (output.text, output.truncated, used) == ("abcd", False, 10)
+    output, used = limits.fit(ToolOutput("abcde"), 6)  # one more
+    assert output.truncated and used == 10
+    assert output.text == ("abcd\n\n[tool results truncated: the results of this reply reached the limit of 10 "
+                           "characters; 1 of this result's characters were left out]")
+
+
+def test_a_result_past_a_spent_budget_keeps_none_of_its_text() -> None:
+    output, used = ToolLimits(max_results_chars=10).fit(ToolOutput("abc", status="ok"), 12)
+    assert output.text.startswith("\n\n[tool results truncated") and used == 10
+    assert output.truncated and output.status == "ok"
+
+
+def test_the_call_cap_and_the_results_budget_on_both_sides() -> None:
+    limits = ToolLimits(max_calls=3, max_results_chars=10)
+    assert limits.refusal(2, 9, 0) is None  # the third call (index 2) runs
+    assert limits.refusal(3, 9, 0) == (
+        "not run: at most 3 tool calls of one reply are run and this reply made 9; make fewer calls, "
+        "the most needed first")
+    assert limits.refusal(0, 1, 9) is None  # one character left: the call runs
+    assert limits.refusal(0, 1, 10) == (
+        "not run: the tool results of this reply reached the limit of 10 characters; use what you have "
+        "or ask for less at a time")
+
+
+def test_the_defaults_are_the_documented_ones() -> None:
+    """README: ``max_tool_calls = 32``, ``tool_results_chars = 100000``."""
+    limits = ToolLimits()
+    assert (limits.max_calls, limits.max_results_chars) == (32, 100_000)
+    assert limits.refusal(31, 40, 99_999) is None
+    assert limits.refusal(32, 40, 0) is not None and limits.refusal(0, 40, 100_000) is not None
