@@ -54,7 +54,7 @@ MODULES: dict[str, list[str]] = {
     "providers.openai": [f"tests/providers/test_{name}.py" for name in (
         "openai_wire", "openai_variants", "mappings", "caps", "timers")],
     "providers.anthropic": [f"tests/providers/test_{name}.py" for name in (
-        "anthropic_wire", "anthropic_thinking", "anthropic_rules", "mappings")],
+        "anthropic_wire", "anthropic_thinking", "anthropic_rules", "mappings", "models")],
     "providers.anthropic_request": [f"tests/providers/test_{name}.py" for name in (
         "anthropic_wire", "anthropic_thinking", "request_options")],
     "providers.ollama": [f"tests/providers/test_{name}.py" for name in (
@@ -109,6 +109,12 @@ MODULES: dict[str, list[str]] = {
     "store.connection": ["tests/store", "tests/test_history_access.py"],
     "store.ids": ["tests/store"],
     "store.errors": ["tests/store", "tests/test_history_access.py"],
+    "providers.base": ["tests/providers/test_base.py"],
+    "providers.__init__": ["tests/providers/test_base.py", "tests/providers/test_tls.py"],
+    "providers.json_body": ["tests/providers/test_json_body.py"],
+    "providers.decoding": ["tests/providers/test_decoding.py"],
+    "providers.windows": ["tests/providers/test_windows.py"],
+    "providers.vision": ["tests/providers/test_vision.py"],
 }
 """Module (under llmchat/) -> the test files or folders that are its own tests (missing ones
 are skipped, so the table may name a file that another change adds)."""

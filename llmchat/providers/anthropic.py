@@ -156,7 +156,8 @@ class EventParser:
             return [ReasoningDelta(text)] if text else []
         if kind == "tool_use":
             self._tool_blocks[index] = (dict(block), False)
-            return [ToolCallDelta(index, str(block.get("id", "")), str(block.get("name", "")), "")]
+            # a null or absent id / name is "" (unknown), never the text "None"
+            return [ToolCallDelta(index, str(block.get("id") or ""), str(block.get("name") or ""), "")]
         return []  # server tool blocks: nothing to show
 
     def _on_content_block_delta(self, data: Mapping[str, Any]) -> list[StreamEvent]:

@@ -15,11 +15,14 @@ from llmchat.providers.events import ContentDelta, Finish, ToolCallDelta, Usage
 from tests.loopback import LoopbackServer, Reply, json_reply
 from tests.providers.test_anthropic_wire import (
     MESSAGE_STOP,
+    block_start,
     block_stop,
     collect,
     collect_until_error,
     content,
     event,
+    json_delta,
+    message_delta,
     message_start,
     reply_with,
     stream,
@@ -104,3 +107,42 @@ async def test_usage_values_that_are_not_counts_are_left_out(server: LoopbackSer
     assert content(events) == "ok"
     assert usages and usages[-1].input_tokens == 10 and usages[-1].output_tokens == 0
     assert all(isinstance(e, (ContentDelta, Usage, Finish)) for e in events)
+
+
+@pytest.mark.parametrize(("block", "expected"), [
+    ({"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {}}, ("toolu_1", "weather")),
+    ({"type": "tool_use", "id": "toolu_1", "input": {}}, ("toolu_1", "")),  # no name: unknown, not "None"
+    ({"type": "tool_use", "id": "toolu_1", "name": None, "input": {}}, ("toolu_1", "")),
+    ({"type": "tool_use", "name": "weather", "input": {}}, ("", "weather")),
+    ({"type": "tool_use", "id": None, "name": "weather", "input": {}}, ("", "weather")),
+])
+async def test_a_tool_use_block_without_an_id_or_name_gives_empty_ones(
+        server: LoopbackServer, block: dict[str, Any], expected: tuple[str, str]) -> None:
+    server.handler = reply_with(stream(message_start(), block_start(0, block), json_delta(0, '{"city": "Oslo"}'),
+                                       block_stop(0), message_delta("tool_use", 3), MESSAGE_STOP))
+    events = await collect(server)
+    calls = [e for e in events if isinstance(e, ToolCallDelta)]
+    assert [(c.index, c.id, c.name, c.arguments_fragment) for c in calls] == [
+        (0, *expected, ""), (0, None, None, '{"city": "Oslo"}')]
+    assert events[-1] == Finish("tool_calls", "tool_use")
+
+
+@pytest.mark.parametrize(("model", "expected"), [("claude-haiku-4-5", "claude-haiku-4-5"), ("", None), (None, None)])
+async def test_the_answering_model_is_message_starts_or_none(server: LoopbackServer, model: str | None,
+                                                             expected: str | None) -> None:
+    start = message_start()
+    start["message"]["model"] = model
+    server.handler = reply_with(stream(start, text_start(0), text_delta(0, "hi"), block_stop(0),
+                                       message_delta("end_turn", 2), MESSAGE_STOP))
+    finish = (await collect(server))[-1]
+    assert isinstance(finish, Finish) and finish.model == expected
+
+
+async def test_a_stream_without_message_start_names_no_model(server: LoopbackServer) -> None:
+    """Some proxies send no ``message_start``: the reply is read, and its model is None, not ""."""
+    server.handler = reply_with(stream(text_start(0), text_delta(0, "hi"), block_stop(0),
+                                       message_delta("end_turn", 2), MESSAGE_STOP))
+    events = await collect(server)
+    assert content(events) == "hi"
+    finish = events[-1]
+    assert isinstance(finish, Finish) and finish.reason == "stop" and finish.model is None
