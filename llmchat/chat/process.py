@@ -2,7 +2,8 @@
 
 The command runs in a new session (its own process group), so a shell command and every
 process it starts are killed together: on a timeout, on cancellation (Escape), when its
-output passes the size cap, and after it exits (nothing it left in the background survives).
+output passes the size cap, and once it exits (nothing it left in the background survives,
+nor keeps the call waiting).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from pathlib import Path
 
 _STDERR_KEEP = 4096
 """Bytes of stderr kept for the error message."""
+_EXIT_POLL = 0.05
+"""Seconds between looks at whether the command itself has exited (asyncio tells a process's
+exit only together with the end of its pipes, which a background process keeps open)."""
 
 BASE_ENVIRONMENT = (
     "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TERM", "TZ", "TMPDIR",
@@ -110,11 +114,22 @@ async def run_command(
                     pass
             return data, truncated
 
-        (out, truncated), (err, _), _ = await asyncio.gather(
-            read_stdout(process.stdout),
-            _read_capped(process.stderr, _STDERR_KEEP, drain=True),
-            _feed(process.stdin, stdin),
-        )
+        async def kill_the_rest_when_it_exits() -> None:
+            # A process the command left in the background holds the pipes open, so they would
+            # not end before it does: once the command itself has exited, its group is killed.
+            while process.returncode is None:
+                await asyncio.sleep(_EXIT_POLL)
+            _kill(process)
+
+        watcher = asyncio.ensure_future(kill_the_rest_when_it_exits())
+        try:
+            (out, truncated), (err, _), _ = await asyncio.gather(
+                read_stdout(process.stdout),
+                _read_capped(process.stderr, _STDERR_KEEP, drain=True),
+                _feed(process.stdin, stdin),
+            )
+        finally:
+            watcher.cancel()
         returncode = await process.wait()
         return CommandResult(returncode, out, err, truncated)
     finally:
