@@ -136,3 +136,29 @@ def test_the_label_is_provider_and_model_or_the_provider_alone() -> None:
     assert Target("ollama", "llama3:8b").label == "ollama/llama3:8b"
     assert Target("work").label == "work"
     assert Target("work", "").label == "work"
+
+
+def shown(width: int, text: str) -> str:
+    """`text` as an error message shows it in `width` characters (cut with an ellipsis)."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def test_error_messages_show_at_most_so_many_characters_of_a_name() -> None:
+    assert refused("p" * 100 + "\x07") == (
+        f"model 1 of the list ({shown(60, 'p' * 100)}) holds a control or invisible character (U+0007); "
+        "provider and model names are plain text")
+    name = "Anthropic:" + "m" * 120
+    assert refused(name) == (f"unknown provider 'Anthropic' in {shown(80, name)!r} (did you mean "
+                             f"'anthropic'? for a model of that name write openai:{shown(80, name)})")
+    profile = "work-" + "p" * 45  # a profile's long name, given in capitals
+    with pytest.raises(TargetError) as caught:
+        parse_targets(f"{profile.upper()}:m", [profile], "openai")
+    assert str(caught.value).startswith(f"unknown provider {shown(40, profile.upper())!r} in ")
+    twice = "w" * 90
+    assert refused(f"{twice},{twice}") == f"{shown(80, 'openai/' + twice)} is in the list twice"
+    assert refused("") == "no model to compare: give a list such as gpt-4o-mini,anthropic:claude-3-5-haiku"
+
+
+def test_the_target_named_twice_is_the_one_reported() -> None:
+    assert refused("x,y,z,w,openai:z") == "openai/z is in the list twice"
+    assert refused("x,y,z,openai:x") == "openai/x is in the list twice"
