@@ -42,14 +42,17 @@ MODULES: dict[str, list[str]] = {
     "providers.errors": [f"tests/providers/test_{name}.py" for name in (
         "errors", "error_rules", "helpers", "error_lines", "context_overflow", "mappings")],
     "providers.http": [f"tests/providers/test_{name}.py" for name in (
-        "resilience", "idle_watch", "timers", "caps", "helpers", "errors", "error_lines", "decoding", "tls")],
-    "providers.policy": [f"tests/providers/test_{name}.py" for name in ("resilience", "helpers", "timers")],
-    "providers.redaction": ["tests/providers/test_helpers.py", "tests/providers/test_errors.py", "tests/test_debuglog.py"],
+        "resilience", "idle_watch", "timers", "caps", "helpers", "errors", "error_lines", "decoding", "tls",
+        "http_rules")],
+    "providers.policy": [f"tests/providers/test_{name}.py" for name in (
+        "resilience", "helpers", "timers", "policy_rules", "http_rules")],
+    "providers.redaction": [*(f"tests/providers/test_{name}.py" for name in (
+        "helpers", "errors", "policy_rules", "http_rules", "http_get_rules")), "tests/test_debuglog.py"],
     "providers.tls": ["tests/providers/test_tls.py"],
     "providers.chat_shape": [f"tests/providers/test_{name}.py" for name in (
         "anthropic_wire", "anthropic_thinking", "gemini_wire", "responses_wire")],
     "mcp.bounded": ["tests/mcp/test_bounded.py"],
-    "providers.http_get": [*(f"tests/providers/test_{name}.py" for name in ("models", "tls", "error_lines")),
+    "providers.http_get": [*(f"tests/providers/test_{name}.py" for name in ("models", "tls", "error_lines", "http_get_rules")),
                            "tests/test_discovery.py", "tests/test_first_run.py"],
     "providers.openai": [f"tests/providers/test_{name}.py" for name in (
         "openai_wire", "openai_variants", "mappings", "caps", "timers")],

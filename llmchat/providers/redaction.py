@@ -18,7 +18,8 @@ def without_keys(text: str, headers: Mapping[str, str]) -> str:
     for name, value in headers.items():
         if name.lower() not in SENSITIVE_HEADERS:
             continue
-        for secret in {value, value.split()[-1] if value.split() else ""}:
+        # the whole value first (then "Bearer [REDACTED]" cannot happen), then its last token
+        for secret in (value, value.split()[-1] if value.split() else ""):
             if len(secret) >= 8:
                 text = text.replace(secret, "[REDACTED]")
     return text

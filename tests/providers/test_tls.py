@@ -109,3 +109,75 @@ async def test_plain_http_never_builds_a_tls_context() -> None:
         async with make_client() as client:
             assert (await get_json(client, f"{server.base_url}/models", {}, "x"))["data"][0]["id"] == "m"
             assert _lazy_context(client)._real is None
+
+
+# --- the context itself: forwarding ALPN and the wrapping (an in-memory handshake) ------------
+
+
+def _handshake(client: ssl.SSLContext, cert: tuple[Path, Path], hostname: str,
+               server_alpn: list[str] | None = None) -> ssl.SSLObject:
+    """A TLS handshake between `client` and a server with `cert`, over memory BIOs (no
+    socket); returns the client's side."""
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(*cert)
+    if server_alpn:
+        server_context.set_alpn_protocols(server_alpn)
+    to_server, to_client = ssl.MemoryBIO(), ssl.MemoryBIO()
+    from_server, from_client = ssl.MemoryBIO(), ssl.MemoryBIO()
+    ours = client.wrap_bio(to_client, from_client, server_hostname=hostname)
+    theirs = server_context.wrap_bio(to_server, from_server, server_side=True)
+    done = {"ours": False, "theirs": False}
+    for _ in range(50):  # a handshake is a few round trips
+        for name, side in (("ours", ours), ("theirs", theirs)):
+            if not done[name]:
+                try:
+                    side.do_handshake()
+                    done[name] = True
+                except ssl.SSLWantReadError:
+                    pass
+            to_server.write(from_client.read())
+            to_client.write(from_server.read())
+        if all(done.values()):
+            return ours
+    raise AssertionError("the handshake did not finish")
+
+
+@pytest.fixture
+def trusted(cert: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert[0]))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+
+
+@pytest.mark.parametrize("before", [True, False], ids=["set-before-first-use", "set-after-first-use"])
+def test_alpn_reaches_the_real_context(cert: tuple[Path, Path], trusted: None, before: bool) -> None:
+    lazy = LazySSLContext()
+    if not before:
+        lazy.real()
+    lazy.set_alpn_protocols(iter(["http/1.1"]))  # any iterable, as httpcore passes a list
+    side = _handshake(lazy, cert, "127.0.0.1", server_alpn=["h2", "http/1.1"])
+    assert side.selected_alpn_protocol() == "http/1.1"
+
+
+def test_without_alpn_none_is_offered(cert: tuple[Path, Path], trusted: None) -> None:
+    side = _handshake(LazySSLContext(), cert, "127.0.0.1", server_alpn=["h2", "http/1.1"])
+    assert side.selected_alpn_protocol() is None
+
+
+def test_the_real_context_is_made_once_and_checks_the_host_name(cert: tuple[Path, Path], trusted: None) -> None:
+    lazy = LazySSLContext()
+    real = lazy.real()
+    assert lazy.real() is real and real.verify_mode == ssl.CERT_REQUIRED and real.check_hostname
+    assert _handshake(lazy, cert, "127.0.0.1").getpeercert()["subject"] == ((("commonName", "127.0.0.1"),),)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        _handshake(lazy, cert, "localhost")  # the certificate names 127.0.0.1 only
+
+
+def test_wrap_socket_uses_the_real_context(tls_url: str, trusted: None) -> None:
+    import socket
+
+    port = int(tls_url.rsplit(":", 1)[1].split("/")[0])
+    lazy = LazySSLContext()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with lazy.wrap_socket(raw, server_hostname="127.0.0.1") as wrapped:
+            assert wrapped.version() is not None and wrapped.getpeercert()
+    assert lazy._real is not None
