@@ -59,7 +59,7 @@ MODULES: dict[str, list[str]] = {
     "providers.anthropic": [f"tests/providers/test_{name}.py" for name in (
         "anthropic_wire", "anthropic_thinking", "anthropic_rules", "mappings", "models")],
     "providers.anthropic_request": [f"tests/providers/test_{name}.py" for name in (
-        "anthropic_wire", "anthropic_thinking", "request_options")],
+        "anthropic_wire", "anthropic_thinking", "request_options", "anthropic_request_rules")],
     "providers.ollama": [f"tests/providers/test_{name}.py" for name in (
         "ollama_wire", "ollama_rules", "mappings", "caps", "request_options", "models")],
     "providers.gemini": [f"tests/providers/test_{name}.py" for name in ("gemini_wire", "gemini_rules", "models")],
