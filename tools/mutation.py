@@ -55,7 +55,7 @@ MODULES: dict[str, list[str]] = {
     "providers.http_get": [*(f"tests/providers/test_{name}.py" for name in ("models", "tls", "error_lines", "http_get_rules")),
                            "tests/test_discovery.py", "tests/test_first_run.py"],
     "providers.openai": [f"tests/providers/test_{name}.py" for name in (
-        "openai_wire", "openai_variants", "mappings", "caps", "timers")],
+        "openai_wire", "openai_variants", "openai_rules", "mappings", "caps", "timers", "models")],
     "providers.anthropic": [f"tests/providers/test_{name}.py" for name in (
         "anthropic_wire", "anthropic_thinking", "anthropic_rules", "mappings", "models")],
     "providers.anthropic_request": [f"tests/providers/test_{name}.py" for name in (
