@@ -49,7 +49,8 @@ async def server_context_window(
     headers = dict(headers or {})
     try:
         return await asyncio.wait_for(_lookup(client, kind, base_url.rstrip("/"), model, headers), TIMEOUT)
-    except (ProviderError, httpx.HTTPError, asyncio.TimeoutError, ValueError, TypeError, KeyError):
+    except (ProviderError, httpx.HTTPError, asyncio.TimeoutError, ValueError, TypeError, KeyError,
+            AttributeError):  # a body of another shape (a list where an object was expected)
         return None
 
 
