@@ -81,7 +81,7 @@ MODULES: dict[str, list[str]] = {
     "chat.builtin_tools": ["tests/chat/test_tools.py", "tests/chat/test_tool_limits.py", "tests/chat/test_sensitive.py",
                            "tests/chat/test_builtin_rules.py"],
     "chat.toollimits": ["tests/chat/test_toollimits.py"],
-    "chat.netguard": ["tests/chat/test_netguard.py", "tests/chat/test_fetch.py"],
+    "chat.netguard": ["tests/chat/test_netguard.py", "tests/chat/test_netguard_classes.py", "tests/chat/test_fetch.py"],
     "chat.fetch": ["tests/chat/test_fetch.py", "tests/chat/test_tools.py", "tests/chat/test_attachments.py",
                    "tests/chat/test_fetch_rules.py"],
     "chat.sensitive": ["tests/chat/test_sensitive.py"],

@@ -381,3 +381,39 @@ async def test_a_command_tool_receives_the_arguments_as_utf8_json() -> None:
     tool = one_tool(command=[sys.executable, "-c", "import sys; sys.stdout.buffer.write(sys.stdin.buffer.read())"])
     assert json.loads(await tool.run({"city": "Zürich"})) == {"city": "Zürich"}
     assert "Zürich" in await tool.run({"city": "Zürich"})  # not \u00fc
+
+
+class Ticks:
+    """A stand-in for the registry's ``time`` module: each monotonic() reading 2.5 s later."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def monotonic(self) -> float:
+        self.now += 2.5
+        return self.now - 2.5
+
+
+async def test_the_duration_is_the_time_between_start_and_end_on_every_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmchat.chat import tool_registry
+
+    async def ok(arguments: dict[str, Any]) -> str:
+        return "plain"
+
+    async def refused(arguments: dict[str, Any]) -> str:
+        raise ToolError("no")
+
+    async def crash(arguments: dict[str, Any]) -> str:
+        raise RuntimeError("bug")
+
+    async def inner_timeout(arguments: dict[str, Any]) -> str:
+        raise TimeoutError("upstream")
+
+    registry = ToolRegistry([Tool("ok", "d", handler=ok), Tool("refused", "d", handler=refused),
+                             Tool("crash", "d", handler=crash), Tool("inner", "d", handler=inner_timeout)])
+    for name in ("ok", "refused", "crash", "inner"):
+        monkeypatch.setattr(tool_registry, "time", Ticks())  # the registry's own name only, not asyncio's clock
+        output = await registry.call(name, "{}")
+        assert output.duration == 2.5, name
+    assert (await registry.call("ok", "{}")).images == ()  # a plain str result has no images
+
