@@ -86,6 +86,7 @@ MODULES: dict[str, list[str]] = {
                    "tests/chat/test_fetch_rules.py"],
     "chat.sensitive": ["tests/chat/test_sensitive.py"],
     "chat.toolloop": ["tests/chat/test_toolloop.py", "tests/chat/test_toolloop_rules.py", "tests/chat/test_toolloop_thinking.py",
+                      "tests/chat/test_toollimits.py",
                       "tests/chat/test_wire_formats_tool_loop.py"],
     "chat.engine": ["tests/chat/test_engine.py", "tests/chat/test_engine_rules.py", "tests/chat/test_engine_session.py"],
     "chat.compare": ["tests/chat/test_compare.py", "tests/chat/test_compare_rules.py"],
