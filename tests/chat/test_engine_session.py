@@ -4,6 +4,7 @@ the text policy and ``fold_text`` reaching the reply, and editing the very first
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -12,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from llmchat.chat.engine import ChatSession, EngineEvent, TurnFinished
+from llmchat.chat.engine import ChatSession, ContentDelta, EngineEvent, TurnFinished
 from llmchat.chat.models import Conversation, Message
 from llmchat.chat.tools import Tool, ToolRegistry
 from llmchat.providers.openai import OpenAIProvider
@@ -115,3 +116,41 @@ async def test_editing_what_is_not_a_question_is_refused(server: LoopbackServer,
     with pytest.raises(ValueError, match=f"message {index} is not a user message"):
         session.edit("x", index=index)
     assert [m.content for m in session.conversation.messages] == ["one", "ONE"]
+
+
+def heartbeats() -> list[asyncio.Task[Any]]:
+    return [t for t in asyncio.all_tasks() if getattr(t.get_coro(), "__qualname__", "") == "ChatSession._heartbeat"]
+
+
+@pytest.mark.parametrize("ending", ["done", "error", "cancelled"])
+async def test_the_heartbeat_stops_however_the_turn_ends(server: LoopbackServer, client: httpx.AsyncClient,
+                                                         ending: str) -> None:
+    """The timer that saves a streaming reply is disarmed at the turn's end: no save of a
+    finished reply, no task left behind (a forgotten one would save every 10 ms for ever)."""
+    if ending == "error":
+        server.handler = lambda _r: Reply(status=500, parts=[b'{"error": {"message": "down"}}'],
+                                          headers={"content-type": "application/json"})
+    elif ending == "cancelled":
+        server.handler = lambda _r: Reply(parts=[sse(chunk("Par"), done=False), 60.0])
+    else:
+        server.handler = lambda _r: Reply(parts=[completion(["Hello"])])
+    spy = SpyRecorder()
+    session = ChatSession(provider(server, client), "m", recorder=spy, save_every=0.01)
+    turn = session.send("hi")
+    async with aclosing(turn) as events:
+        async for event in events:
+            if ending == "cancelled" and isinstance(event, ContentDelta):
+                # the model is silent now: the heartbeat saves what came, about every 10 ms
+                deadline = asyncio.get_running_loop().time() + 30
+                while "heartbeat" not in spy.names() and asyncio.get_running_loop().time() < deadline:
+                    await asyncio.sleep(0.01)
+                assert "heartbeat" in spy.names()
+                break
+    assert not session.running
+    left = heartbeats()
+    if left:
+        await asyncio.wait(left, timeout=30)  # a cancelled task ends at once; a live timer never does
+    assert all(t.done() for t in left)
+    assert spy.names()[-1] in ("finish", "user")
+    assert session.conversation.messages[-1].finish_reason == {"done": "stop", "error": "error",
+                                                               "cancelled": "cancelled"}[ending]
