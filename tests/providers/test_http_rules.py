@@ -420,3 +420,67 @@ async def test_the_event_and_reply_caps_name_their_size_in_mib(server: LoopbackS
     server.handler = lambda _r: Reply(parts=[sse(chunk("y" * 1000), done=False)] * 3200)
     _, error = await run(server.base_url, StreamPolicy(retries=0, max_reply_bytes=3 * 2**20))
     assert isinstance(error, StreamTooLarge) and error.message == "the reply passed 3 MiB"
+
+
+# --- the idle timer is disarmed however the stream ends ------------------------------------------
+
+
+def armed_idle_timers() -> list[asyncio.TimerHandle]:
+    """The idle watch's timers still pending on the running loop (asyncio keeps its timers in
+    ``loop._scheduled``; a cancelled one stays there, marked cancelled)."""
+    loop = asyncio.get_running_loop()
+    return [handle for handle in loop._scheduled  # type: ignore[attr-defined]
+            if not handle.cancelled() and type(getattr(handle._callback, "__self__", None)).__name__ == "_IdleWatch"]
+
+
+@pytest.mark.parametrize("how", ["finished", "left early", "failed"])
+async def test_no_idle_timer_outlives_its_stream(server: LoopbackServer, how: str) -> None:
+    tail: list[object] = [sse(chunk(finish="stop"))] if how != "failed" else [sse({"choices": [5]}, done=False), 30.0]
+    server.handler = lambda _r: Reply(parts=[sse(chunk("a"), chunk("b"), done=False), *tail])
+    async with httpx.AsyncClient(timeout=10) as client:
+        provider = OpenAIProvider(client=client, base_url=server.base_url, policy=StreamPolicy(retries=0, idle_timeout=60))
+        stream = provider.stream(REQUEST)
+        seen: list[StreamEvent] = []
+        try:
+            async for event in stream:
+                seen.append(event)
+                assert armed_idle_timers() == [] or len(armed_idle_timers()) == 1  # one timer at most
+                if how == "left early" and len(seen) == 2:  # the timer was armed after the first
+                    break
+        except ServerError:
+            assert how == "failed"
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+        assert seen[0] == ContentDelta("a")
+        # Left early, the provider's stream closes the shared one when asyncio finalizes it: soon.
+        for _ in range(1000):
+            if not armed_idle_timers():
+                break
+            await asyncio.sleep(0.01)
+        assert armed_idle_timers() == []
+
+
+async def test_the_connect_timeout_does_not_bound_the_wait_for_the_body(server: LoopbackServer) -> None:
+    """Only the first-token timer waits for the body: a server that thinks longer than the
+    connect timeout (1 s against 0.2 s) before its first byte is not cut off."""
+    server.handler = lambda _r: Reply(parts=[1.0, completion(["thought"])])
+    events, error = await run(server.base_url, StreamPolicy(retries=0, connect_timeout=0.2, first_token_timeout=120))
+    assert error is None and texts(events) == ["thought"]
+
+
+async def test_a_content_type_the_provider_gives_is_kept(server: LoopbackServer) -> None:
+    from llmchat.providers.http import post_stream
+    from llmchat.providers.openai import ChunkParser
+    from llmchat.providers.sse import SSEDecoder
+
+    async with httpx.AsyncClient(timeout=10) as client:
+        for given, sent in (({"content-type": "application/json; charset=utf-8"}, "application/json; charset=utf-8"),
+                            ({"Content-Type": "application/x-custom"}, "application/x-custom"),
+                            ({"X-Other": "1"}, "application/json")):
+            events = [event async for event in post_stream(
+                client, f"{server.base_url}/chat/completions", body={"a": 1}, headers=given, provider="p",
+                decoder_factory=SSEDecoder, parser_factory=lambda: ChunkParser("p"), parse=ChunkParser.feed_sse,
+                policy=StreamPolicy(retries=0))]
+            assert texts(events) == ["Hello", ",", " world", "!"]
+            assert server.requests[-1].headers["content-type"] == sent
+            assert server.requests[-1].body == b'{"a": 1}' or json.loads(server.requests[-1].body) == {"a": 1}

@@ -135,3 +135,9 @@ def test_secret_headers_still_send_the_real_values() -> None:
     headers["Accept-Encoding"] = "gzip"
     assert dict(headers) == {"x-api-key": "k-12345678", "Accept-Encoding": "gzip"}
     assert repr(headers) == repr({"x-api-key": "[REDACTED]", "Accept-Encoding": "gzip"})
+
+
+def test_every_key_header_is_redacted_whatever_comes_before_it() -> None:
+    headers = {"Accept": "text/event-stream", "X-Api-Key": "first-key-123", "Content-Type": "application/json",
+               "Authorization": "Bearer second-key-456"}
+    assert without_keys("first-key-123 second-key-456", headers) == "[REDACTED] [REDACTED]"
