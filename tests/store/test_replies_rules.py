@@ -234,3 +234,12 @@ def test_recovery_touches_only_stale_streaming_rows_and_counts_them(db_path: Pat
     assert (by_id[first].content, by_id[first].error, by_id[first].finish_reason) == ("", INTERRUPTED, "error")
     assert (by_id[second].reasoning, by_id[second].error) == ("only thinking", INTERRUPTED)
     assert (by_id[finished].content, by_id[finished].error, by_id[finished].finish_reason) == ("fine", None, "stop")
+
+
+def test_the_text_a_recovered_reply_shows(db_path: Path) -> None:
+    clock = Clock()
+    with Store.open(db_path, clock=clock) as store:
+        cid, _ = reply(store)
+        clock.now += 60
+        store.recover_interrupted()
+        assert last(store, cid).error == "interrupted: llmchat stopped before the reply finished"
