@@ -113,16 +113,16 @@ def edges(db: sqlite3.Connection, conversation_id: str) -> list[tuple[str, str |
 
 def before_delete(db: sqlite3.Connection, message_ids: list[str]) -> None:
     """Keep the tree whole when `message_ids` are deleted: their children move up to the
-    nearest surviving ancestor, and a current leaf among them becomes that ancestor."""
-    doomed = set(message_ids)
+    nearest surviving ancestor, and a current leaf among them becomes that ancestor.
+
+    Each message hands its children (and the current leaf) to its parent as the rows are now;
+    a parent deleted too hands them on at its own turn, or already moved the message itself
+    up, so any order ends at the nearest survivor, and a damaged cycle cannot loop."""
     for message_id in message_ids:
         found = parent_of(db, message_id)
         if found is None:
             continue
         conversation_id, parent = found
-        while parent is not None and parent in doomed:
-            up = parent_of(db, parent)
-            parent = None if up is None else up[1]
         db.execute("UPDATE messages SET parent_id = ? WHERE parent_id = ?", (parent, message_id))
         db.execute(
             "UPDATE conversations SET current_leaf = ? WHERE id = ? AND current_leaf = ?",

@@ -191,3 +191,28 @@ def test_tree_functions_on_a_connection(store: Store) -> None:
     assert trees.children(db, cid, None) == [a]
     assert trees.deepest_leaf(db, cid, a) == b
     assert trees.edges(db, cid) == [(a, None), (b, a)]
+
+
+@pytest.mark.timeout(30)
+def test_deleting_a_damaged_cycle_ends_and_keeps_the_rest(store: Store, db_path: Path) -> None:
+    cid = store.create_conversation("p", "m", None)
+    a, b, c = chain(store, cid, 3)
+    damage(db_path, "UPDATE messages SET parent_id = ? WHERE id = ?", b, a)  # a <-> b
+    assert store.delete_messages([a, b]) == 2
+    assert [m.id for m in store.load_conversation(cid)[1].messages][-1] == c
+    assert store.delete_messages([c]) == 1
+    assert store.load_conversation(cid)[1].messages == []
+
+
+@pytest.mark.parametrize("order", [(1, 2), (2, 1), (1, 2, 3), (3, 1, 2), (2, 3, 1)])
+def test_any_order_of_deletes_lifts_children_to_the_nearest_survivor(store: Store, order: tuple[int, ...]) -> None:
+    cid = store.create_conversation("p", "m", None)
+    ids = chain(store, cid, 5)
+    side = store.add_message(cid, Message("user", "side"), parent_id=ids[2])
+    store.set_current_leaf(ids[4])
+    store.delete_messages([ids[n] for n in order])
+    survivors = [n for n in range(5) if n not in order]
+    edges = dict(store.tree_edges(cid))
+    assert edges[ids[survivors[1]]] == ids[0] and edges[ids[0]] is None
+    assert edges[side] == ids[0]  # its parent (2) is deleted in every order here
+    assert [m.id for m in store.load_conversation(cid)[1].messages] == [ids[n] for n in survivors]
