@@ -49,8 +49,6 @@ MODULES: dict[str, list[str]] = {
     "providers.redaction": [*(f"tests/providers/test_{name}.py" for name in (
         "helpers", "errors", "policy_rules", "http_rules", "http_get_rules")), "tests/test_debuglog.py"],
     "providers.tls": ["tests/providers/test_tls.py"],
-    "providers.chat_shape": [f"tests/providers/test_{name}.py" for name in (
-        "anthropic_wire", "anthropic_thinking", "gemini_wire", "responses_wire")],
     "mcp.bounded": ["tests/mcp/test_bounded.py"],
     "providers.http_get": [*(f"tests/providers/test_{name}.py" for name in ("models", "tls", "error_lines", "http_get_rules")),
                            "tests/test_discovery.py", "tests/test_first_run.py"],

@@ -141,6 +141,7 @@ class ChatHistory(_Base):
             self._first_shown = first
             if first > 0:  # (the id is transcript.LOAD_EARLIER_ID: scrolling up presses it)
                 await transcript.mount(Button("Show earlier messages", id="load-earlier"), before=0)
+        transcript.call_after_refresh(transcript.settle)
 
     async def load_earlier_page(self, button: Button) -> None:
         """Mount the page of messages before the earliest one shown (about a screenful), in

@@ -36,9 +36,11 @@ class Transcript(VerticalScroll):
 
     can_focus = True
 
-    _keep: tuple[Widget, int] | None = None
+    _keep: tuple[Widget, float] | None = None
     """A widget to keep where it is on screen, and its offset from the top of the viewport, until
-    the user scrolls (see keep_in_view)."""
+    the user scrolls after :meth:`settle` (see keep_in_view)."""
+    _settling = False
+    """Between keep_in_view and settle: the user's scrolling moves the kept offset with it."""
     _pressed: Widget | None = None
     """The last "load earlier" button that scrolling pressed."""
 
@@ -76,9 +78,23 @@ class Transcript(VerticalScroll):
         of earlier messages), until the user scrolls: at every layout the scroll offset moves by
         as much as the widget moved, in that same layout, so nothing jumps.
 
-        Call it before changing what is above (its place is read from the last layout)."""
+        Call it before changing what is above (its place is read from the last layout), and
+        :meth:`settle` once the change is laid out. Until then the user's scrolling moves the
+        kept offset with it (scrolling during a page load neither undoes the scroll nor lets the
+        rest of the load push the text down); after it, the user's next scroll ends the keep."""
         if widget.is_attached and widget.parent is self and widget.outer_size.width:
-            self._keep = (widget, widget.region.y - self.scrollable_content_region.y)
+            self._keep = (widget, widget.virtual_region.y - self.scroll_y)
+            self._settling = True
+
+    def settle(self) -> None:
+        """What keep_in_view was called for is laid out: the user's next scroll ends the keep."""
+        self._settling = False
+
+    def anchor(self, anchor: bool = True) -> None:
+        """Anchor to the bottom (Textual's anchor); ends a keep_in_view."""
+        if anchor:
+            self._keep = None
+        super().anchor(anchor)
 
     def arrange(self, size: Size, optimal: bool = False) -> DockArrangeResult:
         """Arrange the messages; then apply :meth:`keep_in_view`.
@@ -102,7 +118,12 @@ class Transcript(VerticalScroll):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
-        self._keep = None  # the user scrolled (the offsets set for keep_in_view call no watcher)
+        # The user scrolled (the offsets set for keep_in_view call no watcher).
+        if self._keep is not None and self._settling:
+            widget, offset = self._keep
+            self._keep = (widget, offset - (new_value - old_value))
+        else:
+            self._keep = None
         if new_value < old_value and new_value <= EARLIER_WITHIN * self.scrollable_content_region.height:
             first = self.children[0] if self.children else None
             if isinstance(first, Button) and first.id == LOAD_EARLIER_ID and first is not self._pressed:
