@@ -23,6 +23,7 @@ from llmchat.chat.attachments import (
     from_bytes,
     is_url,
     prepare,
+    pdf_text,
     prepare_conversation,
     provider_kind,
     read_directory,
@@ -330,3 +331,12 @@ async def test_a_fetch_of_exactly_the_limit_is_attached_and_other_failures_are_n
         with pytest.raises(AttachmentError) as caught:
             await fetch_attachment(f"{base}/missing", client, guard=guard)
         assert str(caught.value).startswith(f"cannot attach {base}/missing: HTTP 404")
+
+
+def test_a_pdf_without_text_is_refused_and_its_text_is_stripped() -> None:
+    from tests.chat.test_attachments import make_pdf
+
+    with pytest.raises(AttachmentError) as caught:
+        pdf_text("scan.pdf", make_pdf(""))
+    assert str(caught.value) == "cannot attach scan.pdf: the PDF has no text to extract (a scanned PDF?)"
+    assert pdf_text("one.pdf", make_pdf("  Only words  ")) == "Only words"
