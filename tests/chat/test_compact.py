@@ -8,6 +8,8 @@ import pytest
 from llmchat.chat.compact import COMPACT_PROMPT, SUMMARY_HEADING, compacted, split_point, summarise
 from llmchat.chat.engine import ChatSession
 from llmchat.chat.models import Conversation, Message, ToolCall
+from llmchat.chat.toollimits import ToolLimits
+from llmchat.chat.tools import Tool, ToolRegistry
 from llmchat.providers.events import ContentDelta, Finish, ReasoningDelta, Usage
 from tests.chat.spy_recorder import SpyRecorder
 from tests.fakes import FakeProvider
@@ -83,10 +85,10 @@ async def test_the_summary_of_fewer_older_messages_with_more_kept() -> None:
 async def test_nothing_to_summarise_is_refused_without_a_request() -> None:
     provider = FakeProvider([ContentDelta("s")])
     session = ChatSession(provider, "m", Conversation(messages=[Message("user", "q"), Message("assistant", "a")]))
-    with pytest.raises(ValueError, match="nothing older"):
+    with pytest.raises(ValueError, match="^there is nothing older than the last exchange to summarise$"):
         await summarise(session)
     session = make(provider=provider)
-    with pytest.raises(ValueError, match="nothing older"):
+    with pytest.raises(ValueError, match="^there is nothing older than the last exchange to summarise$"):
         await summarise(session, keep=7)
     assert provider.requests == []
 
@@ -113,3 +115,23 @@ def test_compacting_without_a_system_prompt_or_with_more_kept() -> None:
     assert [m.content for m in fork.conversation.messages] == ["q2", "", "r", "a2", "q3", "a3"]
     assert fork.recorder.conversation_id is None  # no recorder given: nothing stored
     assert compacted(make(system=""), "S").conversation.system == f"{SUMMARY_HEADING}\nS"
+
+
+async def approve_all(tool: object, arguments: object) -> bool:
+    return True
+
+
+def test_the_compacted_session_keeps_every_setting_of_the_session() -> None:
+    tools = ToolRegistry([Tool("t", "A tool.", handler=lambda _a: "x")])
+    limits = ToolLimits(max_calls=3, max_results_chars=50)
+
+    def clock() -> float:
+        return 0.0
+
+    session = ChatSession(FakeProvider([]), "model-x", Conversation(messages=history()), tools=tools,
+                          approve=approve_all, tool_limits=limits, text="until_taken", fold_text=False, clock=clock,
+                          max_tool_rounds=4, save_every=3.0)
+    fork = compacted(session, "S")
+    assert (fork.tools, fork.approve, fork.tool_limits, fork.text, fork.fold_text, fork.clock) == (
+        tools, approve_all, limits, "until_taken", False, clock)
+    assert (fork.max_tool_rounds, fork.save_every) == (4, 3.0)
