@@ -16,7 +16,15 @@ import httpx
 import pytest
 
 from llmchat.providers.base import ChatRequest
-from llmchat.providers.decoding import ACCEPT_ENCODING, PIECE, BodyDecoder
+from llmchat.providers.decoding import (
+    ACCEPT_ENCODING,
+    MAX_ERROR_BODY,
+    PIECE,
+    BodyDecoder,
+    read_capped,
+    read_limited,
+    request_headers,
+)
 from llmchat.providers.errors import StreamTooLarge
 from llmchat.providers.openai import OpenAIProvider
 from llmchat.providers.policy import StreamPolicy
@@ -176,3 +184,67 @@ def test_fetch_url_stays_small_against_a_bomb(server: LoopbackServer, tmp_path: 
     assert peak < 150, f"peak RSS {peak} MiB"
     assert (tmp_path / "out").read_text().strip().endswith("[response truncated: only the first 524288 bytes were read]")
     assert server.requests[0].headers["accept-encoding"] == ACCEPT_ENCODING
+
+
+# --- read_capped / read_limited against the loopback server: both sides of the limit -----------
+
+
+async def fetch_capped(server: LoopbackServer, body: bytes, limit: int, encoding: str = "") -> tuple[bytes, bool]:
+    headers = {"content-type": "application/octet-stream", **({"content-encoding": encoding} if encoding else {})}
+    sent = encode(body, encoding)
+    server.handler = lambda request: Reply(parts=[sent[i : i + 1000] for i in range(0, len(sent), 1000)],
+                                           headers=headers)
+    async with httpx.AsyncClient() as client, client.stream("GET", f"{server.base_url}/x") as response:
+        data, truncated = await read_capped(response, limit)
+    return bytes(data), truncated
+
+
+@pytest.mark.parametrize("encoding", ["", "gzip"])
+@pytest.mark.parametrize(("size", "truncated"), [(9_999, False), (10_000, False), (10_001, True), (300_000, True)])
+async def test_read_capped_both_sides_of_the_limit(server: LoopbackServer, encoding: str, size: int,
+                                                   truncated: bool) -> None:
+    body = bytes(range(256)) * (size // 256) + b"z" * (size % 256)
+    data, cut = await fetch_capped(server, body, 10_000, encoding)
+    assert cut is truncated
+    assert data == body[:10_000]
+
+
+async def test_read_capped_of_a_piece_that_fills_it_exactly(server: LoopbackServer) -> None:
+    data, cut = await fetch_capped(server, b"a" * PIECE, PIECE, "gzip")  # one decoded piece of the limit
+    assert (len(data), cut) == (PIECE, False)
+    data, cut = await fetch_capped(server, b"a" * (PIECE + 1), PIECE, "gzip")
+    assert (len(data), cut) == (PIECE, True)
+
+
+@pytest.mark.parametrize("size", [MAX_ERROR_BODY - 1, MAX_ERROR_BODY, MAX_ERROR_BODY + 1, 3 * MAX_ERROR_BODY])
+async def test_read_limited_keeps_64_kib_of_an_error_body(server: LoopbackServer, size: int) -> None:
+    assert MAX_ERROR_BODY == 64 * 1024
+    body = b"0123456789" * (size // 10) + b"x" * (size % 10)
+    server.handler = lambda request: Reply(status=500, parts=[body], headers={"content-type": "text/plain"})
+    async with httpx.AsyncClient() as client, client.stream("GET", f"{server.base_url}/x") as response:
+        text = await read_limited(response)
+    assert text == body[:MAX_ERROR_BODY].decode()
+
+
+async def test_read_limited_decodes_invalid_utf8_as_replacement(server: LoopbackServer) -> None:
+    server.handler = lambda request: Reply(status=502, parts=[b"bad \xff byte"], headers={"content-type": "text/plain"})
+    async with httpx.AsyncClient() as client, client.stream("GET", f"{server.base_url}/x") as response:
+        assert await read_limited(response, 100) == "bad \ufffd byte"
+
+
+async def test_a_body_read_before_is_given_from_memory_in_pieces(server: LoopbackServer) -> None:
+    body = os.urandom(3 * PIECE + 5)
+    server.handler = lambda request: Reply(parts=[body], headers={"content-type": "application/octet-stream"})
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{server.base_url}/x")  # read in full
+        data, cut = await read_capped(response, len(body))
+    assert (bytes(data), cut) == (body, False)
+
+
+@pytest.mark.parametrize("headers", [None, {}, {"Accept-Encoding": "zstd", "X-Other": "1"}])
+def test_request_headers_always_ask_for_what_can_be_decoded(headers: dict[str, str] | None) -> None:
+    merged = request_headers(headers)
+    assert merged["Accept-Encoding"] == ACCEPT_ENCODING
+    assert ACCEPT_ENCODING.startswith("gzip, deflate") and "zstd" not in ACCEPT_ENCODING
+    if headers:
+        assert merged["X-Other"] == "1" and headers["Accept-Encoding"] == "zstd"  # a copy, not the caller's

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from llmchat.providers.base import ChatRequest
-from llmchat.providers.errors import ContextLengthError, ServerError
+from llmchat.providers.errors import ContextLengthError, ServerError, StreamInterrupted
 from llmchat.providers.events import ContentDelta, Finish, ReasoningDelta, StreamEvent, ToolCallDelta, Usage
 from llmchat.providers.openai import OpenAIProvider
 from tests.loopback import LoopbackServer, Reply, chunk, json_reply, sse
@@ -78,7 +78,19 @@ async def test_a_chunk_that_is_not_an_object_is_a_server_error(server: LoopbackS
 async def test_a_malformed_chunk_is_quoted_up_to_200_characters(server: LoopbackServer) -> None:
     data = "{" + "".join(chr(ord("a") + n % 26) for n in range(300))
     raised = await error_of(server, f"data: {data}\n\n".encode())
-    assert f"malformed stream chunk: {data[:200]!r}" in raised.message
+    assert f"malformed stream chunk: {data[:200]!r}" in raised.message and raised.provider == "openai"
+
+
+@pytest.mark.parametrize("ending", [b"", b"data: [DONE]"])  # nothing, or a [DONE] line never ended (SSE drops it)
+async def test_a_stream_cut_before_its_end_names_the_provider(server: LoopbackServer, ending: bytes) -> None:
+    server.handler = lambda _r: Reply(parts=[sse(chunk("partial"), done=False) + ending])
+    got: list[StreamEvent] = []
+    async with httpx.AsyncClient(timeout=10) as client:
+        provider = OpenAIProvider(client=client, base_url=server.base_url, name="groq")
+        with pytest.raises(StreamInterrupted) as info:
+            async for event in provider.stream(REQUEST):
+                got.append(event)
+    assert got == [ContentDelta("partial")] and info.value.provider == "groq"
 
 
 # -- usage -------------------------------------------------------------------------------------------
