@@ -109,3 +109,26 @@ async def test_make_client_does_not_follow_a_redirect(server: LoopbackServer) ->
     async with make_client() as client:
         response = await client.get(f"{server.base_url}/models")
     assert response.status_code == 307 and len(server.requests) == 1
+
+
+# -- the stream events (events.py: data only, nothing for mutmut to mutate) ------------------------
+
+
+def test_the_finish_reasons_are_designs_six() -> None:
+    from llmchat.providers.events import FINISH_REASONS
+
+    assert FINISH_REASONS == {"stop", "length", "tool_calls", "content_filter", "error", "cancelled"}
+
+
+def test_finish_equality_ignores_the_model_and_events_are_frozen() -> None:
+    import dataclasses
+
+    from llmchat.providers.events import ContentDelta, Finish, Usage
+
+    assert Finish("stop", "end_turn", model="a") == Finish("stop", "end_turn", model="b")
+    assert Finish("stop", "end_turn") != Finish("stop", "stop_sequence") and Finish("stop").raw is None
+    assert Finish("length").model is None
+    usage = Usage(1, 2, 3)
+    assert (usage.cached_tokens, usage.reasoning_tokens, usage.cache_write_tokens) == (None, None, None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ContentDelta("a").text = "b"  # type: ignore[misc]

@@ -155,6 +155,7 @@ async def test_a_body_of_another_shape_is_none_never_an_error(server: LoopbackSe
     ({"parameters": "num_ctx 0", "model_info": {"general.architecture": "llama", "llama.context_length": 500}}, None),
     ({"parameters": None, "model_info": {"general.architecture": "gemma3", "gemma3.context_length": 131072}}, 131072),
     ({"model_info": {"llama.context_length": 131072}}, None),  # no architecture named
+    ({"model_info": {"None.context_length": 131072, "general.architecture": None}}, None),
     ({"model_info": {"general.architecture": "llama", "qwen2.context_length": 32768}}, None),
     ({"model_info": {"general.architecture": "llama", "llama.context_length": 0}}, None),
     ({}, None),
@@ -205,3 +206,14 @@ async def test_a_silent_server_gives_none_after_the_timeout(server: LoopbackServ
         lookup = asyncio.ensure_future(server_context_window(client, "gemini", root(server), "m"))
         done, _ = await asyncio.wait({lookup}, timeout=20)  # only a lookup that never times out reaches 20 s
         assert lookup in done and lookup.result() is None
+
+
+async def test_ollama_show_is_a_post_with_the_providers_headers_under_its_base_path(server: LoopbackServer) -> None:
+    server.handler = lambda r: json_reply(200, {"parameters": "num_ctx 4096"})
+    async with make_client() as client:
+        window = await server_context_window(client, "ollama", root(server) + "/gpuX/", "llama3.2",
+                                             {"Authorization": "Bearer o-key"})
+    assert window == 4096
+    sent = server.requests[-1]
+    assert (sent.method, sent.path) == ("POST", "/gpuX/api/show")
+    assert sent.headers["authorization"] == "Bearer o-key" and json.loads(sent.body) == {"model": "llama3.2"}
