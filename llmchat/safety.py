@@ -66,8 +66,10 @@ for _char in [*map(chr, range(0x80, 0xA0)), *BIDI, *ZERO_WIDTH, *TAGS, *VARIATIO
 
 
 
-def _char_class(codes: list[int]) -> str:
-    """A regex character class of `codes` (sorted), written as ranges."""
+def char_class(codes: list[int]) -> str:
+    """A regex character class (``"[...]"``) matching exactly the code points `codes` (sorted
+    ascending, at least one), runs of consecutive ones written as ranges, every character
+    escaped (``re.escape``), so ``]``, ``\\``, ``^`` and ``-`` are members like any other."""
     runs: list[list[int]] = []
     for code in codes:
         if runs and runs[-1][1] == code - 1:
@@ -79,10 +81,10 @@ def _char_class(codes: list[int]) -> str:
     ) + "]"
 
 
-_UNSAFE = re.compile(_char_class(sorted(_TABLE)))
+_UNSAFE = re.compile(char_class(sorted(_TABLE)))
 """Every character :func:`terminal_safe` replaces (a regex finds the few in non-ASCII text
 some 15 times faster than ``str.translate`` walks all of it)."""
-_JSON_UNSAFE = re.compile(_char_class([code for code in sorted(_TABLE) if code >= 0x7F]))
+_JSON_UNSAFE = re.compile(char_class([code for code in sorted(_TABLE) if code >= 0x7F]))
 """What :func:`json_safe` escapes: everything :func:`terminal_safe` replaces that JSON itself
 leaves raw (JSON escapes C0 controls already)."""
 

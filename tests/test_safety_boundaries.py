@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from llmchat.safety import for_stream, is_terminal, json_safe, json_text, note, one_line, safe_lines, terminal_safe
+from llmchat.safety import char_class, for_stream, is_terminal, json_safe, json_text, note, one_line, safe_lines, terminal_safe
 
 
 class Tty(io.StringIO):
@@ -150,3 +150,25 @@ def test_one_line_reads_a_huge_text_only_as_far_as_it_can_show_and_says_it_cut()
     full = "x" * width + " " * limit  # the part read fills the width exactly, and more was cut
     assert one_line(full, width) == "x" * (width - 1) + "…"
     assert one_line("x" * width + " " * (limit - width), width) == "x" * width  # not cut: fits
+
+
+@pytest.mark.parametrize("codes", [
+    [0x41],                                  # one code
+    [0x41, 0x42],                            # a run of two
+    [0x41, 0x42, 0x43, 0x45],                # a run, a gap of one, a single
+    [0x41, 0x43, 0x45],                      # singles a gap of one apart: no run joins them
+    [0x2D, 0x5C, 0x5D, 0x5E],                # "-", "\\", "]", "^": members like any other
+    [0x00, 0x01, 0x1F, 0x7F, 0x80, 0x9F],    # controls at the edges of their blocks
+    [0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E],
+    [0xE0000, 0xE007F, 0xE0100, 0xE01EF],    # astral planes
+])
+def test_char_class_matches_exactly_its_codes(codes: list[int]) -> None:
+    """The regex class the sanitizer's patterns are built from (at import, so the tables'
+    tests cannot see a change in it): each code matches; no neighbour within 3 and nothing else
+    below U+0250 does."""
+    import re
+
+    pattern = re.compile(char_class(codes))
+    window = {c for code in codes for c in range(max(0, code - 3), code + 4)} | set(range(0x250))
+    assert {c for c in window if pattern.fullmatch(chr(c))} == set(codes)
+    assert pattern.fullmatch("") is None and pattern.fullmatch(chr(codes[0]) * 2) is None
