@@ -68,6 +68,19 @@ async def test_a_command_that_does_not_read_stdin_is_not_an_error() -> None:
     assert (result.stdout, result.returncode) == (b"ignored", 0)
 
 
+async def test_a_command_that_stops_reading_stdin_halfway_is_not_an_error() -> None:
+    """It reads one byte and exits with most of a megabyte still queued: the pipe breaks (the
+    write and the wait for the pipe's close both see it), and the call still returns."""
+    result = await run(sh("head -c 1 >/dev/null; printf 'read one'"), b"x" * 1_000_000)
+    assert (result.stdout, result.returncode, result.truncated) == (b"read one", 0, False)
+
+
+@pytest.mark.parametrize(("size", "truncated"), [(1_000_000, False), (1_000_001, True)])
+async def test_the_default_cap_of_run_command_is_a_million_bytes(size: int, truncated: bool) -> None:
+    result = await asyncio.wait_for(run_command(sh(f"head -c {size} /dev/zero"), b""), 60)  # a hang guard
+    assert result.truncated is truncated and len(result.stdout) == 1_000_000
+
+
 async def test_exit_statuses_are_reported() -> None:
     assert (await run(sh("exit 3"))).returncode == 3
     assert (await run(sh("exit 0"))).returncode == 0

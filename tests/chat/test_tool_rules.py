@@ -417,3 +417,37 @@ async def test_the_duration_is_the_time_between_start_and_end_on_every_path(monk
         assert output.duration == 2.5, name
     assert (await registry.call("ok", "{}")).images == ()  # a plain str result has no images
 
+
+
+# --- tools from installed packages ---------------------------------------------------------------
+
+OWN_SOURCE = Tool("own_source", "keeps its source", source="mine")
+MIXED = [Tool("mixed_ok", "fine"), "not a tool"]
+
+
+def generated_tools() -> Any:
+    return (Tool(f"gen_{n}", "generated") for n in range(2))
+
+
+def a_tool() -> Tool:
+    return Tool("made", "made by a factory", read_only=True)
+
+
+def entry(name: str, attribute: str) -> Any:
+    import importlib.metadata
+
+    return importlib.metadata.EntryPoint(name, f"tests.chat.test_tool_rules:{attribute}", "llmchat.tools")
+
+
+def test_each_shape_an_entry_point_may_name() -> None:
+    from llmchat.chat.tools import tools_from_entry_points
+
+    tools, problems = tools_from_entry_points([
+        entry("one", "OWN_SOURCE"), entry("factory", "a_tool"), entry("gen", "generated_tools"),
+        entry("mixed", "MIXED"),
+    ])
+    assert [(t.name, t.source) for t in tools] == [
+        ("own_source", "mine"), ("made", "plugin:factory"), ("gen_0", "plugin:gen"), ("gen_1", "plugin:gen")]
+    assert problems == ["tools of 'mixed' (tests.chat.test_tool_rules:MIXED) not loaded: "
+                        "TypeError: 'not a tool' is not a llmchat Tool"]  # none of its tools, not half of them
+    assert tools_from_entry_points([]) == ([], [])
