@@ -8,6 +8,7 @@ import hashlib
 import os
 import sqlite3
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,14 @@ def test_a_read_only_connection_reads_and_cannot_write(tmp_path: Path) -> None:
             conn.execute("DELETE FROM conversations")
     finally:
         conn.close()
+
+
+def test_a_read_only_store_answers_from_another_thread(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    cid = make_history(path)
+    with Store.open(path, read_only=True) as store, ThreadPoolExecutor(1) as pool:  # asyncio.to_thread
+        assert pool.submit(store.resolve, "latest").result(timeout=30) == cid
+        assert {h.conversation_id for h in pool.submit(store.search, "stored").result(timeout=30)} == {cid}
 
 
 def test_a_read_only_connection_opens_a_folder_nobody_may_write(tmp_path: Path) -> None:
