@@ -218,6 +218,13 @@ def test_a_title_is_found_after_a_long_blank_start() -> None:
     assert default_title(" " * 5000 + "\n" * 5000 + "late start\nmore") == "late start"
 
 
+@pytest.mark.parametrize(("gap", "title"), [(478, "a b"), (479, "a")])
+def test_a_title_reads_at_most_the_first_480_characters_of_its_line(gap: int, title: str) -> None:
+    # 8 x 60: a 50 MB one-line prompt is not copied whole for its title. "b" at index 479 is
+    # inside, at 480 outside.
+    assert default_title("a" + " " * gap + "b c") == title
+
+
 def test_display_title() -> None:
     assert summary(title=None).display_title == "Untitled conversation"
     assert summary(title="Named").display_title == "Named"

@@ -8,6 +8,7 @@ import hashlib
 import os
 import sqlite3
 import stat
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -44,7 +45,8 @@ def test_an_existing_folder_keeps_its_mode(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("before", "after"),
-    [(0o644, 0o600), (0o640, 0o600), (0o604, 0o600), (0o666, 0o600), (0o600, 0o600), (0o700, 0o700),
+    [(0o644, 0o600), (0o640, 0o600), (0o604, 0o600), (0o601, 0o600), (0o610, 0o600), (0o666, 0o600),
+     (0o777, 0o700), (0o600, 0o600), (0o700, 0o700),
      (0o400, 0o400), (0o444, 0o400)],
 )
 def test_an_existing_file_is_narrowed_to_its_owner_and_keeps_its_owners_bits(
@@ -55,6 +57,21 @@ def test_an_existing_file_is_narrowed_to_its_owner_and_keeps_its_owners_bits(
     os.chmod(path, before)
     create_owner_only(path)
     assert mode_of(path) == after
+
+
+def test_a_file_whose_mode_cannot_be_changed_is_left_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "history.db"
+    path.write_bytes(b"")
+    os.chmod(path, 0o644)
+    if os.geteuid() != 0:
+        pytest.skip("only root can make a file whose mode its owner cannot change (chattr +i)")
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode:
+        pytest.skip("chattr +i is not possible here")
+    try:
+        create_owner_only(path)  # chmod fails (EPERM): not ours to change, no error
+        assert mode_of(path) == 0o644
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
 
 
 def test_existing_content_is_left_alone(tmp_path: Path) -> None:
