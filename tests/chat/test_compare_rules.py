@@ -241,3 +241,39 @@ async def test_a_lane_that_stalls_is_cancelled_on_its_own() -> None:
     assert [(r.index, r.status) for r in results] == [(1, "done"), (0, "cancelled")]
     assert results[1].message is not None and results[1].message.content == "par"
     assert results[1].stats is not None and results[1].label == "fake/s"
+
+
+async def test_each_lane_session_has_the_sessions_tools_approvals_and_limits(server: LoopbackServer,
+                                                                              client: httpx.AsyncClient) -> None:
+    from llmchat.chat.toollimits import ToolLimits
+    from llmchat.chat.tools import Tool, ToolRegistry
+
+    async def approve(tool: object, arguments: object) -> bool:
+        return True
+
+    def clock() -> float:
+        return 1.0
+
+    by_model(server)
+    tools = ToolRegistry([Tool("t", "A tool.", handler=lambda _a: "x")])
+    limits = ToolLimits(max_calls=2, max_results_chars=10)
+    session = ChatSession(FakeProvider(), "m", tools=tools, approve=approve, tool_limits=limits, max_tool_rounds=3,
+                          clock=clock, save_every=5.0, system="S")
+    comparison = Comparison(session, [contender(server, client, "a")])
+    await collect(comparison.send("q"))
+    lane = comparison.lanes[0].session
+    assert lane is not None and lane is not session
+    assert (lane.tools, lane.approve, lane.tool_limits, lane.max_tool_rounds, lane.clock, lane.save_every) == (
+        tools, approve, limits, 3, clock, 5.0)
+    assert (lane.completion, lane.text, lane.fold_text, lane.model, lane.conversation.system) == (
+        False, "keep", True, "a", "S")
+    assert body_of(server, "a")["tools"] == tools.definitions()
+
+
+async def test_a_text_completion_is_compared_as_one(server: LoopbackServer, client: httpx.AsyncClient) -> None:
+    server.handler = lambda _r: Reply(parts=[completion(["done"])])
+    session = ChatSession(FakeProvider(), "m", completion=True)
+    comparison = Comparison(session, [contender(server, client, "a")])
+    await collect(comparison.send("Once upon"))
+    assert comparison.lanes[0].session is not None and comparison.lanes[0].session.completion is True
+    assert "/chat/" not in server.requests[0].path and server.requests[0].json()["prompt"] == "Once upon"
