@@ -154,9 +154,11 @@ def test_a_gitignore_applies_below_its_own_folder_only(tmp_path: Path) -> None:
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()
     (tmp_path / "one" / ".gitignore").write_text("*.txt\n!keep.txt\n")
+    (tmp_path / "two" / ".gitignore").write_text("y.txt\n")  # the second of two specs
     for folder in ("one", "two"):
         (tmp_path / folder / "x.txt").write_text(folder)
     (tmp_path / "one" / "keep.txt").write_text("kept")
+    (tmp_path / "two" / "y.txt").write_text("ignored")
     names = [Path(a.name).relative_to(tmp_path).as_posix() for a in read_directory(tmp_path)]
     assert names == ["one/keep.txt", "two/x.txt"]
 

@@ -226,7 +226,7 @@ def test_the_budget_line() -> None:
 def test_budget_check_sums_priced_replies_and_counts_the_others() -> None:
     source = PriceSource("ollama", LOCAL, {"m": ModelPrice(1.0, 2.0), "n": ModelPrice(4.0, 4.0)})
     check = budget_check(source, [(Usage(MILLION, MILLION, 0), None), (None, "m"), (Usage(MILLION, 0, 0), "x"),
-                                  (Usage(MILLION, 0, 0), "n")], "m", MILLION // 2)
-    assert (check.spent, check.next_input, check.unpriced) == (pytest.approx(3.0 + 1.0 + 4.0), pytest.approx(0.5), 1)
+                                  (None, None), (Usage(MILLION, 0, 0), "n"), (None, "n")], "m", MILLION // 2)
+    assert (check.spent, check.next_input, check.unpriced) == (pytest.approx(3.0 + 1.0 + 4.0), pytest.approx(0.5), 3)
     unknown = budget_check(source, [(Usage(1, 1, 2), "x")], "x", 1000)
     assert (unknown.spent, unknown.next_input, unknown.unpriced) == (0.0, 0.0, 1)
