@@ -259,3 +259,39 @@ async def test_default_registry_passes_its_settings_on(tmp_path: Path) -> None:
     registry, problems = default_registry(tmp_path, config=None, plugins=False)
     assert registry.names() == ["current_time", "read_file", "list_directory"] and problems == []
     assert registry.max_output_chars == 20_000
+
+
+async def test_by_default_private_addresses_are_refused(tmp_path: Path, server: LoopbackServer) -> None:
+    async with httpx.AsyncClient(trust_env=False) as client:
+        fetch = {t.name: t for t in builtin_tools(tmp_path, client)}["fetch_url"]
+        with pytest.raises(ToolError, match=r"not a public address \(loopback"):
+            await fetch.run({"url": f"http://127.0.0.1:{server.port}/"})
+    assert server.requests == []
+
+
+async def test_the_real_clock_in_a_zone_without_summer_time() -> None:
+    tokyo = await current_time_tool().run({"timezone": "Asia/Tokyo"})
+    assert "+09:00 (" in tokyo and tokyo.endswith(", JST)")
+
+
+def test_the_default_config_name_in_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^config: tools\.bad: 'command'"):
+        default_registry(tmp_path, config={"bad": {}}, plugins=False)
+
+
+def test_the_file_tools_schemas_and_descriptions(tmp_path: Path) -> None:
+    reader, lister = read_file_tool(tmp_path, max_bytes=100), list_directory_tool(tmp_path)
+    assert reader.parameters == {"type": "object", "properties": {"path": {"type": "string",
+                                 "description": "The file's path."}}, "required": ["path"]}
+    assert lister.parameters == {"type": "object", "properties": {"path": {
+        "type": "string", "description": "The directory, relative to the working directory; default '.'."}}}
+    assert reader.description == ("Read a UTF-8 text file under the working directory. The path is relative to the "
+                                  "working directory; files larger than 100 bytes are cut.")
+    assert lister.description == ("List a directory under the working directory: directories end in '/', "
+                                  "symlinks in '@', files show their size.")
+
+
+def test_listing_a_secret_directory_as_the_default_path_asks(tmp_path: Path) -> None:
+    (tmp_path / ".ssh").mkdir()
+    assert list_directory_tool(tmp_path / ".ssh").approval_reason({}) == "SSH keys (.ssh)"
+    assert list_directory_tool(tmp_path).approval_reason({}) is None

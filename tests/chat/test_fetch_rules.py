@@ -381,3 +381,64 @@ def test_nested_hidden_tags_and_a_stray_end_tag() -> None:
     assert html_to_text("a</svg>b</style>c<p>d</p>") == "abc\nd"
     assert html_to_text("<p>  many   spaces\n\n and\tlines </p><p></p><p> </p>x") == "many spaces\nand lines\nx"
     assert html_to_text("<p>&lt;tag&gt; &amp; &#233;</p>") == "<tag> & é"
+
+
+# --- what reaches the transport: timeouts, the pinned address, the TLS server name ------------
+# (httpx.MockTransport answers in-process: nothing is connected to, whatever the address)
+
+
+def recording_client(seen: list[httpx.Request]) -> httpx.AsyncClient:
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, headers={"content-type": "text/plain"}, content=b"mocked")
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(answer), trust_env=False)
+
+
+@pytest.mark.parametrize(("timeout", "expected"), [(None, 20.0), (3.5, 3.5)])
+async def test_the_http_timeout_reaches_every_request(timeout: float | None, expected: float) -> None:
+    seen: list[httpx.Request] = []
+    extra = {} if timeout is None else {"timeout": timeout}
+    async with recording_client(seen) as client:
+        guard = pinned("93.184.215.14")
+        assert (await fetch_url_tool(client, guard=guard, **extra).run({"url": "http://a.test/"})).endswith("mocked")
+        assert await fetch_body(client, "http://b.test/", max_bytes=100, guard=guard, **extra) == (
+            "http://b.test/", "text/plain", b"mocked")
+    assert [r.extensions["timeout"] for r in seen] == [dict.fromkeys(("connect", "read", "write", "pool"), expected)] * 2
+
+
+@pytest.mark.parametrize(("url", "target", "sni"), [
+    ("https://named.test/p", "https://93.184.215.14/p", "named.test"),
+    ("https://named.test:8443/p", "https://93.184.215.14:8443/p", "named.test"),
+    ("http://named.test/p", "http://93.184.215.14/p", None),  # no TLS, no server name
+    ("https://93.184.215.14/p", "https://93.184.215.14/p", None),  # an address is no server name
+    ("https://[2606:2800::1]/p", "https://93.184.215.14/p", None),
+])
+async def test_the_request_goes_to_the_checked_address_with_the_name_for_tls(url: str, target: str, sni: str | None) -> None:
+    seen: list[httpx.Request] = []
+    async with recording_client(seen) as client:
+        result = await fetch_url_tool(client, guard=pinned("93.184.215.14")).run({"url": url})
+    assert result.startswith(f"URL: {url}\nStatus: 200")
+    (request,) = seen
+    assert str(request.url) == target
+    assert request.extensions.get("sni_hostname") == sni
+    assert request.headers["host"] == httpx.URL(url).netloc.decode()
+
+
+async def test_a_charset_that_cannot_decode_the_body_replaces_what_it_cannot(server: LoopbackServer) -> None:
+    server.handler = lambda r: text("é".encode(), "text/plain; charset=us-ascii")
+    assert body_of(await fetch(server, "/a")) == "\ufffd\ufffd"  # ascii's replacement, not a guess at UTF-8
+
+
+async def test_a_stalled_server_is_given_up_after_the_http_timeout(server: LoopbackServer) -> None:
+    server.handler = lambda r: Reply(parts=[30, b"late"], headers={"content-type": "text/plain"})
+    async with httpx.AsyncClient(trust_env=False) as client:
+        tool = fetch_url_tool(client, guard=pinned("127.0.0.1"), timeout=0.5)
+        with pytest.raises(ToolError, match=r"^could not fetch http://slow\.test:\d+/: ReadTimeout"):
+            await tool.run({"url": f"http://slow.test:{server.port}/"})
+
+
+def test_the_tools_schema() -> None:
+    tool = fetch_url_tool(httpx.AsyncClient(trust_env=False))
+    assert tool.parameters == {"type": "object", "properties": {"url": {"type": "string", "description": "The http(s) URL."}},
+                               "required": ["url"]}
