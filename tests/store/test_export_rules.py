@@ -100,6 +100,11 @@ def test_every_part_of_a_message_in_order() -> None:
     ])
 
 
+def test_trailing_newlines_go_but_a_hard_line_break_stays() -> None:
+    text = message_markdown(Message("user", "line one  \nline two\t  \n\n\n"))
+    assert text == "## User\n\nline one  \nline two\t  "
+
+
 def test_an_empty_user_message_is_its_heading_only() -> None:
     assert message_markdown(Message("user", "")) == "## User"
 
@@ -172,6 +177,25 @@ def test_json_without_a_tree_has_the_path_only() -> None:
     assert second["usage"] == usage_json(Usage(1, 2, 3)) == {
         "input_tokens": 1, "output_tokens": 2, "total_tokens": 3, "cached_tokens": None,
         "cache_write_tokens": None, "reasoning_tokens": None}
+
+
+def test_a_json_message_has_every_field_under_its_name() -> None:
+    message = Message("tool", "result", reasoning="r", refusal="no", tool_calls=[ToolCall("c1", "calc", "{}")],
+                      tool_call_id="c0", finish_reason="stop", raw_finish_reason="end_turn", error="e",
+                      usage=Usage(1, 2, 3), ttft=0.5, duration=1.5, id="M1", provider="anthropic",
+                      model="claude", created_at=WHEN)
+    message.attachments = [Attachment("a.txt", "text/plain", b"hi")]
+    (item,) = json.loads(to_json(summary(), Conversation(None, [message])))["messages"]
+    assert item == {
+        "id": "M1", "role": "tool", "content": "result", "reasoning": "r", "refusal": "no",
+        "tool_calls": [{"id": "c1", "name": "calc", "arguments": "{}"}], "tool_call_id": "c0",
+        "finish_reason": "stop", "raw_finish_reason": "end_turn", "error": "e",
+        "usage": {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3, "cached_tokens": None,
+                  "cache_write_tokens": None, "reasoning_tokens": None},
+        "ttft": 0.5, "duration": 1.5, "provider": "anthropic", "model": "claude",
+        "created_at": "2026-12-02T03:04:05.678000Z",
+        "attachments": [{"name": "a.txt", "media_type": "text/plain", "size": 2, "data": "aGk="}],
+    }
 
 
 def test_json_with_a_tree_gives_every_message_its_parent() -> None:
