@@ -171,3 +171,8 @@ def test_the_request_for_the_next_reply() -> None:
     assert request.messages == [{"role": "user", "content": "q"}] and request.prompt is None
     bare = Conversation().request("m")
     assert (bare.messages, bare.system, bare.tools, bare.options) == ([], None, (), {})
+
+
+def test_a_result_before_any_reply_answers_nothing() -> None:
+    # e.g. a history cut just after a call: the first message left is a tool result
+    assert sent(Message("tool", "r", tool_call_id="a"), Message("user", "q")) == [("user", "q")]
