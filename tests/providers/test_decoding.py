@@ -88,6 +88,33 @@ def test_unknown_tokens_pass_through_and_undecodable_ones_are_errors() -> None:
         decode_in("gzip", b"\x1f\x8b\x08\x00garbage" * 10, 100)
 
 
+@pytest.mark.parametrize("encoding", ["zstd", "compress", "x-compress", "ZSTD", " gzip , zstd ", "zstd, identity"])
+def test_each_encoding_that_cannot_be_bounded_is_refused_by_name(encoding: str) -> None:
+    with pytest.raises(httpx.DecodingError) as info:
+        BodyDecoder(encoding)
+    token = next(t.strip().lower() for t in encoding.split(",") if t.strip().lower() not in ("gzip", "identity"))
+    assert f"Content-Encoding {token!r}, which llmchat does not decode (it asks for {ACCEPT_ENCODING})" in str(info.value)
+
+
+@pytest.mark.parametrize(("header", "applied"), [
+    (", gzip,", "gzip"), ("gzip, identity", "gzip"), ("identity, gzip", "gzip"), ("X-GZIP", "gzip"),
+    ("Deflate ,GZip", "deflate, gzip"), ("chunked-ish, gzip", "gzip"),  # an unknown token passes through
+])
+def test_content_encoding_tokens_are_trimmed_and_any_case(header: str, applied: str) -> None:
+    assert decode_in(header, encode(PLAIN[:50_000], applied), 4096) == PLAIN[:50_000]
+
+
+def test_an_empty_feed_gives_nothing() -> None:
+    assert list(BodyDecoder("gzip").feed(b"")) == [] and list(BodyDecoder("").feed(b"")) == []
+
+
+@pytest.mark.parametrize("size", [PIECE - 1, PIECE, PIECE + 1, 3 * PIECE])
+def test_identity_pieces_are_at_most_a_piece(size: int) -> None:
+    data = os.urandom(size)
+    pieces = list(BodyDecoder("identity").feed(data))
+    assert b"".join(pieces) == data and max(map(len, pieces)) == min(size, PIECE)
+
+
 @pytest.mark.parametrize("encoding", STACKS)
 def test_a_bomb_comes_out_in_bounded_pieces(encoding: str) -> None:
     body = bomb(encoding, 4096)  # 4 GiB of zeros

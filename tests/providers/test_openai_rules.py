@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from llmchat.providers.base import ChatRequest
-from llmchat.providers.errors import ContextLengthError, ServerError, StreamInterrupted
+from llmchat.providers.errors import AuthenticationError, ContextLengthError, ServerError, StreamInterrupted
 from llmchat.providers.events import ContentDelta, Finish, ReasoningDelta, StreamEvent, ToolCallDelta, Usage
 from llmchat.providers.openai import OpenAIProvider
 from tests.loopback import LoopbackServer, Reply, chunk, json_reply, sse
@@ -287,3 +287,13 @@ async def test_list_models_sorted_and_skips_entries_without_an_id(server: Loopba
                                                           {"id": "a"}]})
     async with httpx.AsyncClient(timeout=10) as client:
         assert await OpenAIProvider(client=client, base_url=server.base_url).list_models() == ["12", "a", "b"]
+
+
+@pytest.mark.parametrize("method", ["list_models", "image_models"])
+async def test_a_failed_model_list_names_the_profile(server: LoopbackServer, method: str) -> None:
+    server.handler = lambda _r: json_reply(401, {"error": {"message": "Incorrect API key provided"}})
+    async with httpx.AsyncClient(timeout=10) as client:
+        provider = OpenAIProvider(client=client, base_url=server.base_url, api_key="sk-bad", name="groq")
+        with pytest.raises(AuthenticationError) as info:
+            await (provider.list_models() if method == "list_models" else provider.image_models(["m"]))
+    assert info.value.provider == "groq" and "Incorrect API key" in info.value.message
