@@ -115,6 +115,49 @@ def test_identity_pieces_are_at_most_a_piece(size: int) -> None:
     assert b"".join(pieces) == data and max(map(len, pieces)) == min(size, PIECE)
 
 
+@needs_brotli
+def test_a_brotli_bomb_alone_comes_out_in_bounded_pieces() -> None:
+    import brotli
+
+    body = brotli.compress(b"\0" * (16 * MIB), quality=5)  # a few hundred bytes
+    decoder, seen, biggest = BodyDecoder("br"), 0, 0
+    for raw in (body[i : i + 100] for i in range(0, len(body), 100)):
+        for piece in decoder.feed(raw):
+            seen += len(piece)
+            biggest = max(biggest, len(piece))
+    assert seen == 16 * MIB
+    assert biggest <= 2 * PIECE  # brotli rounds its buffer up at most to twice the limit
+    assert list(decoder.feed(b"after the end")) == []
+
+
+@needs_brotli
+def test_a_corrupt_brotli_body_is_a_decoding_error() -> None:
+    with pytest.raises(httpx.DecodingError, match="^the br body is corrupt: "):
+        decode_in("br", b"\xff\xff not brotli at all" * 20, 100)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "x-gzip", "X-Gzip"])
+def test_a_corrupt_gzip_body_says_gzip_whatever_the_token(encoding: str) -> None:
+    with pytest.raises(httpx.DecodingError, match="^the gzip body is corrupt: "):
+        decode_in(encoding, b"\x1f\x8b\x08\x00garbage" * 10, 100)
+
+
+def test_a_deflate_body_neither_zlib_nor_raw_is_corrupt() -> None:
+    with pytest.raises(httpx.DecodingError, match="^the deflate body is corrupt: "):
+        decode_in("deflate", b"\xff" * 100, 10)
+
+
+@pytest.mark.parametrize("step", [2, 5, 10_000])
+def test_a_zlib_deflate_body_with_a_wrong_checksum_is_corrupt_however_it_is_split(step: int) -> None:
+    """Once the zlib header was accepted, a later error is corruption, not a reason to try raw
+    deflate (which would read the same blocks and ignore the bad checksum)."""
+    raw = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    blocks = raw.compress(b"evil payload " * 50) + raw.flush()
+    body = b"\x78\x9c" + blocks + b"\x00\x00\x00\x00"  # zlib header, the blocks, a wrong adler32
+    with pytest.raises(httpx.DecodingError, match="^the deflate body is corrupt: "):
+        decode_in("deflate", body, step)
+
+
 @pytest.mark.parametrize("encoding", STACKS)
 def test_a_bomb_comes_out_in_bounded_pieces(encoding: str) -> None:
     body = bomb(encoding, 4096)  # 4 GiB of zeros
