@@ -162,6 +162,15 @@ async def test_each_retry_is_announced_with_its_delay_and_cause(server: Loopback
     assert texts(events) == ["ok"]
 
 
+async def test_the_debug_log_notes_each_retry(server: LoopbackServer, caplog: pytest.LogCaptureFixture) -> None:
+    server.handler = script(limited(**{"retry-after-ms": "20"}), Reply(parts=[completion(["ok"])]))
+    with caplog.at_level(logging.DEBUG, logger="llmchat.http"):
+        _, error = await run(server.base_url, StreamPolicy(retries=2, backoff=0.001))
+    assert error is None
+    retries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("retry ")]
+    assert retries == ["retry 1 in 0.02 s after openai: HTTP 429: slow down (wait a moment and try again)"]
+
+
 @pytest.mark.parametrize(("asked_ms", "retried"), [("50", True), ("51", False)])
 async def test_a_retry_after_of_exactly_the_cap_is_slept_on_one_more_is_reported(
     server: LoopbackServer, asked_ms: str, retried: bool
@@ -237,14 +246,15 @@ async def test_a_last_line_without_its_line_end_is_read_at_the_end_of_the_body(s
     assert texts(events) == ["hi", " there"] and isinstance(events[-1], Finish) and events[-1].reason == "length"
 
 
-@pytest.mark.parametrize(("ending", "said"), [(DROP, "was lost"), (None, "closed")])
+@pytest.mark.parametrize(("ending", "said"), [(DROP, "the connection was lost before the reply was finished"),
+                                              (None, "the connection closed before the reply was finished")])
 async def test_a_body_cut_before_its_end_says_whether_it_was_lost_or_closed(server: LoopbackServer, ending: object,
                                                                               said: str) -> None:
     parts = [sse(chunk("part"), done=False)] + ([ending] if ending is not None else [])
     server.handler = lambda _r: Reply(parts=parts)
     events, error = await run(server.base_url, StreamPolicy(retries=0))
     assert texts(events) == ["part"]
-    assert isinstance(error, StreamInterrupted) and said in error.message and "before the reply" in error.message
+    assert isinstance(error, StreamInterrupted) and error.message == said
 
 
 async def test_malformed_data_is_a_server_error_that_shows_its_start(server: LoopbackServer) -> None:
@@ -381,7 +391,7 @@ async def test_a_connection_lost_mid_body_keeps_what_came(exc: Exception) -> Non
     client = mock_client(body=_Broken(sse(chunk("kept"), done=False), exc))
     events, error = await run(URL, StreamPolicy(retries=0), client=client)
     assert texts(events) == ["kept"]
-    assert type(error) is StreamInterrupted and "was lost" in error.message
+    assert type(error) is StreamInterrupted and error.message == "the connection was lost before the reply was finished"
 
 
 async def test_a_connection_lost_after_the_finish_is_a_whole_reply() -> None:
@@ -484,3 +494,25 @@ async def test_a_content_type_the_provider_gives_is_kept(server: LoopbackServer)
             assert texts(events) == ["Hello", ",", " world", "!"]
             assert server.requests[-1].headers["content-type"] == sent
             assert server.requests[-1].body == b'{"a": 1}' or json.loads(server.requests[-1].body) == {"a": 1}
+
+
+@pytest.mark.parametrize("shape", ["whole JSON", "last line at the end of the body"])
+async def test_malformed_data_outside_the_stream_loop_is_named_too(server: LoopbackServer, shape: str) -> None:
+    """A reply read whole (a server that ignored ``stream: true``) or an item the decoder gives
+    only at the end of the body goes through the same "malformed" error as streamed events."""
+    if shape == "whole JSON":
+        server.handler = lambda _r: json_reply(200, {"choices": [5]})
+        events, error = await run(server.base_url, StreamPolicy(retries=0))
+    else:
+        line = json.dumps({"model": "m", "message": 5, "done": False}).encode()  # no line end: read at close
+        server.handler = lambda _r: Reply(parts=[line], headers={"content-type": "application/x-ndjson"})
+        events = []
+        async with httpx.AsyncClient(timeout=10) as client:
+            provider = OllamaProvider(client=client, base_url=f"http://127.0.0.1:{server.port}",
+                                      policy=StreamPolicy(retries=0))
+            with pytest.raises(ProviderError) as info:
+                async for event in provider.stream(REQUEST):
+                    events.append(event)
+        error = info.value
+    assert events == [] and type(error) is ServerError
+    assert error.message.startswith("malformed stream data (AttributeError: ")

@@ -10,7 +10,6 @@ from llmchat.providers.errors import (
     AuthenticationError,
     BadRequestError,
     ConnectError,
-    ConnectTimeout,
     ProviderError,
     ProviderTimeout,
     RateLimitError,
@@ -54,7 +53,6 @@ def test_the_defaults_are_the_documented_ones() -> None:
         (AuthenticationError("x", status=401), False),
         (ProviderError("x", status=410), False),
         (ConnectError("refused"), True),
-        (ConnectTimeout("slow"), False),  # a timeout, not a refused connection
         (ProviderTimeout("slow"), False),
         (ServerError("in-band error"), False),  # no status: an error event inside a stream
         (StreamInterrupted("cut", status=None), False),
