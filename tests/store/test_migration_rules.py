@@ -201,3 +201,11 @@ def test_the_fts5_probe_leaves_nothing_behind() -> None:
     assert migrations.fts5_available(db) is True
     assert migrations.fts5_available(db) is True
     assert db.execute("SELECT count(*) FROM temp.sqlite_master").fetchone()[0] == 0
+
+
+def test_a_probe_that_fails_reads_as_no_fts5() -> None:
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE temp._fts5_probe (x)")  # the probe cannot be made: as on an SQLite without FTS5
+    assert migrations.fts5_available(db) is False
+    db.execute("DROP TABLE temp._fts5_probe")
+    assert migrations.fts5_available(db) is True
