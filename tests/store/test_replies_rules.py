@@ -128,6 +128,14 @@ def test_a_character_split_between_chunks_is_whole_when_read_joined_and_recovere
         assert chunk_rows(store, mid) == []
 
 
+def test_an_append_without_reasoning_adds_none(store: Store) -> None:
+    cid, mid = reply(store)
+    assert store.append_partial(mid, "text only")
+    assert chunk_rows(store, mid) == [(b"text only", b"")]
+    assert store.append_chunks(mid, [b" more"])
+    assert (last(store, cid).content, last(store, cid).reasoning) == ("text only more", "")
+
+
 def test_a_lone_surrogate_is_stored_as_a_question_mark(store: Store) -> None:
     cid, mid = reply(store)
     assert store.append_partial(mid, "half \ud83d pair", "\udc80")
