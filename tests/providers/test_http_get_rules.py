@@ -32,7 +32,9 @@ def raw(status: int, body: bytes, content_type: str = "application/json", **head
 
 
 async def get(server: LoopbackServer, headers: dict[str, str] | None = None) -> object:
-    async with httpx.AsyncClient(timeout=30) as client:
+    # A client whose own default Accept-Encoding is one we cannot decode in bounded pieces:
+    # the request's header must replace it.
+    async with httpx.AsyncClient(timeout=30, headers={"Accept-Encoding": "zstd"}) as client:
         return await get_json(client, f"{server.base_url}/models", headers or {}, "p")
 
 
@@ -51,12 +53,14 @@ def test_the_cap_is_16_mib() -> None:
     [(200, None), (299, None), (300, RedirectError), (399, RedirectError), (400, BadRequestError)],
 )
 async def test_the_status_ranges(server: LoopbackServer, status: int, kind: type[ProviderError] | None) -> None:
-    server.handler = lambda _r: raw(status, b'{"data": [{"id": "m"}]}', location="https://elsewhere.example/v1")
+    server.handler = lambda _r: raw(status, b'{"data": [{"id": "m"}]}', location="../v2/models")
     if kind is None:
         assert await get(server) == {"data": [{"id": "m"}]}
     else:
         error = await get_error(server)
         assert type(error) is kind and error.status == status and error.provider == "p"
+        if kind is RedirectError:  # the Location, resolved against the URL asked
+            assert f"to http://127.0.0.1:{server.port}/v2/models" in error.message
     # only the encodings decoded in bounded pieces (httpx's own default adds zstd)
     assert server.requests[0].method == "GET" and server.requests[0].headers["accept-encoding"] == ACCEPT_ENCODING
 
@@ -80,7 +84,8 @@ async def test_a_body_of_exactly_the_cap_is_read_one_byte_more_is_refused(server
     server.handler = lambda _r: raw(200, body)
     if over:
         error = await get_error(server)
-        assert type(error) is ServerError and error.message.endswith("answered with more than 16 MiB")
+        assert type(error) is ServerError and error.message == f"{server.base_url}/models answered with more than 16 MiB"
+        assert error.provider == "p"
     else:
         data = await get(server)
         assert isinstance(data, dict) and len(data["pad"]) == MAX_JSON_BODY - 23
@@ -99,7 +104,7 @@ async def test_a_body_of_exactly_the_cap_is_read_one_byte_more_is_refused(server
 async def test_a_body_that_is_not_json_is_named(server: LoopbackServer, body: bytes, said: str, hinted: bool) -> None:
     server.handler = lambda _r: raw(200, body, "text/html")
     error = await get_error(server)
-    assert type(error) is ServerError and error.message == f"{server.base_url}/models {said}"
+    assert type(error) is ServerError and error.message == f"{server.base_url}/models {said}" and error.provider == "p"
     assert error.hint == (NotAStream.hint_default if hinted else ServerError.hint_default)
     assert ("titled" in error.message) is (b"Sign in" in body)
 
@@ -131,7 +136,7 @@ async def test_a_connection_lost_mid_body_is_a_connect_error() -> None:
 
 
 async def probe(server: LoopbackServer, limit: int = 1000, url: str | None = None) -> object:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers={"Accept-Encoding": "zstd"}) as client:
         return await probe_json(client, url or f"{server.base_url}/models", limit)
 
 
@@ -161,6 +166,13 @@ async def test_a_probe_of_exactly_its_limit_is_read_one_byte_more_is_none(server
     body = json.dumps({"models": ["m" * 80]}).encode()
     server.handler = lambda _r: raw(200, body)
     assert (await probe(server, limit=len(body) - over) is not None) is found
+
+
+async def test_a_truncated_probe_is_none_even_when_its_start_is_json(server: LoopbackServer) -> None:
+    body = b'{"models": []}' + b" " * 100  # cut anywhere in the spaces, the start is valid JSON
+    server.handler = lambda _r: raw(200, body)
+    assert await probe(server, limit=20) is None
+    assert await probe(server, limit=len(body)) == {"models": []}
 
 
 async def test_a_probe_of_nothing_listening_is_none() -> None:
