@@ -208,3 +208,36 @@ def test_the_json_export_has_the_tree_and_the_current_leaf(store: Store) -> None
 def test_an_unknown_export_format_is_refused_before_reading(store: Store, format: str) -> None:  # noqa: A002
     with pytest.raises(ValueError, match=f"unknown export format {format!r}; use one of: md, json"):
         store.export("does not matter", format)
+
+
+# -- defaults and exact errors ------------------------------------------------------------
+
+
+def test_a_page_is_50_messages_and_a_search_20_hits_by_default(store: Store) -> None:
+    cid = store.create_conversation("openai", "m", None)
+    for n in range(51):
+        store.add_message(cid, Message("user", f"pelican {n}" if n % 2 == 0 else f"gull {n}"))
+    page = store.load_messages(cid)
+    assert (len(page.messages), page.first_position, page.has_more) == (50, 1, True)
+    assert len(store.search("pelican")) == 20  # 26 messages match, 25 do not
+    assert len(store.search("pelican", limit=26)) == 26
+    assert len(store.search("gull", limit=100)) == 25
+
+
+def test_reference_errors_are_exact_and_name_the_file(db_path: Path) -> None:
+    clock = Clock()
+    with Store.open(db_path, clock=clock) as store:
+        first = store.create_conversation("openai", "m", None)
+        second = store.create_conversation("openai", "m", None)  # the same millisecond: a long common prefix
+        shared = next(n for n in range(26) if first[n] != second[n])
+        with pytest.raises(ConversationNotFound) as several:
+            store.resolve(first[:shared])
+        assert str(several.value) == (
+            f"several conversations start with {first[:shared]!r}; `llmchat history` lists their ids")
+        with pytest.raises(ConversationNotFound) as none:
+            store.resolve("ZZZ")
+        assert str(none.value) == "no conversation matches 'ZZZ'; `llmchat history` lists their ids"
+        with pytest.raises(ConversationNotFound) as missing:
+            store.path_to("NOPE")
+        assert str(missing.value) == f"no message 'NOPE' in {db_path}"
+        assert (several.value.path, none.value.path, missing.value.path) == (db_path, db_path, db_path)
