@@ -97,9 +97,19 @@ async def run_command(
         "start_new_session": os.name == "posix",
     }
     if isinstance(command, str):
-        process = await asyncio.create_subprocess_shell(command, **kwargs)  # type: ignore[arg-type]
+        start = asyncio.create_subprocess_shell(command, **kwargs)  # type: ignore[arg-type]
     else:
-        process = await asyncio.create_subprocess_exec(*command, **kwargs)  # type: ignore[arg-type]
+        start = asyncio.create_subprocess_exec(*command, **kwargs)  # type: ignore[arg-type]
+    starting = asyncio.ensure_future(start)
+    try:
+        process = await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        # Cancelled while asyncio was still setting the process up (it may already run):
+        # asyncio would kill the command alone and then wait for the pipes that what it
+        # started holds open. Let the start finish, then kill the whole group.
+        with contextlib.suppress(Exception):
+            await _kill_and_drain(await starting)
+        raise
     try:
         assert process.stdin and process.stdout and process.stderr
 
@@ -137,6 +147,14 @@ async def run_command(
         if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 await process.wait()
+
+
+async def _kill_and_drain(process: asyncio.subprocess.Process) -> None:
+    """Kill the command's group, read its pipes to their end and wait for it."""
+    _kill(process)
+    streams = [stream for stream in (process.stdout, process.stderr) if stream is not None]
+    await asyncio.gather(*(_read_capped(stream, 0, drain=True) for stream in streams))
+    await process.wait()
 
 
 async def _read_capped(

@@ -223,12 +223,16 @@ async def test_the_command_runs_in_its_working_directory_with_the_arguments_on_s
 
 
 async def test_cancelling_a_command_tool_kills_it_while_it_runs(tmp_path: Path) -> None:
+    """Cancelled as soon as the command has written its pid: often while asyncio is still
+    setting the process up, whose own clean-up kills the shell alone and then waits for the
+    pipes the background sleep holds (a 300 s hang before the fix)."""
     pid_file = tmp_path / "pid"
-    tool = CommandTool("slow", "d", command=sh(f"echo $$ > {pid_file}; sleep 60 & wait"), timeout=None)
+    tool = CommandTool("slow", "d", command=sh(f"echo $$ > {pid_file}; sleep 300 & wait"), timeout=None)
     task = asyncio.create_task(tool.run({}))
     (pid,) = [int(p) for p in (await wait_for_file(pid_file)).split()]
     assert alive(pid)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await task
+        await asyncio.wait_for(task, 30)  # a TimeoutError here: the cancellation hangs
+    assert not Path(f"/proc/{pid}").exists()  # killed and reaped before the cancellation goes on
     await wait_gone([pid])
