@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from llmchat.providers.errors import ServerError
-from llmchat.providers.events import ContentDelta, Finish, ToolCallDelta, Usage
+from llmchat.providers.events import ContentDelta, Finish, ReasoningDelta, ThinkingBlock, ToolCallDelta, Usage
 from tests.loopback import LoopbackServer, Reply, json_reply
 from tests.providers.test_anthropic_wire import (
     MESSAGE_STOP,
@@ -146,3 +146,26 @@ async def test_a_stream_without_message_start_names_no_model(server: LoopbackSer
     assert content(events) == "hi"
     finish = events[-1]
     assert isinstance(finish, Finish) and finish.reason == "stop" and finish.model is None
+
+
+async def test_a_block_start_without_an_index_is_block_zero(server: LoopbackServer) -> None:
+    """The Messages API always sends ``index``; a proxy that drops it on the first block still
+    gets that block's deltas and stop (index 0) joined to it."""
+    start = block_start(0, {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {}})
+    del start["index"]
+    server.handler = reply_with(stream(message_start(), start, json_delta(0, '{"city": "Oslo"}'), block_stop(0),
+                                       message_delta("tool_use", 3), MESSAGE_STOP))
+    events = await collect(server)
+    calls = [(e.index, e.id, e.name, e.arguments_fragment) for e in events if isinstance(e, ToolCallDelta)]
+    assert calls == [(0, "toolu_1", "weather", ""), (0, None, None, '{"city": "Oslo"}')]
+
+
+async def test_a_redacted_block_shows_nothing_even_with_a_thinking_field(server: LoopbackServer) -> None:
+    redacted = {"type": "redacted_thinking", "data": "opaque", "thinking": "must not show"}
+    server.handler = reply_with(stream(message_start(), block_start(0, redacted), block_stop(0), text_start(1),
+                                       text_delta(1, "answer"), block_stop(1), message_delta("end_turn", 3),
+                                       MESSAGE_STOP))
+    events = await collect(server)
+    assert not any(isinstance(e, ReasoningDelta) for e in events)
+    assert [e.block for e in events if isinstance(e, ThinkingBlock)] == [redacted]
+    assert content(events) == "answer"
