@@ -148,12 +148,15 @@ async def test_a_stream_without_message_start_names_no_model(server: LoopbackSer
     assert isinstance(finish, Finish) and finish.reason == "stop" and finish.model is None
 
 
-async def test_a_block_start_without_an_index_is_block_zero(server: LoopbackServer) -> None:
-    """The Messages API always sends ``index``; a proxy that drops it on the first block still
-    gets that block's deltas and stop (index 0) joined to it."""
-    start = block_start(0, {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {}})
-    del start["index"]
-    server.handler = reply_with(stream(message_start(), start, json_delta(0, '{"city": "Oslo"}'), block_stop(0),
+@pytest.mark.parametrize("without", [("start",), ("delta",), ("stop",), ("start", "delta", "stop")])
+async def test_an_event_without_an_index_is_about_block_zero(server: LoopbackServer, without: tuple[str, ...]) -> None:
+    """The Messages API always sends ``index``; from a proxy that drops it, an event is about
+    the first block (index 0)."""
+    events_of = {"start": block_start(0, {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {}}),
+                 "delta": json_delta(0, '{"city": "Oslo"}'), "stop": block_stop(0)}
+    for name in without:
+        del events_of[name]["index"]
+    server.handler = reply_with(stream(message_start(), events_of["start"], events_of["delta"], events_of["stop"],
                                        message_delta("tool_use", 3), MESSAGE_STOP))
     events = await collect(server)
     calls = [(e.index, e.id, e.name, e.arguments_fragment) for e in events if isinstance(e, ToolCallDelta)]
@@ -169,3 +172,15 @@ async def test_a_redacted_block_shows_nothing_even_with_a_thinking_field(server:
     assert not any(isinstance(e, ReasoningDelta) for e in events)
     assert [e.block for e in events if isinstance(e, ThinkingBlock)] == [redacted]
     assert content(events) == "answer"
+
+
+async def test_a_stop_without_an_index_closes_block_zero(server: LoopbackServer) -> None:
+    """A tool call without parameters gets its ``{}`` arguments at its stop, found by index 0."""
+    stop = block_stop(0)
+    del stop["index"]
+    server.handler = reply_with(stream(message_start(), block_start(0, {"type": "tool_use", "id": "t1", "name": "now",
+                                                                         "input": {}}),
+                                       stop, message_delta("tool_use", 3), MESSAGE_STOP))
+    events = await collect(server)
+    calls = [(e.index, e.id, e.name, e.arguments_fragment) for e in events if isinstance(e, ToolCallDelta)]
+    assert calls == [(0, "t1", "now", ""), (0, None, None, "{}")]
