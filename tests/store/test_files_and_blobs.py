@@ -146,6 +146,7 @@ def test_a_read_only_store_answers_from_another_thread(tmp_path: Path) -> None:
     with Store.open(path, read_only=True) as store, ThreadPoolExecutor(1) as pool:  # asyncio.to_thread
         assert pool.submit(store.resolve, "latest").result(timeout=30) == cid
         assert {h.conversation_id for h in pool.submit(store.search, "stored").result(timeout=30)} == {cid}
+        assert pool.submit(store.search, "absent").result(timeout=30) == []  # a search, not a listing
 
 
 def test_a_read_only_connection_opens_a_folder_nobody_may_write(tmp_path: Path) -> None:
