@@ -107,7 +107,7 @@ async def run_command(
         # Cancelled while asyncio was still setting the process up (it may already run):
         # asyncio would kill the command alone and then wait for the pipes that what it
         # started holds open. Let the start finish, then kill the whole group.
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(OSError):  # it could not start: nothing to kill
             await _kill_and_drain(await starting)
         raise
     try:

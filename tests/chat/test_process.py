@@ -46,10 +46,10 @@ async def test_stdout_in_many_small_writes_is_capped_the_same() -> None:
     assert (cut.stdout, cut.truncated) == ((b"abcd" * 300)[:1199], True)
 
 
-@pytest.mark.parametrize("size", [STDERR_KEEP - 1, STDERR_KEEP, STDERR_KEEP + 1, 300_000])
+@pytest.mark.parametrize("size", [STDERR_KEEP - 1, STDERR_KEEP, STDERR_KEEP + 1, 2_000_000])
 async def test_stderr_keeps_its_first_4096_bytes_and_is_read_to_the_end(size: int) -> None:
-    """A command that writes far more to stderr than a pipe holds still finishes (stderr is
-    drained, not left to block the command)."""
+    """A command that writes far more to stderr than a pipe and the reader's buffer hold
+    (2 MB) still finishes: stderr is drained, not left to block the command."""
     result = await run(sh(f"head -c {size} /dev/zero | tr '\\0' 'e' >&2; printf done"))
     assert result.stderr == b"e" * min(size, STDERR_KEEP)
     assert (result.stdout, result.returncode, result.truncated) == (b"done", 0, False)
@@ -236,3 +236,28 @@ async def test_cancelling_a_command_tool_kills_it_while_it_runs(tmp_path: Path) 
         await asyncio.wait_for(task, 30)  # a TimeoutError here: the cancellation hangs
     assert not Path(f"/proc/{pid}").exists()  # killed and reaped before the cancellation goes on
     await wait_gone([pid])
+
+
+async def test_cancelled_while_asyncio_still_sets_the_process_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process runs but asyncio has not handed it over yet (under load it is still
+    connecting the pipes) when the call is cancelled: what the command started is killed too,
+    and the cancellation does not wait for it."""
+    real = asyncio.create_subprocess_exec
+    handed_over, gate = asyncio.Event(), asyncio.Event()
+
+    async def slow_setup(*args: Any, **kwargs: Any) -> Any:
+        process = await real(*args, **kwargs)
+        handed_over.set()
+        await gate.wait()  # still setting up
+        return process
+
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", slow_setup)
+    pid_file = tmp_path / "pid"
+    task = asyncio.create_task(run_command(sh(f"printf unread; sleep 300 & echo $! > {pid_file}; wait"), b""))
+    await asyncio.wait_for(handed_over.wait(), 30)
+    (child,) = [int(p) for p in (await wait_for_file(pid_file)).split()]
+    task.cancel()
+    gate.set()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 30)  # a TimeoutError here: the cancellation hangs
+    await wait_gone([child])
