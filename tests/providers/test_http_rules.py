@@ -427,9 +427,11 @@ async def test_the_event_and_reply_caps_name_their_size_in_mib(server: LoopbackS
     server.handler = lambda _r: Reply(parts=[line] * (3 * 2**20 // 100 + 10))
     _, error = await run(server.base_url, StreamPolicy(retries=0, max_event_bytes=2 * 2**20))
     assert isinstance(error, StreamTooLarge) and error.message == "one stream event passed 2 MiB"
+    assert error.provider == "openai"
     server.handler = lambda _r: Reply(parts=[sse(chunk("y" * 1000), done=False)] * 3200)
     _, error = await run(server.base_url, StreamPolicy(retries=0, max_reply_bytes=3 * 2**20))
     assert isinstance(error, StreamTooLarge) and error.message == "the reply passed 3 MiB"
+    assert error.provider == "openai"
 
 
 # --- the idle timer is disarmed however the stream ends ------------------------------------------
@@ -516,3 +518,9 @@ async def test_malformed_data_outside_the_stream_loop_is_named_too(server: Loopb
         error = info.value
     assert events == [] and type(error) is ServerError
     assert error.message.startswith("malformed stream data (AttributeError: ")
+
+
+async def test_a_web_page_whose_connection_is_lost_is_still_named(server: LoopbackServer) -> None:
+    server.handler = lambda _r: Reply(parts=[page(200), DROP])
+    events, error = await run(server.base_url, StreamPolicy(retries=0))
+    assert events == [] and isinstance(error, NotAStream) and "titled 'Portal Login'" in error.message
