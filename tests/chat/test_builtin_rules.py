@@ -295,3 +295,9 @@ def test_listing_a_secret_directory_as_the_default_path_asks(tmp_path: Path) -> 
     (tmp_path / ".ssh").mkdir()
     assert list_directory_tool(tmp_path / ".ssh").approval_reason({}) == "SSH keys (.ssh)"
     assert list_directory_tool(tmp_path).approval_reason({}) is None
+
+
+def test_the_clocks_schema() -> None:
+    assert current_time_tool().parameters == {"type": "object", "properties": {"timezone": {
+        "type": "string", "description": "An IANA time zone such as Europe/Paris; default: the user's."}}}
+    assert current_time_tool().description == "The current date and time (ISO 8601), weekday and time zone."
