@@ -217,9 +217,9 @@ async def test_a_model_without_vision_is_not_retried_even_on_a_5xx(server: Loopb
 
 async def test_the_terminal_signal_ends_the_reading_though_the_server_stays(server: LoopbackServer) -> None:
     """After ``[DONE]`` nothing more is read: a server that keeps the connection open and sends
-    keep-alives (30 s of them, a 0.4 s idle timeout) does not hold the reply."""
+    keep-alives (30 s of them, a 2 s idle timeout) does not hold the reply."""
     server.handler = lambda _r: Reply(parts=[completion(["a", "b"]), *[b": ping\n\n", 0.05] * 600])
-    events, error = await run(server.base_url, StreamPolicy(retries=0, idle_timeout=0.4))
+    events, error = await run(server.base_url, StreamPolicy(retries=0, idle_timeout=2.0))
     assert error is None and texts(events) == ["a", "b"] and isinstance(events[-1], Finish)
     assert server.disconnected.wait(10)
 
@@ -307,20 +307,21 @@ async def test_the_deadline_cuts_the_wait_for_the_first_token(server: LoopbackSe
 
 async def test_the_deadline_cuts_a_silence_shorter_than_the_idle_timeout(server: LoopbackServer) -> None:
     server.handler = lambda _r: Reply(parts=[sse(chunk("a"), done=False), 30.0, completion(["late"])])
-    events, error = await run(server.base_url, StreamPolicy(retries=0, idle_timeout=120, total_timeout=0.5))
+    events, error = await run(server.base_url, StreamPolicy(retries=0, idle_timeout=120, total_timeout=2.0))
     assert isinstance(error, DeadlineExceeded) and texts(events) == ["a"]
     assert server.disconnected.wait(10)
 
 
 @pytest.mark.parametrize(("first_after", "kind", "message"), [
-    (None, IdleTimeout, "the stream sent nothing for 0.4 s"),
+    (None, IdleTimeout, "the stream sent nothing for 0.4 s"),  # the first token is in time (30 s)
     (30.0, FirstTokenTimeout, "no first token after 0.4 s"),
 ])
 async def test_each_timer_names_its_phase(server: LoopbackServer, first_after: float | None,
                                           kind: type[ProviderTimeout], message: str) -> None:
     parts: list[object] = [30.0] if first_after else [sse(chunk("a"), done=False), 30.0]
     server.handler = lambda _r: Reply(parts=parts)
-    _, error = await run(server.base_url, StreamPolicy(retries=0, first_token_timeout=0.4, idle_timeout=0.4))
+    first, idle = (30.0, 0.4) if first_after is None else (0.4, 30.0)
+    _, error = await run(server.base_url, StreamPolicy(retries=0, first_token_timeout=first, idle_timeout=idle))
     assert type(error) is kind and error.message == message
 
 
@@ -334,10 +335,11 @@ async def test_a_whole_json_reply_read_slowly_is_not_timed_out(server: LoopbackS
     events: list[StreamEvent] = []
     async with httpx.AsyncClient(timeout=10) as client:
         provider = OpenAIProvider(client=client, base_url=server.base_url,
-                                  policy=StreamPolicy(retries=0, first_token_timeout=0.3))
+                                  policy=StreamPolicy(retries=0, first_token_timeout=2.0))
         async for event in provider.stream(REQUEST):
             events.append(event)
-            await asyncio.sleep(0.5)  # a consumer slower than the first-token timer: the pause under test
+            if len(events) == 1:
+                await asyncio.sleep(3.0)  # a consumer slower than the first-token timer: the pause under test
     assert texts(events) == ["whole"] and isinstance(events[-1], Finish)
 
 
@@ -474,9 +476,9 @@ async def test_no_idle_timer_outlives_its_stream(server: LoopbackServer, how: st
 
 async def test_the_connect_timeout_does_not_bound_the_wait_for_the_body(server: LoopbackServer) -> None:
     """Only the first-token timer waits for the body: a server that thinks longer than the
-    connect timeout (1 s against 0.2 s) before its first byte is not cut off."""
-    server.handler = lambda _r: Reply(parts=[1.0, completion(["thought"])])
-    events, error = await run(server.base_url, StreamPolicy(retries=0, connect_timeout=0.2, first_token_timeout=120))
+    connect timeout (3 s against 1 s) before its first byte is not cut off."""
+    server.handler = lambda _r: Reply(parts=[3.0, completion(["thought"])])
+    events, error = await run(server.base_url, StreamPolicy(retries=0, connect_timeout=1.0, first_token_timeout=120))
     assert error is None and texts(events) == ["thought"]
 
 
