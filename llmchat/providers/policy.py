@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from llmchat.providers.errors import ConnectError, ProviderError
+from llmchat.providers.errors import ConnectError, ConnectTimeout, ProviderError
 from llmchat.providers.vision import VISION_HINT
 
 
@@ -36,8 +36,9 @@ class StreamPolicy:
     """Largest whole response body."""
 
 
-RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
-"""HTTP statuses worth retrying (as the OpenAI and Anthropic SDKs do)."""
+RETRY_STATUSES = frozenset({408, 409, 429, 529, *range(500, 600)})
+"""HTTP statuses worth retrying: 408, 409, 429, 529 and every 5xx (DESIGN.md, resilience
+settings; the OpenAI and Anthropic SDKs retry the same)."""
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
@@ -57,11 +58,12 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 def retryable(error: ProviderError) -> bool:
-    """True for a failure worth retrying: a connection failure or a status of
-    :data:`RETRY_STATUSES`, unless the model cannot take the request's images."""
+    """True for a failure worth retrying: a connection failure (refused, reset, DNS, TLS, or no
+    connection within the connect timeout) or a status of :data:`RETRY_STATUSES`, unless the
+    model cannot take the request's images."""
     if error.hint == VISION_HINT:  # a model without vision: the same images fail again
         return False
-    return isinstance(error, ConnectError) or error.status in RETRY_STATUSES
+    return isinstance(error, (ConnectError, ConnectTimeout)) or error.status in RETRY_STATUSES
 
 
 def backoff_delay(policy: StreamPolicy, attempt: int, error: ProviderError) -> float:

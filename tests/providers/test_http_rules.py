@@ -198,12 +198,22 @@ async def test_a_backoff_within_the_deadline_is_waited(server: LoopbackServer) -
     assert error is None and isinstance(events[0], Retrying) and texts(events) == ["ok"]
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 413, 422, 501])
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 413, 422])
 async def test_statuses_outside_the_retry_list_are_not_retried(server: LoopbackServer, status: int) -> None:
     server.handler = lambda _r: json_reply(status, {"error": {"message": "no"}})
     events, error = await run(server.base_url, StreamPolicy(retries=2, backoff=0.001))
     assert error is not None and error.status == status and events == []
     assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("status", [501, 505, 599])
+async def test_every_5xx_is_retried(server: LoopbackServer, status: int) -> None:
+    """DESIGN: retries for 408/409/429/5xx/529, so the rarer 5xx too, and the retry succeeds."""
+    server.handler = script(json_reply(status, {"error": {"message": "later"}}),
+                            Reply(parts=[completion(["ok"])]))
+    events, error = await run(server.base_url, StreamPolicy(retries=2, backoff=0.001))
+    assert error is None and isinstance(events[0], Retrying) and texts(events) == ["ok"]
+    assert len(server.requests) == 2
 
 
 async def test_a_model_without_vision_is_not_retried_even_on_a_5xx(server: LoopbackServer) -> None:

@@ -10,6 +10,7 @@ from llmchat.providers.errors import (
     AuthenticationError,
     BadRequestError,
     ConnectError,
+    ConnectTimeout,
     ProviderError,
     ProviderTimeout,
     RateLimitError,
@@ -47,12 +48,16 @@ def test_the_defaults_are_the_documented_ones() -> None:
         (RateLimitError("x", status=429), True),
         (ProviderError("x", status=408), True),
         (ProviderError("x", status=409), True),
-        (ServerError("x", status=501), False),
-        (ServerError("x", status=505), False),
+        (ServerError("x", status=501), True),  # DESIGN: every 5xx
+        (ServerError("x", status=505), True),
+        (ServerError("x", status=599), True),
+        (ProviderError("x", status=499), False),
+        (ProviderError("x", status=600), False),
         (BadRequestError("x", status=400), False),
         (AuthenticationError("x", status=401), False),
         (ProviderError("x", status=410), False),
         (ConnectError("refused"), True),
+        (ConnectTimeout("no connection in 10 s"), True),  # a connection failure too
         (ProviderTimeout("slow"), False),
         (ServerError("in-band error"), False),  # no status: an error event inside a stream
         (StreamInterrupted("cut", status=None), False),
