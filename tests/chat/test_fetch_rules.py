@@ -15,6 +15,7 @@ from llmchat import __version__
 from llmchat.chat.fetch import MAX_URL_BYTES, fetch_body, fetch_url_tool, html_to_text
 from llmchat.chat.netguard import AddressGuard, IPAddress, address_problem
 from llmchat.chat.tools import ToolError
+from llmchat.providers.decoding import ACCEPT_ENCODING
 from tests.loopback import LoopbackServer, Reply, Request
 
 
@@ -176,6 +177,7 @@ async def test_the_default_cap_is_512_kib(server: LoopbackServer) -> None:
 @pytest.mark.parametrize(("content_type", "body", "expected"), [
     ("text/plain; charset=latin-1", "café".encode("latin-1"), "café"),
     ("text/plain; charset=x-no-such-codec", "café".encode(), "café"),
+    ("text/plain; charset=x-no-such-codec", b"caf\xe9", "caf\ufffd"),
     ("text/plain", "café".encode(), "café"),
     ("text/plain; charset=utf-8", b"caf\xe9", "caf\ufffd"),
 ])
@@ -203,7 +205,8 @@ async def test_the_header_block_and_the_request_headers(server: LoopbackServer) 
     assert request.method == "GET" and request.path == "/head"
     assert request.headers["user-agent"] == f"llmchat/{__version__}"
     assert request.headers["accept"] == "text/*, application/json;q=0.9, */*;q=0.1"
-    assert "gzip" in request.headers["accept-encoding"] and "zstd" not in request.headers["accept-encoding"]
+    assert request.headers["accept-encoding"] == ACCEPT_ENCODING  # only what is decoded in bounded pieces, not httpx's default
+    assert set(request.headers) == {"host", "user-agent", "accept", "accept-encoding", "connection"}
     assert request.headers["host"] == f"page.test:{server.port}"
 
 
@@ -215,7 +218,9 @@ async def test_the_tool_and_its_timeout() -> None:
         tool = fetch_url_tool(client)
         assert (tool.name, tool.read_only, tool.timeout, tool.parameters["required"]) == ("fetch_url", True, 25.0, ["url"])
         assert fetch_url_tool(client, timeout=3).timeout == 8.0
-        assert "At most 4096 bytes are read." in fetch_url_tool(client, max_bytes=4096).description
+        assert fetch_url_tool(client, max_bytes=4096).description == (
+            "Fetch an http or https URL with GET and return its text (HTML is reduced to its text). "
+            "At most 4096 bytes are read.")
 
 
 @pytest.mark.parametrize("arguments", [{}, {"url": ""}, {"url": "   "}, {"url": 5}, {"url": None}, {"url": ["http://x"]}])
@@ -350,6 +355,12 @@ async def test_fetch_body_follows_redirects_and_refuses_error_statuses(server: L
         with pytest.raises(ToolError) as info:
             await fetch_body(client, f"{base}/missing", max_bytes=10, guard=pinned("127.0.0.1"))
         assert str(info.value) == f"HTTP 410 X from {base}/missing"
+        server.handler = lambda r: text(b"bad request", status=400)
+        with pytest.raises(ToolError) as info:
+            await fetch_body(client, f"{base}/bad", max_bytes=100, guard=pinned("127.0.0.1"))
+        assert str(info.value) == f"HTTP 400 X from {base}/bad"
+        server.handler = lambda r: text(b"just below", status=399)
+        assert (await fetch_body(client, f"{base}/ok", max_bytes=100, guard=pinned("127.0.0.1")))[2] == b"just below"
         with pytest.raises(ToolError, match="not a public address"):
             await fetch_body(client, f"http://127.0.0.1:{server.port}/old", max_bytes=10)  # the default guard
 
