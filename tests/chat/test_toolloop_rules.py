@@ -286,3 +286,35 @@ async def test_a_denied_read_of_a_secret_names_what_it_reads() -> None:
     texts = [e.output.text for e in seen if isinstance(e, ToolResult)]
     assert texts == ["Error: the user denied this call (it reads SSH keys (.ssh)); do not try it again unless asked",
                      "Error: the user denied this call; do not try it again unless asked"]
+
+
+def test_a_loop_not_yet_run_has_no_usage_and_an_empty_outcome() -> None:
+    loop = ToolLoop(FakeProvider([]), Conversation(), "m", registry(), approve=approve_all)
+    assert loop.usage is None and loop.accumulator is None
+    outcome = loop.outcome()
+    assert (outcome.messages, outcome.rounds, outcome.finish_reason, outcome.round_limit_reached) == ((), 0, None, False)
+
+
+async def test_the_message_of_a_loop_run_twice_in_full() -> None:
+    loop = ToolLoop(FakeProvider([ContentDelta("a"), Finish("stop")]), Conversation(messages=[Message("user", "go")]),
+                    "m", registry(), approve=approve_all)
+    async with aclosing(loop.events()) as events:
+        [e async for e in events]
+    with pytest.raises(RuntimeError) as info:
+        async with aclosing(loop.events()) as events:
+            [e async for e in events]
+    assert str(info.value) == "a ToolLoop runs once; make a new one for the next turn"
+
+
+async def test_a_refused_call_is_started_in_its_round() -> None:
+    from llmchat.chat.toollimits import ToolLimits
+
+    provider = FakeProvider(calls(("c1", "weather", '{"city": "A"}')),
+                            calls(("c2", "weather", '{"city": "B"}'), ("c3", "weather", '{"city": "C"}')),
+                            [ContentDelta("ok"), Finish("stop")])
+    loop = ToolLoop(provider, Conversation(messages=[Message("user", "go")]), "m", registry(),
+                    approve=approve_all, limits=ToolLimits(max_calls=1))
+    async with aclosing(loop.events()) as events:
+        seen = [e async for e in events]
+    started = [(e.round, e.index, e.call.id, e.refused) for e in seen if isinstance(e, ToolCallStarted)]
+    assert started == [(1, 0, "c1", False), (2, 0, "c2", False), (2, 1, "c3", True)]
