@@ -10,37 +10,16 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 
-from llmchat.providers.base import ChatRequest
-from llmchat.providers.errors import ProviderError, StreamTooLarge
-from llmchat.providers.events import ContentDelta, Finish, StreamEvent
+from llmchat.providers.errors import StreamTooLarge
+from llmchat.providers.events import ContentDelta, Finish
 from llmchat.providers.ndjson import NDJSONDecoder
-from llmchat.providers.ollama import OllamaProvider
-from llmchat.providers.openai import OpenAIProvider
 from llmchat.providers.policy import StreamPolicy
 from llmchat.providers.sse import SSEDecoder, SSEEvent
 from tests.loopback import LoopbackServer, Reply, chunk, sse
+from tests.providers.streams import collect
 
-REQUEST = ChatRequest(model="m", messages=[{"role": "user", "content": "hi"}])
-
-
-async def collect(server: LoopbackServer, policy: StreamPolicy, *, ollama: bool = False
-                  ) -> tuple[list[StreamEvent], ProviderError | None]:
-    events: list[StreamEvent] = []
-    async with httpx.AsyncClient(timeout=10) as client:
-        if ollama:
-            provider: OpenAIProvider | OllamaProvider = OllamaProvider(
-                client=client, base_url=f"http://127.0.0.1:{server.port}", policy=policy)
-        else:
-            provider = OpenAIProvider(client=client, base_url=server.base_url, policy=policy)
-        try:
-            async for event in provider.stream(REQUEST):
-                events.append(event)
-        except ProviderError as error:
-            return events, error
-    return events, None
 
 
 # --- what the decoder holds ------------------------------------------------------------------

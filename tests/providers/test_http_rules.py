@@ -13,13 +13,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from llmchat.providers.base import ChatRequest
 from llmchat.providers.errors import (
     BadRequestError,
     ConnectError,
@@ -42,23 +40,16 @@ from llmchat.providers.ollama import OllamaProvider
 from llmchat.providers.openai import OpenAIProvider
 from llmchat.providers.policy import StreamPolicy
 from tests.loopback import DROP, LoopbackServer, Reply, chunk, completion, json_reply, sse, split_every
+from tests.providers.streams import REQUEST, drain, script
 
-REQUEST = ChatRequest(model="m", messages=[{"role": "user", "content": "hi"}])
 KEY = "sk-test-0123456789abcdef"
 
 
 async def run(server_url: str, policy: StreamPolicy, *, client: httpx.AsyncClient | None = None,
               api_key: str | None = None) -> tuple[list[StreamEvent], ProviderError | None]:
     """The events of one OpenAI-shaped stream, and the error that ended it (or None)."""
-    events: list[StreamEvent] = []
     async with client or httpx.AsyncClient(timeout=10) as http:
-        provider = OpenAIProvider(client=http, base_url=server_url, policy=policy, api_key=api_key)
-        try:
-            async for event in provider.stream(REQUEST):
-                events.append(event)
-        except ProviderError as error:
-            return events, error
-    return events, None
+        return await drain(OpenAIProvider(client=http, base_url=server_url, policy=policy, api_key=api_key))
 
 
 def texts(events: list[StreamEvent]) -> list[str]:
@@ -130,11 +121,6 @@ async def test_retry_after_header_wins_over_the_bodys_retry_info(server: Loopbac
 
 
 # --- retries -------------------------------------------------------------------------------------
-
-
-def script(*replies: Reply) -> Callable[[Any], Reply]:
-    queue = list(replies)
-    return lambda _request: queue.pop(0) if len(queue) > 1 else queue[0]
 
 
 def limited(**headers: str) -> Reply:

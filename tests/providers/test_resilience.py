@@ -8,7 +8,6 @@ import socket
 import httpx
 import pytest
 
-from llmchat.providers.base import ChatRequest
 from llmchat.providers.errors import (
     ConnectError,
     DeadlineExceeded,
@@ -25,26 +24,14 @@ from llmchat.providers.ollama import OllamaProvider
 from llmchat.providers.openai import OpenAIProvider
 from llmchat.providers.policy import StreamPolicy, retry_after
 from tests.loopback import DROP, LoopbackServer, Reply, chunk, completion, json_reply, sse
+from tests.providers.streams import REQUEST, drain, script
 
-REQUEST = ChatRequest(model="m", messages=[{"role": "user", "content": "hi"}])
 FAST = StreamPolicy(retries=2, backoff=0.01)
 
 
 async def collect(server_url: str, policy: StreamPolicy) -> tuple[list[StreamEvent], ProviderError | None]:
-    events: list[StreamEvent] = []
     async with httpx.AsyncClient() as client:
-        provider = OpenAIProvider(client=client, base_url=server_url, policy=policy)
-        try:
-            async for event in provider.stream(REQUEST):
-                events.append(event)
-        except ProviderError as error:
-            return events, error
-    return events, None
-
-
-def script(*replies: Reply):
-    queue = list(replies)
-    return lambda _request: queue.pop(0) if len(queue) > 1 else queue[0]
+        return await drain(OpenAIProvider(client=client, base_url=server_url, policy=policy))
 
 
 def rate_limited(**headers: str) -> Reply:

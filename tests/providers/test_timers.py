@@ -11,38 +11,17 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 
-from llmchat.providers.base import ChatRequest
-from llmchat.providers.errors import FirstTokenTimeout, ProviderError
+from llmchat.providers.errors import FirstTokenTimeout
 from llmchat.providers.events import ContentDelta, Finish, StreamEvent
-from llmchat.providers.ollama import OllamaProvider
-from llmchat.providers.openai import OpenAIProvider
 from llmchat.providers.policy import StreamPolicy
 from tests.loopback import LoopbackServer, Reply, chunk, sse
+from tests.providers.streams import collect
 
-REQUEST = ChatRequest(model="m", messages=[{"role": "user", "content": "hi"}])
 TOKENS = 50
 GAP = 0.04
 """50 tokens 0.04 s apart: a two-second reply, twice each timeout."""
-
-
-async def collect(server: LoopbackServer, policy: StreamPolicy, *, ollama: bool = False
-                  ) -> tuple[list[StreamEvent], ProviderError | None]:
-    events: list[StreamEvent] = []
-    async with httpx.AsyncClient(timeout=10) as client:
-        if ollama:
-            provider: OpenAIProvider | OllamaProvider = OllamaProvider(
-                client=client, base_url=f"http://127.0.0.1:{server.port}", policy=policy)
-        else:
-            provider = OpenAIProvider(client=client, base_url=server.base_url, policy=policy)
-        try:
-            async for event in provider.stream(REQUEST):
-                events.append(event)
-        except ProviderError as error:
-            return events, error
-    return events, None
 
 
 def sse_reply(first_after: float = 0.0) -> Reply:
